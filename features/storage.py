@@ -1,0 +1,140 @@
+"""Reading and writing the bank's tables: one folder, CSV or Parquet, optionally by commune.
+
+A data folder holds, for every table of :mod:`features.contract`, one of:
+
+* ``<table>.csv`` — UTF-8, header row, ISO dates, empty cell = null;
+* ``<table>.parquet`` — one file;
+* ``<table>/part-<commune_id>.parquet`` — one file per commune (the simulator's layout).
+
+and optionally ``manifest.json`` (export date, generator, seed). Readers return the data as
+stored (CSV cells as strings); typing and checking are the validator's job
+(:mod:`features.validation`), so nothing is silently coerced here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.contract import MANIFEST, TABLES, TableSpec
+
+logger = logging.getLogger(__name__)
+
+
+class MissingTableError(FileNotFoundError):
+    """A table of the contract has no file in the data folder."""
+
+
+def table_paths(data_dir: Path, name: str) -> list[Path]:
+    """Files holding table ``name`` in ``data_dir`` (sorted; empty if none)."""
+    part_dir = data_dir / name
+    if part_dir.is_dir():
+        return sorted(part_dir.glob("*.parquet"))
+    for suffix in (".parquet", ".csv"):
+        p = data_dir / f"{name}{suffix}"
+        if p.exists():
+            return [p]
+    return []
+
+
+def read_raw(data_dir: Path, name: str) -> pd.DataFrame:
+    """Read table ``name`` as stored, without coercion.
+
+    Args:
+        data_dir: The data folder.
+        name: A table of the contract.
+
+    Returns:
+        The table; CSV columns are strings (empty cells null), Parquet columns keep their types.
+
+    Raises:
+        MissingTableError: If the table has no file.
+    """
+    paths = table_paths(Path(data_dir), name)
+    if not paths:
+        raise MissingTableError(
+            f"table '{name}': no {name}.csv, {name}.parquet or {name}/ in {data_dir}"
+        )
+    frames = [_read_one(p) for p in paths]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    table = pq.read_table(path)
+    return table.to_pandas(date_as_object=False, types_mapper=None)
+
+
+def iter_commune_parts(data_dir: Path, name: str) -> Iterator[tuple[str, Path]]:
+    """Yield ``(commune_id, path)`` for a table stored by commune."""
+    for p in table_paths(Path(data_dir), name):
+        if p.parent.name == name and p.stem.startswith("part-"):
+            yield p.stem.removeprefix("part-"), p
+
+
+def _arrow_table(df: pd.DataFrame, spec: TableSpec) -> pa.Table:
+    schema_cols = spec.model.to_schema().columns
+    arrays, fields = [], []
+    for col in spec.columns:
+        s = df[col]
+        dtype = str(schema_cols[col].dtype)
+        if dtype.startswith("datetime64"):
+            arr = pa.array(pd.to_datetime(s).dt.date.where(s.notna(), None), type=pa.date32())
+        elif dtype == "int64":
+            arr = pa.array(s.to_numpy(), type=pa.int64())
+        elif dtype == "float64":
+            arr = pa.array(s.to_numpy(dtype="float64"), type=pa.float64())
+        elif dtype == "bool":
+            arr = pa.array(s.to_numpy(dtype=bool), type=pa.bool_())
+        else:
+            arr = pa.array(s.astype(object).where(s.notna(), None).tolist(), type=pa.string())
+        arrays.append(arr)
+        fields.append(pa.field(col, arr.type, nullable=bool(schema_cols[col].nullable)))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_table(df: pd.DataFrame, path: Path, spec: TableSpec) -> None:
+    """Write one table (or one commune's part of it) as Parquet, deterministically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_arrow_table(df, spec), path, compression="zstd", write_statistics=True)
+
+
+def write_part(df: pd.DataFrame, data_dir: Path, name: str, commune_id: str | None) -> Path:
+    """Write table ``name`` for one commune (or whole, if ``commune_id`` is None)."""
+    spec = TABLES[name]
+    if commune_id is None:
+        path = Path(data_dir) / f"{name}.parquet"
+    else:
+        path = Path(data_dir) / name / f"part-{commune_id}.parquet"
+    write_table(df, path, spec)
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a table as contract CSV (ISO dates, empty cell for null)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False)
+
+
+def read_manifest(data_dir: Path) -> dict:
+    """The folder's manifest, or an empty dict when there is none."""
+    p = Path(data_dir) / MANIFEST
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+
+def write_manifest(data_dir: Path, manifest: dict) -> None:
+    """Write ``manifest.json`` with sorted keys (deterministic)."""
+    p = Path(data_dir) / MANIFEST
+    p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
