@@ -1,0 +1,1 @@
+"""vbsp-risk: command line and settings shared by the features, training and serving packages."""

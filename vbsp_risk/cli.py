@@ -1,0 +1,29 @@
+"""The ``vbsp-risk`` command line: one command per stage.
+
+Each command writes what the next one needs and prints where it put it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+app = typer.Typer(
+    help="vbsp-risk: risk scoring for a VBSP district transaction office.", no_args_is_help=True
+)
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- validate / docs (features.validation, features.contract_docs) ---------------------------
+
+# --- simulate / run (features.simulator) -------------------------------------------------------
