@@ -1,0 +1,71 @@
+"""Calibration of the simulated district, in one place.
+
+Defaults reproduce the Dakrong district of ``shared/DOMAIN.md``: 13 communes, 78 villages,
+184 groups, about 8,500 borrower households and 597 bn VND outstanding at the end date,
+12–15 % yearly growth, overdue near 0.04 % of outstanding, most groups rated good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_HOUSEHOLDS = 8_500
+DEFAULT_START = "2016-01"
+DEFAULT_END = "2025-12"
+DEFAULT_SEED = 20251231
+
+# Dakrong's structure per 8,500 borrower households.
+COMMUNES_PER_HH = 13 / 8_500
+VILLAGES_PER_HH = 78 / 8_500
+GROUPS_PER_HH = 184 / 8_500
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of one simulation run.
+
+    Attributes:
+        households: Target number of borrower households at the end date.
+        seed: Seed of every random draw (same seed ⇒ same files).
+        start: First month simulated (``YYYY-MM``).
+        end: Last month simulated (``YYYY-MM``); the export date is its last day.
+    """
+
+    households: int = DEFAULT_HOUSEHOLDS
+    seed: int = DEFAULT_SEED
+    start: str = DEFAULT_START
+    end: str = DEFAULT_END
+
+    # membership: members at the end per borrower household; growth of membership per year
+    members_per_borrower: float = 1.0
+    member_growth: float = 0.035
+    leave_rate_idle: float = 0.015  # per month, members without a loan
+    # lending
+    new_loan_rate: float = 0.075  # per month, members without a main loan
+    water_loan_rate: float = 0.006  # per month
+    second_loan_rate: float = 0.09  # per month, a second concurrent program
+    amount_growth: float = 0.125  # yearly growth of typical loan sizes
+    # trouble (logit scale)
+    base_logit: float = -7.0
+    w_capacity: float = 0.75
+    w_stress: float = 0.9
+    w_hazard: float = 0.9
+    w_weak_leader: float = 0.9
+    w_contagion: float = 3.0
+    w_misuse: float = 1.4
+    w_burden: float = 0.5
+    w_remote: float = 0.25
+    shock_rate: float = 0.004  # idiosyncratic shocks per household-month
+    migration_rate: float = 0.00015
+    misuse_rate: float = 0.025
+    weak_leader_rate: float = 0.06
+    leader_change_rate: float = 0.08  # per year
+    one_off_late_rate: float = 0.003
+    # debt handling
+    extension_prob_subjective: float = 0.95
+    cure_prob_per_month: float = 0.7
+    migration_repaid_prob: float = 0.9
+    freeze_prob_death: float = 0.5
+    # inspections: share of borrowers visited per year, share of visits at random
+    inspection_rate: float = 0.10
+    random_visit_share: float = 0.2

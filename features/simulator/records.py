@@ -1,0 +1,319 @@
+"""The bank's books for one simulated commune: loan and installment state, and row buffers.
+
+:class:`Recorder` keeps loans and installments as growable numpy columns so that each month's
+interest session, due installments and cures are vectorised, and turns everything into the
+contract's tables at the end.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features import domain
+from features.simulator.lending import PURPOSE
+
+if TYPE_CHECKING:
+    from features.simulator.commune import CommuneSim
+
+ACTIVE, CLOSED, FROZEN = 0, 1, 3
+PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
+LIVESTOCK = PURPOSE["livestock"]
+NONE = -1_000_000  # "no month" (month offsets may be negative)
+
+
+class Columns:
+    """Struct of growable numpy arrays."""
+
+    def __init__(self, **dtypes: str) -> None:
+        self.n = 0
+        self._cap = 1024
+        self.cols = {k: np.zeros(self._cap, dtype=v) for k, v in dtypes.items()}
+
+    def add(self, **values: object) -> np.ndarray:
+        """Append rows (scalars or equal-length arrays); return their indices."""
+        k = max((np.size(v) for v in values.values()), default=1)
+        while self.n + k > self._cap:
+            self._cap *= 2
+            for name, arr in self.cols.items():
+                self.cols[name] = np.resize(arr, self._cap)
+        idx = np.arange(self.n, self.n + k)
+        for name, v in values.items():
+            self.cols[name][idx] = v
+        self.n += k
+        return idx
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name][: self.n]
+
+
+class Recorder:
+    """Loan book and event buffers of one commune."""
+
+    def __init__(self, commune_id: str, months: pd.DatetimeIndex, day: int) -> None:
+        self.commune_id = commune_id
+        self.base = np.datetime64(months[0].strftime("%Y-%m"), "M")
+        self.day = day
+        self.loans = Columns(hh="i8", prog="i8", purpose="i8", amount="i8", rate="f8", term="i8", grace="i8",
+                             disb="i8", lag="i8", misuse="?", status="i8", closed="i8", paid="i8", arrears="i8",
+                             n_open="i8")  # fmt: skip
+        self.inst = Columns(loan="i8", no="i8", due="i8", cur="i8", amt="i8", paid="i8", paid_m="i8",
+                            status="i8", ext="i8")  # fmt: skip
+        self.interest_rows = Columns(loan="i8", t="i8", due="i8", paid="i8", arrears="i8")
+        self.saving_rows = Columns(hh="i8", t="i8", kind="i8", amount="i8", balance="i8")
+        self.event_rows = Columns(
+            loan="i8", t="i8", kind="i8", cause="i8", inst="i8", amount="i8", new_due="i8"
+        )
+        self.truth_rows = Columns(hh="i8", t="i8", p="f8", in_ep="?")
+        self.rating_rows: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.poverty_rows: list[tuple[int, int, int]] = []
+        self.leader_rows: list[list] = []
+        self.inspection_rows: list[tuple] = []
+
+    def date(self, t: np.ndarray | int, day: int | None = None) -> np.ndarray:
+        """Date of month offset ``t`` on the commune's transaction day (or ``day``)."""
+        return (self.base + np.asarray(t)).astype("datetime64[D]") + ((day or self.day) - 1)
+
+    # ---------------------------------------------------------------- loans
+    def loan(self, h: int, t: int, prog: int, purpose: int, amount: int, rate: float, term: int, grace: int,
+             misuse: bool, offsets: np.ndarray, principal: np.ndarray, lag: int) -> int:  # fmt: skip
+        """Book a new loan disbursed in month ``t`` and its schedule; return its index."""
+        li = int(self.loans.add(hh=h, prog=prog, purpose=purpose, amount=amount, rate=rate, term=term,
+                                grace=grace, disb=t, lag=lag, misuse=misuse, status=ACTIVE, closed=-1,
+                                paid=0, arrears=0, n_open=len(offsets))[0])  # fmt: skip
+        k = len(offsets)
+        self.inst.add(loan=li, no=np.arange(1, k + 1), due=t + offsets, cur=t + offsets, amt=principal, paid=0,
+                      paid_m=NONE, status=PENDING, ext=0)  # fmt: skip
+        return li
+
+    def settle_past(self) -> None:
+        """Installments of pre-existing loans that fell due before the first month were paid."""
+        i = np.flatnonzero(self.inst["cur"] < 0)
+        self._pay(i, self.inst["cur"][i])
+
+    def _pay(self, i: np.ndarray, t: np.ndarray | int) -> None:
+        inst, loans = self.inst.cols, self.loans.cols
+        owed = inst["amt"][i] - inst["paid"][i]
+        inst["paid"][i] = inst["amt"][i]
+        inst["paid_m"][i] = t
+        inst["status"][i] = PAID
+        np.add.at(loans["paid"], inst["loan"][i], owed)
+        np.add.at(loans["n_open"], inst["loan"][i], -1)
+
+    def _open_loans(self) -> np.ndarray:
+        return np.flatnonzero(self.loans["status"] == ACTIVE)
+
+    def household_outstanding(self, n: int) -> np.ndarray:
+        """Outstanding principal of every household's active (not frozen) loans."""
+        li = self._open_loans()
+        out = self.loans["amount"][li] - self.loans["paid"][li]
+        return np.bincount(self.loans["hh"][li], weights=out, minlength=n)
+
+    def household_misuse(self, n: int) -> np.ndarray:
+        """1 where an active loan of the household is being misused."""
+        li = self._open_loans()
+        return (
+            np.bincount(self.loans["hh"][li], weights=self.loans["misuse"][li], minlength=n) > 0
+        ).astype(float)
+
+    def household_livestock(self, n: int) -> np.ndarray:
+        """1 where an active loan of the household funds livestock."""
+        li = self._open_loans()
+        w = self.loans["purpose"][li] == LIVESTOCK
+        return (np.bincount(self.loans["hh"][li], weights=w, minlength=n) > 0).astype(float)
+
+    def loan_misuse(self, li: int) -> bool:
+        """Whether loan ``li`` is misused (hidden truth)."""
+        return bool(self.loans.cols["misuse"][li])
+
+    def recent_disbursement(self, hh: np.ndarray, t: int) -> np.ndarray:
+        """Households (of ``hh``) with a loan disbursed 3–9 months before ``t``."""
+        li = self._open_loans()
+        age = t - self.loans["disb"][li]
+        recent = np.zeros(int(hh.max()) + 1, dtype=bool)
+        sel = li[(age >= 3) & (age <= 9)]
+        recent[self.loans["hh"][sel][self.loans["hh"][sel] <= hh.max()]] = True
+        return recent[hh]
+
+    # ---------------------------------------------------------------- monthly session
+    def interest_session(
+        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Accrue and collect a month's interest; return interest due and paid by group."""
+        L = self.loans.cols
+        li = self._open_loans()
+        li = li[L["disb"][li] < t]
+        if li.size == 0:
+            return np.zeros(n_groups), np.zeros(n_groups)
+        out = L["amount"][li] - L["paid"][li]
+        od = self._overdue_by_loan()[li]
+        due = np.round(
+            out * L["rate"][li] / 1200
+            + od * L["rate"][li] * (domain.OVERDUE_INTEREST_MULTIPLIER - 1) / 1200
+        )
+        due = due.astype(np.int64)
+        pays = paying[L["hh"][li]]
+        paid = np.where(pays, due + L["arrears"][li], 0)
+        L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due)
+        self.interest_rows.add(loan=li, t=t, due=due, paid=paid, arrears=L["arrears"][li])
+        gi = g[L["hh"][li]]
+        return (np.bincount(gi, weights=due, minlength=n_groups),
+                np.bincount(gi, weights=np.minimum(paid, due), minlength=n_groups))  # fmt: skip
+
+    def _overdue_by_loan(self) -> np.ndarray:
+        i = np.flatnonzero(self.inst["status"] == OVERDUE)
+        owed = self.inst["amt"][i] - self.inst["paid"][i]
+        return np.bincount(self.inst["loan"][i], weights=owed, minlength=self.loans.n)
+
+    def due_installments(self, t: int) -> np.ndarray:
+        """Pending installments falling due in month ``t``."""
+        return np.flatnonzero((self.inst["cur"] == t) & (self.inst["status"] == PENDING))
+
+    def inst_household(self, i: int) -> int:
+        """Household owing installment ``i``."""
+        return int(self.loans.cols["hh"][self.inst.cols["loan"][i]])
+
+    def inst_extensions(self, i: int) -> int:
+        """How many times installment ``i`` was extended."""
+        return int(self.inst.cols["ext"][i])
+
+    def pay_installment(self, i: int, t: int) -> None:
+        """Installment ``i`` paid at month ``t``'s session."""
+        self._pay(np.array([i]), t)
+
+    def _event(self, i: int, t: int, kind: str, cause: str, amount: int, new_due: int = -1) -> None:
+        self.event_rows.add(loan=self.inst.cols["loan"][i], t=t, kind=domain.DEBT_EVENT_TYPES.index(kind),
+                            cause=domain.DEBT_CAUSES.index(cause), inst=self.inst.cols["no"][i], amount=amount,
+                            new_due=new_due)  # fmt: skip
+
+    def extend(self, i: int, t: int, months: int, cause: str) -> None:
+        """Push installment ``i`` back by ``months`` (gia hạn nợ)."""
+        inst = self.inst.cols
+        inst["cur"][i] = t + months
+        inst["ext"][i] += 1
+        self._event(i, t, "extension", cause, int(inst["amt"][i] - inst["paid"][i]), t + months)
+
+    def mark_overdue(self, i: int, t: int, cause: str) -> None:
+        """Installment ``i`` unpaid at its due date and not extended (nợ quá hạn)."""
+        self.inst.cols["status"][i] = OVERDUE
+        self._event(
+            i, t, "overdue", cause, int(self.inst.cols["amt"][i] - self.inst.cols["paid"][i])
+        )
+
+    def freeze_loan(self, i: int, t: int, cause: str) -> None:
+        """Freeze the whole remaining debt of installment ``i``'s loan (khoanh nợ)."""
+        inst, L = self.inst.cols, self.loans.cols
+        li = inst["loan"][i]
+        L["status"][li] = FROZEN
+        own = np.flatnonzero(
+            (self.inst["loan"] == li) & np.isin(self.inst["status"], [PENDING, OVERDUE])
+        )
+        inst["status"][own] = I_FROZEN
+        self._event(i, t, "freeze", cause, int(L["amount"][li] - L["paid"][li]))
+
+    def cure_overdue(self, t: int, hh_mask: np.ndarray) -> None:
+        """Overdue installments of households in ``hh_mask`` are paid this month."""
+        i = np.flatnonzero(self.inst["status"] == OVERDUE)
+        i = i[hh_mask[self.loans["hh"][self.inst["loan"][i]]]]
+        for k in i:
+            self._event(
+                int(k),
+                t,
+                "overdue_cured",
+                "other",
+                int(self.inst.cols["amt"][k] - self.inst.cols["paid"][k]),
+            )
+        self._pay(i, t)
+
+    def repay_all(self, h: int, t: int) -> None:
+        """The household repays every open installment and its interest arrears now."""
+        L = self.loans.cols
+        li = self._open_loans()
+        li = li[L["hh"][li] == h]
+        i = np.flatnonzero(
+            np.isin(self.inst["loan"], li) & np.isin(self.inst["status"], [PENDING, OVERDUE])
+        )
+        for k in i[self.inst["status"][i] == OVERDUE]:
+            self._event(
+                int(k),
+                t,
+                "overdue_cured",
+                "migration",
+                int(self.inst.cols["amt"][k] - self.inst.cols["paid"][k]),
+            )
+        self._pay(i, t)  # interest arrears are paid at this month's session
+
+    def close_paid_loans(self, t: int) -> np.ndarray:
+        """Close active loans with nothing left to pay; return their indices."""
+        L = self.loans.cols
+        li = self._open_loans()
+        done = li[(L["n_open"][li] == 0) & (L["arrears"][li] == 0)]
+        L["status"][done] = CLOSED
+        L["closed"][done] = t
+        return done
+
+    def group_overdue(self, g: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+        """Overdue principal and outstanding principal by group."""
+        li = self._open_loans()
+        L = self.loans.cols
+        out = np.bincount(
+            g[L["hh"][li]], weights=L["amount"][li] - L["paid"][li], minlength=n_groups
+        )
+        od = self._overdue_by_loan()[li]
+        return np.bincount(g[L["hh"][li]], weights=od, minlength=n_groups), out
+
+    # ---------------------------------------------------------------- other events
+    def truth(self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray) -> None:
+        """True onset probability of every household with a loan this month."""
+        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh])
+
+    def savings(
+        self, hh: np.ndarray, t: int, kind: str, amount: np.ndarray, balance: np.ndarray
+    ) -> None:
+        """Savings transactions of households ``hh`` at month ``t``'s session."""
+        if hh.size:
+            self.saving_rows.add(
+                hh=hh,
+                t=t,
+                kind=domain.SAVINGS_TXN_TYPES.index(kind),
+                amount=amount,
+                balance=balance,
+            )
+
+    def inspection(
+        self, h: int, loan: int, t: int, sel: str, use: str, present: bool, migrated: bool, ok: bool
+    ) -> None:
+        """An inspection visit and its findings."""
+        self.inspection_rows.append((h, loan, t, sel, use, present, migrated, ok))
+
+    def ratings(
+        self, t: int, rating: np.ndarray, collection: np.ndarray, ratio: np.ndarray
+    ) -> None:
+        """Half-yearly group ratings."""
+        self.rating_rows.append((t, len(rating), rating, collection, ratio))
+
+    def poverty(self, h: int, t: int, status: int) -> None:
+        """A poverty status taking effect on the first day of month ``t``."""
+        self.poverty_rows.append((h, t, status))
+
+    def leader_start(
+        self, gi: int, founded: pd.Timestamp | None, h: int, t: int | None = None
+    ) -> None:
+        """A leader's term starts (at founding, or on the first day of month ``t``)."""
+        start = founded if founded is not None else pd.Timestamp(self.date(t, 1))
+        self.leader_rows.append([gi, start, None, h])
+
+    def leader_end(self, gi: int, t: int) -> None:
+        """The current leader of group ``gi`` steps down the day before month ``t``."""
+        for row in reversed(self.leader_rows):
+            if row[0] == gi and row[2] is None:
+                row[2] = pd.Timestamp(self.date(t, 1)) - pd.Timedelta(days=1)
+                return
+
+    def tables(self, sim: CommuneSim) -> dict[str, pd.DataFrame]:
+        """The commune's part of every table, in contract column order."""
+        from features.simulator.assemble import assemble
+
+        return assemble(self, sim)
