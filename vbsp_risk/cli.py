@@ -27,3 +27,6 @@ def _main(
 # --- validate / docs (features.validation, features.contract_docs) ---------------------------
 
 # --- simulate / run (features.simulator) -------------------------------------------------------
+from vbsp_risk import simulate_cmd as _simulate_cmd  # noqa: E402
+
+_simulate_cmd.register(app)

@@ -1,0 +1,171 @@
+"""CLI commands ``simulate``, ``summary`` and ``run`` (the main job of ``make run``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vbsp_risk.settings import get_state
+
+logger = logging.getLogger(__name__)
+console = Console()
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+# Targets of the Dakrong district (shared/DOMAIN.md) shown beside the summary.
+TARGETS = {
+    "communes": "13",
+    "villages": "78",
+    "groups": "184",
+    "borrower_households": "> 8,500",
+    "outstanding_vnd": "> 597 bn",
+    "outstanding_cagr": "12–15 %/year",
+    "overdue_ratio": "0.04 %",
+    "interest_collection_12m": "99–100 %",
+    "groups_good_share": "85–96 %",
+}
+
+
+def _month(value: str | None) -> str | None:
+    if value is not None and not MONTH.match(value):
+        raise typer.BadParameter(f"'{value}' is not a month YYYY-MM")
+    return value
+
+
+def do_simulate(out: Path, households: int, seed: int, start: str, end: str) -> dict:
+    """Simulate a district with a progress bar over communes; return the manifest."""
+    from features.simulator import SimConfig, simulate
+    from features.simulator.structure import build_structure
+
+    cfg = SimConfig(households=households, seed=seed, start=start, end=end)
+    n_communes = len(build_structure(cfg)["communes"])
+    with Progress(
+        TextColumn("simulating communes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("sim", total=n_communes)
+        manifest = simulate(out, cfg, progress=lambda _cid: bar.advance(task))
+    console.print(f"[green]simulated[/] {households:,} target borrower households → {out}")
+    return manifest
+
+
+def simulate_cmd(
+    out: Path = typer.Option(
+        None, "--out", help="Data folder to write (default: $VBSP_RISK_STATE_DIR/data/district)."
+    ),
+    households: int = typer.Option(
+        8_500, "--households", min=50, max=10_000_000, help="Borrower households at the end date."
+    ),
+    seed: int = typer.Option(
+        20251231, "--seed", help="Random seed; same seed ⇒ byte-identical files."
+    ),
+    start: str = typer.Option("2016-01", "--start", callback=_month, help="First month, YYYY-MM."),
+    end: str = typer.Option(
+        "2025-12",
+        "--end",
+        callback=_month,
+        help="Last month, YYYY-MM (export date = its last day).",
+    ),
+) -> None:
+    """Simulate a district calibrated to Dakrong (bank tables + truth/)."""
+    if pd.Period(start, "M") + 11 > pd.Period(end, "M"):
+        raise typer.BadParameter("--start must be at least 12 months before --end")
+    out = out or get_state().data_dir
+    do_simulate(out, households, seed, start, end)
+    typer.echo(str(out))
+
+
+def print_summary(summary: dict) -> None:
+    """Render the district summary as a table beside the Dakrong targets."""
+    table = Table(title=f"District at {summary['export_date']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("Dakrong target", justify="right")
+    fmt = {
+        "outstanding_vnd": lambda v: f"{v / 1e9:,.1f} bn VND",
+        "outstanding_per_borrower_vnd": lambda v: f"{v / 1e6:,.1f} m VND",
+        "overdue_vnd": lambda v: f"{v / 1e6:,.1f} m VND",
+        "overdue_ratio": lambda v: f"{v:.3%}",
+        "outstanding_cagr": lambda v: f"{v:.1%}",
+        "outstanding_growth_last_year": lambda v: f"{v:.1%}",
+        "interest_collection_12m": lambda v: f"{v:.2%}",
+        "groups_good_share": lambda v: f"{v:.1%}",
+        "groups_weak_share": lambda v: f"{v:.1%}",
+    }
+    for key, value in summary.items():
+        if isinstance(value, dict) or key == "export_date":
+            continue
+        text = fmt.get(key, lambda v: f"{v:,}" if isinstance(v, int | float) else str(v))(value)
+        table.add_row(key, text, TARGETS.get(key, ""))
+    console.print(table)
+    console.print(
+        "group ratings: " + ", ".join(f"{k} {v:.1%}" for k, v in summary["group_ratings"].items())
+    )
+    console.print(
+        "program share of outstanding: "
+        + ", ".join(f"{k} {v:.0%}" for k, v in summary["program_share_of_outstanding"].items())
+    )
+
+
+def district_summary(data_dir: Path) -> dict:
+    """Load a validated data folder and summarise it."""
+    from features import storage
+    from features.summary import summarize
+    from features.validation import load_tables
+
+    names = ["communes", "villages", "groups", "households", "loans", "installments", "interest",
+             "debt_events", "group_ratings"]  # fmt: skip
+    tables = load_tables(data_dir, tables=names)
+    export = (
+        storage.read_manifest(data_dir).get("export_date")
+        or pd.Timestamp.today().date().isoformat()
+    )
+    return summarize(tables, pd.Timestamp(export))
+
+
+def summary_cmd(data: Path = typer.Argument(..., help="Data folder.")) -> None:
+    """Print the district summary (counts, outstanding, overdue ratio, group ratings)."""
+    summary = district_summary(data)
+    print_summary(summary)
+
+
+def run_cmd(
+    households: int = typer.Option(
+        8_500, "--households", min=50, help="Borrower households to simulate."
+    ),
+    seed: int = typer.Option(20251231, "--seed", help="Random seed."),
+) -> None:
+    """The main job: simulate the default district, validate it, print its summary."""
+    from features.validation import validate_dir
+
+    state = get_state()
+    data = state.data_dir
+    do_simulate(data, households, seed, "2016-01", "2025-12")
+    report = validate_dir(data)
+    state.reports_dir.mkdir(parents=True, exist_ok=True)
+    report.to_json(state.reports_dir / "validation-report.json")
+    if not report.ok:
+        console.print(
+            f"[red]validation failed[/]: see {state.reports_dir / 'validation-report.json'}"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]validation passed[/] ({data})")
+    summary = district_summary(data)
+    (state.reports_dir / "district-summary.json").write_text(
+        json.dumps(summary, indent=2, default=str)
+    )
+    print_summary(summary)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the commands to the root CLI."""
+    app.command("simulate")(simulate_cmd)
+    app.command("summary")(summary_cmd)
+    app.command("run")(run_cmd)
