@@ -27,9 +27,7 @@ def month_index(start: str, end: str) -> pd.DatetimeIndex:
 def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
     """Split ``total`` items into ``parts`` sizes ≥ 1, roughly equal with noise."""
     w = rng.gamma(6.0, size=parts)
-    sizes = np.maximum(1, np.floor(w / w.sum() * (total - parts)).astype(int) + 1)
-    sizes[np.argmax(sizes)] += total - sizes.sum()
-    return sizes
+    return 1 + rng.multinomial(total - parts, w / w.sum())
 
 
 def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
