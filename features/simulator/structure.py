@@ -149,6 +149,8 @@ def build_hazards(cfg: SimConfig, communes: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(
         rows, columns=["commune_id", "hazard_type", "start_date", "end_date", "severity"]
     )
+    df["start_date"] = pd.to_datetime(df["start_date"]).astype("datetime64[ns]")
+    df["end_date"] = pd.to_datetime(df["end_date"]).astype("datetime64[ns]")
     df = df[df["start_date"] <= end].copy()
     df["end_date"] = df["end_date"].clip(upper=end).dt.normalize()
     df = df.sort_values(["commune_id", "start_date", "hazard_type"], kind="stable").reset_index(
