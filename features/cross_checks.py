@@ -58,20 +58,24 @@ def _num(s: pd.Series) -> pd.Series:
 
 
 class _Valid:
-    """Rows of each table that passed every earlier check, computed once per table."""
+    """Rows of a table fit for a rule: readable, and no failure yet on the columns it reads.
+
+    Built before any cross-table rule runs, so one rule's failures do not hide another's.
+    """
 
     def __init__(self, tables: dict[str, CheckedTable]) -> None:
         self._tables = tables
-        self._frames: dict[str, pd.DataFrame] = {}
+        self._rows = {n: t.failure_cells() for n, t in tables.items()}
 
     def has(self, name: str, *columns: str) -> bool:
         t = self._tables.get(name)
         return t is not None and not any(c in t.missing for c in columns)
 
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self._frames:
-            self._frames[name] = self._tables[name].valid()
-        return self._frames[name]
+    def get(self, name: str, *columns: str) -> pd.DataFrame:
+        t = self._tables[name]
+        cells = self._rows[name]
+        rows = cells.loc[cells["column"].isin(columns), "row"].to_numpy()
+        return t.checked[~t.checked.index.isin(rows)] if len(rows) else t.checked
 
 
 def check_cross_tables(tables: dict[str, CheckedTable]) -> None:
@@ -103,7 +107,7 @@ def _date_order(valid: _Valid, tables: dict[str, CheckedTable]) -> list[tuple[st
     for name, early, late, strict in DATE_ORDERS:
         if not valid.has(name, early, late):
             continue
-        df = valid[name]
+        df = valid.get(name, early, late)
         a, b = df[early], df[late]
         wrong = (b <= a) if strict else (b < a)
         bad = df[wrong.to_numpy() & b.notna().to_numpy()]
@@ -119,15 +123,15 @@ def _payment_before_disbursement(
 ) -> list[tuple[str, pd.DataFrame]]:
     if not valid.has("loans", "loan_id", "disbursement_date"):
         return []
-    loans = valid["loans"]
+    loans = valid.get("loans", "loan_id", "disbursement_date")
     disbursed = loans.drop_duplicates("loan_id").set_index("loan_id")["disbursement_date"]
     out = []
     for name, col in PAYMENT_DATES:
         if not valid.has(name, "loan_id", col):
             continue
-        df = valid[name]
+        df = valid.get(name, "loan_id", col)
         when = df[col]
-        loan_day = df["loan_id"].map(disbursed)
+        loan_day = pd.Series(disbursed.reindex(df["loan_id"].to_numpy()).to_numpy(), df.index)
         early = (when < loan_day).to_numpy()
         if early.any():
             bad_day = loan_day[early]
@@ -151,12 +155,17 @@ def _installments_sum(
         and valid.has("installments", "loan_id", "principal_due")
     ):
         return []
-    loans, inst = valid["loans"], valid["installments"]
+    loans = valid.get("loans", "loan_id", "amount")
+    inst = valid.get("installments", "loan_id", "principal_due")
+    # a loan with an installment left out (unreadable or failing) cannot be summed
     table = tables["installments"]
-    failed_loans = table.typed.loc[table.failed, "loan_id"].dropna().unique()
+    left_out = ~table.typed.index.isin(inst.index)
+    failed_loans = table.typed.loc[left_out, "loan_id"].dropna().unique()
     loans = loans[~loans["loan_id"].isin(failed_loans)]
     sums = inst.groupby("loan_id")["principal_due"].sum()
-    scheduled = loans["loan_id"].map(sums).fillna(0).astype("int64")
+    scheduled = pd.Series(
+        sums.reindex(loans["loan_id"].to_numpy(), fill_value=0).to_numpy(), loans.index
+    )
     wrong = (scheduled != loans["amount"]).to_numpy()
     if not wrong.any():
         return []
@@ -175,16 +184,13 @@ def _installments_sum(
 def _program_limits(
     valid: _Valid, tables: dict[str, CheckedTable]
 ) -> list[tuple[str, pd.DataFrame]]:
-    if not valid.has("loans", "program", "amount", "term_months", "grace_months", "rate_pct"):
-        return []
-    loans = valid["loans"]
     programs = pd.DataFrame([vars(p) for p in domain.PROGRAMS.values()]).set_index("code")
-    limits = programs.reindex(loans["program"].to_numpy())
-    limits.index = loans.index
-    known = loans["program"].isin(list(programs.index)).to_numpy()
     out = []
     for rule, col, attr, words in PROGRAM_LIMITS:
-        over = known & (loans[col] > limits[attr]).to_numpy()
+        if not valid.has("loans", "program", col):
+            continue
+        loans, limits = _with_program(valid.get("loans", "program", col), programs)
+        over = (loans[col] > limits[attr]).to_numpy()
         if over.any():
             bad = loans[over]
             msg = (
@@ -195,9 +201,11 @@ def _program_limits(
                 + "."
             )
             out.append(("loans", failure_frame("loans", bad.index, col, rule, msg)))
-    rate = loans["rate_pct"]
-    lo, hi = limits["rate_min_pct"], limits["rate_max_pct"]
-    off = known & ((rate < lo - RATE_TOLERANCE_PCT) | (rate > hi + RATE_TOLERANCE_PCT)).to_numpy()
+    if not valid.has("loans", "program", "rate_pct"):
+        return out
+    loans, limits = _with_program(valid.get("loans", "program", "rate_pct"), programs)
+    rate, lo, hi = loans["rate_pct"], limits["rate_min_pct"], limits["rate_max_pct"]
+    off = ((rate < lo - RATE_TOLERANCE_PCT) | (rate > hi + RATE_TOLERANCE_PCT)).to_numpy()
     if off.any():
         bad = loans[off]
         msg = (
@@ -211,3 +219,11 @@ def _program_limits(
         )
         out.append(("loans", failure_frame("loans", bad.index, "rate_pct", "program_rate", msg)))
     return out
+
+
+def _with_program(loans: pd.DataFrame, programs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loans of known programs, and their program's limits aligned on them."""
+    loans = loans[loans["program"].isin(list(programs.index))]
+    limits = programs.reindex(loans["program"].to_numpy())
+    limits.index = loans.index
+    return loans, limits

@@ -70,9 +70,13 @@ def _schema(name: str) -> pa.DataFrameSchema:
 
 @cache
 def _check_schema(name: str, missing: tuple[str, ...]) -> pa.DataFrameSchema:
-    """The table's schema for the value checks: uniqueness is ``unique_key``'s job."""
+    """The table's schema for the value checks.
+
+    Uniqueness is ``unique_key``'s job, and dtypes are already exact (cells were typed one
+    by one), so neither is checked again.
+    """
     schema = _schema(name)
-    schema = schema.update_columns({c: {"unique": False} for c in schema.columns})
+    schema = schema.update_columns({c: {"unique": False, "dtype": None} for c in schema.columns})
     return schema.remove_columns(list(missing)) if missing else schema
 
 
@@ -150,12 +154,13 @@ def final_dtypes(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     for col in frame.columns:
         kind = column_kind(spec, col)
         s = frame[col]
-        if kind == "str":
+        target = _FINAL_DTYPE.get(kind)
+        if target is None or s.dtype == target:
             out[col] = s
         elif kind in ("int", "bool") and s.isna().any():
             out[col] = s  # only possible in a nullable int/bool column: keep as is
         else:
-            out[col] = s.astype(_FINAL_DTYPE[kind])
+            out[col] = s.astype(target)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -184,38 +189,51 @@ class CheckedTable:
     missing: list[str]
     checked: pd.DataFrame
     failures: list[pd.DataFrame] = field(default_factory=list)
+    _cells: pd.DataFrame | None = field(default=None, repr=False)
+    _values: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
         """Table name."""
         return self.spec.name
 
-    def add(self, failures: pd.DataFrame) -> None:
-        """Record failures of this table (marks their rows failed)."""
-        if failures.empty:
+    def add(self, failures: pd.DataFrame | None) -> None:
+        """Record failures of this table (marks their rows failed); None: nothing to add."""
+        if failures is None or failures.empty:
             return
+        self._cells = None
         self.failures.append(failures)
         rows = failures["row"].dropna().to_numpy(dtype="int64")
         self.failed[rows] = True
+
+    def failure_cells(self) -> pd.DataFrame:
+        """``(row, column)`` of every failure so far on a cell (several columns split)."""
+        if self._cells is None:
+            if not self.failures:
+                return pd.DataFrame({"row": np.zeros(0, dtype="int64"), "column": []})
+            f = pd.concat(self.failures, ignore_index=True)
+            f = f.loc[f["row"].notna() & f["column"].notna(), ["row", "column"]]
+            f["column"] = f["column"].astype(str).str.split(",")
+            f = f.explode("column").astype({"row": "int64"})
+            self._cells = f.drop_duplicates().reset_index(drop=True)
+        return self._cells
 
     def rows_failing(self, columns: tuple[str, ...] | list[str]) -> np.ndarray:
         """Row numbers with a failure reported on one of ``columns``."""
         if not self.failures:
             return np.zeros(0, dtype="int64")
-        f = pd.concat(self.failures, ignore_index=True)
-        f = f[f["column"].isin(list(columns)) & f["row"].notna()]
-        return f["row"].to_numpy(dtype="int64")
+        cells = self.failure_cells()
+        return cells.loc[cells["column"].isin(list(columns)), "row"].unique()
 
     def values(self, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
         """Rows whose cells in ``columns`` are all readable and non-empty, typed exactly."""
-        mask = np.ones(len(self.typed), dtype=bool)
-        for c in columns:
-            mask &= ~self.unreadable[c] & self.typed[c].notna().to_numpy()
-        return final_dtypes(self.typed.loc[mask, list(columns)], self.spec)
-
-    def valid(self) -> pd.DataFrame:
-        """Rows without any failure so far, at the contract's dtypes (index = row numbers)."""
-        return self.checked[~self.failed[self.checked.index.to_numpy()]]
+        key = tuple(columns)
+        if key not in self._values:
+            mask = np.ones(len(self.typed), dtype=bool)
+            for c in columns:
+                mask &= ~self.unreadable[c] & self.typed[c].notna().to_numpy()
+            self._values[key] = final_dtypes(self.typed.loc[mask, list(columns)], self.spec)
+        return self._values[key].copy(deep=False)
 
 
 def check_table(
@@ -263,7 +281,7 @@ def check_table(
         unreadable[c] = bad | null_bad
         excluded |= unreadable[c]
     typed_df = pd.DataFrame(typed, index=raw.index)
-    checked = final_dtypes(typed_df[~excluded], spec)
+    checked = final_dtypes(typed_df[~excluded] if excluded.any() else typed_df, spec)
     table = CheckedTable(
         spec, raw, typed_df, unreadable, excluded, excluded.copy(), missing, checked
     )
@@ -316,15 +334,17 @@ _CHECK_RULES = {
 }
 
 
-def _pandera_failures(name: str, frame: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+def _pandera_failures(
+    name: str, frame: pd.DataFrame, missing: tuple[str, ...]
+) -> pd.DataFrame | None:
     """Run the table's pandera model lazily and map its failure cases to our rules."""
     schema = _check_schema(name, missing)
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
     else:
-        return failure_frame(name, [], None, "range", "")
+        return None
     out = []
     spec = TABLES[name]
     for (col, check, number), grp in cases.groupby(
@@ -349,9 +369,9 @@ def _pandera_failures(name: str, frame: pd.DataFrame, missing: tuple[str, ...]) 
     return pd.concat(out, ignore_index=True)
 
 
-def _future_dates(spec: TableSpec, frame: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame:
+def _future_dates(spec: TableSpec, frame: pd.DataFrame, ref: pd.Timestamp) -> pd.DataFrame | None:
     """Dates after the reference date (scheduled dates excepted)."""
-    out = [failure_frame(spec.name, [], None, "future_date", "")]
+    out = []
     forward = FORWARD_DATES.get(spec.name, ())
     day = ref.strftime("%Y-%m-%d")
     for col in frame.columns:
@@ -361,19 +381,19 @@ def _future_dates(spec: TableSpec, frame: pd.DataFrame, ref: pd.Timestamp) -> pd
         if len(late):
             msg = f"{col} {{value}} is after the reference date {day} (the export date)."
             out.append(failure_frame(spec.name, late, col, "future_date", msg))
-    return pd.concat(out, ignore_index=True)
+    return pd.concat(out, ignore_index=True) if out else None
 
 
-def _duplicate_keys(table: CheckedTable) -> pd.DataFrame:
+def _duplicate_keys(table: CheckedTable) -> pd.DataFrame | None:
     """Every row whose (readable) key is shared with another row."""
     key = list(table.spec.key)
     name = table.name
     if any(c in table.missing for c in key):
-        return failure_frame(name, [], None, "unique_key", "")
+        return None
     keys = table.values(key)
     dup = keys.duplicated(keep=False).to_numpy()
     if not dup.any():
-        return failure_frame(name, [], None, "unique_key", "")
+        return None
     d = keys[dup]
     count = d.groupby(key, sort=False)[key[0]].transform("size").astype(str)
     msg = "The key (" + ", ".join(key) + ") appears " + count + " times in " + name + "."

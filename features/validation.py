@@ -121,7 +121,7 @@ class ValidationReport:
         return path
 
 
-class ContractViolation(ValueError):  # noqa: N818 (name fixed by the brief)
+class ContractViolation(ValueError):  # noqa: N818
     """The data folder breaks the contract; ``report`` lists every failure."""
 
     def __init__(self, report: ValidationReport, detail: str = "") -> None:
@@ -291,7 +291,7 @@ def load_tables(
 
     Quarantine (``quarantine_dir`` given): rows with a failure are written to
     ``quarantine_dir/<table>.csv`` as stored, with the extra columns ``_row`` (row number),
-    ``_rule``, ``_column`` and ``_message`` (several failures of a row joined by ``"; "``).
+    ``_rule``, ``_column`` and ``_message`` (several failures of a row joined by ``" | "``).
     So that the returned tables stay consistent, the quarantine then spreads:
 
     * a loan with a quarantined installment is quarantined (``schedule_quarantined``): a loan
@@ -381,6 +381,23 @@ def _quarantine(
     return out
 
 
+def _why(failures: pd.DataFrame) -> pd.DataFrame:
+    """Rule, column and message per quarantined row (several joined by ``" | "``)."""
+    f = failures.astype({"row": "int64"}).sort_values("row", kind="stable")
+    f = f.rename(columns={"rule": "_rule", "column": "_column", "message": "_message"})
+    f = (
+        f[["row", "_rule", "_column", "_message"]]
+        .fillna({"_column": ""})
+        .astype({"_rule": object, "_column": object, "_message": object})
+    )
+    several = f["row"].duplicated(keep=False).to_numpy()
+    single = f[~several].set_index("row")
+    if not several.any():
+        return single
+    joined = f[several].groupby("row", sort=True).agg(" | ".join)
+    return pd.concat([single, joined]).sort_index()
+
+
 def _write_quarantine(
     qdir: Path, bad: dict[str, dict[str, object]], tables: dict[str, CheckedTable]
 ) -> None:
@@ -394,12 +411,7 @@ def _write_quarantine(
                 path.unlink()
             continue
         f = pd.concat(bad[name]["failures"], ignore_index=True)
-        f = f.astype({"row": "int64"}).sort_values("row", kind="stable")
-        why = f.groupby("row", sort=True).agg(
-            _rule=("rule", "; ".join),
-            _column=("column", lambda s: "; ".join(s.fillna(""))),
-            _message=("message", "; ".join),
-        )
+        why = _why(f)
         rows = np.flatnonzero(mask)
         part = t.raw.iloc[rows].copy()
         part.insert(0, "_row", rows)

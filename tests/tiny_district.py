@@ -9,6 +9,7 @@ by commune and reading them back keeps their order.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +56,11 @@ def _frame(name: str, columns: str, rows: list[tuple]) -> pd.DataFrame:
 
 def tiny_district() -> dict[str, pd.DataFrame]:
     """The tiny district, typed exactly as the contract (a fresh copy on each call)."""
+    return {name: df.copy(deep=True) for name, df in _build().items()}
+
+
+@cache
+def _build() -> dict[str, pd.DataFrame]:
     M = 1_000_000
     t = {
         "communes": _frame(
