@@ -51,7 +51,7 @@ _FINAL_DTYPE = {"int": "int64", "float": "float64", "bool": "bool", "date": "dat
 
 def column_kind(spec: TableSpec, column: str) -> str:
     """The kind of a contract column: ``str``, ``int``, ``float``, ``bool`` or ``date``."""
-    dtype = str(_schema(spec.name).columns[column].dtype)
+    dtype = str(table_schema(spec.name).columns[column].dtype)
     if dtype.startswith("datetime64"):
         return "date"
     if dtype.startswith("int"):
@@ -64,7 +64,8 @@ def column_kind(spec: TableSpec, column: str) -> str:
 
 
 @cache
-def _schema(name: str) -> pa.DataFrameSchema:
+def table_schema(name: str) -> pa.DataFrameSchema:
+    """The pandera schema of a contract table (built once)."""
     return TABLES[name].model.to_schema()
 
 
@@ -75,7 +76,7 @@ def _check_schema(name: str, missing: tuple[str, ...]) -> pa.DataFrameSchema:
     Uniqueness is ``unique_key``'s job, and dtypes are already exact (cells were typed one
     by one), so neither is checked again.
     """
-    schema = _schema(name)
+    schema = table_schema(name)
     schema = schema.update_columns({c: {"unique": False, "dtype": None} for c in schema.columns})
     return schema.remove_columns(list(missing)) if missing else schema
 
@@ -261,7 +262,7 @@ def check_table(
         if c not in spec.columns:
             msg = f"Column {c} is not part of the contract for {name}; remove or rename it."
             found.append(failure_frame(name, None, str(c), "unknown_column", msg))
-    schema = _schema(name)
+    schema = table_schema(name)
     typed, unreadable = {}, {}
     excluded = np.zeros(n, dtype=bool)
     for c in spec.columns:
@@ -294,7 +295,7 @@ def check_table(
     return table
 
 
-def _describe(check: str, stats: dict, kind: str) -> str:
+def describe_check(check: str, stats: dict, kind: str) -> str:
     """Words for what a pandera check requires."""
 
     def fmt(v: object) -> str:
@@ -357,7 +358,7 @@ def _pandera_failures(
             chk = column.checks[int(number)]
             rule = _CHECK_RULES.get(chk.name, chk.name)
             kind = column_kind(spec, col)
-            msg = f"{col} is '{{value}}'; it must be {_describe(chk.name, chk.statistics, kind)}."
+            msg = f"{col} is '{{value}}'; it must be {describe_check(chk.name, chk.statistics, kind)}."
         elif str(check).startswith("dtype"):
             rule, msg = "type", f"{col} does not have the contract's type ({check})."
         elif check == "not_nullable":

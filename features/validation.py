@@ -46,6 +46,7 @@ __all__ = [
     "Rule",
     "ValidationReport",
     "load_tables",
+    "load_with_report",
     "validate_dir",
 ]
 
@@ -63,12 +64,15 @@ class ValidationReport:
         row_counts: Rows read per table (tables without a file are absent).
         frame: One row per failure, columns ``table, row, key, column, rule, value, message``
             (``row`` is nullable Int64), ordered by table (contract order), row, column.
+        quarantined: Rows set aside per table when loaded with a quarantine folder
+            (failing rows and the rows the quarantine spread to); None otherwise.
     """
 
     data_dir: Path
     reference_date: pd.Timestamp
     row_counts: dict[str, int]
     frame: pd.DataFrame
+    quarantined: dict[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,14 +101,16 @@ class ValidationReport:
             "row_counts": dict(self.row_counts),
             "failure_count": len(self.frame),
             "summary": self.summary().to_dict("records"),
+            **({} if self.quarantined is None else {"quarantined": dict(self.quarantined)}),
         }
 
     def to_json(self, path: Path) -> Path:
         """Write the report as JSON with every failure.
 
         Shape: ``{"data_dir", "reference_date", "ok", "row_counts": {table: n},
-        "failure_count", "summary": [{"table", "rule", "count"}], "failures": [{"table",
-        "row", "key", "column", "rule", "value", "message"}]}``.
+        "failure_count", "summary": [{"table", "rule", "count"}], "quarantined": {table: n}
+        (only after a quarantine), "failures": [{"table", "row", "key", "column", "rule",
+        "value", "message"}]}``.
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -317,24 +323,42 @@ def load_tables(
         FileNotFoundError: If ``data_dir`` is not a folder.
         ContractViolation: On any failure, or on folder-level failures when quarantining.
     """
+    loaded, _ = load_with_report(data_dir, tables, quarantine_dir, reference_date)
+    return loaded
+
+
+def load_with_report(
+    data_dir: Path,
+    tables: list[str] | None = None,
+    quarantine_dir: Path | None = None,
+    reference_date: object = None,
+) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
+    """:func:`load_tables`, also returning the validation report.
+
+    After a quarantine the report's ``quarantined`` gives the rows set aside per table.
+
+    Raises:
+        FileNotFoundError: If ``data_dir`` is not a folder.
+        ContractViolation: As :func:`load_tables`.
+    """
     wanted = list(tables) if tables is not None else list(TABLES)
     names = _closure(wanted)
     report, checked = _check_dir(Path(data_dir), names, reference_date)
     if report.ok:
-        return {n: checked[n].checked.reset_index(drop=True) for n in wanted}
-    structural = report.frame[report.frame["rule"].isin(STRUCTURAL_RULES)]
+        return {n: checked[n].checked.reset_index(drop=True) for n in wanted}, report
     if quarantine_dir is None:
         raise ContractViolation(report)
-    if not structural.empty:
+    if report.frame["rule"].isin(STRUCTURAL_RULES).any():
         raise ContractViolation(report, "folder-level failures cannot be quarantined")
     bad = _quarantine(report.frame, checked)
     _write_quarantine(Path(quarantine_dir), bad, checked)
+    report.quarantined = {n: int(b["mask"].sum()) for n, b in bad.items() if b["mask"].any()}
     out = {}
     for n in wanted:
         t = checked[n]
         keep = ~bad[n]["mask"][t.checked.index.to_numpy()]
         out[n] = t.checked[keep].reset_index(drop=True)
-    return out
+    return out, report
 
 
 def _quarantine(

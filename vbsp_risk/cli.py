@@ -25,6 +25,9 @@ def _main(
 
 
 # --- validate / docs (features.validation, features.contract_docs) ---------------------------
+from vbsp_risk import validate_cmd as _validate_cmd  # noqa: E402
+
+_validate_cmd.register(app)
 
 # --- simulate / run (features.simulator) -------------------------------------------------------
 from vbsp_risk import simulate_cmd as _simulate_cmd  # noqa: E402
