@@ -15,8 +15,10 @@ from pathlib import Path
 from features import domain
 from features.contract import DATE_MIN, ID_PATTERN, MANIFEST, TABLES, TRUTH_DIR, TableSpec
 from features.cross_checks import DATE_ORDERS, PAYMENT_DATES, RATE_TOLERANCE_PCT
-from features.table_checks import FK_RULES, FORWARD_DATES, column_kind, describe_check, table_schema
+from features.foreign_keys import FK_RULES
+from features.table_checks import FORWARD_DATES, describe_check
 from features.validation_rules import RULES
+from features.validation_types import column_kind, table_schema
 
 logger = logging.getLogger(__name__)
 

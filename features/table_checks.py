@@ -1,8 +1,9 @@
 """Checks of one table against the contract: columns, cell types, pandera checks, keys.
 
 :func:`check_table` reads nothing: it takes a table as stored (see :mod:`features.storage`),
-types every cell per the contract, and runs the table's own checks. :func:`check_foreign_keys`
-then links the tables. The orchestration (reading, cross-table rules, report, loader) lives in
+types every cell per the contract (:mod:`features.validation_types`), and runs the table's own
+checks. :mod:`features.foreign_keys` then links the tables and :mod:`features.cross_checks`
+runs the rules across them; the orchestration (reading, report, loader) lives in
 :mod:`features.validation`.
 
 Cells that cannot be typed (``type``) or are empty in a non-nullable column (``not_null``)
@@ -19,8 +20,15 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import TABLES, ForeignKey, TableSpec
+from features.contract import TABLES, TableSpec
 from features.validation_rules import failure_frame
+from features.validation_types import (
+    KIND_WORDS,
+    coerce_column,
+    column_kind,
+    final_dtypes,
+    table_schema,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,43 +38,6 @@ FORWARD_DATES: dict[str, tuple[str, ...]] = {
     "installments": ("due_date", "current_due_date"),
     "debt_events": ("new_due_date",),
 }
-
-#: Multi-column foreign keys reported under a rule of their own instead of ``foreign_key``.
-FK_RULES: dict[tuple[str, tuple[str, ...]], str] = {
-    ("loans", ("household_id", "commune_id")): "loan_commune",
-}
-
-_KIND_WORDS = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true/false (or 1/0)",
-    "date": "a date written YYYY-MM-DD",
-    "str": "text",
-}
-_DATE_RE = r"\d{4}-\d{2}-\d{2}"
-_NS_MIN, _NS_MAX = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-11")
-_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
-_FINAL_DTYPE = {"int": "int64", "float": "float64", "bool": "bool", "date": "datetime64[ns]"}
-
-
-def column_kind(spec: TableSpec, column: str) -> str:
-    """The kind of a contract column: ``str``, ``int``, ``float``, ``bool`` or ``date``."""
-    dtype = str(table_schema(spec.name).columns[column].dtype)
-    if dtype.startswith("datetime64"):
-        return "date"
-    if dtype.startswith("int"):
-        return "int"
-    if dtype.startswith("float"):
-        return "float"
-    if dtype == "bool":
-        return "bool"
-    return "str"
-
-
-@cache
-def table_schema(name: str) -> pa.DataFrameSchema:
-    """The pandera schema of a contract table (built once)."""
-    return TABLES[name].model.to_schema()
 
 
 @cache
@@ -79,90 +50,6 @@ def _check_schema(name: str, missing: tuple[str, ...]) -> pa.DataFrameSchema:
     schema = table_schema(name)
     schema = schema.update_columns({c: {"unique": False, "dtype": None} for c in schema.columns})
     return schema.remove_columns(list(missing)) if missing else schema
-
-
-def _text(s: pd.Series) -> pd.Series:
-    """The column as text (``str`` dtype; nulls kept), to parse values stored another way."""
-    return s if str(s.dtype) == "str" else s.astype("str")
-
-
-def _numbers(raw: pd.Series) -> pd.Series:
-    """Numbers from any stored column (NaN where unreadable)."""
-    dt = raw.dtype
-    if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_datetime64_any_dtype(dt):
-        return pd.Series(np.nan, index=raw.index)
-    if pd.api.types.is_numeric_dtype(dt):
-        return raw
-    return pd.to_numeric(_text(raw), errors="coerce")
-
-
-def coerce_column(raw: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
-    """Type one column cell by cell.
-
-    Args:
-        raw: The column as stored (CSV: strings; Parquet: typed).
-        kind: Contract kind of the column (see :func:`column_kind`).
-
-    Returns:
-        ``(typed, bad)``: the typed column (null where a cell is empty or unreadable; integers
-        stay float while such nulls remain) and the mask of non-empty cells that could not be
-        read as ``kind``.
-    """
-    present = raw.notna().to_numpy()
-    none_bad = np.zeros(len(raw), dtype=bool)
-    dt = raw.dtype
-    if kind == "str":
-        return _text(raw), none_bad
-    if kind in ("int", "float"):
-        num = _numbers(raw)
-        if num.dtype.kind == "i" and not pd.api.types.is_extension_array_dtype(num.dtype):
-            return num.astype("int64" if kind == "int" else "float64"), none_bad
-        values = num.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-        ok = np.isfinite(values)
-        if kind == "int":
-            with np.errstate(invalid="ignore"):
-                ok &= (values == np.floor(values)) & (np.abs(values) < 2.0**63)
-        bad = present & ~ok
-        values[bad] = np.nan
-        return pd.Series(values, index=raw.index), bad
-    if kind == "bool":
-        if dt == np.dtype(bool):
-            return raw, none_bad
-        text = _text(raw).str.strip().str.lower()
-        if pd.api.types.is_float_dtype(dt):
-            text = text.replace({"1.0": "1", "0.0": "0"})
-        typed = text.map(_BOOL_TEXT)
-        return typed, present & typed.isna().to_numpy()
-    # dates
-    if pd.api.types.is_datetime64_any_dtype(dt) and getattr(dt, "tz", None) is None:
-        values = raw
-        bad = present & (raw != raw.dt.normalize()).to_numpy()
-    else:
-        text = _text(raw)
-        shaped = text.str.fullmatch(_DATE_RE).fillna(False).to_numpy(dtype=bool)
-        values = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
-        bad = present & (~shaped | values.isna().to_numpy())
-    in_ns = ((values >= _NS_MIN) & (values <= _NS_MAX)).to_numpy(dtype=bool)
-    bad |= present & ~in_ns
-    if bad.any():
-        values = values.where(~bad)
-    return values.astype("datetime64[ns]"), bad
-
-
-def final_dtypes(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """Cast a frame of readable rows to the contract's exact dtypes."""
-    out = {}
-    for col in frame.columns:
-        kind = column_kind(spec, col)
-        s = frame[col]
-        target = _FINAL_DTYPE.get(kind)
-        if target is None or s.dtype == target:
-            out[col] = s
-        elif kind in ("int", "bool") and s.isna().any():
-            out[col] = s  # only possible in a nullable int/bool column: keep as is
-        else:
-            out[col] = s.astype(target)
-    return pd.DataFrame(out, index=frame.index)
 
 
 @dataclass
@@ -272,7 +159,7 @@ def check_table(
         typed[c], bad = coerce_column(raw[c], kind)
         empty = raw[c].isna().to_numpy()
         if bad.any():
-            msg = f"{c} must be {_KIND_WORDS[kind]}; '{{value}}' cannot be read as one."
+            msg = f"{c} must be {KIND_WORDS[kind]}; '{{value}}' cannot be read as one."
             found.append(failure_frame(name, np.flatnonzero(bad), c, "type", msg))
         null_bad = empty & (not schema.columns[c].nullable)
         if null_bad.any():
@@ -399,103 +286,3 @@ def _duplicate_keys(table: CheckedTable) -> pd.DataFrame | None:
     count = d.groupby(key, sort=False)[key[0]].transform("size").astype(str)
     msg = "The key (" + ", ".join(key) + ") appears " + count + " times in " + name + "."
     return failure_frame(name, d.index, ",".join(key), "unique_key", msg)
-
-
-def check_foreign_keys(tables: dict[str, CheckedTable]) -> None:
-    """Check every foreign key of the contract between the checked tables (in place).
-
-    A child row is checked when it passed its cell checks; a parent row counts when its
-    referenced cells are readable (a parent failing another check still exists). A
-    multi-column key is checked only on rows whose narrower keys (column subsets) hold, and
-    not against a parent row that itself failed (its fault is reported once, on the parent).
-    Tables are visited in contract order, so parents are checked before their children.
-    """
-    for name, table in tables.items():
-        fks = sorted(table.spec.foreign_keys, key=lambda f: len(f.columns))
-        broken: dict[ForeignKey, pd.Index] = {}
-        for fk in fks:
-            parent = tables.get(fk.ref_table)
-            cols = list(fk.columns)
-            if parent is None or any(c in table.missing for c in cols):
-                continue
-            if any(c in parent.missing for c in fk.ref_columns):
-                continue
-            child = table.checked[cols].dropna()
-            child = child[~child.index.isin(table.rows_failing(cols))]
-            for narrow, rows in broken.items():
-                if set(narrow.columns) < set(fk.columns):
-                    child = child[~child.index.isin(rows)]
-                    if narrow.ref_table == fk.ref_table:
-                        child = _skip_failed_parents(child, narrow, parent)
-            ref = parent.values(fk.ref_columns)
-            ref.columns = cols
-            found = _isin(child, ref)
-            bad = child[~found]
-            broken[fk] = bad.index
-            if len(bad):
-                table.add(_fk_failures(name, fk, bad, ref, broken, tables))
-
-
-def _skip_failed_parents(
-    child: pd.DataFrame, narrow: ForeignKey, parent: CheckedTable
-) -> pd.DataFrame:
-    """Leave out child rows whose parent (found by ``narrow``) failed: it is reported."""
-    ref = parent.values(narrow.ref_columns)
-    ref = ref[parent.failed[ref.index.to_numpy()]]
-    if ref.empty:
-        return child
-    ref.columns = list(narrow.columns)
-    return child[~_isin(child[list(narrow.columns)], ref)]
-
-
-def _isin(child: pd.DataFrame, ref: pd.DataFrame) -> np.ndarray:
-    if child.shape[1] == 1:
-        c = child.columns[0]
-        return child[c].isin(ref[c]).to_numpy()
-    return pd.MultiIndex.from_frame(child).isin(pd.MultiIndex.from_frame(ref))
-
-
-def _fk_failures(
-    name: str,
-    fk: ForeignKey,
-    bad: pd.DataFrame,
-    ref: pd.DataFrame,
-    broken: dict[ForeignKey, pd.Index],
-    tables: dict[str, CheckedTable],
-) -> pd.DataFrame:
-    """Failures of one foreign key, naming the columns that disagree with the parent."""
-    cols = list(fk.columns)
-    rule = FK_RULES.get((name, fk.columns), "foreign_key")
-    # A narrower key to the same table that holds: find the parent and name what differs.
-    narrow = [
-        f
-        for f in broken
-        if f.ref_table == fk.ref_table and set(f.columns) < set(fk.columns) and f is not fk
-    ]
-    if not narrow:
-        shown = ", ".join(cols)
-        values = bad.astype(str).agg(", ".join, axis=1) if len(cols) > 1 else None
-        msg = (
-            f"No {fk.ref_table} row has ({', '.join(fk.ref_columns)}) = ({{value}}); "
-            f"the {shown} of this {name} row must refer to an existing {fk.ref_table} row."
-        )
-        return failure_frame(name, bad.index, ",".join(cols), rule, msg, values)
-    on = list(max(narrow, key=lambda f: len(f.columns)).columns)
-    parent = ref.drop_duplicates(on).set_index(on)
-    got = parent.reindex(pd.MultiIndex.from_frame(bad[on]) if len(on) > 1 else bad[on[0]])
-    other = [c for c in cols if c not in on]
-    diff_cols, values, messages = [], [], []
-    child_vals = bad[other].astype(str).to_numpy()
-    parent_vals = got[other].astype(str).to_numpy()
-    on_vals = bad[on].astype(str).to_numpy()
-    for cv, pv, ov in zip(child_vals, parent_vals, on_vals, strict=True):
-        idx = [i for i in range(len(other)) if cv[i] != pv[i]] or list(range(len(other)))
-        diff_cols.append(",".join(other[i] for i in idx))
-        values.append(", ".join(cv[i] for i in idx))
-        theirs = ", ".join(f"{other[i]}={pv[i]}" for i in idx)
-        ours = ", ".join(f"{other[i]}={cv[i]}" for i in idx)
-        ref_key = ", ".join(f"{c}={v}" for c, v in zip(on, ov, strict=True))
-        messages.append(
-            f"This {name} row has {ours}, but its {fk.ref_table} row ({ref_key}) has {theirs}."
-        )
-    return failure_frame(name, bad.index, diff_cols, rule, messages, values)

@@ -465,7 +465,7 @@ def test_quarantine_keeps_valid_rows_and_sets_the_others_aside(
     _set("savings", 2, "txn_type", "gift")(t)  # two faults in one row: one quarantined line
     data = write_csv(t, tmp_path / "data")
     qdir = tmp_path / "quarantine"
-    with caplog.at_level(logging.INFO, logger="features.validation"):
+    with caplog.at_level(logging.INFO, logger="features.quarantine"):
         loaded = load_tables(data, quarantine_dir=qdir)
 
     kept = {
