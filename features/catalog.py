@@ -4,8 +4,16 @@ Every feature column the pipeline produces is described here: its meaning in Eng
 Vietnamese, its unit, the direction in which risk is expected to move when the feature grows,
 the raw tables it is computed from and its kind (numeric, boolean or categorical with a declared
 category set). Docs, validation of feature tables and serving reason texts are generated from
-this module; :mod:`features.history` must produce exactly the columns of :data:`BORROWER_FEATURES`
-in this order.
+this module. There are four feature sets, each produced by one module in catalog order:
+
+* :data:`BORROWER_FEATURES` — the household's own history (:mod:`features.history`);
+* :data:`GROUP_FEATURES` and :data:`AREA_FEATURES` (together :data:`CONTEXT_FEATURES`) — the
+  savings-and-loan group, the village and the commune (:mod:`features.context`);
+* :data:`APPLICATION_FEATURES` — the application's own fields (:mod:`features.application`).
+
+A *view* is an ordered union of sets (:data:`VIEWS`): ``portfolio`` = borrower + context,
+``application`` = borrower + context + application. :func:`all_feature_names` gives a view's
+columns in table order.
 
 Labels are declared here too (:data:`LABELS`), as data, so a team can change what "trouble"
 means without touching the code that computes it (:mod:`features.labels`).
@@ -29,7 +37,7 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "borrower-history-1"
+CATALOG_VERSION = "features-2"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
@@ -320,19 +328,344 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in BORROWER_FEATURES}
-if len(FEATURES_BY_NAME) != len(BORROWER_FEATURES):  # pragma: no cover - guards edits
+_GROUP_PEERS = ("households", "loans", "interest")
+_RATING_NONE = "none"
+GROUP_RATING_CATEGORIES: tuple[str, ...] = (*domain.GROUP_RATINGS, _RATING_NONE)
+"""Categories of ``group_rating``: the bank's ratings, best first, and ``none`` (not yet rated)."""
+
+
+def _peer_ontime(w: int) -> Feature:
+    return Feature(
+        f"group_ontime_share_{w}m",
+        f"Share of the interest sessions of the OTHER current members of the household's group "
+        f"in the last {w} months left with no interest arrears (the household itself excluded; "
+        "NaN when they had no session)",
+        f"Tỷ lệ kỳ thu lãi trong {w} tháng qua các thành viên khác của tổ trả đủ lãi "
+        "(không tính hộ này)",
+        "ratio",
+        -1,
+        _GROUP_PEERS,
+    )
+
+
+def _peer_arrears(w: int) -> Feature:
+    return Feature(
+        f"group_arrears_rate_{w}m",
+        f"Share of the OTHER current members with an interest session in the last {w} months "
+        "that had interest arrears at one of them (NaN when no other member had a session)",
+        f"Tỷ lệ thành viên khác của tổ có lãi tồn trong {w} tháng qua, trên số thành viên "
+        "khác có dư nợ",
+        "ratio",
+        1,
+        _GROUP_PEERS,
+    )
+
+
+GROUP_FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "group_members",
+        "Members of the group at as_of: households that joined before as_of and had not left "
+        "before it (the household itself included when it is a member)",
+        "Số thành viên của tổ tại thời điểm tính",
+        "count",
+        0,
+        ("households",),
+        dtype=_INT,
+    ),
+    Feature(
+        "group_age_months",
+        "Months since the group was founded (NaN when founded on or after as_of, or unknown)",
+        "Số tháng kể từ khi thành lập tổ",
+        "months",
+        -1,
+        ("groups",),
+    ),
+    Feature(
+        "group_organisation",
+        "Entrusted socio-political organisation that manages the group (missing when unknown)",
+        "Tổ chức hội, đoàn thể nhận ủy thác quản lý tổ",
+        "category",
+        0,
+        ("groups",),
+        kind="categorical",
+        categories=tuple(domain.ORGANISATIONS),
+    ),
+    Feature(
+        "group_leader_tenure_months",
+        "Months since the current leader's term started: the term that started last before "
+        "as_of (NaN when no term started before as_of)",
+        "Số tháng tổ trưởng hiện tại giữ chức",
+        "months",
+        -1,
+        ("group_leaders",),
+    ),
+    Feature(
+        "group_leader_changes_24m",
+        "Leader changes (terms started, the group's first leader excluded) in the last 24 months",
+        "Số lần thay tổ trưởng trong 24 tháng qua",
+        "count",
+        1,
+        ("group_leaders",),
+        dtype=_INT,
+    ),
+    Feature(
+        "group_rating",
+        "Latest group rating dated before as_of ('none' when the group has no rating yet)",
+        "Xếp loại tổ gần nhất (tốt / khá / trung bình / yếu; 'none' khi chưa xếp loại)",
+        "category",
+        0,
+        ("group_ratings",),
+        kind="categorical",
+        categories=GROUP_RATING_CATEGORIES,
+    ),
+    Feature(
+        "group_rating_dropped",
+        "The last change of the group's rating before as_of was a drop (False when it never "
+        "changed)",
+        "Lần thay đổi xếp loại gần nhất của tổ là bị hạ loại",
+        "flag",
+        1,
+        ("group_ratings",),
+        kind="boolean",
+    ),
+    Feature(
+        "group_months_since_rating_change",
+        "Months since the group's rating last changed (NaN when it never changed)",
+        "Số tháng kể từ lần thay đổi xếp loại tổ gần nhất",
+        "months",
+        0,
+        ("group_ratings",),
+    ),
+    *(_peer_ontime(w) for w in (6, 12)),
+    *(_peer_arrears(w) for w in (6, 12)),
+    Feature(
+        "group_extension_rate_12m",
+        "Share of the OTHER current members with an interest session in the last 12 months "
+        "that had a debt extension in them (NaN when no other member had a session)",
+        "Tỷ lệ thành viên khác của tổ được gia hạn nợ trong 12 tháng qua, trên số thành viên "
+        "khác có dư nợ",
+        "ratio",
+        1,
+        (*_GROUP_PEERS, "debt_events"),
+    ),
+)
+"""Features of the household's savings-and-loan group (:func:`features.context.group_features`)."""
+
+
+def _flag(name: str, en: str, vi: str) -> Feature:
+    return Feature(name, en, vi, "flag", 1, ("communes",), kind="boolean")
+
+
+def _hazards(w: int) -> Feature:
+    return Feature(
+        f"hazards_{w}m",
+        f"Natural-hazard / epidemic events in the commune that started in the last {w} months "
+        "(an event still going on at as_of counts once it has started)",
+        f"Số đợt thiên tai, dịch bệnh bắt đầu trong {w} tháng qua tại xã",
+        "count",
+        1,
+        ("hazard_events",),
+        dtype=_INT,
+    )
+
+
+AREA_FEATURES: tuple[Feature, ...] = (
+    _flag(
+        "commune_is_difficult",
+        "Extremely difficult commune (Program 135 / 30a)",
+        "Xã đặc biệt khó khăn",
+    ),
+    _flag("commune_is_border", "Border commune", "Xã biên giới"),
+    _flag("commune_is_remote", "Remote / mountainous commune", "Xã vùng sâu, vùng xa"),
+    Feature(
+        "commune_distance_km",
+        "Road distance from the commune to the district office",
+        "Khoảng cách từ xã đến phòng giao dịch huyện",
+        "km",
+        1,
+        ("communes",),
+    ),
+    Feature(
+        "village_distance_km",
+        "Distance from the village to the commune office (NaN when the village is unknown)",
+        "Khoảng cách từ thôn đến trụ sở xã",
+        "km",
+        1,
+        ("villages",),
+    ),
+    *(_hazards(w) for w in (3, 12)),
+    Feature(
+        "hazard_max_severity_12m",
+        "Highest severity (1 minor, 2 serious, 3 severe) of the commune's hazard events started "
+        "in the last 12 months (0 when none)",
+        "Mức độ nghiêm trọng cao nhất của thiên tai, dịch bệnh tại xã trong 12 tháng qua",
+        "level",
+        1,
+        ("hazard_events",),
+        dtype=_INT,
+    ),
+    Feature(
+        "months_since_hazard",
+        "Months since the start of the commune's last hazard event (NaN when none)",
+        "Số tháng kể từ đợt thiên tai, dịch bệnh gần nhất tại xã",
+        "months",
+        -1,
+        ("hazard_events",),
+    ),
+    Feature(
+        "commune_arrears_share_3m",
+        "Share of the loan interest records at the commune's transaction sessions in the last "
+        "3 months left with interest arrears (NaN when no session)",
+        "Tỷ lệ lượt thu lãi có lãi tồn tại điểm giao dịch xã trong 3 tháng qua",
+        "ratio",
+        1,
+        ("interest",),
+    ),
+    Feature(
+        "commune_arrears_trend_3m",
+        "Commune-wide arrears share of the last 3 months minus that of the 3 months before "
+        "(positive: worsening; NaN when either period had no session)",
+        "Xu hướng lãi tồn toàn xã: tỷ lệ 3 tháng qua trừ tỷ lệ 3 tháng trước đó",
+        "ratio",
+        1,
+        ("interest",),
+    ),
+)
+"""Village and commune features (:func:`features.context.area_features`)."""
+
+CONTEXT_FEATURES: tuple[Feature, ...] = GROUP_FEATURES + AREA_FEATURES
+"""Group, village and commune features: also defined for a new member without history."""
+
+_APP = ("loans",)
+APPLICATION_FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "app_program",
+        "Lending program applied for",
+        "Chương trình cho vay đề nghị",
+        "category",
+        0,
+        _APP,
+        kind="categorical",
+        categories=tuple(domain.PROGRAMS),
+    ),
+    Feature(
+        "app_purpose",
+        "Declared use of the loan applied for",
+        "Mục đích sử dụng vốn vay",
+        "category",
+        0,
+        _APP,
+        kind="categorical",
+        categories=tuple(domain.PURPOSES),
+    ),
+    Feature("app_amount", "Amount applied for", "Số tiền đề nghị vay", "VND", 1, _APP),
+    Feature("app_term_months", "Term applied for", "Thời hạn vay đề nghị", "months", 0, _APP),
+    Feature(
+        "app_grace_months",
+        "Grace period before the first principal installment",
+        "Thời gian ân hạn",
+        "months",
+        0,
+        _APP,
+    ),
+    Feature(
+        "app_amount_to_cap",
+        "Amount applied for relative to the program's cap (NaN for an unknown program)",
+        "Số tiền đề nghị vay so với mức cho vay tối đa của chương trình",
+        "ratio",
+        1,
+        _APP,
+    ),
+    Feature(
+        "app_amount_per_worker",
+        "Amount applied for per working member of the household (NaN when the household is "
+        "unknown or has no worker)",
+        "Số tiền đề nghị vay trên mỗi lao động của hộ",
+        "VND/person",
+        1,
+        ("loans", "households"),
+    ),
+)
+"""The application's own fields (:func:`features.application.application_features`).
+
+The interest rate is deliberately absent: ``job_creation`` loans are at half rate for ethnic
+minorities, so the rate would carry ethnicity into the model.
+"""
+
+FEATURE_SETS: dict[str, tuple[Feature, ...]] = {
+    "borrower": BORROWER_FEATURES,
+    "group": GROUP_FEATURES,
+    "area": AREA_FEATURES,
+    "context": CONTEXT_FEATURES,
+    "application": APPLICATION_FEATURES,
+}
+"""Feature sets by name, each produced by one function."""
+
+VIEWS: dict[str, tuple[str, ...]] = {
+    "portfolio": ("borrower", "context"),
+    "application": ("borrower", "context", "application"),
+}
+"""Views (feature tables) as ordered unions of feature sets."""
+
+ALL_FEATURES: tuple[Feature, ...] = BORROWER_FEATURES + CONTEXT_FEATURES + APPLICATION_FEATURES
+
+FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in ALL_FEATURES}
+if len(FEATURES_BY_NAME) != len(ALL_FEATURES):  # pragma: no cover - guards edits
     raise RuntimeError("duplicate feature names in the catalog")
 
 
-def feature_names() -> list[str]:
-    """Names of the borrower-history features, in table order."""
-    return [f.name for f in BORROWER_FEATURES]
+def features_of(name: str = "borrower") -> tuple[Feature, ...]:
+    """The features of a feature set or of a view, in table order.
+
+    Args:
+        name: A feature set (``borrower``, ``group``, ``area``, ``context``, ``application``)
+            or a view (``portfolio``; ``application`` as a view is spelled ``application_view``
+            here, see :func:`all_feature_names`).
+
+    Raises:
+        ValueError: For an unknown name.
+    """
+    if name in FEATURE_SETS:
+        return FEATURE_SETS[name]
+    view = name.removesuffix("_view")
+    if view in VIEWS:
+        return tuple(f for s in VIEWS[view] for f in FEATURE_SETS[s])
+    known = sorted({*FEATURE_SETS, *VIEWS, "application_view"})
+    raise ValueError(f"unknown feature set or view {name!r}; known: {known}")
 
 
-def feature_dtypes() -> dict[str, object]:
-    """Column name → pandas dtype of every borrower-history feature."""
-    return {f.name: f.pandas_dtype for f in BORROWER_FEATURES}
+def feature_names(feature_set: str = "borrower") -> list[str]:
+    """Names of a feature set's features (default: borrower history), in table order.
+
+    ``feature_set`` is a key of :data:`FEATURE_SETS`, ``portfolio`` or ``application_view``.
+    """
+    return [f.name for f in features_of(feature_set)]
+
+
+def feature_dtypes(feature_set: str = "borrower") -> dict[str, object]:
+    """Column name → pandas dtype of a feature set's features (default: borrower history)."""
+    return {f.name: f.pandas_dtype for f in features_of(feature_set)}
+
+
+def _view(view: str) -> str:
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {sorted(VIEWS)}, not {view!r}")
+    return f"{view}_view"
+
+
+def all_feature_names(view: str) -> list[str]:
+    """Every feature column of a view, in table order.
+
+    Args:
+        view: ``portfolio`` (borrower + context) or ``application`` (borrower + context +
+            application).
+    """
+    return feature_names(_view(view))
+
+
+def feature_dtypes_for(view: str) -> dict[str, object]:
+    """Column name → pandas dtype of every feature of a view (see :func:`all_feature_names`)."""
+    return feature_dtypes(_view(view))
 
 
 @dataclass(frozen=True)
