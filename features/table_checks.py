@@ -140,19 +140,20 @@ def check_table(
     raw = raw.reset_index(drop=True)
     name, n = spec.name, len(raw)
     found: list[pd.DataFrame] = []
-    missing = [c for c in spec.columns if c not in raw.columns]
+    schema = table_schema(name)
+    contract_columns = list(schema.columns)
+    missing = [c for c in contract_columns if c not in raw.columns]
     for c in missing:
         found.append(
             failure_frame(name, None, c, "missing_column", f"Column {c} is missing from {name}.")
         )
     for c in raw.columns:
-        if c not in spec.columns:
+        if c not in contract_columns:
             msg = f"Column {c} is not part of the contract for {name}; remove or rename it."
             found.append(failure_frame(name, None, str(c), "unknown_column", msg))
-    schema = table_schema(name)
     typed, unreadable = {}, {}
     excluded = np.zeros(n, dtype=bool)
-    for c in spec.columns:
+    for c in contract_columns:
         if c in missing:
             continue
         kind = column_kind(spec, c)

@@ -17,6 +17,7 @@ from features.validation import (
     ContractViolation,
     Failure,
     load_tables,
+    load_with_report,
     validate_dir,
 )
 from tests.tiny_district import (
@@ -40,18 +41,17 @@ def _found(report) -> set[tuple[str, str | None, str | None, str]]:
 
 
 @pytest.mark.parametrize("write", [write_parquet, write_csv], ids=["parquet", "csv"])
-def test_tiny_district_is_clean(tmp_path: Path, write: Callable) -> None:
-    report = validate_dir(write(tiny_district(), tmp_path))
+def test_tiny_district_is_clean_and_loads_with_contract_types(
+    tmp_path: Path, write: Callable
+) -> None:
+    original = tiny_district()
+    data = write(original, tmp_path)
+    loaded, report = load_with_report(data)
     assert report.ok, report.frame.to_string()
     assert report.reference_date == pd.Timestamp(EXPORT_DATE)
-    assert report.row_counts == {n: len(df) for n, df in tiny_district().items()}
+    assert report.row_counts == {n: len(df) for n, df in original.items()}
     assert report.summary().empty
-
-
-@pytest.mark.parametrize("write", [write_parquet, write_csv], ids=["parquet", "csv"])
-def test_load_tables_round_trip_gives_contract_types(tmp_path: Path, write: Callable) -> None:
-    original = tiny_district()
-    loaded = load_tables(write(original, tmp_path))
+    # schema round trip: what was written comes back identical, typed as the contract
     assert list(loaded) == list(TABLES)
     for name, df in original.items():
         pd.testing.assert_frame_equal(loaded[name], df, check_exact=True, obj=name)
@@ -530,3 +530,40 @@ def test_quarantine_cannot_fix_a_missing_column(tmp_path: Path) -> None:
 def test_load_tables_rejects_unknown_table(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown table"):
         load_tables(write_parquet(tiny_district(), tmp_path), tables=["nope"])
+
+
+def test_empty_tables_are_valid_and_keep_contract_types(tmp_path: Path) -> None:
+    t = tiny_district()
+    for name in ("hazard_events", "debt_events", "inspections"):
+        t[name] = t[name].iloc[:0]
+    loaded = load_tables(write_csv(t, tmp_path))
+    for name in ("hazard_events", "debt_events", "inspections"):
+        assert loaded[name].empty
+        pd.testing.assert_series_equal(loaded[name].dtypes, t[name].dtypes, obj=name)
+
+
+def test_parquet_stored_with_other_types_is_read_cell_by_cell(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = write_parquet(tiny_district(), tmp_path)
+    shutil.rmtree(data / "hazard_events")
+    table = pa.table(
+        {
+            "event_id": ["Z1", "Z2"],
+            "commune_id": ["C2", "C1"],
+            "hazard_type": ["flood", "drought"],
+            "start_date": pa.array(
+                [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-06-01 08:30")], pa.timestamp("ms")
+            ),
+            "end_date": ["2024-05-10", "2024-06-30"],  # text dates are parsed
+            "severity": [2.0, 1.5],  # floats must be whole for an integer column
+        }
+    )
+    pq.write_table(table, data / "hazard_events.parquet")
+    report = validate_dir(data)
+    assert _found(report) == {
+        ("hazard_events", "event_id=Z2", "start_date", "type"),
+        ("hazard_events", "event_id=Z2", "severity", "type"),
+    }
+    assert {f.value for f in report.failures} == {"2024-06-01 08:30:00", "1.5"}
