@@ -53,7 +53,7 @@ def check_foreign_keys(tables: dict[str, CheckedTable]) -> None:
             bad = child[~found]
             broken[fk] = bad.index
             if len(bad):
-                table.add(_fk_failures(name, fk, bad, ref, broken, tables))
+                table.add(_fk_failures(name, fk, bad, ref, broken))
 
 
 def _skip_failed_parents(
@@ -81,7 +81,6 @@ def _fk_failures(
     bad: pd.DataFrame,
     ref: pd.DataFrame,
     broken: dict[ForeignKey, pd.Index],
-    tables: dict[str, CheckedTable],
 ) -> pd.DataFrame:
     """Failures of one foreign key, naming the columns that disagree with the parent."""
     cols = list(fk.columns)
