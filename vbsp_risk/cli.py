@@ -33,3 +33,6 @@ _validate_cmd.register(app)
 from vbsp_risk import simulate_cmd as _simulate_cmd  # noqa: E402
 
 _simulate_cmd.register(app)
+from vbsp_risk import features_cmd as _features_cmd  # noqa: E402
+
+_features_cmd.register(app)

@@ -26,6 +26,13 @@ class StateSettings(BaseSettings):
             raise ValueError(f"VBSP_RISK_STATE_DIR={v} exists and is not a folder")
         return v
 
+    database_url: str | None = None
+
+    @property
+    def db_url(self) -> str:
+        """The service's database (``$VBSP_RISK_DATABASE_URL``; default SQLite in the state folder)."""
+        return self.database_url or f"sqlite:///{(self.state_dir / 'service.db').as_posix()}"
+
     @property
     def data_dir(self) -> Path:
         """Simulated (or imported) district data."""

@@ -1,0 +1,165 @@
+"""Feature tables for the two views, from one set of feature definitions.
+
+* **portfolio** — one row per household with an active loan at each month-end (inspectors:
+  "who is heading for trouble"); ``as_of`` is the first day of the next month.
+* **application** — one row per loan at its application date (loan officers: "how risky is this
+  application"); history strictly before the application date, plus the application's own fields.
+  The application date, not the disbursement date, is the cut-off because that is when the
+  officer scores it: the weeks between application and disbursement are not yet known then.
+
+Work is done commune by commune (a household's whole history lives in one commune), so memory is
+bounded by the largest commune. Pure functions; I/O lives in the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+
+from features.application import application_features
+from features.catalog import LABELS, LabelDefinition, all_feature_names
+from features.context import area_features, group_features
+from features.history import borrower_features
+from features.labels import make_labels
+from features.pit import as_ns
+from features.snapshots import portfolio_snapshots
+
+logger = logging.getLogger(__name__)
+
+VIEWS = ("portfolio", "application")
+PLACE = ["group_id", "village_id", "commune_id"]
+APPLICATION_FIELDS = ["program", "purpose", "amount", "term_months", "grace_months"]
+
+
+def key_columns(view: str) -> list[str]:
+    """Identifying columns of a feature-table row (not features)."""
+    return ["household_id", "as_of", "commune_id"] + (["loan_id"] if view == "application" else [])
+
+
+def _with_place(snaps: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
+    place = households[["household_id", *PLACE]].drop_duplicates("household_id")
+    return snaps.merge(place, on="household_id", how="left", validate="many_to_one")
+
+
+def application_snapshots(
+    tables: Mapping[str, pd.DataFrame], start_month: str | None = None, end_month: str | None = None
+) -> pd.DataFrame:
+    """One row per loan, at its application date, with the application's own fields.
+
+    Args:
+        tables: Typed tables; reads ``loans`` and ``households``.
+        start_month: First application month to include (``YYYY-MM``), or all.
+        end_month: Last application month to include (``YYYY-MM``), or all.
+
+    Returns:
+        ``loan_id``, ``household_id``, ``as_of`` (= application date), the application fields and
+        the household's group, village and commune.
+    """
+    loans = tables["loans"]
+    snaps = loans[["loan_id", "household_id", *APPLICATION_FIELDS]].assign(
+        as_of=as_ns(loans["application_date"]).dt.normalize()
+    )
+    month = snaps["as_of"].dt.to_period("M")
+    if start_month:
+        snaps = snaps[month >= pd.Period(start_month, "M")]
+    if end_month:
+        snaps = snaps[month.loc[snaps.index] <= pd.Period(end_month, "M")]
+    snaps = snaps.sort_values(["as_of", "household_id", "loan_id"], kind="stable").reset_index(
+        drop=True
+    )
+    return _with_place(snaps, tables["households"])
+
+
+def feature_rows(
+    tables: Mapping[str, pd.DataFrame], snaps: pd.DataFrame, view: str
+) -> pd.DataFrame:
+    """Every feature of ``view`` for prepared snapshots (keys, place and, for applications, fields).
+
+    This is the one assembly used by batch feature tables and by the service.
+    """
+    hist = borrower_features(tables, snaps[["household_id", "as_of"]])
+    group = group_features(tables, snaps)
+    area = area_features(tables, snaps)
+    parts = [snaps[[c for c in key_columns(view) if c in snaps.columns]].reset_index(drop=True)]
+    for frame in (hist, group, area):
+        parts.append(
+            frame.drop(columns=[c for c in frame.columns if c in parts[0].columns or c in PLACE])
+        )
+    if view == "application":
+        app = application_features(
+            snaps[APPLICATION_FIELDS + ["household_id"]], tables["households"]
+        )
+        parts.append(app.drop(columns=[c for c in app.columns if c in parts[0].columns]))
+    out = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
+    return out[key_columns(view) + all_feature_names(view)]
+
+
+def commune_tables(tables: Mapping[str, pd.DataFrame], commune_id: str) -> dict[str, pd.DataFrame]:
+    """The rows of every table that belong to one commune (histories never cross communes)."""
+    groups = tables["groups"]
+    gids = set(groups.loc[groups["commune_id"] == commune_id, "group_id"])
+    out: dict[str, pd.DataFrame] = {}
+    for name, df in tables.items():
+        if name == "protected_attributes":
+            continue
+        if "commune_id" in df.columns:
+            out[name] = df[df["commune_id"] == commune_id]
+        elif "group_id" in df.columns:
+            out[name] = df[df["group_id"].isin(gids)]
+        else:
+            out[name] = df
+    return out
+
+
+def build_feature_table(
+    tables: Mapping[str, pd.DataFrame],
+    view: str,
+    export_date: str | pd.Timestamp,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    labels: Mapping[str, LabelDefinition] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """The feature table of a view: keys, label columns and features, commune by commune.
+
+    Args:
+        tables: Typed tables of the data contract (``protected_attributes`` is never read).
+        view: ``portfolio`` or ``application``.
+        export_date: Last day covered by the data; labels whose horizon passes it are null.
+        start_month: First month (``YYYY-MM``); defaults to the first month with interest data.
+        end_month: Last month; defaults to the export month.
+        labels: Label definitions (default :data:`features.catalog.LABELS`).
+        progress: Called with each commune id when done.
+
+    Returns:
+        A frame following the feature-table contract (``docs/feature-table.md``).
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    defs = LABELS if labels is None else labels
+    export = pd.Timestamp(export_date)
+    start_month = start_month or as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
+    end_month = end_month or export.strftime("%Y-%m")
+    pieces = []
+    for cid in sorted(tables["communes"]["commune_id"]):
+        t = commune_tables(tables, cid)
+        if view == "portfolio":
+            snaps = _with_place(portfolio_snapshots(t, start_month, end_month), t["households"])
+        else:
+            snaps = application_snapshots(t, start_month, end_month)
+        if len(snaps):
+            feats = feature_rows(t, snaps, view)
+            lab = make_labels(t, snaps[["household_id", "as_of"]], export, defs)
+            pieces.append(pd.concat([feats, lab[list(defs)]], axis=1))
+        if progress:
+            progress(cid)
+    if not pieces:
+        raise ValueError(f"no {view} snapshots between {start_month} and {end_month}")
+    out = pd.concat(pieces, ignore_index=True)
+    cols = key_columns(view) + list(defs) + all_feature_names(view)
+    logger.info(
+        "%s feature table: %d rows, %d features", view, len(out), len(all_feature_names(view))
+    )
+    return out[cols]
