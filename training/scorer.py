@@ -1,0 +1,137 @@
+"""The whole scorer: feature frame in, calibrated probability of trouble out.
+
+A :class:`Scorer` is a LightGBM booster, a calibrator fitted on the validation window, and the
+feature specification it was trained on (names, order, categorical category sets). It is saved
+as three plain files so the service can load the booster natively and score with numpy, and the
+MLflow pyfunc wrapper can ship the same files as artifacts:
+
+* ``booster.txt`` — LightGBM model text;
+* ``calibrator.json`` — ``{"method": "platt", "a": .., "b": ..}`` (on the raw score's logit) or
+  ``{"method": "isotonic", "x": [..], "y": [..]}`` (piecewise-linear on the raw probability), or
+  ``{"method": "none"}``;
+* ``features.json`` — ``{"names": [...], "categorical": {name: [categories...]}, "label": ..,
+  "view": .., "catalog_version": ..}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+FILES = ("booster.txt", "calibrator.json", "features.json")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class Calibrator:
+    """Maps the booster's raw probability to a calibrated one."""
+
+    method: str = "none"
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw booster probabilities."""
+        raw = np.asarray(raw, dtype="float64")
+        if self.method == "platt":
+            z = self.params["a"] * _logit(raw) + self.params["b"]
+            return 1.0 / (1.0 + np.exp(-z))
+        if self.method == "isotonic":
+            return np.interp(raw, self.params["x"], self.params["y"])
+        if self.method == "none":
+            return raw
+        raise ValueError(f"unknown calibration method {self.method!r}")
+
+    def to_json(self) -> str:
+        """Serialise (floats exactly)."""
+        return json.dumps({"method": self.method, **self.params})
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibrator:
+        """Inverse of :meth:`to_json`."""
+        d = json.loads(text)
+        method = d.pop("method")
+        return cls(method, d)
+
+
+@dataclass
+class Scorer:
+    """Booster + calibrator + feature specification.
+
+    Attributes:
+        booster: The trained LightGBM booster.
+        calibrator: Calibration fitted on the validation window.
+        names: Feature names in model order.
+        categorical: Declared category set of each categorical feature.
+        meta: Label, view, catalog version and anything else worth keeping with the model.
+    """
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    names: list[str]
+    categorical: dict[str, list[str]]
+    meta: dict = field(default_factory=dict)
+
+    def frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The model's input frame: columns in model order, categoricals with declared categories.
+
+        Raises:
+            KeyError: If a model feature is missing.
+        """
+        missing = [n for n in self.names if n not in features.columns]
+        if missing:
+            raise KeyError(f"feature columns missing: {missing}")
+        x = features[self.names].copy()
+        for name, cats in self.categorical.items():
+            x[name] = pd.Categorical(x[name].astype("object"), categories=cats)
+        for name in self.names:
+            if name not in self.categorical and x[name].dtype == bool:
+                x[name] = x[name].astype("int8")
+        return x
+
+    def raw_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated booster probabilities."""
+        return self.booster.predict(self.frame(features))
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities of trouble."""
+        return self.calibrator(self.raw_proba(features))
+
+    def save(self, folder: Path) -> Path:
+        """Write the three files into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / "booster.txt"))
+        (folder / "calibrator.json").write_text(self.calibrator.to_json())
+        spec = {"names": self.names, "categorical": self.categorical, **self.meta}
+        (folder / "features.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> Scorer:
+        """Read a scorer written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: If a file is missing.
+            ValueError: If a file is unreadable.
+        """
+        folder = Path(folder)
+        for f in FILES:
+            if not (folder / f).is_file():
+                raise FileNotFoundError(f"scorer file {folder / f} is missing")
+        try:
+            booster = lgb.Booster(model_file=str(folder / "booster.txt"))
+            calibrator = Calibrator.from_json((folder / "calibrator.json").read_text())
+            spec = json.loads((folder / "features.json").read_text())
+        except (lgb.basic.LightGBMError, json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"scorer in {folder} is unreadable: {err}") from err
+        names, cats = spec.pop("names"), spec.pop("categorical")
+        return cls(booster, calibrator, names, cats, spec)
