@@ -280,7 +280,7 @@ TABLES: dict[str, TableSpec] = {
             "group_leaders",
             GroupLeaders,
             ("group_id", "start_date"),
-            (_fk("group_id", "groups"),),
+            (_fk("group_id", "groups"), _fk("leader_id", "households", "household_id")),
             False,
         ),
         TableSpec(
@@ -300,13 +300,13 @@ TABLES: dict[str, TableSpec] = {
             "protected_attributes",
             ProtectedAttributes,
             ("household_id",),
-            (_fk("household_id", "households"),),
+            (_fk("household_id", "households"), _fk("household_id,commune_id", "households")),
         ),
         TableSpec(
             "poverty_status",
             PovertyStatus,
             ("household_id", "effective_date"),
-            (_fk("household_id", "households"),),
+            (_fk("household_id", "households"), _fk("household_id,commune_id", "households")),
         ),
         TableSpec(
             "loans",
@@ -315,22 +315,46 @@ TABLES: dict[str, TableSpec] = {
             (_fk("household_id", "households"), _fk("household_id,commune_id", "households")),
         ),
         TableSpec(
-            "installments", Installments, ("loan_id", "installment_no"), (_fk("loan_id", "loans"),)
+            "installments",
+            Installments,
+            ("loan_id", "installment_no"),
+            (_fk("loan_id", "loans"), _fk("loan_id,commune_id", "loans")),
         ),
-        TableSpec("interest", Interest, ("loan_id", "session_date"), (_fk("loan_id", "loans"),)),
-        TableSpec("savings", Savings, ("txn_id",), (_fk("household_id", "households"),)),
+        TableSpec(
+            "interest",
+            Interest,
+            ("loan_id", "session_date"),
+            (_fk("loan_id", "loans"), _fk("loan_id,commune_id", "loans")),
+        ),
+        TableSpec(
+            "savings",
+            Savings,
+            ("txn_id",),
+            (_fk("household_id", "households"), _fk("household_id,commune_id", "households")),
+        ),
         TableSpec(
             "debt_events",
             DebtEvents,
             ("event_id",),
-            (_fk("loan_id", "loans"), _fk("loan_id,installment_no", "installments")),
+            (
+                _fk("loan_id", "loans"),
+                _fk("loan_id,household_id,commune_id", "loans"),
+                _fk("loan_id,installment_no", "installments"),
+            ),
         ),
-        TableSpec("hazard_events", HazardEvents, ("event_id",), (_fk("commune_id", "communes"),)),
+        TableSpec(
+            "hazard_events", HazardEvents, ("event_id",), (_fk("commune_id", "communes"),), False
+        ),
         TableSpec(
             "inspections",
             Inspections,
             ("inspection_id",),
-            (_fk("household_id", "households"), _fk("loan_id", "loans")),
+            (
+                _fk("household_id", "households"),
+                _fk("household_id,commune_id", "households"),
+                _fk("loan_id", "loans"),
+                _fk("loan_id,household_id", "loans"),
+            ),
         ),
     ]
 }

@@ -31,7 +31,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     simulate(tmp_path / "a", TINY)
     simulate(tmp_path / "b", TINY)
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
-    assert len(a) > 20
+    assert len(a) > 15
     assert a == b
 
 
@@ -79,10 +79,14 @@ def test_truth_predicts_observed_trouble(small_district: Path) -> None:
     truth = pd.read_parquet(small_district / TRUTH_DIR)
     t = load_tables(small_district, tables=["loans", "interest"])
     arrears = t["interest"].merge(t["loans"][["loan_id", "household_id"]], on="loan_id")
-    arrears = arrears[arrears["arrears_after"] > 0]
-    window = truth[(truth["month"] >= "2024-01-01") & (truth["month"] < "2025-01-01") & ~truth["in_trouble"]]
+    arrears = arrears[arrears["arrears_after"] > arrears["interest_due"]]  # >= 2 sessions unpaid
+    window = truth[
+        (truth["month"] >= "2024-01-01") & (truth["month"] < "2025-01-01") & ~truth["in_trouble"]
+    ]
     risk = window.groupby("household_id")["p_trouble"].mean()
-    hit = arrears[(arrears["session_date"] >= "2024-01-01") & (arrears["session_date"] < "2025-01-01")]
+    hit = arrears[
+        (arrears["session_date"] >= "2024-01-01") & (arrears["session_date"] < "2025-01-01")
+    ]
     y = risk.index.isin(hit["household_id"].unique())
     ranks = risk.rank().to_numpy()
     auc = (ranks[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum())

@@ -320,7 +320,7 @@ def test_every_table_and_cell_rule_has_a_case() -> None:
 
 def test_missing_table(tmp_path: Path) -> None:
     data = write_parquet(tiny_district(), tmp_path)
-    shutil.rmtree(data / "hazard_events")
+    (data / "hazard_events.parquet").unlink()
     report = validate_dir(data)
     assert _found(report) == {("hazard_events", None, None, "missing_table")}
     assert "hazard_events" not in report.row_counts
@@ -547,7 +547,7 @@ def test_parquet_stored_with_other_types_is_read_cell_by_cell(tmp_path: Path) ->
     import pyarrow.parquet as pq
 
     data = write_parquet(tiny_district(), tmp_path)
-    shutil.rmtree(data / "hazard_events")
+    (data / "hazard_events.parquet").unlink()
     table = pa.table(
         {
             "event_id": ["Z1", "Z2"],
@@ -567,3 +567,23 @@ def test_parquet_stored_with_other_types_is_read_cell_by_cell(tmp_path: Path) ->
         ("hazard_events", "event_id=Z2", "severity", "type"),
     }
     assert {f.value for f in report.failures} == {"2024-06-01 08:30:00", "1.5"}
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "key"),
+    [
+        ("savings", "commune_id", "C2", "txn_id=S1"),  # H1 lives in C1
+        ("inspections", "household_id", "H3", "inspection_id=I1"),  # L1 is H1's loan
+        ("interest", "commune_id", "C2", None),
+    ],
+)
+def test_partition_and_household_links_are_foreign_keys(
+    tmp_path: Path, table: str, column: str, value: str, key: str | None
+) -> None:
+    t = tiny_district()
+    _set(table, 0, column, value)(t)
+    report = validate_dir(write_parquet(t, tmp_path))
+    found = {(tb, c, r) for tb, _k, c, r in _found(report)}
+    assert (table, None, "foreign_key") in {(tb, None, r) for tb, _c, r in found}
+    if key is not None:
+        assert any(tb == table and k == key for tb, k, _c, _r in _found(report))
