@@ -115,10 +115,14 @@ def validate_cmd(
 def docs_cmd(
     out: Path = typer.Option(Path("docs"), "--out", help="Documentation folder."),
 ) -> None:
-    """Regenerate docs/data-contract.md from the contract and the validation rules."""
+    """Regenerate docs/data-contract.md and docs/feature-table.md from the code."""
     from features.contract_docs import write_contract_docs
+    from features.feature_table import DOC_NAME, render_feature_table_doc
 
     path = write_contract_docs(out)
+    console.print(f"[green]wrote[/] {path}")
+    path = Path(out) / DOC_NAME
+    path.write_text(render_feature_table_doc(), encoding="utf-8")
     console.print(f"[green]wrote[/] {path}")
 
 
