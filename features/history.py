@@ -219,7 +219,7 @@ def borrower_features(
     out = pd.concat([snaps, feats.reset_index(drop=True)], axis=1)
     for name, dtype in feature_dtypes().items():
         out[name] = out[name].astype(dtype)
-    logger.info("borrower features: %d snapshots, %d features", len(out), len(BORROWER_FEATURES))
+    logger.debug("borrower features: %d snapshots, %d features", len(out), len(BORROWER_FEATURES))
     return out[[HH, "as_of", *feature_names()]]
 
 

@@ -93,7 +93,7 @@ def make_labels(
         observed = horizon_observed(s["as_of"], d.horizon_months, export_date)
         values = np.where(observed, hit, False).astype("int8")
         out[name] = pd.arrays.IntegerArray(values, mask=~observed)
-        logger.info(
+        logger.debug(
             "label %s: %d rows, %d observed, %d positive",
             name,
             len(out),

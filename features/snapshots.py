@@ -86,7 +86,7 @@ def portfolio_snapshots(
     out = out.drop_duplicates().sort_values(["as_of", "household_id"], kind="stable")
     out = out.reset_index(drop=True)
     out["household_id"] = out["household_id"].astype("str")
-    logger.info(
+    logger.debug(
         "portfolio snapshots %s..%s: %d rows, %d households",
         start_month,
         end_month,
