@@ -158,7 +158,11 @@ def prepare_context_snapshots(
 
     def text(col: str) -> pd.Series:
         if col not in snapshots.columns:
-            return pd.Series(np.full(n, np.nan), dtype="str")
+            return (
+                pd.Series([None], dtype="str")
+                .take(np.zeros(n, dtype="int64"))
+                .reset_index(drop=True)
+            )
         return snapshots[col].reset_index(drop=True).astype("str")
 
     out = pd.DataFrame({HH: text(HH)})
@@ -167,16 +171,27 @@ def prepare_context_snapshots(
         raise ValueError("snapshots have null as_of")
     if (out["as_of"] != out["as_of"].dt.normalize()).any():
         raise ValueError("as_of must be a date (no time of day)")
-    place_of = None
+    pos: np.ndarray | None = None
     if households is not None:
-        place_of = households[[HH, *PLACE]].drop_duplicates(HH).set_index(HH)
+        place_of = households[[HH, *PLACE]].drop_duplicates(HH)
     for col in PLACE:
         given = text(col)
-        if place_of is not None and given.isna().any():
-            known = pd.Series(lookup(place_of[col].astype(object), out[HH])).astype("str")
-            given = given.fillna(known)
+        missing = given.isna().to_numpy()
+        if households is not None and missing.any():
+            if pos is None:  # the household's row, once for all place columns
+                pos = pd.Index(place_of[HH]).get_indexer(out[HH])
+            known = place_of[col].astype("str").reset_index(drop=True).take(np.maximum(pos, 0))
+            known = known.reset_index(drop=True).where(pos >= 0)
+            given = given.where(~missing, known)
         out[col] = given
     return out[[HH, "as_of", *PLACE]]
+
+
+def _column(values: np.ndarray, dtype: object) -> np.ndarray | pd.Categorical:
+    """A feature column in its catalog dtype (categories built straight from objects)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical(np.asarray(values, dtype=object), dtype=dtype)
+    return np.asarray(values).astype(dtype)
 
 
 def context_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame) -> pd.DataFrame:
@@ -264,7 +279,7 @@ def group_features(
         )
     out = snaps.copy()
     for name, dtype in feature_dtypes("group").items():
-        out[name] = pd.Series(cols[name], index=out.index).astype(dtype)
+        out[name] = _column(cols[name], dtype)
     logger.info(
         "group features: %d snapshots, %d group-months, %d features",
         n,
@@ -520,7 +535,7 @@ def area_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame) -
     cols["village_distance_km"] = np.where(v_code >= 0, v_dist[np.maximum(v_code, 0)], np.nan)
     out = snaps.copy()
     for name, dtype in feature_dtypes("area").items():
-        out[name] = pd.Series(cols[name], index=out.index).astype(dtype)
+        out[name] = _column(cols[name], dtype)
     logger.info(
         "area features: %d snapshots, %d commune-months, %d features",
         len(out),
