@@ -14,9 +14,12 @@ bounded by the largest commune. Pure functions; I/O lives in the CLI.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.application import application_features
 from features.catalog import LABELS, LabelDefinition, all_feature_names
@@ -113,6 +116,66 @@ def commune_tables(tables: Mapping[str, pd.DataFrame], commune_id: str) -> dict[
     return out
 
 
+def commune_feature_table(
+    tables: Mapping[str, pd.DataFrame],
+    view: str,
+    export: pd.Timestamp,
+    start_month: str,
+    end_month: str,
+    labels: Mapping[str, LabelDefinition],
+) -> pd.DataFrame | None:
+    """The feature table of one commune's tables (``None`` when it has no snapshot)."""
+    if view == "portfolio":
+        snaps = _with_place(
+            portfolio_snapshots(tables, start_month, end_month), tables["households"]
+        )
+    else:
+        snaps = application_snapshots(tables, start_month, end_month)
+    if snaps.empty:
+        return None
+    feats = feature_rows(tables, snaps, view)
+    lab = make_labels(tables, snaps[["household_id", "as_of"]], export, labels)
+    out = pd.concat([feats, lab[list(labels)]], axis=1)
+    return out[key_columns(view) + list(labels) + all_feature_names(view)]
+
+
+def iter_feature_table(
+    tables: Mapping[str, pd.DataFrame],
+    view: str,
+    export_date: str | pd.Timestamp,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    labels: Mapping[str, LabelDefinition] | None = None,
+) -> Iterator[tuple[str, pd.DataFrame | None]]:
+    """Yield ``(commune_id, piece)`` of a view's feature table, one commune at a time.
+
+    Args:
+        tables: Typed tables of the data contract (``protected_attributes`` is never read).
+        view: ``portfolio`` or ``application``.
+        export_date: Last day covered by the data; labels whose horizon passes it are null.
+        start_month: First month (``YYYY-MM``); defaults to the first month with interest data.
+        end_month: Last month; defaults to the export month.
+        labels: Label definitions (default :data:`features.catalog.LABELS`).
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    defs = LABELS if labels is None else labels
+    export = pd.Timestamp(export_date)
+    start_month = start_month or as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
+    end_month = end_month or export.strftime("%Y-%m")
+    if pd.Period(end_month, "M") > export.to_period("M"):
+        raise ValueError(f"last month {end_month} is after the export month {export:%Y-%m}")
+    if pd.Period(start_month, "M") > pd.Period(end_month, "M"):
+        raise ValueError(f"first month {start_month} is after the last month {end_month}")
+    for cid in sorted(tables["communes"]["commune_id"]):
+        yield (
+            cid,
+            commune_feature_table(
+                commune_tables(tables, cid), view, export, start_month, end_month, defs
+            ),
+        )
+
+
 def build_feature_table(
     tables: Mapping[str, pd.DataFrame],
     view: str,
@@ -122,44 +185,50 @@ def build_feature_table(
     labels: Mapping[str, LabelDefinition] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """The feature table of a view: keys, label columns and features, commune by commune.
-
-    Args:
-        tables: Typed tables of the data contract (``protected_attributes`` is never read).
-        view: ``portfolio`` or ``application``.
-        export_date: Last day covered by the data; labels whose horizon passes it are null.
-        start_month: First month (``YYYY-MM``); defaults to the first month with interest data.
-        end_month: Last month; defaults to the export month.
-        labels: Label definitions (default :data:`features.catalog.LABELS`).
-        progress: Called with each commune id when done.
+    """The whole feature table of a view in memory (see :func:`iter_feature_table`).
 
     Returns:
         A frame following the feature-table contract (``docs/feature-table.md``).
+
+    Raises:
+        ValueError: On an unknown view, or when no snapshot falls in the months asked for.
     """
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
-    defs = LABELS if labels is None else labels
-    export = pd.Timestamp(export_date)
-    start_month = start_month or as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
-    end_month = end_month or export.strftime("%Y-%m")
     pieces = []
-    for cid in sorted(tables["communes"]["commune_id"]):
-        t = commune_tables(tables, cid)
-        if view == "portfolio":
-            snaps = _with_place(portfolio_snapshots(t, start_month, end_month), t["households"])
-        else:
-            snaps = application_snapshots(t, start_month, end_month)
-        if len(snaps):
-            feats = feature_rows(t, snaps, view)
-            lab = make_labels(t, snaps[["household_id", "as_of"]], export, defs)
-            pieces.append(pd.concat([feats, lab[list(defs)]], axis=1))
+    for cid, piece in iter_feature_table(tables, view, export_date, start_month, end_month, labels):
+        if piece is not None:
+            pieces.append(piece)
         if progress:
             progress(cid)
     if not pieces:
         raise ValueError(f"no {view} snapshots between {start_month} and {end_month}")
     out = pd.concat(pieces, ignore_index=True)
-    cols = key_columns(view) + list(defs) + all_feature_names(view)
     logger.info(
         "%s feature table: %d rows, %d features", view, len(out), len(all_feature_names(view))
     )
-    return out[cols]
+    return out
+
+
+def write_feature_table(
+    pieces: Iterator[tuple[str, pd.DataFrame | None]],
+    out: Path,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Stream commune pieces into one Parquet file (one row group per commune); return rows."""
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for cid, piece in pieces:
+            if piece is not None and len(piece):
+                table = pa.Table.from_pandas(piece, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
+                rows += len(piece)
+            if progress:
+                progress(cid)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError("no snapshot in the months asked for")
+    return rows

@@ -73,18 +73,20 @@ def features_cmd(
     to: str | None = typer.Option(None, "--to", callback=_month, help="Last month YYYY-MM."),
 ) -> None:
     """Build a point-in-time feature table (features + labels) for one view."""
-    from features.build import build_feature_table
+    from features.build import iter_feature_table, write_feature_table
 
     tables, export = load_valid(data)
     n = len(tables["communes"])
-    with _progress(n, f"{view.value} features by commune") as bar:
-        task = bar.add_task("f", total=n)
-        table = build_feature_table(
-            tables, view.value, export, from_, to, progress=lambda _c: bar.advance(task)
-        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False)
-    console.print(f"[green]{len(table):,} rows[/] × {table.shape[1]} columns → {out}")
+    try:
+        with _progress(n, f"{view.value} features by commune") as bar:
+            task = bar.add_task("f", total=n)
+            pieces = iter_feature_table(tables, view.value, export, from_, to)
+            rows = write_feature_table(pieces, out, progress=lambda _c: bar.advance(task))
+    except ValueError as err:
+        console.print(f"[red]error[/]: {err}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]{rows:,} rows[/] ({view.value} view, export of {export.date()}) → {out}")
     typer.echo(str(out))
 
 

@@ -102,3 +102,38 @@ def test_application_history_excludes_the_loan_itself(tables: dict) -> None:
 def test_unknown_view_is_refused(tables: dict, export: pd.Timestamp) -> None:
     with pytest.raises(ValueError, match="view must be one of"):
         build_feature_table(tables, "village", export)
+
+
+@pytest.mark.parametrize(("start", "end", "message"), [("2030-01", "2030-02", "after the export month"),
+                                                        ("2025-06", "2025-01", "is after the last month")])  # fmt: skip
+def test_months_outside_the_export_are_refused(
+    tables: dict, export: pd.Timestamp, start: str, end: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_feature_table(tables, "portfolio", export, start, end)
+
+
+def test_cli_streams_the_same_table(
+    small_district: Path, tables: dict, export: pd.Timestamp, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from vbsp_risk.cli import app
+
+    out = tmp_path / "app.parquet"
+    res = CliRunner().invoke(app, ["features", "--data", str(small_district), "--view", "application", "--out",
+                                   str(out), "--from", "2025-01", "--to", "2025-12"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    expected = build_feature_table(tables, "application", export, "2025-01", "2025-12")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
+
+
+def test_cli_reports_bad_data_instead_of_a_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vbsp_risk.cli import app
+
+    res = CliRunner().invoke(
+        app, ["features", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "x.parquet")]
+    )
+    assert res.exit_code == 2 and "does not exist" in " ".join(res.output.split())
