@@ -39,7 +39,54 @@ APPLICATION_FIELDS: tuple[str, ...] = (
 KEY_COLUMNS: tuple[str, ...] = ("loan_id", "household_id", "as_of")
 """Identifying columns copied to the output when present in the input."""
 
-_CAPS = pd.Series({code: float(p.cap_vnd) for code, p in domain.PROGRAMS.items()})
+_CAPS: dict[str, float] = {code: float(p.cap_vnd) for code, p in domain.PROGRAMS.items()}
+
+
+def application_values(
+    program: np.ndarray, purpose: np.ndarray, amount: np.ndarray, term: np.ndarray, grace: np.ndarray,
+    workers: np.ndarray,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The application features as arrays: the one formula used by batch and by the service.
+
+    Args:
+        program: Program codes (object array; unknown codes give a missing category).
+        purpose: Purpose codes.
+        amount: Amounts (VND, float).
+        term: Terms in months (float).
+        grace: Grace periods in months (float).
+        workers: Workers of the household (float, NaN when unknown).
+
+    Returns:
+        Feature name → array (categoricals as object arrays with ``None`` for unknown codes).
+    """
+    cats = {
+        n: set(d.categories)
+        for n, d in feature_dtypes("application").items()
+        if isinstance(d, pd.CategoricalDtype)
+    }
+    cap = np.array(
+        [_CAPS.get(p, np.nan) if isinstance(p, str) else np.nan for p in program], dtype="float64"
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_worker = np.where(workers > 0, amount / np.where(workers > 0, workers, 1.0), np.nan)
+        to_cap = amount / cap
+    return {
+        "app_program": np.array(
+            [p if p in cats["app_program"] else None for p in program], dtype=object
+        ),
+        "app_purpose": np.array(
+            [p if p in cats["app_purpose"] else None for p in purpose], dtype=object
+        ),
+        "app_amount": amount,
+        "app_term_months": term,
+        "app_grace_months": grace,
+        "app_amount_to_cap": to_cap,
+        "app_amount_per_worker": per_worker,
+    }
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def application_features(
@@ -65,31 +112,40 @@ def application_features(
     missing = [c for c in APPLICATION_FIELDS if c not in applications.columns]
     if missing:
         raise ValueError(f"applications lack columns {missing}")
-    idx = applications.index
-    program = applications["program"].astype(object)
-    amount = pd.to_numeric(applications["amount"], errors="coerce").astype("float64")
-    cap = program.map(_CAPS).astype("float64")
-    workers = pd.Series(np.nan, index=idx)
+    workers = np.full(len(applications), np.nan)
     if households is not None and HH in applications.columns and len(households):
         w = households[[HH, "workers"]].drop_duplicates(HH).set_index(HH)["workers"]
-        workers = applications[HH].map(w.astype("float64")).astype("float64")
-    cols = {
-        "app_program": program,
-        "app_purpose": applications["purpose"].astype(object),
-        "app_amount": amount,
-        "app_term_months": pd.to_numeric(applications["term_months"], errors="coerce"),
-        "app_grace_months": pd.to_numeric(applications["grace_months"], errors="coerce"),
-        "app_amount_to_cap": amount / cap,
-        "app_amount_per_worker": (amount / workers).where(workers > 0),
-    }
+        workers = _floats(applications[HH].map(w.astype("float64")))
+    cols = application_values(
+        applications["program"].to_numpy(dtype=object), applications["purpose"].to_numpy(dtype=object),
+        _floats(applications["amount"]), _floats(applications["term_months"]),
+        _floats(applications["grace_months"]), workers,
+    )  # fmt: skip
     out = applications[[c for c in KEY_COLUMNS if c in applications.columns]].copy()
     for name, dtype in feature_dtypes("application").items():
-        values = cols[name]
-        if isinstance(dtype, pd.CategoricalDtype):  # unknown codes become missing, explicitly
-            values = values.where(values.isin(list(dtype.categories)))
-        out[name] = values.astype(dtype)
+        out[name] = pd.Series(cols[name], index=applications.index).astype(dtype)
     logger.debug("application features: %d rows, %d features", len(out), len(APPLICATION_FEATURES))
     return out[[*[c for c in KEY_COLUMNS if c in out.columns], *feature_names("application")]]
+
+
+def application_vector(
+    application: Mapping[str, object], workers: float | None
+) -> dict[str, object]:
+    """Application features of one application as plain values (the service's fast path).
+
+    Uses :func:`application_values`, the same formulas as :func:`application_features`.
+    """
+
+    def num(key: str) -> float:
+        v = _number(application.get(key))
+        return np.nan if v is None else float(v)
+
+    cols = application_values(
+        np.array([application.get("program")], dtype=object), np.array([application.get("purpose")], dtype=object),
+        np.array([num("amount")]), np.array([num("term_months")]), np.array([num("grace_months")]),
+        np.array([np.nan if workers is None else float(workers)]),
+    )  # fmt: skip
+    return {name: values[0] for name, values in cols.items()}
 
 
 def _number(value: object) -> float | None:

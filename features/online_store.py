@@ -24,8 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.application import application_features
-from features.build import APPLICATION_FIELDS, PLACE, commune_tables, feature_rows
+from features.application import application_vector
+from features.build import PLACE, commune_tables, feature_rows
 from features.catalog import CATALOG_VERSION, all_feature_names, feature_dtypes_for
 from features.pit import as_ns
 
@@ -154,30 +154,39 @@ def fetch(
     return dict(row) if row else None
 
 
-def assemble_application(
+def assemble_vector(
     stored: Mapping[str, object], application: Mapping[str, object]
-) -> pd.DataFrame:
-    """One application-view feature row from a stored history row and the application's fields.
+) -> dict[str, object]:
+    """An application's feature vector as plain values, from a stored row and its own fields.
+
+    The service's fast path: the stored history features are decoded as they were written and the
+    application features come from :func:`features.application.application_vector` (the formulas
+    of the batch view). Categorical values are strings or ``None``; numbers are floats or ints.
 
     Args:
         stored: A row from :func:`fetch`.
         application: ``program``, ``purpose``, ``amount``, ``term_months``, ``grace_months``.
-
-    Returns:
-        A one-row frame with the application view's features, in catalog order and dtypes.
     """
-    hist = json.loads(str(stored["features"]))
-    hh_id = str(stored["entity_id"]) if stored["entity_type"] == "household" else NEW_MEMBER
-    app = pd.DataFrame([{**{f: application[f] for f in APPLICATION_FIELDS}, "household_id": hh_id}])
-    households = pd.DataFrame({"household_id": [hh_id], "workers": [stored["workers"]]})
-    if stored["workers"] is None:
-        households = households.iloc[0:0]
-    app_feats = application_features(app, households)
-    row = {n: hist.get(n) for n in all_feature_names("portfolio")}
-    for n in all_feature_names("application"):
-        if n not in row:
-            row[n] = app_feats[n].iloc[0]
-    frame = pd.DataFrame([row])
-    for name, dtype in feature_dtypes_for("application").items():
-        frame[name] = frame[name].astype(dtype)
-    return frame[all_feature_names("application")]
+    vector: dict[str, object] = json.loads(str(stored["features"]))
+    workers = stored["workers"] if stored["entity_type"] == "household" else None
+    vector.update(application_vector(application, None if workers is None else float(workers)))
+    return vector
+
+
+def vector_frame(vectors: list[Mapping[str, object]], view: str = "application") -> pd.DataFrame:
+    """Feature vectors as a frame with the view's columns in catalog order and dtypes."""
+    names = all_feature_names(view)
+    frame = pd.DataFrame([[v.get(n) for n in names] for v in vectors], columns=names)
+    for name, dtype in feature_dtypes_for(view).items():
+        col = frame[name]
+        if not isinstance(dtype, pd.CategoricalDtype) and dtype != "bool":
+            col = col.astype("float64") if col.isna().any() else col
+        frame[name] = col.astype(dtype)
+    return frame
+
+
+def assemble_application(
+    stored: Mapping[str, object], application: Mapping[str, object]
+) -> pd.DataFrame:
+    """One application-view feature row (a frame) from a stored row and the application's fields."""
+    return vector_frame([assemble_vector(stored, application)])

@@ -133,3 +133,27 @@ def test_validate_is_pure() -> None:
     before = copy.deepcopy(row)
     validate_application(row)
     assert row == before
+
+
+def test_single_application_fast_path_equals_batch() -> None:
+    from features.application import application_vector
+    from features.catalog import feature_dtypes
+
+    apps = pd.DataFrame(
+        {
+            "household_id": ["A", "B", "C", None],
+            "program": ["poor_household", "student", "no_such_program", "clean_water"],
+            "purpose": ["livestock", "education", "crops", "nowhere"],
+            "amount": [50_000_000, 120_000_000, 7_000_000, 20_000_000],
+            "term_months": [60, 144, 12, 36],
+            "grace_months": [0, 72, 0, 0],
+        }
+    )
+    households = pd.DataFrame({"household_id": ["A", "B", "C"], "workers": [2, 0, 3]})
+    batch = application_features(apps, households)
+    workers = {"A": 2.0, "B": 0.0, "C": 3.0}
+    for i, row in apps.iterrows():
+        fast = application_vector(row.to_dict(), workers.get(row["household_id"]))
+        got = pd.DataFrame([fast]).astype(feature_dtypes("application"))
+        want = batch.loc[[i], list(fast)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
