@@ -1,0 +1,105 @@
+"""Model fitting: catalog constraints, behaviour of the trained scorer, calibration, challenger."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.fit import (
+    ISOTONIC_MIN_POSITIVES,
+    feature_spec,
+    fit_calibrator,
+    fit_logistic,
+    monotone_constraints,
+)
+from training.scorer import Scorer
+from training.train import TrainResult
+
+
+def test_monotone_constraints_follow_the_catalog() -> None:
+    names = ["arrears_streak_current", "months_since_arrears", "main_program", "my_extra",
+             "group_members", "group_rating_dropped"]  # fmt: skip
+    cons = dict(zip(names, monotone_constraints(names, {"main_program": []}), strict=True))
+    assert cons == {
+        "arrears_streak_current": 1,
+        "months_since_arrears": -1,
+        "main_program": 0,
+        "my_extra": 0,
+        "group_members": 0,
+        "group_rating_dropped": 1,
+    }
+
+
+def test_feature_spec_uses_catalog_categories(small_table: pd.DataFrame) -> None:
+    small_table["extra_cat"] = pd.Categorical(["a"] * len(small_table), categories=["a", "b"])
+    names, cats = feature_spec(small_table)
+    assert "trouble_12m" not in names and "overdue_12m" not in names
+    assert "household_id" not in names and "commune_id" not in names
+    assert cats["extra_cat"] == ["a", "b"]
+    assert "poor" in cats["poverty_status"] or len(cats["poverty_status"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("feature", "sign"),
+    [("arrears_streak_current", 1), ("extensions_12m", 1), ("interest_ontime_share_12m", -1)],
+)
+def test_more_arrears_never_lowers_the_risk(
+    small_result: TrainResult, small_table: pd.DataFrame, feature: str, sign: int
+) -> None:
+    rows = small_table.sample(100, random_state=0).reset_index(drop=True)
+    grid = np.linspace(0, 1, 11) if "share" in feature else np.arange(0, 13)
+    probs = []
+    for v in grid:
+        x = rows.copy()
+        x[feature] = np.asarray(v).astype(x[feature].dtype)
+        probs.append(small_result.scorer.predict_proba(x))
+    diffs = sign * np.diff(np.vstack(probs), axis=0)
+    assert (diffs >= -1e-12).all()
+
+
+def test_scorer_round_trip(small_result: TrainResult, small_table: pd.DataFrame, tmp_path) -> None:
+    folder = small_result.scorer.save(tmp_path / "scorer")
+    again = Scorer.load(folder)
+    rows = small_table.head(300)
+    assert np.array_equal(again.predict_proba(rows), small_result.scorer.predict_proba(rows))
+    assert again.meta["label"] == "trouble_12m"
+
+
+def test_calibrator_method_depends_on_positives() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.001, 0.3, 5000)
+    true_p = 1 / (1 + np.exp(-(1.5 * np.log(raw / (1 - raw)) + 1.0)))
+    y = (rng.random(raw.size) < true_p).astype(int)
+    cal, reason = fit_calibrator(raw, y)
+    assert y.sum() < ISOTONIC_MIN_POSITIVES
+    assert cal.method == "platt" and "platt" in reason
+    assert cal.params["a"] == pytest.approx(1.5, abs=0.25)
+    assert cal.params["b"] == pytest.approx(1.0, abs=0.4)
+    big = rng.uniform(0.001, 0.3, 40000)
+    y_big = (rng.random(big.size) < big).astype(int)
+    cal, reason = fit_calibrator(big, y_big)
+    assert y_big.sum() >= ISOTONIC_MIN_POSITIVES
+    assert cal.method == "isotonic" and "isotonic" in reason
+    out = cal(np.sort(big))
+    assert (np.diff(out) >= 0).all()
+    assert fit_calibrator(raw, np.zeros(raw.size))[0].method == "none"
+
+
+def test_logistic_challenger_handles_missing_categories_and_booleans() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    df = pd.DataFrame({
+        "arrears_streak_current": rng.integers(0, 4, n),
+        "savings_balance": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(1e6, n)),
+        "commune_is_remote": rng.random(n) < 0.5,
+        "main_program": pd.Categorical(
+            np.where(rng.random(n) < 0.2, None, "poor_households"), categories=["poor_households", "near_poor"]
+        ),
+    })  # fmt: skip
+    y = (rng.random(n) < 0.1 + 0.2 * (df["arrears_streak_current"] > 1)).astype(int)
+    names = list(df.columns)
+    pipe = fit_logistic(df, y, names, {"main_program": ["poor_households", "near_poor"]})
+    p = pipe.predict_proba(df[names])[:, 1]
+    assert ((p > 0) & (p < 1)).all()
+    assert p[df["arrears_streak_current"] > 1].mean() > p[df["arrears_streak_current"] <= 1].mean()

@@ -1,0 +1,67 @@
+"""train_view on the small district: metrics, artifacts, determinism, household fallback."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from tests.training.conftest import N_BOOT
+from training.train import TrainResult, train_view
+
+RANKERS = ("lightgbm", "logistic", "practice_arrears", "practice_group_arrears",
+           "practice_last_year", "random", "oracle")  # fmt: skip
+
+
+def test_result_shape(small_result: TrainResult) -> None:
+    r = small_result
+    assert set(RANKERS) <= set(r.metrics)
+    lg = r.metrics["lightgbm"]
+    for key in ("roc_auc", "pr_auc", "capture_top10", "capture_at_capacity", "brier"):
+        assert lg[f"{key}_lo"] <= lg[key] <= lg[f"{key}_hi"], key
+    for k in (1, 2, 5, 10):
+        assert f"precision_top{k}" in lg and f"capture_top{k}" in lg
+    assert "gap_lightgbm_vs_oracle" in r.metrics
+    assert r.split.kind == "time" and len(r.split.cutoffs) >= 2
+    assert set(r.backtest["ranker"]) == set(RANKERS)
+    assert len(r.backtest) == len(RANKERS) * len(r.split.cutoffs)
+    assert {"household_id", "as_of", "commune_id", "label", *RANKERS} <= set(r.test_frame.columns)
+    assert len(r.test_frame) == r.split.windows["test"]["rows"]
+    for name in ("reliability.png", "capture.png", "importance.png", "shap_summary.png",
+                 "backtest.csv", "reliability.csv", "model_card.md", "metrics.json"):  # fmt: skip
+        assert r.artifacts[name].is_file(), name
+    doc = json.loads(r.artifacts["metrics.json"].read_text())
+    assert doc["split"]["kind"] == "time"
+    assert doc["params"]["num_boost_round"] == r.params["num_boost_round"]
+    assert r.params["calibration_method"] in ("platt", "isotonic", "none")
+    assert "Fairness" in r.artifacts["model_card.md"].read_text()
+
+
+def test_model_beats_random_and_oracle_bounds_it(small_result: TrainResult) -> None:
+    m = small_result.metrics
+    assert m["lightgbm"]["roc_auc"] > m["random"]["roc_auc"]
+    assert m["oracle"]["roc_auc"] >= m["lightgbm"]["roc_auc"] - 0.02
+    assert m["lightgbm"]["predicted_rate"] > 0
+
+
+def test_same_seed_reproduces_metrics(
+    small_result: TrainResult, small_table: pd.DataFrame, small_truth: pd.DataFrame, tmp_path
+) -> None:
+    again = train_view(small_table, "trouble_12m", "portfolio", tmp_path, seed=42,
+                       truth=small_truth, n_boot=N_BOOT)  # fmt: skip
+    assert pd.DataFrame(again.metrics).equals(pd.DataFrame(small_result.metrics))
+    assert np.array_equal(again.test_frame["lightgbm"], small_result.test_frame["lightgbm"])
+    assert again.backtest.equals(small_result.backtest)
+
+
+def test_short_table_falls_back_to_household_split(small_table: pd.DataFrame, tmp_path) -> None:
+    short = small_table[small_table["as_of"].between("2023-01-01", "2023-06-01")]
+    short = short.assign(trouble_12m=short["trouble_12m"].astype("Int8"))
+    r = train_view(short, "trouble_12m", "portfolio", tmp_path, n_boot=10)
+    assert r.split.kind == "household"
+    assert "split instead" in r.split.reason
+    hh = r.test_frame["household_id"]
+    assert r.split.windows["test"]["households"] == hh.nunique()
+    assert r.backtest["window"].nunique() == 1
+    assert "oracle" not in r.metrics

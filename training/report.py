@@ -1,0 +1,289 @@
+"""Files that explain a training run: plots, tables and the model card.
+
+Everything is written with matplotlib's Agg backend (no display needed):
+
+* ``reliability.png`` / ``reliability.csv`` — observed against predicted trouble rate by decile;
+* ``capture.png`` — share of trouble found against share of households visited each month;
+* ``importance.png`` — LightGBM gain importance (top 25);
+* ``shap_summary.png`` — mean |SHAP value| per feature, from ``pred_contrib=True``;
+* ``backtest.csv`` — metrics per backtest window and ranking;
+* ``model_card.md`` — intended use, data, label, split, metrics with intervals, limitations.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from training.evaluate import RankingEvaluator, codes
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_GRID = np.array([0, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100], dtype=float)
+
+
+def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
+    """Reliability diagram of every ranking in ``table`` (see ``reliability_table``)."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    top = float(max(table["mean_predicted"].max(), table["observed_hi"].max(), 0.01)) * 1.05
+    ax.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="perfect")
+    for name, part in table.groupby("ranker", sort=False):
+        err = [
+            part["observed_rate"] - part["observed_lo"],
+            part["observed_hi"] - part["observed_rate"],
+        ]
+        ax.errorbar(part["mean_predicted"], part["observed_rate"], yerr=err, marker="o", ms=4,
+                    capsize=2, label=str(name))  # fmt: skip
+    ax.set_xlabel("mean predicted probability (decile)")
+    ax.set_ylabel("observed trouble rate (95% Wilson)")
+    ax.set_title("Reliability on the test window")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def capture_curve(frame: pd.DataFrame, score: np.ndarray, label: str = "label") -> np.ndarray:
+    """Capture (recall) when visiting each :data:`CAPTURE_GRID` % of households every month."""
+    y = frame[label].astype("int64").to_numpy()
+    period = codes(frame["as_of"])
+    ev = RankingEvaluator(y, score, period, period, 1, False)
+    w = np.ones(len(y))
+    total = max(float(y.sum()), 1.0)
+    return np.array([ev._top("period", w, k / 100.0, True)[0] / total for k in CAPTURE_GRID])
+
+
+def capture_plot(frame: pd.DataFrame, rankers: list[str], path: Path, label: str = "label") -> Path:
+    """Lift / capture chart: share of trouble found against share of households visited."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name in rankers:
+        ax.plot(CAPTURE_GRID, capture_curve(frame, frame[name].to_numpy("float64"), label),
+                marker=".", label=name)  # fmt: skip
+    ax.set_xlabel("households visited each month (% of portfolio, highest score first)")
+    ax.set_ylabel("share of trouble found (capture)")
+    ax.set_xlim(0, 50)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title("Capture of trouble on the test window")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _barh(values: pd.Series, title: str, xlabel: str, path: Path) -> Path:
+    values = values.sort_values(ascending=True).tail(25)
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.28 * len(values) + 1)))
+    ax.barh(values.index.astype(str), values.to_numpy())
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def importance(booster: Any) -> pd.Series:
+    """Total gain of each feature."""
+    gain = booster.feature_importance(importance_type="gain")
+    return pd.Series(gain, index=booster.feature_name(), dtype="float64").sort_values(
+        ascending=False
+    )
+
+
+def importance_plot(booster: Any, path: Path) -> Path:
+    """Bar chart of the gain importance."""
+    return _barh(importance(booster), "LightGBM feature importance", "total gain", path)
+
+
+def shap_values(booster: Any, x: pd.DataFrame) -> pd.Series:
+    """Mean |SHAP value| (raw-score scale) per feature, from LightGBM's ``pred_contrib``."""
+    contrib = np.asarray(booster.predict(x, pred_contrib=True))
+    names = list(x.columns)
+    return pd.Series(np.abs(contrib[:, : len(names)]).mean(axis=0), index=names).sort_values(
+        ascending=False
+    )
+
+
+def shap_plot(values: pd.Series, path: Path) -> Path:
+    """Bar chart of mean |SHAP value|."""
+    return _barh(values, "SHAP summary (mean |contribution|)", "mean |SHAP| (log-odds)", path)
+
+
+def _fmt(m: dict[str, float], key: str, pct: bool = False) -> str:
+    v = m.get(key, float("nan"))
+    if v is None or not np.isfinite(v):
+        return "—"
+    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
+    lo, hi = m.get(f"{key}_lo"), m.get(f"{key}_hi")
+    if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+        return f"{f(v)} [{f(lo)}, {f(hi)}]"
+    return f(v)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    head = [str(df.index.name or "")] + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for idx, row in df.iterrows():
+        lines.append("| " + " | ".join([str(idx), *(f"{v:.3f}" for v in row)]) + " |")
+    return "\n".join(lines)
+
+
+def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
+    """Markdown table of the headline metrics of each ranking."""
+    cols = [
+        ("ROC AUC", "roc_auc", False),
+        ("PR AUC", "pr_auc", False),
+        ("capture top 10%", "capture_top10", True),
+        ("capture at capacity", "capture_at_capacity", True),
+        ("precision top 1%", "precision_top1", True),
+        ("Brier", "brier", False),
+        ("cal. slope", "calibration_slope", False),
+    ]
+    lines = ["| ranking | " + " | ".join(c[0] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, m in metrics.items():
+        if name.startswith("gap_"):
+            continue
+        lines.append(f"| {name} | " + " | ".join(_fmt(m, k, pct) for _, k, pct in cols) + " |")
+    gaps = [n for n in metrics if n.startswith("gap_")]
+    if gaps:
+        lines += ["", "| difference (paired bootstrap) | ROC AUC | PR AUC | capture top 10% | "
+                  "capture at capacity |", "|---|---|---|---|---|"]  # fmt: skip
+        for n in gaps:
+            m = metrics[n]
+            lines.append(
+                f"| {n.removeprefix('gap_').replace('_vs_', ' − ')} | {_fmt(m, 'roc_auc')} | "
+                f"{_fmt(m, 'pr_auc')} | {_fmt(m, 'capture_top10', True)} | "
+                f"{_fmt(m, 'capture_at_capacity', True)} |"
+            )
+    return "\n".join(lines)
+
+
+def model_card(
+    *,
+    label: str,
+    label_description: str,
+    view: str,
+    split: dict[str, Any],
+    params: dict[str, Any],
+    metrics: dict[str, dict[str, float]],
+    backtest: pd.DataFrame,
+    top_features: list[str],
+    capacity: int,
+    n_boot: int,
+) -> str:
+    """The model card (Markdown)."""
+    w = split["windows"]
+    rows = "\n".join(
+        f"| {p} | {w[p]['start']} … {w[p]['end']} | {w[p]['months']} | {w[p]['rows']} | "
+        f"{w[p]['households']} | {w[p]['positives']} | {100 * w[p]['label_rate']:.2f}% |"
+        for p in ("train", "valid", "test")
+    )
+    lgbm = metrics.get("lightgbm", {})
+    bt = ""
+    if len(backtest):
+        pivot = backtest.pivot_table(index="test_start", columns="ranker", values="roc_auc")
+        bt = _markdown(pivot.sort_index(ascending=False).round(3))
+    return f"""# Model card — overdue-risk-{view} (`{label}`)
+
+## Intended use
+Rank the district office's borrower households by their probability of trouble within the
+label horizon, so credit officers and the mass organisations choose whom to visit first each
+month (at most {capacity} visits per commune per month in the capacity metric). The score is a
+calibrated probability; it supports, never replaces, the officer's judgement and the group's
+peer review. It is not a credit-approval rule and must not be used to deny policy credit.
+
+## Data
+Feature table, `{view}` view: one row per household and monthly snapshot (`as_of`); every
+feature uses only events before `as_of`. {split["null_label_rows"]} rows whose horizon is not yet
+observed were excluded. Features ({len(params["features"])}): catalog features with their
+declared types; ethnicity and anything derived from it are never features.
+
+## Label
+`{label}` — {label_description}
+
+## Split
+**{split["kind"]}** split — {split["reason"]}.
+
+| part | snapshots | months | rows | households | positives | rate |
+|---|---|---|---|---|---|---|
+{rows}
+
+Backtest test-window starts: {", ".join(split["cutoffs"]) or "—"}.
+
+## Model
+LightGBM binary, {params["num_boost_round"]} rounds (early stopping on the validation log
+loss), monotone constraints from the catalog's risk directions, native categorical features,
+seed {params["seed"]}. Rare events: {params["rare_event_handling"]}.
+Calibration: {params["calibration_reason"]}.
+Challenger: logistic regression (median imputation + missing indicators, standardisation,
+one-hot categories, C=0.1) on the same split.
+
+Top features (SHAP): {", ".join(top_features[:10])}.
+
+## Metrics on the test window
+Intervals: 95% percentile intervals from {n_boot} bootstrap replicates that resample households
+(clustered: a household's monthly rows stay together). Top k% = the k% highest-ranked households
+of each snapshot month; capacity = {capacity} households per commune per month. Practice
+rankings are not probabilities (no Brier/calibration). Predicted trouble rate
+{_fmt(lgbm, "predicted_rate", True)} against observed {_fmt(lgbm, "observed_rate", True)}.
+
+{metrics_table(metrics)}
+
+### Backtest (ROC AUC per test window)
+{bt}
+
+## Limitations
+- Trained on snapshots that end {params.get("train_end", "?")}; the newest labels are at least a
+  horizon old when the model is used, and drift (new programmes, disasters) is not modelled.
+- Part of the risk comes from shocks (disasters, illness, migration) that no history reveals;
+  the gap to the oracle on simulated data shows how much.
+- Visit outcomes are labels only for visited households; targeted visits bias future labels,
+  so keep a share of random visits.
+- Monthly snapshots of one household are correlated; intervals account for that by resampling
+  households, not rows.
+
+## Fairness
+Fairness across ethnic groups, communes and poverty status (computed with protected attributes
+that are never model features) is produced by a later issue; this section is a placeholder.
+"""
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    booster: Any,
+    shap: pd.Series,
+    test_frame: pd.DataFrame,
+    rankers: list[str],
+    reliability: pd.DataFrame,
+    backtest: pd.DataFrame,
+    card: str,
+) -> dict[str, Path]:
+    """Write every report file into ``out_dir``; returns name → path (``metrics.json`` excluded)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    arts = {
+        "reliability.png": reliability_plot(reliability, out / "reliability.png"),
+        "capture.png": capture_plot(test_frame, rankers, out / "capture.png"),
+        "importance.png": importance_plot(booster, out / "importance.png"),
+        "shap_summary.png": shap_plot(shap, out / "shap_summary.png"),
+    }
+    backtest.to_csv(out / "backtest.csv", index=False)
+    reliability.to_csv(out / "reliability.csv", index=False)
+    (out / "model_card.md").write_text(card)
+    arts["backtest.csv"] = out / "backtest.csv"
+    arts["reliability.csv"] = out / "reliability.csv"
+    arts["model_card.md"] = out / "model_card.md"
+    logger.info("report written to %s", out)
+    return arts

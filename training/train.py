@@ -1,0 +1,325 @@
+"""Train one view's model on a feature table and evaluate it honestly.
+
+:func:`train_view` is the modelling core the CLI and the MLflow layer build on:
+
+1. keep rows with an observed label and split them by time (train / validation / test with
+   label-horizon gaps), or by household when the table spans too few months
+   (:mod:`training.split`);
+2. fit LightGBM with monotone constraints and native categoricals, stop early and calibrate on
+   the validation window, and fit the logistic-regression challenger (:mod:`training.fit`);
+3. score the test window with the model, the challenger, today's practice rankings, a random
+   ranking and — on simulated data — the oracle (:mod:`training.rankings`), and compute every
+   metric with clustered bootstrap intervals (:mod:`training.evaluate`);
+4. repeat steps 2–3 (point estimates) on each rolling backtest window;
+5. write plots, tables, ``metrics.json`` and the model card (:mod:`training.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import CATALOG_VERSION, LABELS
+from features.feature_table import require_feature_table
+from training import report
+from training.evaluate import evaluate_rankings, reliability_table
+from training.fit import (
+    RARE_EVENT_HANDLING,
+    feature_spec,
+    fit_calibrator,
+    fit_lightgbm,
+    fit_logistic,
+    lightgbm_params,
+    model_frame,
+    monotone_constraints,
+)
+from training.rankings import ORACLE, PRACTICE, RANDOM, oracle_proba, practice_scores
+from training.scorer import Scorer
+from training.split import Split, SplitInfo, labelled, make_split
+
+__all__ = ["SplitInfo", "TrainResult", "train_view"]
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("lightgbm", "logistic")
+BACKTEST_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ks",
+    "calibration_slope",
+    "calibration_intercept",
+    "precision_top10",
+    "capture_top10",
+    "capture_at_capacity",
+    "predicted_rate",
+    "observed_rate",
+)
+SHAP_ROWS = 5000
+
+
+@dataclass
+class TrainResult:
+    """Everything a training run produced.
+
+    Attributes:
+        scorer: LightGBM booster + calibrator + feature spec.
+        baseline: Fitted scikit-learn pipeline; ``baseline.predict_proba(df[features])[:, 1]``.
+        split: Which split was used, why, and what each window holds.
+        metrics: Ranking → metric → value on the test window, with ``_lo``/``_hi`` bootstrap
+            bounds; rankings ``lightgbm``, ``logistic``, practice rankings, ``random``,
+            ``oracle`` (when truth was given) and ``gap_<a>_vs_<b>`` paired differences.
+        backtest: One row per (backtest window, ranking) with point metrics.
+        test_frame: Test rows: keys, ``label`` and one score column per ranking.
+        artifacts: File name → path of the files written into ``out_dir``.
+        params: LightGBM parameters, rounds, calibration, seed, label, view, features ...
+    """
+
+    scorer: Scorer
+    baseline: Any
+    split: SplitInfo
+    metrics: dict[str, dict[str, float]]
+    backtest: pd.DataFrame
+    test_frame: pd.DataFrame
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Fitted:
+    scorer: Scorer
+    baseline: Any
+    info: dict[str, Any]
+
+
+def _fit(
+    data: pd.DataFrame,
+    label: str,
+    split: Split,
+    names: list[str],
+    categorical: dict[str, list[str]],
+    seed: int,
+    meta: dict[str, Any],
+) -> _Fitted:
+    train, valid = data.iloc[split.train], data.iloc[split.valid]
+    y_train = train[label].astype("int64").to_numpy()
+    y_valid = valid[label].astype("int64").to_numpy()
+    params = lightgbm_params(seed, int(y_train.sum()))
+    constraints = monotone_constraints(names, categorical)
+    x_train = model_frame(train, names, categorical)
+    x_valid = model_frame(valid, names, categorical)
+    booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
+    calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid)
+    scorer = Scorer(booster, calibrator, list(names), dict(categorical),
+                    {**meta, "calibration_reason": reason})  # fmt: skip
+    baseline = fit_logistic(train, y_train, names, categorical)
+    info = {
+        **info,
+        "lightgbm_params": params,
+        "monotone_constraints": dict(zip(names, constraints, strict=True)),
+        "calibration_method": calibrator.method,
+        "calibration_reason": reason,
+        "train_end": split.info.windows["train"]["end"],
+    }
+    return _Fitted(scorer, baseline, info)
+
+
+def _test_frame(
+    data: pd.DataFrame,
+    pos: np.ndarray,
+    label: str,
+    fitted: _Fitted,
+    names: list[str],
+    oracle: np.ndarray | None,
+    seed: int,
+) -> pd.DataFrame:
+    rows = data.iloc[pos]
+    keys = [c for c in ("household_id", "as_of", "commune_id", "loan_id") if c in rows.columns]
+    frame = rows[keys].reset_index(drop=True)
+    frame["label"] = rows[label].astype("int64").to_numpy()
+    frame["lightgbm"] = fitted.scorer.predict_proba(rows)
+    frame["logistic"] = fitted.baseline.predict_proba(rows[names])[:, 1]
+    for name, s in practice_scores(rows, seed).items():
+        frame[name] = s
+    if oracle is not None:
+        frame[ORACLE] = oracle[pos]
+    return frame
+
+
+def _rankers(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    names = [n for n in (*MODELS, *PRACTICE, RANDOM, ORACLE) if n in frame.columns]
+    probas = [n for n in (*MODELS, ORACLE) if n in frame.columns]
+    return names, probas
+
+
+def _gaps(rankers: list[str]) -> list[tuple[str, str]]:
+    others = [n for n in rankers if n != "lightgbm" and n != RANDOM]
+    return [("lightgbm", n) for n in others]
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float | np.floating):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def train_view(
+    table: pd.DataFrame,
+    label: str,
+    view: str,
+    out_dir: Path,
+    seed: int = 42,
+    truth: pd.DataFrame | None = None,
+    capacity_per_commune_month: int = 5,
+    n_boot: int = 200,
+) -> TrainResult:
+    """Train, evaluate and report one model on a feature table.
+
+    Args:
+        table: A feature table following the contract (``docs/feature-table.md``).
+        label: Label column to predict (e.g. ``trouble_12m``).
+        view: ``portfolio`` or ``application`` (recorded with the model).
+        out_dir: Folder for the report files (created).
+        seed: Seed of LightGBM, the household split, the random ranking and the bootstrap.
+        truth: The simulator's ``truth/`` table, for the oracle ranking (simulated data only).
+        capacity_per_commune_month: Visits per commune and month for the capacity metrics.
+        n_boot: Bootstrap replicates for the test-window intervals.
+
+    Returns:
+        The :class:`TrainResult`.
+
+    Raises:
+        features.feature_table.FeatureTableError: If ``table`` breaks the contract.
+        ValueError: If no labelled rows remain.
+    """
+    started = time.perf_counter()
+    require_feature_table(table, label)
+    definition = LABELS.get(label)
+    horizon = definition.horizon_months if definition else 12
+    data, n_null = labelled(table, label)
+    if data.empty:
+        raise ValueError(f"no rows with an observed {label}")
+    names, categorical = feature_spec(data)
+    split, windows = make_split(data, label, horizon=horizon, seed=seed, null_label_rows=n_null)
+    oracle = oracle_proba(data, truth, horizon) if truth is not None else None
+    meta = {
+        "label": label,
+        "view": view,
+        "catalog_version": CATALOG_VERSION,
+        "seed": seed,
+        "split_kind": split.info.kind,
+        "train_end": split.info.windows["train"]["end"],
+    }
+
+    fitted = _fit(data, label, split, names, categorical, seed, meta)
+    test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
+    rankers, probas = _rankers(test_frame)
+    scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
+    metrics = evaluate_rankings(test_frame, scores, probas, "label", capacity_per_commune_month,
+                                n_boot, seed, gaps=_gaps(rankers))  # fmt: skip
+
+    backtest_rows = []
+    for k, win in enumerate(windows):
+        if k == 0:
+            win_metrics, win_fit = metrics, fitted
+        else:
+            win_fit = _fit(data, label, win, names, categorical, seed, meta)
+            frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
+            win_metrics = evaluate_rankings(
+                frame, {n: frame[n].to_numpy("float64") for n in rankers}, probas, "label",
+                capacity_per_commune_month, 0, seed,
+            )  # fmt: skip
+        w = win.info.windows
+        for name in rankers:
+            backtest_rows.append({
+                "window": k,
+                "train_end": w["train"]["end"],
+                "valid_start": w["valid"]["start"],
+                "test_start": w["test"]["start"],
+                "test_end": w["test"]["end"],
+                "test_rows": w["test"]["rows"],
+                "test_positives": w["test"]["positives"],
+                "num_boost_round": win_fit.info["num_boost_round"],
+                "ranker": name,
+                **{m: win_metrics[name].get(m, float("nan")) for m in BACKTEST_METRICS},
+            })  # fmt: skip
+    backtest = pd.DataFrame(backtest_rows)
+
+    params = {
+        **fitted.info,
+        "seed": seed,
+        "label": label,
+        "view": view,
+        "features": names,
+        "categorical": categorical,
+        "catalog_version": CATALOG_VERSION,
+        "rare_event_handling": RARE_EVENT_HANDLING,
+        "capacity_per_commune_month": capacity_per_commune_month,
+        "n_boot": n_boot,
+        "bootstrap": "households resampled with replacement (clustered), percentile 95% intervals",
+        "horizon_months": horizon,
+    }
+
+    reliability = pd.concat(
+        [reliability_table(test_frame["label"], test_frame[n], 10, n) for n in probas],
+        ignore_index=True,
+    )
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(test_frame), min(SHAP_ROWS, len(test_frame)), replace=False))
+    x_shap = model_frame(data.iloc[split.test[pick]], names, categorical)
+    shap = report.shap_values(fitted.scorer.booster, x_shap)
+    params["shap_mean_abs"] = {k: float(v) for k, v in shap.items()}
+    card = report.model_card(
+        label=label,
+        label_description=definition.description_en if definition else "(not a catalog label)",
+        view=view,
+        split=split.info.to_dict(),
+        params=params,
+        metrics=metrics,
+        backtest=backtest,
+        top_features=list(shap.index),
+        capacity=capacity_per_commune_month,
+        n_boot=n_boot,
+    )
+    out = Path(out_dir)
+    artifacts = report.write_report(
+        out, booster=fitted.scorer.booster, shap=shap, test_frame=test_frame, rankers=rankers,
+        reliability=reliability, backtest=backtest, card=card,
+    )  # fmt: skip
+    params["train_seconds"] = round(time.perf_counter() - started, 2)
+    doc = {"metrics": metrics, "split": split.info.to_dict(), "params": params}
+    (out / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, sort_keys=True))
+    artifacts["metrics.json"] = out / "metrics.json"
+    lg = metrics["lightgbm"]
+    logger.info(
+        "%s/%s: test AUC %.3f [%.3f, %.3f], capture top10 %.3f, %.1fs",
+        view, label, lg["roc_auc"], lg.get("roc_auc_lo", np.nan), lg.get("roc_auc_hi", np.nan),
+        lg["capture_top10"], params["train_seconds"],
+    )  # fmt: skip
+    return TrainResult(
+        scorer=fitted.scorer,
+        baseline=fitted.baseline,
+        split=split.info,
+        metrics=metrics,
+        backtest=backtest,
+        test_frame=test_frame,
+        artifacts=artifacts,
+        params=params,
+    )
