@@ -280,7 +280,7 @@ def group_features(
     out = snaps.copy()
     for name, dtype in feature_dtypes("group").items():
         out[name] = _column(cols[name], dtype)
-    logger.info(
+    logger.debug(
         "group features: %d snapshots, %d group-months, %d features",
         n,
         len(G),
@@ -536,7 +536,7 @@ def area_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame) -
     out = snaps.copy()
     for name, dtype in feature_dtypes("area").items():
         out[name] = _column(cols[name], dtype)
-    logger.info(
+    logger.debug(
         "area features: %d snapshots, %d commune-months, %d features",
         len(out),
         len(C),
