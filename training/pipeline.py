@@ -1,0 +1,206 @@
+"""One training, end to end: feature table → model → MLflow run → registry → (gate).
+
+:func:`run_training` is what ``vbsp-risk train`` and ``make run`` call; :func:`train_and_promote`
+trains both views of a district and asks the gate for their first champions.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from training import tracking
+from training.pyfunc_model import default_model_name, log_scorer_model
+
+logger = logging.getLogger(__name__)
+
+VIEWS = ("portfolio", "application")
+
+
+def read_feature_table(path: Path, label: str) -> pd.DataFrame:
+    """Read a Parquet feature table and check it follows the contract.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a readable Parquet file.
+        features.feature_table.FeatureTableError: If it breaks the contract.
+    """
+    from features.feature_table import require_feature_table
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"feature table {path} does not exist")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a bad file
+        raise ValueError(f"{path} is not a readable Parquet feature table: {err}") from err
+    require_feature_table(table, label)
+    return table
+
+
+def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
+    """The simulator's ``truth/`` (true monthly probabilities) or ``None``.
+
+    Raises:
+        FileNotFoundError: If the folder is given but does not exist.
+    """
+    if truth_dir is None:
+        return None
+    truth_dir = Path(truth_dir)
+    if not truth_dir.exists():
+        raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
+    return pd.read_parquet(truth_dir)
+
+
+def run_training(
+    features_path: Path,
+    label: str = "trouble_12m",
+    view: str = "portfolio",
+    model_name: str | None = None,
+    seed: int = 42,
+    promote: bool = False,
+    truth_dir: Path | None = None,
+    *,
+    capacity: int = 5,
+    n_boot: int = 200,
+    actor: str | None = None,
+    reason: str = "",
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Train one view on a feature table, log the run, register the model, optionally gate it.
+
+    Args:
+        features_path: Parquet feature table (feature-table contract).
+        label: Label column.
+        view: ``portfolio`` or ``application``.
+        model_name: Registered model name (default ``overdue-risk-<view>``).
+        seed: Seed of the split, the models and the bootstrap.
+        promote: Run the champion gate on the new version.
+        truth_dir: Simulator ``truth/`` folder (adds the oracle ranking).
+        capacity: Visits per commune per month (capture at capacity).
+        n_boot: Bootstrap replicates of the metrics' intervals.
+        actor: Who trains (recorded by the gate).
+        reason: Why (recorded by the gate).
+        db_url: The service's database for the gate's audit (default: state settings).
+
+    Returns:
+        ``run_id``, ``model_version``, ``model_name``, ``experiment_id``, ``promoted``,
+        ``reason`` (the gate's summary, or why it did not run), ``decision`` (the gate's, or
+        ``None``), ``metrics``, ``split``, ``seconds``, ``tracking_uri``.
+
+    Raises:
+        FileNotFoundError: If the feature table or the truth folder is missing.
+        ValueError: For a bad view, an unreadable table or one breaking the contract.
+    """
+    from training.train import train_view
+
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
+    started = time.perf_counter()
+    model_name = model_name or default_model_name(view)
+    features_path = Path(features_path)
+    table = read_feature_table(features_path, label)
+    truth = read_truth(truth_dir)
+    uri = tracking.configure()
+    experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
+    with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
+        result = train_view(
+            table, label, view, Path(tmp), seed=seed, truth=truth,
+            capacity_per_commune_month=capacity, n_boot=n_boot,
+        )  # fmt: skip
+        run_name = f"{view} {label} seed {seed}"
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            tracking.log_training(
+                result,
+                table=table,
+                label=label,
+                view=view,
+                seed=seed,
+                features_path=features_path,
+                extra_params={
+                    "capacity_per_commune_month": capacity,
+                    "n_boot": n_boot,
+                    "truth": str(truth_dir) if truth_dir else "",
+                },
+            )
+            info = log_scorer_model(
+                result.scorer,
+                tracking.test_window_rows(table, result.test_frame, result.scorer.names, label),
+                registered_model_name=model_name,
+                metadata={"view": view, "label": label, "run_id": run.info.run_id},
+            )
+            run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    for key, value in {"view": view, "label": label, "run_id": run_id}.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    out: dict[str, Any] = {
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "model_name": model_name,
+        "model_version": version,
+        "promoted": False,
+        "reason": "the gate was not asked (--promote not given)",
+        "decision": None,
+        "metrics": result.metrics,
+        "split": result.split,
+        "tracking_uri": uri,
+    }
+    if promote:
+        from training.registry import promote as gate
+
+        decision = gate(
+            model_name,
+            version,
+            reason=reason or f"train --promote ({features_path.name}, seed {seed})",
+            actor=actor,
+            db_url=db_url,
+        )
+        out.update(promoted=decision.promoted, reason=decision.summary, decision=decision)
+    out["seconds"] = time.perf_counter() - started
+    logger.info("trained %s v%s (run %s) in %.1f s", model_name, version, run_id, out["seconds"])
+    return out
+
+
+def train_and_promote(
+    features: dict[str, Path],
+    truth_dir: Path | None = None,
+    label: str = "trouble_12m",
+    seed: int = 42,
+    views: Sequence[str] = VIEWS,
+    actor: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Train every view and ask the gate to promote each (``make run``'s training stage).
+
+    Args:
+        features: View → Parquet feature table.
+        truth_dir: Simulator ``truth/`` folder (oracle metrics).
+        label: Label column.
+        seed: Seed.
+        views: Views to train, in order.
+        actor: Who (recorded by the gate).
+
+    Returns:
+        View → the :func:`run_training` result.
+    """
+    return {
+        view: run_training(
+            features[view],
+            label,
+            view,
+            None,
+            seed,
+            True,
+            truth_dir,
+            actor=actor,
+            reason="make run: first champions of the simulated district",
+        )  # fmt: skip
+        for view in views
+    }
