@@ -232,3 +232,44 @@ def write_feature_table(
     if writer is None:
         raise ValueError("no snapshot in the months asked for")
     return rows
+
+
+def partitioned_feature_table(
+    data_dir: Path,
+    view: str,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    labels: Mapping[str, LabelDefinition] | None = None,
+) -> tuple[Iterator[tuple[str, pd.DataFrame | None]], pd.Timestamp]:
+    """Pieces of a view's feature table read, validated and built one commune at a time.
+
+    For a folder stored by commune (``features.partitions``): only one commune's tables are in
+    memory at once. Yields the same pieces as :func:`iter_feature_table` on the whole folder.
+
+    Returns:
+        The piece iterator (raises ``ContractViolation`` while iterating if a commune's data
+        breaks the contract) and the export date.
+    """
+    from features import partitions, storage
+
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    manifest = storage.read_manifest(data_dir)
+    if "export_date" not in manifest:
+        raise ValueError(
+            f"{data_dir}: manifest.json with export_date is needed to stream by commune"
+        )
+    export = pd.Timestamp(manifest["export_date"])
+    start = start_month or partitions.first_month(data_dir)
+    end = end_month or export.strftime("%Y-%m")
+    defs = LABELS if labels is None else labels
+    if pd.Period(end, "M") > export.to_period("M"):
+        raise ValueError(f"last month {end} is after the export month {export:%Y-%m}")
+    if pd.Period(start, "M") > pd.Period(end, "M"):
+        raise ValueError(f"first month {start} is after the last month {end}")
+
+    def pieces() -> Iterator[tuple[str, pd.DataFrame | None]]:
+        for cid, tables in partitions.iter_communes(data_dir):
+            yield cid, commune_feature_table(tables, view, export, start, end, defs)
+
+    return pieces(), export

@@ -44,18 +44,23 @@ def load_valid(data: Path) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     try:
         tables = load_tables(data)
     except ContractViolation as err:
-        state = get_state()
-        state.reports_dir.mkdir(parents=True, exist_ok=True)
-        path = state.reports_dir / "validation-report.json"
-        err.report.to_json(path)
-        console.print(f"[red]the data in {data} breaks the data contract[/]; full report: {path}")
-        console.print(err.report.frame.head(20).to_string(index=False))
-        raise typer.Exit(1) from None
+        _report_violation(data, err)
     export = storage.read_manifest(data).get("export_date")
     if export is None:
         dates = tables["interest"]["session_date"]
         export = dates.max().to_period("M").end_time.normalize()
     return tables, pd.Timestamp(export)
+
+
+def _report_violation(data: Path, err: Exception) -> None:
+    """Print and save the validation report of a contract violation, then exit 1."""
+    state = get_state()
+    state.reports_dir.mkdir(parents=True, exist_ok=True)
+    path = state.reports_dir / "validation-report.json"
+    err.report.to_json(path)  # type: ignore[attr-defined]
+    console.print(f"[red]the data in {data} breaks the data contract[/]; full report: {path}")
+    console.print(err.report.frame.head(20).to_string(index=False))  # type: ignore[attr-defined]
+    raise typer.Exit(1) from None
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -73,17 +78,27 @@ def features_cmd(
     to: str | None = typer.Option(None, "--to", callback=_month, help="Last month YYYY-MM."),
 ) -> None:
     """Build a point-in-time feature table (features + labels) for one view."""
-    from features.build import iter_feature_table, write_feature_table
+    from features import partitions
+    from features.build import iter_feature_table, partitioned_feature_table, write_feature_table
+    from features.validation import ContractViolation
 
-    tables, export = load_valid(data)
-    n = len(tables["communes"])
     out.parent.mkdir(parents=True, exist_ok=True)
+    if data.is_dir() and partitions.is_partitioned(data):  # commune by commune: bounded memory
+        n = len(partitions.commune_ids(data))
+        pieces, export = partitioned_feature_table(data, view.value, from_, to)
+    else:
+        tables, export = load_valid(data)
+        n = len(tables["communes"])
+        pieces = iter_feature_table(tables, view.value, export, from_, to)
     try:
         with _progress(n, f"{view.value} features by commune") as bar:
             task = bar.add_task("f", total=n)
-            pieces = iter_feature_table(tables, view.value, export, from_, to)
             rows = write_feature_table(pieces, out, progress=lambda _c: bar.advance(task))
+    except ContractViolation as err:
+        out.unlink(missing_ok=True)
+        _report_violation(data, err)
     except ValueError as err:
+        out.unlink(missing_ok=True)
         console.print(f"[red]error[/]: {err}")
         raise typer.Exit(1) from None
     console.print(f"[green]{rows:,} rows[/] ({view.value} view, export of {export.date()}) → {out}")
