@@ -170,11 +170,17 @@ def metric_key(name: str) -> str:
 
 
 def flatten_metrics(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """``{ranker: {metric: value}}`` → ``{"ranker.metric": value}``; non-numbers are dropped."""
+    """``{ranker: {metric: value}}`` → ``{"ranker.metric": value}``.
+
+    Non-numbers and non-finite values (metrics that do not apply, such as the calibration of a
+    practice ranking, or cannot be computed) are left out.
+    """
     out: dict[str, float] = {}
     for ranker, values in metrics.items():
         for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                continue
+            if not math.isfinite(float(value)):  # not applicable (e.g. calibration of a rank)
                 continue
             out[metric_key(f"{ranker}.{name}")] = float(value)
     return out

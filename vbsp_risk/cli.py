@@ -36,3 +36,6 @@ _simulate_cmd.register(app)
 from vbsp_risk import features_cmd as _features_cmd  # noqa: E402
 
 _features_cmd.register(app)
+from vbsp_risk import train_cmd as _train_cmd  # noqa: E402
+
+_train_cmd.register(app)

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
 from tests.db_engines import pg_server_url, postgres_engine, sqlite_engine
-from training import registry
+from training import registry, tracking
 from training.pipeline import run_training
 
 PG = pg_server_url()
@@ -31,7 +31,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
         mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
         mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
+        tracking.configure()
         yield folder
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uri = f"sqlite:///{(folder / 'mlflow.db').as_posix()}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
         assert tracking.configure() == uri
         yield uri
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
 
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -79,10 +82,12 @@ def test_default_store_is_sqlite_under_the_state_folder(
 def test_flattened_metric_keys_are_valid() -> None:
     flat = tracking.flatten_metrics({
         "lightgbm": {"roc_auc": 0.8, "roc_auc_lo": 0.7, "note": "x", "flag": True},
+        "random": {"roc_auc": 0.5, "calibration_slope": float("nan")},
         "gap_lightgbm_vs_practice(arrears)": {"roc_auc": 0.1},
     })  # fmt: skip
     assert flat["lightgbm.roc_auc_lo"] == 0.7
     assert "lightgbm.note" not in flat and "lightgbm.flag" not in flat
+    assert "random.calibration_slope" not in flat and flat["random.roc_auc"] == 0.5
     assert all(VALID_KEY.match(k) for k in flat)
 
 

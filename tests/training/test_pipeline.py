@@ -1,0 +1,172 @@
+"""``run_training`` / ``vbsp-risk train``: what a run logs, reproducibility, the champion loaded
+from a plain Python session, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner, Result
+
+from features.build import build_feature_table
+from features.validation import load_tables
+from training import registry, tracking
+from training.pipeline import run_training
+from training.pyfunc_model import schema_types, to_model_input
+from training.scorer import Scorer
+from vbsp_risk.cli import app
+
+N_BOOT = 20
+MODEL = "overdue-risk-application"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh MLflow store and service database for this module."""
+    folder = tmp_path_factory.mktemp("mlflow-pipeline")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
+        mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
+        mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
+        tracking.configure()
+        yield folder
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+
+@pytest.fixture(scope="module")
+def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The small district's application feature table (Parquet) and its truth folder."""
+    district = small_training_data[0].parent
+    table = build_feature_table(load_tables(district), "application", "2025-12-31")
+    path = store / "application.parquet"
+    table.to_parquet(path, index=False)
+    return path, small_training_data[1]
+
+
+@pytest.fixture(scope="module")
+def first(application: tuple[Path, Path]) -> dict:
+    path, truth = application
+    return run_training(path, "trouble_12m", "application", None, 42, False, truth,
+                        n_boot=N_BOOT)  # fmt: skip
+
+
+def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
+    first: dict, application: tuple[Path, Path]
+) -> None:
+    client = MlflowClient()
+    run = client.get_run(first["run_id"])
+    assert first["model_name"] == MODEL and first["model_version"] == "1"
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "overdue-risk-application"
+    params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+    assert params["label"] == "trouble_12m" and params["seed"] == "42"
+    assert params["data.sha256"] == tracking.file_sha256(application[0])
+    assert int(params["data.rows"]) == len(pd.read_parquet(application[0]))
+    assert params["catalog_version"] == tags["catalog_version"]
+    assert tags["split.kind"] in ("time", "household") and tags["split.reason"]
+    for key in ("lightgbm.roc_auc", "lightgbm.roc_auc_lo", "lightgbm.roc_auc_hi",
+                "lightgbm.capture_at_capacity", "logistic.roc_auc", "random.roc_auc",
+                "oracle.roc_auc", "lightgbm.calibration_slope"):  # fmt: skip
+        assert key in metrics, key
+    assert metrics["lightgbm.roc_auc_lo"] <= metrics["lightgbm.roc_auc"]
+    assert client.get_metric_history(first["run_id"], "backtest.lightgbm.roc_auc")
+    files = {a.path for a in client.list_artifacts(first["run_id"])}
+    assert {"features.json", "data_fingerprint.json", "split.json", "training", "gate"} <= files
+    trained = {Path(a.path).name for a in client.list_artifacts(first["run_id"], "training")}
+    assert {"model_card.md", "metrics.json", "backtest.csv", "reliability.png"} <= trained
+    window = tracking.load_test_window(first["run_id"])
+    feats = json.loads(mlflow.artifacts.load_text(f"runs:/{first['run_id']}/features.json"))
+    assert set(feats["names"]) <= set(window.columns)
+    assert {"household_id", "as_of", "trouble_12m"} <= set(window.columns)
+    assert tags["test.as_of_max"] == str(window["as_of"].max().date())
+    mv = client.get_model_version(MODEL, "1")
+    assert mv.run_id == first["run_id"] and mv.tags["view"] == "application"
+
+
+def test_retraining_with_same_seed_and_data_reproduces_metrics(
+    first: dict, application: tuple[Path, Path]
+) -> None:
+    path, truth = application
+    result = CliRunner().invoke(
+        app,
+        ["train", "--features", str(path), "--view", "application", "--seed", "42",
+         "--truth", str(truth), "--n-boot", str(N_BOOT)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    second_run = result.stdout.strip().splitlines()[-1]
+    assert "ROC AUC" in result.output and "oracle" in result.output
+    client = MlflowClient()
+    a, b = client.get_run(first["run_id"]).data, client.get_run(second_run).data
+    assert second_run != first["run_id"] and a.metrics == b.metrics
+    assert a.params["data.sha256"] == b.params["data.sha256"]
+    assert client.get_model_version(MODEL, "2").run_id == second_run
+
+
+def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
+    first: dict, application: tuple[Path, Path], store: Path
+) -> None:
+    decision = registry.promote(MODEL, first["model_version"], force=True,
+                                reason="pyfunc parity test", n_boot=50)  # fmt: skip
+    assert decision.promoted
+    table = pd.read_parquet(application[0])
+    window = tracking.load_test_window(first["run_id"])
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    x = to_model_input(table, schema_types(model))
+    x.to_parquet(store / "serving_input.parquet", index=False)
+    code = (
+        "import sys, numpy as np, pandas as pd, mlflow\n"
+        f"m = mlflow.pyfunc.load_model('models:/{MODEL}@champion')\n"
+        "p = m.predict(pd.read_parquet(sys.argv[1]))\n"
+        "np.save(sys.argv[2], np.asarray(p, dtype='float64'))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
+    out = store / "plain_session.npy"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(store / "serving_input.parquet"), str(out)],
+        env=env, capture_output=True, text=True, timeout=120, cwd=store,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{MODEL}/{first['model_version']}", dst_path=str(store / "m")
+    )
+    service = Scorer.load(Path(local) / "artifacts")
+    np.testing.assert_array_equal(np.load(out), service.predict_proba(table))
+    np.testing.assert_array_equal(
+        model.predict(to_model_input(window, schema_types(model))), service.predict_proba(window)
+    )
+
+
+def _text(result: Result) -> str:
+    return " ".join(result.output.split())
+
+
+def test_bad_input_gives_a_clear_message(tmp_path: Path, application: tuple[Path, Path]) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["train", "--features", str(tmp_path / "nope.parquet")])
+    assert missing.exit_code == 1 and "does not exist" in _text(missing)
+    broken = pd.read_parquet(application[0]).drop(columns=["as_of"])
+    broken.to_parquet(tmp_path / "broken.parquet")
+    res = runner.invoke(app, ["train", "--features", str(tmp_path / "broken.parquet")])
+    assert res.exit_code == 1 and "'as_of' is missing" in _text(res)
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    res = runner.invoke(app, ["train", "--features", str(tmp_path / "junk.parquet")])
+    assert res.exit_code == 1 and "not a readable Parquet" in _text(res)
+    res = runner.invoke(app, ["train", "--features", str(application[0]), "--label", "nope"])
+    assert res.exit_code == 1 and "label 'nope' is missing" in _text(res)
+    res = runner.invoke(app, ["promote", "--model-name", "no-such-model"])
+    assert res.exit_code == 1 and "no registered model" in _text(res)
+    res = runner.invoke(app, ["promote", "--model-name", MODEL, "--force"])
+    assert res.exit_code == 2 and "--reason" in _text(res)
+    for r in (missing, res):
+        assert "Traceback" not in r.output and not isinstance(r.exception, ValueError)

@@ -1,0 +1,157 @@
+"""CLI commands ``train`` and ``promote`` (training/, MLflow, champion gate)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+SHOWN = ("roc_auc", "pr_auc", "capture_top10", "capture_at_capacity", "calibration_slope")
+HEADERS = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "capture_top10": "capture top 10%",
+    "capture_at_capacity": "capture @ capacity",
+    "calibration_slope": "calib. slope",
+}
+ORDER = ("lightgbm", "logistic", "practice_arrears", "practice_group_arrears",
+         "practice_last_year", "random", "oracle")  # fmt: skip
+
+
+class View(StrEnum):
+    """Feature-table views."""
+
+    portfolio = "portfolio"
+    application = "application"
+
+
+def _cell(m: dict[str, float], key: str) -> str:
+    v = m.get(key, math.nan)
+    if v is None or not math.isfinite(v):
+        return "—"
+    lo, hi = m.get(f"{key}_lo"), m.get(f"{key}_hi")
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+        return f"{v:.3f} ({lo:.2f}–{hi:.2f})"
+    return f"{v:.3f}"
+
+
+def metrics_table(metrics: dict[str, dict[str, float]], title: str = "test window") -> Table:
+    """Model vs practice rankings vs oracle, with 95 % bootstrap intervals."""
+    table = Table(title=title, caption="value (95% bootstrap interval)")
+    table.add_column("ranking", no_wrap=True)
+    for key in SHOWN:
+        table.add_column(HEADERS[key], justify="right")
+    names = [n for n in ORDER if n in metrics]
+    names += [n for n in metrics if n not in names and not n.startswith("gap_")]
+    for name in names:
+        style = "bold" if name == "lightgbm" else None
+        table.add_row(name, *(_cell(metrics[name], k) for k in SHOWN), style=style)
+    gap = metrics.get("gap_lightgbm_vs_oracle")
+    if gap:
+        table.add_row("gap to oracle", *(_cell(gap, k) for k in SHOWN), style="dim")
+    return table
+
+
+def print_decision(decision: Any) -> None:
+    """The gate's decision, one line per check."""
+    colour = {"promoted": "green", "refused": "red"}.get(decision.action, "yellow")
+    forced = " (forced)" if decision.forced else ""
+    console.print(
+        f"champion gate: [{colour}]{decision.action}{forced}[/] — {decision.model_name} "
+        f"v{decision.candidate_version}; champion {decision.from_version or 'none'} → "
+        f"{decision.to_version or 'none'}"
+    )
+    for line in decision.summary.splitlines():
+        style = "green" if line.startswith("PASS") else "red" if line.startswith("FAIL") else ""
+        console.print(f"  [{style}]{line}[/]" if style else f"  {line}")
+
+
+def train_cmd(
+    features: Path = typer.Option(..., "--features", help="Parquet feature table (contract)."),
+    label: str = typer.Option("trouble_12m", "--label", help="Label column."),
+    view: View = typer.Option(View.portfolio, "--view", help="portfolio or application."),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="Registered model (default overdue-risk-<view>)."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed of split, models and bootstrap."),
+    truth: Path | None = typer.Option(
+        None, "--truth", help="Simulator truth/ folder (adds the oracle)."
+    ),
+    promote: bool = typer.Option(False, "--promote", help="Run the champion gate at the end."),
+    capacity: int = typer.Option(5, "--capacity", min=1, help="Visits per commune per month."),
+    n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap replicates."),
+) -> None:
+    """Train a model on a feature table, log it to MLflow and register it."""
+    from features.feature_table import FeatureTableError
+    from training.pipeline import run_training
+
+    with console.status(f"training {view.value} on {features.name} …"):
+        try:
+            out = run_training(
+                features, label, view.value, model_name, seed, promote, truth,
+                capacity=capacity, n_boot=n_boot,
+            )  # fmt: skip
+        except FeatureTableError as err:
+            console.print(
+                f"[red]error[/]: {features} breaks the feature-table contract:", soft_wrap=True
+            )
+            for p in err.problems:
+                console.print(f"  - {p}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except (FileNotFoundError, ValueError) as err:
+            console.print(f"[red]error[/]: {err}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    split = out["split"]
+    console.print(
+        f"run [bold]{out['run_id']}[/] → {out['model_name']} v{out['model_version']} "
+        f"({out['seconds']:.0f} s; store {out['tracking_uri'].split('@')[-1]})"
+    )
+    console.print(f"split: {getattr(split, 'kind', '?')} — {getattr(split, 'reason', '')}")
+    console.print(metrics_table(out["metrics"], f"{out['model_name']}: test window"))
+    if out["decision"] is not None:
+        print_decision(out["decision"])
+    else:
+        console.print(f"champion gate: not run ({out['reason']})")
+    typer.echo(out["run_id"])
+
+
+def promote_cmd(
+    model_name: str = typer.Option(..., "--model-name", help="Registered model name."),
+    version: str | None = typer.Option(None, "--version", help="Candidate (default: newest)."),
+    force: bool = typer.Option(
+        False, "--force", help="Move the alias whatever the gate says (recorded)."
+    ),
+    reason: str = typer.Option("", "--reason", help="Why (recorded in the audit)."),
+    actor: str | None = typer.Option(None, "--actor", help="Who (default: login name)."),
+) -> None:
+    """Move the registry alias 'champion' to a version if it beats the champion (audited)."""
+    from training import tracking
+    from training.registry import promote
+
+    if force and not reason:
+        console.print("[red]error[/]: --force needs a --reason (it is recorded)")
+        raise typer.Exit(2)
+    tracking.configure()
+    try:
+        decision = promote(model_name, version, force=force, reason=reason, actor=actor)
+    except ValueError as err:
+        console.print(f"[red]error[/]: {err}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    print_decision(decision)
+    if decision.action == "refused":
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the commands to the root CLI."""
+    app.command("train")(train_cmd)
+    app.command("promote")(promote_cmd)
