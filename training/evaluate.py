@@ -100,16 +100,18 @@ class RankingEvaluator:
             # index of the first block of each block's group
             start_idx = np.maximum.accumulate(np.where(grp_start, np.arange(n_blk), 0))
             _, grp_code = np.unique(blk_group, return_inverse=True)
-            self.groupings[name] = (order, blk, n_blk, start_idx, grp_code)
+            self.groupings[name] = (order, blk, n_blk, start_idx, grp_code, self.y[order])
+        self.y_sorted = self.y[self.order]
+        self.start = np.array([0.0, 1.0])
         if is_proba:
             self.z = _logit(self.s)
             self.p = np.clip(self.s, EPS, 1 - EPS)
 
     def _top(self, grouping: str, w: np.ndarray, budget: float, relative: bool) -> tuple:
-        order, blk, n_blk, start_idx, grp_code = self.groupings[grouping]
+        order, blk, n_blk, start_idx, grp_code, y_sorted = self.groupings[grouping]
         wo = w[order]
         W = np.bincount(blk, weights=wo, minlength=n_blk)
-        P = np.bincount(blk, weights=wo * self.y[order], minlength=n_blk)
+        P = np.bincount(blk, weights=wo * y_sorted, minlength=n_blk)
         cw = np.cumsum(W)
         before = cw - W - (cw[start_idx] - W[start_idx])
         if relative:
@@ -125,13 +127,15 @@ class RankingEvaluator:
 
     def metrics(self, w: np.ndarray | None = None, top_k: Sequence[int] = TOP_K) -> dict:
         """All metrics for row weights ``w`` (default: 1 per row)."""
+        first = w is None
         w = np.ones_like(self.y) if w is None else np.asarray(w, dtype="float64")
         wy = w * self.y
         P, total = float(wy.sum()), float(w.sum())
         N = total - P
         out: dict[str, float] = {"observed_rate": P / total if total else float("nan")}
-        pos_b = np.bincount(self.block, weights=wy[self.order], minlength=self.n_block)
-        neg_b = np.bincount(self.block, weights=(w - wy)[self.order], minlength=self.n_block)
+        wo = w[self.order]
+        pos_b = np.bincount(self.block, weights=wo * self.y_sorted, minlength=self.n_block)
+        neg_b = np.bincount(self.block, weights=wo, minlength=self.n_block) - pos_b
         cpos, cneg = np.cumsum(pos_b), np.cumsum(neg_b)
         if P > 0 and N > 0:
             out["roc_auc"] = float((pos_b * (N - cneg) + 0.5 * pos_b * neg_b).sum() / (P * N))
@@ -152,7 +156,9 @@ class RankingEvaluator:
             out["brier"] = float((w * (self.s - self.y) ** 2).sum() / total)
             ll = self.y * np.log(self.p) + (1 - self.y) * np.log(1 - self.p)
             out["log_loss"] = float(-(w * ll).sum() / total)
-            a, b = calibration_fit(self.y, self.z, w)
+            a, b = calibration_fit(self.y, self.z, w, start=self.start)
+            if first and np.isfinite(a) and np.isfinite(b):
+                self.start = np.array([a, b])  # bootstrap replicates start from the estimate
             out["calibration_intercept"], out["calibration_slope"] = a, b
             out["predicted_rate"] = float((w * self.s).sum() / total)
         else:
@@ -163,7 +169,11 @@ class RankingEvaluator:
 
 
 def calibration_fit(
-    y: np.ndarray, z: np.ndarray, w: np.ndarray | None = None, iters: int = 50
+    y: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray | None = None,
+    iters: int = 50,
+    start: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Intercept and slope of the weighted logistic regression ``y ~ a + b * z`` (Newton).
 
@@ -172,6 +182,7 @@ def calibration_fit(
         z: Logits of the predicted probabilities.
         w: Row weights.
         iters: Most Newton steps.
+        start: Starting ``(intercept, slope)`` (default ``(0, 1)``).
 
     Returns:
         ``(intercept, slope)``; NaN when the fit is undefined (one class only).
@@ -186,7 +197,7 @@ def calibration_fit(
         eta = b[0] + b[1] * z
         return float((w * (y * eta - np.logaddexp(0.0, eta))).sum())
 
-    beta = np.array([0.0, 1.0])
+    beta = np.array([0.0, 1.0]) if start is None else np.asarray(start, dtype="float64").copy()
     current = loglik(beta)
     for _ in range(iters):
         eta = np.clip(beta[0] + beta[1] * z, -35, 35)

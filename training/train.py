@@ -121,7 +121,7 @@ def _fit(
     calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid)
     scorer = Scorer(booster, calibrator, list(names), dict(categorical),
                     {**meta, "calibration_reason": reason})  # fmt: skip
-    baseline = fit_logistic(train, y_train, names, categorical)
+    baseline = fit_logistic(train, y_train, names, categorical, seed)
     info = {
         **info,
         "lightgbm_params": params,
