@@ -226,8 +226,9 @@ LightGBM binary, {params["num_boost_round"]} rounds (early stopping on the valid
 loss), monotone constraints from the catalog's risk directions, native categorical features,
 seed {params["seed"]}. Rare events: {params["rare_event_handling"]}.
 Calibration: {params["calibration_reason"]}.
-Challenger: logistic regression (median imputation + missing indicators, standardisation,
-one-hot categories, C=0.1) on the same split.
+Challenger: logistic regression (signed log, median imputation + missing indicators,
+standardisation clipped to ±5 sd, one-hot categories, C=0.1; at most 150,000 sampled training
+rows) on the same split.
 
 Top features (SHAP): {", ".join(top_features[:10])}.
 

@@ -65,6 +65,8 @@ BACKTEST_METRICS = (
     "observed_rate",
 )
 SHAP_ROWS = 5000
+BACKTEST_WINDOWS = 3
+"""Backtest windows, the main one included (each extra window is one more pair of fits)."""
 
 
 @dataclass
@@ -217,7 +219,14 @@ def train_view(
     if data.empty:
         raise ValueError(f"no rows with an observed {label}")
     names, categorical = feature_spec(data)
-    split, windows = make_split(data, label, horizon=horizon, seed=seed, null_label_rows=n_null)
+    split, windows = make_split(
+        data,
+        label,
+        horizon=horizon,
+        max_windows=BACKTEST_WINDOWS,
+        seed=seed,
+        null_label_rows=n_null,
+    )
     oracle = oracle_proba(data, truth, horizon) if truth is not None else None
     meta = {
         "label": label,
