@@ -63,7 +63,7 @@ class SimConfig:
     one_off_late_rate: float = 0.003
     # debt handling
     extension_prob_subjective: float = 0.95
-    cure_prob_per_month: float = 0.7
+    cure_prob_per_month: float = 0.55
     migration_repaid_prob: float = 0.9
     freeze_prob_death: float = 0.5
     # inspections: share of borrowers visited per year, share of visits at random
