@@ -59,6 +59,16 @@ def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
     return pd.read_parquet(truth_dir)
 
 
+def _append_gate_rule(artifacts: dict[str, Path]) -> None:
+    """Add the champion gate's rule to the model card written by the trainer."""
+    from training.registry import GATE_RULE_MD
+
+    card = artifacts.get("model_card.md")
+    if card is not None and Path(card).is_file():
+        text = Path(card).read_text(encoding="utf-8").rstrip("\n")
+        Path(card).write_text(f"{text}\n\n{GATE_RULE_MD}", encoding="utf-8")
+
+
 def run_training(
     features_path: Path,
     label: str = "trouble_12m",
@@ -115,6 +125,7 @@ def run_training(
             table, label, view, Path(tmp), seed=seed, truth=truth,
             capacity_per_commune_month=capacity, n_boot=n_boot,
         )  # fmt: skip
+        _append_gate_rule(result.artifacts)
         run_name = f"{view} {label} seed {seed}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
             tracking.log_training(

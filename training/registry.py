@@ -26,8 +26,8 @@ With no champion yet, step 2 compares the candidate with a *random ranking* (its
 value: ROC AUC 0.5, capture at capacity = the share of each commune-month visited), with the
 same paired bootstrap rule; step 3 is unchanged.
 
-Metrics are the trainer's (:func:`training.evaluate.evaluate_rankings`), so the gate's figures are
-the run's figures. ``force=True`` (for the data team) moves the alias whatever the gate says; the
+Metrics are the trainer's (:class:`training.evaluate.RankingEvaluator`), so the gate's figures
+are the run's figures. ``force=True`` (for the data team) moves the alias whatever the gate says; the
 gate is still evaluated and its verdict recorded next to ``forced``.
 
 Every decision — promotion, refusal, forced move, no-op — is recorded (who, when, from version,
@@ -76,6 +76,24 @@ PROBABILITY_METRICS = ("calibration_slope", "calibration_intercept", "predicted_
 N_BOOT = 500
 GATE_SEED = 42
 DEFAULT_CAPACITY = 5
+
+GATE_RULE_MD = f"""## Champion gate
+
+This model carries the registry alias `champion` only if the gate passed (or the data team
+forced it; forced moves are recorded). The gate re-scores the candidate and the current champion
+on the candidate's test window, which must be the newest, and requires:
+
+* ROC AUC and capture at capacity: the 95 % paired, household-clustered bootstrap interval
+  ({N_BOOT} replicates) of the difference candidate − champion lies above zero (with no champion
+  yet: candidate − a random ranking). When the capacity visits every row of the window, only
+  ROC AUC decides.
+* Calibration on the window: slope within [{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}] and predicted trouble
+  rate within {RATE_TOLERANCE:.0%} of the observed rate.
+
+Every decision (who, when, from, to, why, forced) is recorded as `gate.*` tags on the model
+version and its run, as a `gate` run in MLflow, and in the service's `model_alias_history` table.
+"""
+"""The gate rule as a model-card section (appended to each run's ``model_card.md``)."""
 
 metadata = sa.MetaData()
 alias_history = sa.Table(
@@ -177,8 +195,6 @@ def gate_checks(
     Returns:
         ``(checks, figures, lines)``: check → passed, the numbers, one explanation per check.
     """
-    from training.evaluate import evaluate_rankings
-
     frame = frame.reset_index(drop=True)
     rival = "champion" if champion is not None else "random"
     scores = {
@@ -187,24 +203,14 @@ def gate_checks(
         if champion is not None
         else np.zeros(len(frame)),  # all tied = a random order's expected value
     }
-    probs = ["candidate"] + (["champion"] if champion is not None else [])
-    # intervals for the ranking metrics (calibration is judged on the point estimates)
-    res = evaluate_rankings(
-        frame, scores, [], label=label, capacity=capacity, n_boot=n_boot, seed=seed,
-        gaps=[("candidate", rival)],
-    )  # fmt: skip
-    point = evaluate_rankings(frame, scores, probs, label=label, capacity=capacity, n_boot=0)
-    for who in probs:
-        res[who].update({k: point[who][k] for k in PROBABILITY_METRICS})
+    res = paired_bootstrap(frame, label, scores, capacity, n_boot, seed)
     gap = res[f"gap_candidate_vs_{rival}"]
     cand = res["candidate"]
     figures: dict[str, float] = {"rows": float(len(frame)), "positives": float(frame[label].sum())}
-    for who in ("candidate", rival):
-        for m in (*GATE_METRICS, "calibration_slope", "predicted_rate", "observed_rate"):
-            if m in res[who] and not (
-                who == "random" and m in ("calibration_slope", "predicted_rate")
-            ):
-                figures[f"{who}.{m}"] = float(res[who][m])
+    for m in (*GATE_METRICS, *PROBABILITY_METRICS, "observed_rate"):
+        figures[f"candidate.{m}"] = float(cand[m])
+    for m in GATE_METRICS:
+        figures[f"{rival}.{m}"] = float(res[rival][m])
     checks: dict[str, bool] = {}
     lines: list[str] = []
     for m in GATE_METRICS:
@@ -240,6 +246,66 @@ def gate_checks(
         f"({rel:+.1%}; must be within ±{RATE_TOLERANCE:.0%})"
     )
     return checks, figures, lines
+
+
+def paired_bootstrap(
+    frame: pd.DataFrame,
+    label: str,
+    scores: dict[str, np.ndarray],
+    capacity: int,
+    n_boot: int,
+    seed: int = GATE_SEED,
+) -> dict[str, dict[str, float]]:
+    """Gate metrics of two rankings and the paired, household-clustered bootstrap of a − b.
+
+    Metric definitions are the trainer's (:class:`training.evaluate.RankingEvaluator`: ties
+    count one half, visits are taken per commune and month). Each replicate draws the window's
+    households with replacement and weighs their rows by the draw count; both rankings see the
+    same draws. Only :data:`GATE_METRICS` are bootstrapped; the first ranking also gets its
+    point probability figures (:data:`PROBABILITY_METRICS`).
+
+    Args:
+        frame: Rows with ``household_id``, ``as_of``, optional ``commune_id`` and ``label``.
+        label: Label column (0/1).
+        scores: Exactly two rankings, candidate first.
+        capacity: Visits per commune per month.
+        n_boot: Replicates.
+        seed: Seed of the draws.
+
+    Returns:
+        ``{a: metrics, b: metrics, "gap_<a>_vs_<b>": {metric, metric_lo, metric_hi}}``.
+    """
+    from training.evaluate import RankingEvaluator, codes
+
+    (a, sa_), (b, sb_) = scores.items()
+    y = frame[label].astype("int64").to_numpy()
+    period = codes(frame["as_of"])
+    if "commune_id" in frame.columns:
+        cell = codes(frame["commune_id"].astype(str) + "|" + frame["as_of"].astype(str))
+    else:
+        cell = period
+    ev = {
+        a: RankingEvaluator(y, sa_, period, cell, capacity, is_proba=True),
+        b: RankingEvaluator(y, sb_, period, cell, capacity, is_proba=False),
+    }
+    out = {name: e.metrics(top_k=()) for name, e in ev.items()}
+    gap = {m: out[a][m] - out[b][m] for m in GATE_METRICS}
+    hh = codes(frame["household_id"])
+    n_hh = int(hh.max()) + 1 if len(hh) else 0
+    rng = np.random.default_rng(seed)
+    fast = {name: RankingEvaluator(y, s, period, cell, capacity, is_proba=False)
+            for name, s in ((a, sa_), (b, sb_))}  # fmt: skip
+    reps = np.full((n_boot, len(GATE_METRICS)), np.nan)
+    for i in range(n_boot):
+        w = np.bincount(rng.integers(0, n_hh, n_hh), minlength=n_hh).astype("float64")[hh]
+        ma, mb = fast[a].metrics(w, top_k=()), fast[b].metrics(w, top_k=())
+        reps[i] = [ma[m] - mb[m] for m in GATE_METRICS]
+    for j, m in enumerate(GATE_METRICS):
+        vals = reps[:, j][np.isfinite(reps[:, j])]
+        lo, hi = np.percentile(vals, [2.5, 97.5]) if vals.size else (math.nan, math.nan)
+        gap[f"{m}_lo"], gap[f"{m}_hi"] = float(lo), float(hi)
+    out[f"gap_{a}_vs_{b}"] = gap
+    return out
 
 
 # --- registry helpers -------------------------------------------------------------------------

@@ -85,6 +85,8 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
     assert {"features.json", "data_fingerprint.json", "split.json", "training", "gate"} <= files
     trained = {Path(a.path).name for a in client.list_artifacts(first["run_id"], "training")}
     assert {"model_card.md", "metrics.json", "backtest.csv", "reliability.png"} <= trained
+    card = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/training/model_card.md")
+    assert "## Champion gate" in card
     window = tracking.load_test_window(first["run_id"])
     feats = json.loads(mlflow.artifacts.load_text(f"runs:/{first['run_id']}/features.json"))
     assert set(feats["names"]) <= set(window.columns)
