@@ -133,7 +133,7 @@ def promote_cmd(
     reason: str = typer.Option("", "--reason", help="Why (recorded in the audit)."),
     actor: str | None = typer.Option(None, "--actor", help="Who (default: login name)."),
 ) -> None:
-    """Move the registry alias 'champion' to a version if it beats the champion (audited)."""
+    """Move the alias 'champion' to a version if it beats the champion (audited; exit 3 if refused)."""
     from training import tracking
     from training.registry import promote
 
