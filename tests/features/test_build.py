@@ -7,21 +7,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import storage
 from features.build import application_snapshots, build_feature_table, key_columns
 from features.catalog import LABELS, all_feature_names
 from features.feature_table import check_feature_table
-from features.validation import load_tables
 
 
 @pytest.fixture(scope="module")
-def tables(small_district: Path) -> dict[str, pd.DataFrame]:
-    return load_tables(small_district)
+def tables(small_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return small_tables
 
 
 @pytest.fixture(scope="module")
-def export(small_district: Path) -> pd.Timestamp:
-    return pd.Timestamp(storage.read_manifest(small_district)["export_date"])
+def export(small_export: pd.Timestamp) -> pd.Timestamp:
+    return small_export
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from features import storage
 from features.build import build_feature_table, key_columns
 from features.catalog import CATALOG_VERSION, all_feature_names
 from features.online_store import (
@@ -19,30 +15,16 @@ from features.online_store import (
     fetch,
     materialize,
 )
-from features.validation import load_tables
-from tests.db_engines import pg_server_url, postgres_engine, sqlite_engine
-
-PG = pg_server_url()
 
 
 @pytest.fixture(scope="module")
-def tables(small_district: Path) -> dict[str, pd.DataFrame]:
-    return load_tables(small_district)
+def tables(small_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return small_tables
 
 
 @pytest.fixture(scope="module")
-def export(small_district: Path) -> pd.Timestamp:
-    return pd.Timestamp(storage.read_manifest(small_district)["export_date"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        yield sqlite_engine(tmp_path)
-    else:
-        if PG is None:
-            pytest.skip("no PostgreSQL server reachable (CI always provides one)")
-        yield from postgres_engine(PG)
+def export(small_export: pd.Timestamp) -> pd.Timestamp:
+    return small_export
 
 
 def test_default_as_of_is_after_last_closed_month() -> None:

@@ -14,11 +14,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
-from tests.db_engines import pg_server_url, postgres_engine, sqlite_engine
+from tests.db_engines import sqlite_engine
 from training import registry, tracking
 from training.pipeline import run_training
 
-PG = pg_server_url()
 N_BOOT = 20
 GATE_BOOT = 200
 
@@ -66,16 +65,6 @@ def trained(store: Path, small_training_data: tuple[Path, Path]) -> dict[str, st
         assert res["decision"] is None and not res["promoted"]
         out[name] = client.get_model_version("gate-source", res["model_version"]).source
     return out
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        yield sqlite_engine(tmp_path)
-    else:
-        if PG is None:
-            pytest.skip("no PostgreSQL server reachable (CI always provides one)")
-        yield from postgres_engine(PG)
 
 
 def _register(trained: dict[str, str], *kinds: str) -> str:
