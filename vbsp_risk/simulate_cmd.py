@@ -141,8 +141,12 @@ def run_cmd(
         8_500, "--households", min=50, help="Borrower households to simulate."
     ),
     seed: int = typer.Option(20251231, "--seed", help="Random seed."),
+    train: bool = typer.Option(
+        True, "--train/--no-train", help="Also build features, train, gate, materialize."
+    ),
 ) -> None:
-    """The main job: simulate the default district, validate it, print its summary."""
+    """The main job: simulate the default district, validate it, summarise it, then build both
+    feature views, train and gate the first champions (MLflow), and fill the online store."""
     from features.validation import validate_dir
 
     state = get_state()
@@ -162,6 +166,47 @@ def run_cmd(
         json.dumps(summary, indent=2, default=str)
     )
     print_summary(summary)
+    if train:
+        _train_stage(data, state.state_dir / "features", seed=42)
+
+
+def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
+    """Features for both views → training and the champion gate → online store."""
+    from features import partitions
+    from features.build import partitioned_feature_table, write_feature_table
+    from features.db import make_engine
+    from features.online_store import default_as_of, materialize
+    from features.validation import load_tables
+    from training.pipeline import train_and_promote
+    from vbsp_risk.train_cmd import metrics_table, print_decision
+
+    features_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for view in ("portfolio", "application"):
+        paths[view] = features_dir / f"{view}.parquet"
+        n = len(partitions.commune_ids(data))
+        with Progress(TextColumn(f"{view} features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:  # fmt: skip
+            task = bar.add_task(view, total=n)
+            pieces, export = partitioned_feature_table(data, view)
+            rows = write_feature_table(
+                pieces, paths[view], progress=lambda _c, t=task: bar.advance(t)
+            )
+        console.print(f"[green]{rows:,}[/] {view} rows → {paths[view]}")
+    with console.status("training both views (LightGBM + calibration + challenger + evaluation)…"):
+        results = train_and_promote(paths, truth_dir=data / "truth", seed=seed)
+    for view, res in results.items():
+        console.print(
+            metrics_table(
+                res["metrics"], title=f"{view} view — test window (model vs practice vs oracle)"
+            )
+        )
+        print_decision(res["decision"])
+    url = get_state().db_url
+    n = materialize(load_tables(data), make_engine(url), default_as_of(export))
+    console.print(
+        f"[green]{n:,}[/] households and groups materialized into the online store ({url})"
+    )
 
 
 def register(app: typer.Typer) -> None:
