@@ -270,6 +270,11 @@ def partitioned_feature_table(
 
     def pieces() -> Iterator[tuple[str, pd.DataFrame | None]]:
         for cid, tables in partitions.iter_communes(data_dir):
-            yield cid, commune_feature_table(tables, view, export, start, end, defs)
+            # the district tables (groups, villages, hazards…) are cut to the commune too, so
+            # the work per commune does not grow with the number of communes
+            yield (
+                cid,
+                commune_feature_table(commune_tables(tables, cid), view, export, start, end, defs),
+            )
 
     return pieces(), export
