@@ -227,8 +227,8 @@ loss), monotone constraints from the catalog's risk directions, native categoric
 seed {params["seed"]}. Rare events: {params["rare_event_handling"]}.
 Calibration: {params["calibration_reason"]}.
 Challenger: logistic regression (signed log, median imputation + missing indicators,
-standardisation clipped to ±5 sd, one-hot categories, C=0.1; at most 150,000 sampled training
-rows) on the same split.
+standardisation clipped to ±5 sd, one-hot categories, C=0.1; at most
+{params.get("logistic_max_rows", "all"):,} sampled training rows) on the same split.
 
 Top features (SHAP): {", ".join(top_features[:10])}.
 

@@ -32,6 +32,7 @@ from features.feature_table import require_feature_table
 from training import report
 from training.evaluate import evaluate_rankings, reliability_table
 from training.fit import (
+    LOGISTIC_MAX_ROWS,
     RARE_EVENT_HANDLING,
     feature_spec,
     fit_calibrator,
@@ -67,6 +68,28 @@ BACKTEST_METRICS = (
 SHAP_ROWS = 5000
 BACKTEST_WINDOWS = 3
 """Backtest windows, the main one included (each extra window is one more pair of fits)."""
+STAGES = ("prepare", "fit_lightgbm", "calibrate", "fit_logistic", "evaluate", "backtest", "report")
+"""Stages whose wall time ``train_view`` records in ``params["stage_seconds"]``."""
+
+
+class _Timer:
+    """Wall seconds per stage (``with timer("stage"): ...`` adds to that stage)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._stage = ""
+
+    def __call__(self, stage: str) -> _Timer:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + (
+            time.perf_counter() - self._t0
+        )
 
 
 @dataclass
@@ -111,19 +134,34 @@ def _fit(
     categorical: dict[str, list[str]],
     seed: int,
     meta: dict[str, Any],
+    timer: _Timer,
+    num_boost_round: int | None = None,
 ) -> _Fitted:
-    train, valid = data.iloc[split.train], data.iloc[split.valid]
-    y_train = train[label].astype("int64").to_numpy()
-    y_valid = valid[label].astype("int64").to_numpy()
-    params = lightgbm_params(seed, int(y_train.sum()))
-    constraints = monotone_constraints(names, categorical)
-    x_train = model_frame(train, names, categorical)
-    x_valid = model_frame(valid, names, categorical)
-    booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
-    calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid)
+    """Fit booster, calibrator and challenger on one split.
+
+    ``num_boost_round`` given (backtest refits): exactly that many rounds, no early stopping,
+    so a backtest window measures the main model's recipe rather than a new search.
+    """
+    with timer("prepare"):
+        train, valid = data.iloc[split.train], data.iloc[split.valid]
+        y_train = train[label].astype("int64").to_numpy()
+        y_valid = valid[label].astype("int64").to_numpy()
+        params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
+        constraints = monotone_constraints(names, categorical)
+        x_train = model_frame(train, names, categorical)
+        x_valid = model_frame(valid, names, categorical)
+    with timer("fit_lightgbm"):
+        if num_boost_round is None:
+            booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
+        else:
+            booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints,
+                                         max_rounds=num_boost_round, early_stopping_rounds=0)  # fmt: skip
+    with timer("calibrate"):
+        calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid)
     scorer = Scorer(booster, calibrator, list(names), dict(categorical),
                     {**meta, "calibration_reason": reason})  # fmt: skip
-    baseline = fit_logistic(train, y_train, names, categorical, seed)
+    with timer("fit_logistic"):
+        baseline = fit_logistic(train, y_train, names, categorical, seed)
     info = {
         **info,
         "lightgbm_params": params,
@@ -212,6 +250,8 @@ def train_view(
         ValueError: If no labelled rows remain.
     """
     started = time.perf_counter()
+    timer = _Timer()
+    timer("prepare").__enter__()
     require_feature_table(table, label)
     definition = LABELS.get(label)
     horizon = definition.horizon_months if definition else 12
@@ -236,25 +276,32 @@ def train_view(
         "split_kind": split.info.kind,
         "train_end": split.info.windows["train"]["end"],
     }
+    timer.__exit__()
 
-    fitted = _fit(data, label, split, names, categorical, seed, meta)
-    test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
-    rankers, probas = _rankers(test_frame)
-    scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
-    metrics = evaluate_rankings(test_frame, scores, probas, "label", capacity_per_commune_month,
-                                n_boot, seed, gaps=_gaps(rankers))  # fmt: skip
+    fitted = _fit(data, label, split, names, categorical, seed, meta, timer)
+    with timer("evaluate"):
+        test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
+        rankers, probas = _rankers(test_frame)
+        scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
+        metrics = evaluate_rankings(test_frame, scores, probas, "label",
+                                    capacity_per_commune_month, n_boot, seed,
+                                    gaps=_gaps(rankers))  # fmt: skip
 
     backtest_rows = []
+    rounds = int(fitted.info["num_boost_round"])
+    backtest_timer = _Timer()
     for k, win in enumerate(windows):
         if k == 0:
             win_metrics, win_fit = metrics, fitted
         else:
-            win_fit = _fit(data, label, win, names, categorical, seed, meta)
-            frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
-            win_metrics = evaluate_rankings(
-                frame, {n: frame[n].to_numpy("float64") for n in rankers}, probas, "label",
-                capacity_per_commune_month, 0, seed,
-            )  # fmt: skip
+            win_fit = _fit(data, label, win, names, categorical, seed, meta, backtest_timer,
+                           num_boost_round=rounds)  # fmt: skip
+            with backtest_timer("evaluate"):
+                frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
+                win_metrics = evaluate_rankings(
+                    frame, {n: frame[n].to_numpy("float64") for n in rankers}, probas, "label",
+                    capacity_per_commune_month, 0, seed,
+                )  # fmt: skip
         w = win.info.windows
         for name in rankers:
             backtest_rows.append({
@@ -270,7 +317,9 @@ def train_view(
                 **{m: win_metrics[name].get(m, float("nan")) for m in BACKTEST_METRICS},
             })  # fmt: skip
     backtest = pd.DataFrame(backtest_rows)
+    timer.seconds["backtest"] = sum(backtest_timer.seconds.values())
 
+    report_started = time.perf_counter()
     params = {
         **fitted.info,
         "seed": seed,
@@ -282,6 +331,11 @@ def train_view(
         "rare_event_handling": RARE_EVENT_HANDLING,
         "capacity_per_commune_month": capacity_per_commune_month,
         "n_boot": n_boot,
+        "logistic_max_rows": LOGISTIC_MAX_ROWS,
+        "backtest_refits": (
+            f"each backtest window refits LightGBM with the main model's {rounds} rounds (no early "
+            "stopping), calibrates on its own validation window and refits the challenger"
+        ),
         "bootstrap": "households resampled with replacement (clustered), percentile 95% intervals",
         "horizon_months": horizon,
     }
@@ -312,6 +366,9 @@ def train_view(
         out, booster=fitted.scorer.booster, shap=shap, test_frame=test_frame, rankers=rankers,
         reliability=reliability, backtest=backtest, card=card,
     )  # fmt: skip
+    timer.seconds["report"] = time.perf_counter() - report_started
+    params["stage_seconds"] = {k: round(v, 3) for k, v in timer.seconds.items()}
+    params["backtest_stage_seconds"] = {k: round(v, 3) for k, v in backtest_timer.seconds.items()}
     params["train_seconds"] = round(time.perf_counter() - started, 2)
     doc = {"metrics": metrics, "split": split.info.to_dict(), "params": params}
     (out / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, sort_keys=True))

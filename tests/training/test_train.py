@@ -65,3 +65,14 @@ def test_short_table_falls_back_to_household_split(small_table: pd.DataFrame, tm
     assert r.split.windows["test"]["households"] == hh.nunique()
     assert r.backtest["window"].nunique() == 1
     assert "oracle" not in r.metrics
+
+
+def test_stage_timings_and_backtest_rounds(small_result: TrainResult) -> None:
+    from training.train import STAGES
+
+    stages = small_result.params["stage_seconds"]
+    assert set(stages) == set(STAGES)
+    assert all(v >= 0 for v in stages.values())
+    assert sum(stages.values()) <= small_result.params["train_seconds"] + 1.0
+    # backtest windows refit with the main model's rounds (no new early-stopping search)
+    assert small_result.backtest["num_boost_round"].nunique() == 1
