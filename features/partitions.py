@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from features import storage
 from features.contract import MANIFEST, TABLES
@@ -39,7 +40,25 @@ def commune_ids(data_dir: Path) -> list[str]:
     return sorted(ids)
 
 
-def _link_view(data_dir: Path, cid: str, view: Path) -> None:
+def _district_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """The small district tables, as stored (read once)."""
+    return {n: storage.read_raw(data_dir, n) for n, spec in TABLES.items() if not spec.by_commune}
+
+
+def _commune_rows(name: str, df: pd.DataFrame, cid: str, group_ids: set[str]) -> pd.DataFrame:
+    if "commune_id" in df.columns:
+        return df[df["commune_id"].astype(str) == cid]
+    if "group_id" in df.columns:
+        return df[df["group_id"].astype(str).isin(group_ids)]
+    return df
+
+
+def _link_view(data_dir: Path, cid: str, view: Path, district: dict[str, pd.DataFrame]) -> None:
+    """Lay out one commune's folder: its parts (linked) and its rows of the district tables.
+
+    The district tables are cut to the commune (its groups, villages, leaders, ratings, hazards)
+    so that the work per commune does not grow with the size of the district.
+    """
     for name, spec in TABLES.items():
         if spec.by_commune:
             target = data_dir / name / f"part-{cid}.parquet"
@@ -48,14 +67,16 @@ def _link_view(data_dir: Path, cid: str, view: Path) -> None:
                 os.symlink(target.resolve(), view / name / target.name)
             else:  # a commune without rows in this table: an empty part of the right schema
                 storage.write_part(pd.DataFrame({c: [] for c in spec.columns}), view, name, cid)
-        elif name == "group_leaders":  # leaders are member households: keep this commune's groups
-            groups = storage.read_raw(data_dir, "groups")
-            leaders = storage.read_raw(data_dir, name)
-            mine = groups.loc[groups["commune_id"].astype(str) == cid, "group_id"].astype(str)
-            storage.write_part(
-                leaders[leaders["group_id"].astype(str).isin(set(mine))], view, name, None
-            )
-        else:
+    groups = district["groups"]
+    group_ids = set(groups.loc[groups["commune_id"].astype(str) == cid, "group_id"].astype(str))
+    for name, df in district.items():
+        try:
+            storage.write_part(_commune_rows(name, df, cid, group_ids), view, name, None)
+        except (
+            pa.ArrowException,
+            ValueError,
+            TypeError,
+        ):  # badly typed: let the validator report it
             for src in storage.table_paths(data_dir, name):
                 os.symlink(src.resolve(), view / src.name)
     if (data_dir / MANIFEST).exists():
@@ -73,9 +94,10 @@ def iter_communes(data_dir: Path) -> Iterator[tuple[str, dict[str, pd.DataFrame]
     data_dir = Path(data_dir)
     if not is_partitioned(data_dir):
         raise ValueError(f"{data_dir} is not stored by commune (<table>/part-<commune>.parquet)")
+    district = _district_tables(data_dir)
     for cid in commune_ids(data_dir):
         with tempfile.TemporaryDirectory(prefix=f"vbsp-{cid}-") as tmp:
-            _link_view(data_dir, cid, Path(tmp))
+            _link_view(data_dir, cid, Path(tmp), district)
             tables = load_tables(Path(tmp))
         logger.debug("commune %s loaded: %d loans", cid, len(tables["loans"]))
         yield cid, tables
