@@ -265,6 +265,18 @@ def codes(values: pd.Series | np.ndarray) -> np.ndarray:
     return c.astype("int64")
 
 
+def period_cells(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each row's calendar month (top-k % is per month) and (commune, month) cell
+    (capacity is per commune and month). Application ``as_of`` dates are days: they are grouped
+    by their calendar month, so a capacity of N visits means N a commune a month in both views."""
+    month = pd.to_datetime(frame["as_of"]).dt.to_period("M").astype(str)
+    period = codes(month)
+    if "commune_id" not in frame.columns:
+        logger.warning("no commune_id: capacity applies to the whole district per month")
+        return period, period
+    return period, codes(frame["commune_id"].astype(str) + "|" + month)
+
+
 def evaluate_rankings(
     frame: pd.DataFrame,
     scores: Mapping[str, np.ndarray],
@@ -292,12 +304,7 @@ def evaluate_rankings(
         Name → metric → value; with ``n_boot`` every metric also has ``_lo`` and ``_hi``.
     """
     y = frame[label].astype("int64").to_numpy()
-    period = codes(frame["as_of"])
-    if "commune_id" in frame.columns:
-        cell = codes(frame["commune_id"].astype(str) + "|" + frame["as_of"].astype(str))
-    else:
-        logger.warning("no commune_id: capacity applies to the whole district per month")
-        cell = period
+    period, cell = period_cells(frame)
     evaluators = {}
     for name, s in scores.items():
         s = np.asarray(s, dtype="float64")

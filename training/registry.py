@@ -280,15 +280,11 @@ def paired_bootstrap(
     Returns:
         ``{a: metrics, b: metrics, "gap_<a>_vs_<b>": {metric, metric_lo, metric_hi}}``.
     """
-    from training.evaluate import RankingEvaluator, codes
+    from training.evaluate import RankingEvaluator, codes, period_cells
 
     (a, sa_), (b, sb_) = scores.items()
     y = frame[label].astype("int64").to_numpy()
-    period = codes(frame["as_of"])
-    if "commune_id" in frame.columns:
-        cell = codes(frame["commune_id"].astype(str) + "|" + frame["as_of"].astype(str))
-    else:
-        cell = period
+    period, cell = period_cells(frame)
     ev = {
         a: RankingEvaluator(y, sa_, period, cell, capacity, is_proba=True),
         b: RankingEvaluator(y, sb_, period, cell, capacity, is_proba=False),

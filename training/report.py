@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from training.evaluate import RankingEvaluator, codes
+from training.evaluate import RankingEvaluator, period_cells
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
 def capture_curve(frame: pd.DataFrame, score: np.ndarray, label: str = "label") -> np.ndarray:
     """Capture (recall) when visiting each :data:`CAPTURE_GRID` % of households every month."""
     y = frame[label].astype("int64").to_numpy()
-    period = codes(frame["as_of"])
+    period, _cell = period_cells(frame)
     ev = RankingEvaluator(y, score, period, period, 1, False)
     w = np.ones(len(y))
     total = max(float(y.sum()), 1.0)

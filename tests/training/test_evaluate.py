@@ -171,3 +171,17 @@ def test_practice_scores_from_catalog_columns() -> None:
     assert "practice_group_arrears" not in practice_scores(
         df.drop(columns="group_arrears_rate_12m")
     )
+
+
+def test_capacity_and_top_k_group_application_days_by_month() -> None:
+    from training.evaluate import period_cells
+
+    frame = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2024-03-02", "2024-03-17", "2024-04-01", "2024-03-30"]),
+            "commune_id": ["C1", "C1", "C1", "C2"],
+        }
+    )
+    period, cell = period_cells(frame)
+    assert period[0] == period[1] == period[3] != period[2]
+    assert cell[0] == cell[1] and len({cell[0], cell[2], cell[3]}) == 3
