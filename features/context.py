@@ -40,10 +40,10 @@ import pandas as pd
 
 from features import domain
 from features.catalog import AREA_FEATURES, GROUP_FEATURES, feature_dtypes, feature_names
+from features.history import select_tables
 from features.pit import (
     ROW,
     add_months,
-    as_ns,
     count_before,
     count_in_window,
     last_before,
@@ -69,8 +69,6 @@ GROUP_TABLES: tuple[str, ...] = (
 
 AREA_TABLES: tuple[str, ...] = ("communes", "villages", "hazard_events", "interest")
 """The only tables :func:`area_features` reads."""
-
-FORBIDDEN_TABLES = frozenset({"protected_attributes"})
 
 _COLUMNS: dict[str, list[str]] = {
     "groups": ["group_id", "commune_id", "organisation", "founded_date"],
@@ -113,22 +111,8 @@ _NO_PART = "\x00none"
 
 
 def _select(tables: Mapping[str, pd.DataFrame], names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """Narrow copies of the named tables: needed columns only, dates as ``datetime64[ns]``."""
-    out: dict[str, pd.DataFrame] = {}
-    for name in names:
-        if name in FORBIDDEN_TABLES:  # pragma: no cover - guards edits
-            raise ValueError(f"{name} must never be read by the feature pipeline")
-        if name not in tables:
-            raise KeyError(f"table '{name}' is required")
-        src = tables[name]
-        missing = set(_COLUMNS[name]) - set(src.columns)
-        if missing:
-            raise ValueError(f"table '{name}' lacks columns {sorted(missing)}")
-        df = src[_COLUMNS[name]].copy()
-        for col in _DATES.get(name, []):
-            df[col] = as_ns(df[col])
-        out[name] = df.reset_index(drop=True)
-    return out
+    """Narrow copies of the named tables (see :func:`features.history.select_tables`)."""
+    return select_tables(tables, names, _COLUMNS, _DATES)
 
 
 def prepare_context_snapshots(

@@ -132,12 +132,18 @@ def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
 
 
 def select_tables(
-    tables: Mapping[str, pd.DataFrame], names: tuple[str, ...]
+    tables: Mapping[str, pd.DataFrame],
+    names: tuple[str, ...],
+    columns: Mapping[str, list[str]] | None = None,
+    dates: Mapping[str, list[str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Narrow copies of the named tables: needed columns only, dates as ``datetime64[ns]``.
 
-    Never touches ``protected_attributes``.
+    Never touches ``protected_attributes``. ``columns`` and ``dates`` say which columns each
+    table needs and which are dates (default: this module's borrower-history needs).
     """
+    columns = _COLUMNS if columns is None else columns
+    dates = _DATES if dates is None else dates
     out: dict[str, pd.DataFrame] = {}
     for name in names:
         if name in FORBIDDEN_TABLES:  # pragma: no cover - guards edits
@@ -145,11 +151,11 @@ def select_tables(
         if name not in tables:
             raise KeyError(f"table '{name}' is required")
         src = tables[name]
-        missing = set(_COLUMNS[name]) - set(src.columns)
+        missing = set(columns[name]) - set(src.columns)
         if missing:
             raise ValueError(f"table '{name}' lacks columns {sorted(missing)}")
-        df = src[_COLUMNS[name]].copy()
-        for col in _DATES[name]:
+        df = src[columns[name]].copy()
+        for col in dates.get(name, []):
             df[col] = as_ns(df[col])
         out[name] = df.reset_index(drop=True)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -50,3 +51,21 @@ def small_result(
     out = tmp_path_factory.mktemp("train-run")
     return train_view(table, "trouble_12m", "portfolio", out, seed=42, truth=small_truth,
                       n_boot=N_BOOT)  # fmt: skip
+
+
+def fresh_mlflow_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A fresh MLflow store, service database and state folder for one test module."""
+    import mlflow
+
+    from training import tracking
+
+    folder = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
+        mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
+        mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
+        tracking.configure()
+        yield folder
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 from features.build import build_feature_table
 from features.validation import load_tables
+from tests.training.conftest import fresh_mlflow_store
 from training import registry, tracking
 from training.pipeline import run_training
 from training.pyfunc_model import schema_types, to_model_input
@@ -32,16 +33,7 @@ MODEL = "overdue-risk-application"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh MLflow store and service database for this module."""
-    folder = tmp_path_factory.mktemp("mlflow-pipeline")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
-        mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
-        mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
-        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
-        tracking.configure()
-        yield folder
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    yield from fresh_mlflow_store(tmp_path_factory, "mlflow-pipeline")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
 from tests.db_engines import sqlite_engine
-from training import registry, tracking
+from tests.training.conftest import fresh_mlflow_store
+from training import registry
 from training.pipeline import run_training
 
 N_BOOT = 20
@@ -25,16 +26,7 @@ GATE_BOOT = 200
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh MLflow store and service database for this module."""
-    folder = tmp_path_factory.mktemp("mlflow-registry")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
-        mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
-        mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
-        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
-        tracking.configure()
-        yield folder
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    yield from fresh_mlflow_store(tmp_path_factory, "mlflow-registry")
 
 
 @pytest.fixture(scope="module")
