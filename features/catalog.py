@@ -30,6 +30,7 @@ Conventions:
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,6 +45,9 @@ Kind = Literal["numeric", "boolean", "categorical"]
 KINDS: tuple[str, ...] = ("numeric", "boolean", "categorical")
 
 WINDOWS_SHORT = (3, 6, 12, 24)
+
+REASON_PLACEHOLDERS = frozenset({"value", "value_signed", "s", "not"})
+"""Placeholders a reason template may use (see :class:`Feature`)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,21 @@ class Feature:
         kind: ``numeric``, ``boolean`` or ``categorical``.
         categories: The declared category set (categorical features only).
         dtype: The pandas dtype of the column (``int64``, ``float64``, ``bool`` or ``category``).
+        reason_en: Reason-text template in English: a short sentence stating the value, shown
+            by the scoring service among a score's top reasons (rendered by
+            :func:`features.reason_text.reason_text`). Placeholders: ``{value}`` (the value
+            formatted for the unit and the language by :func:`features.reason_text.format_value`:
+            VND amounts, whole percents for ratios, whole months / counts, km with one
+            decimal, translated category labels, see :data:`CATEGORY_LABELS`),
+            ``{value_signed}`` (the same with an explicit ``+``/``-``; ratios as percentage
+            points), ``{s}`` (``"s"`` unless the value rounds to 1: English plurals; empty in
+            Vietnamese) and, for booleans, ``{not}`` (empty when the flag is true, ``"not "`` /
+            ``"không "`` when false), so one sentence reads right both ways.
+        reason_vi: The same template in Vietnamese, with full diacritics.
+        reason_missing_en: Sentence used when the value is missing (NaN / None), e.g. "No debt
+            extension on record". Empty: the generic sentence "<description_en, up to its
+            first parenthesis>: no data".
+        reason_missing_vi: The same in Vietnamese; empty: "<description_vi>: chưa có số liệu".
     """
 
     name: str
@@ -71,6 +90,10 @@ class Feature:
     kind: Kind = "numeric"
     categories: tuple[str, ...] = ()
     dtype: str = "float64"
+    reason_en: str = ""
+    reason_vi: str = ""
+    reason_missing_en: str = ""
+    reason_missing_vi: str = ""
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
@@ -81,6 +104,10 @@ class Feature:
             raise ValueError(f"{self.name}: categories are required for, and only for, categorical")
         if "protected_attributes" in self.sources:
             raise ValueError(f"{self.name}: protected attributes are never a feature source")
+        for template in (self.reason_en, self.reason_vi):
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+            if not fields <= REASON_PLACEHOLDERS:
+                raise ValueError(f"{self.name}: unknown reason placeholders {sorted(fields)}")
 
     @property
     def pandas_dtype(self) -> object:
@@ -108,6 +135,10 @@ def _ontime(w: int) -> Feature:
         "ratio",
         -1,
         _INTEREST,
+        reason_en=f"Interest paid in full at {{value}} of sessions in the last {w} months",
+        reason_vi=f"Trả đủ lãi ở {{value}} số kỳ thu lãi trong {w} tháng qua",
+        reason_missing_en=f"No interest session in the last {w} months",
+        reason_missing_vi=f"Không có kỳ thu lãi nào trong {w} tháng qua",
     )
 
 
@@ -120,10 +151,12 @@ def _sessions(w: int) -> Feature:
         0,
         _INTEREST,
         dtype=_INT,
+        reason_en=f"A loan outstanding at {{value}} interest session{{s}} in the last {w} months",
+        reason_vi=f"Có dư nợ tại {{value}} kỳ thu lãi trong {w} tháng qua",
     )
 
 
-def _debt_count(kind: str, kind_vi: str, w: int) -> Feature:
+def _debt_count(kind: str, kind_vi: str, w: int, reason_en: str) -> Feature:
     return Feature(
         f"{kind}s_{w}m",
         f"Debt {kind} events recorded for the household in the last {w} months",
@@ -132,6 +165,8 @@ def _debt_count(kind: str, kind_vi: str, w: int) -> Feature:
         1,
         _DEBT,
         dtype=_INT,
+        reason_en=f"{reason_en} in the last {w} months",
+        reason_vi=f"{{value}} lần {kind_vi} trong {w} tháng qua",
     )
 
 
@@ -144,6 +179,8 @@ def _deposits(w: int) -> Feature:
         -1,
         _SAVINGS,
         dtype=_INT,
+        reason_en=f"{{value}} savings deposit{{s}} in the last {w} months",
+        reason_vi=f"{{value}} lần gửi tiết kiệm trong {w} tháng qua",
     )
 
 
@@ -156,6 +193,8 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         0,
         _LOANS,
         dtype=_INT,
+        reason_en="{value} loan{s} disbursed to the household so far",
+        reason_vi="Hộ đã được giải ngân {value} món vay",
     ),
     Feature(
         "loans_closed",
@@ -165,6 +204,8 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         -1,
         _LOANS,
         dtype=_INT,
+        reason_en="{value} loan{s} fully repaid so far",
+        reason_vi="Hộ đã tất toán {value} món vay",
     ),
     Feature(
         "active_loans",
@@ -174,6 +215,8 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         1,
         ("loans", "debt_events"),
         dtype=_INT,
+        reason_en="{value} loan{s} currently outstanding",
+        reason_vi="Hộ đang có {value} món vay còn dư nợ",
     ),
     Feature(
         "main_program",
@@ -184,6 +227,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         _LOANS,
         kind="categorical",
         categories=tuple(domain.PROGRAMS),
+        reason_en="Largest active loan is from the {value} program",
+        reason_vi="Món vay lớn nhất đang còn dư nợ thuộc chương trình {value}",
+        reason_missing_en="No active loan",
+        reason_missing_vi="Hộ không có món vay đang còn dư nợ",
     ),
     Feature(
         "outstanding_principal",
@@ -193,6 +240,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "VND",
         1,
         ("loans", "installments", "debt_events"),
+        reason_en="Outstanding principal of {value}",
+        reason_vi="Dư nợ gốc hiện tại {value}",
+        reason_missing_en="Outstanding principal not recorded",
+        reason_missing_vi="Chưa có số liệu dư nợ gốc",
     ),
     Feature(
         "remaining_term_months",
@@ -202,6 +253,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         0,
         _LOANS,
+        reason_en="{value} month{s} left on the longest active loan's term",
+        reason_vi="Món vay đang còn dư nợ dài nhất còn {value} tháng theo hợp đồng",
+        reason_missing_en="No active loan",
+        reason_missing_vi="Hộ không có món vay đang còn dư nợ",
     ),
     Feature(
         "loan_to_cap",
@@ -210,6 +265,11 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "ratio",
         1,
         _LOANS,
+        reason_en="Largest active loan at {value} of its program's cap",
+        reason_vi="Món vay lớn nhất đang còn dư nợ bằng {value} mức cho vay tối đa của chương "
+        "trình",
+        reason_missing_en="No active loan",
+        reason_missing_vi="Hộ không có món vay đang còn dư nợ",
     ),
     Feature(
         "amount_per_worker",
@@ -218,6 +278,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "VND/person",
         1,
         ("loans", "households", "debt_events"),
+        reason_en="{value} of active loans per working member",
+        reason_vi="Số tiền vay đang còn dư nợ {value} trên mỗi lao động",
+        reason_missing_en="No working member recorded in the household",
+        reason_missing_vi="Hộ không có lao động được ghi nhận",
     ),
     *(_sessions(w) for w in (12, 24)),
     *(_ontime(w) for w in WINDOWS_SHORT),
@@ -230,6 +294,8 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         1,
         _INTEREST,
         dtype=_INT,
+        reason_en="Interest arrears at the latest {value} session{s} in a row",
+        reason_vi="Có lãi tồn {value} kỳ liên tiếp gần nhất",
     ),
     Feature(
         "arrears_streak_max_24m",
@@ -239,6 +305,9 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         1,
         _INTEREST,
         dtype=_INT,
+        reason_en="Longest run of interest arrears in the last 24 months: {value} session{s} in "
+        "a row",
+        reason_vi="Lãi tồn dài nhất {value} kỳ liên tiếp trong 24 tháng qua",
     ),
     Feature(
         "months_since_arrears",
@@ -247,8 +316,12 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         _INTEREST,
+        reason_en="Last interest arrears {value} month{s} ago",
+        reason_vi="Lần có lãi tồn gần nhất cách đây {value} tháng",
+        reason_missing_en="No interest arrears on record",
+        reason_missing_vi="Chưa có lần lãi tồn nào được ghi nhận",
     ),
-    *(_debt_count("extension", "gia hạn nợ", w) for w in (12, 24)),
+    *(_debt_count("extension", "gia hạn nợ", w, "{value} debt extension{s}") for w in (12, 24)),
     Feature(
         "months_since_extension",
         "Months since the last debt extension (NaN when never)",
@@ -256,8 +329,15 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         _DEBT,
+        reason_en="Last debt extension {value} month{s} ago",
+        reason_vi="Lần gia hạn nợ gần nhất cách đây {value} tháng",
+        reason_missing_en="No debt extension on record",
+        reason_missing_vi="Chưa có lần gia hạn nợ nào được ghi nhận",
     ),
-    *(_debt_count("overdue", "chuyển nợ quá hạn", w) for w in (12, 24)),
+    *(
+        _debt_count("overdue", "chuyển nợ quá hạn", w, "Debt moved to overdue {value} time{s}")
+        for w in (12, 24)
+    ),
     Feature(
         "months_since_overdue",
         "Months since the last overdue event (NaN when never)",
@@ -265,6 +345,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         _DEBT,
+        reason_en="Last overdue debt {value} month{s} ago",
+        reason_vi="Lần nợ quá hạn gần nhất cách đây {value} tháng",
+        reason_missing_en="No overdue debt on record",
+        reason_missing_vi="Chưa có lần nợ quá hạn nào được ghi nhận",
     ),
     *(_deposits(w) for w in (3, 6, 12)),
     Feature(
@@ -274,6 +358,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "VND",
         -1,
         _SAVINGS,
+        reason_en="Savings balance of {value}",
+        reason_vi="Số dư tiền gửi tiết kiệm {value}",
+        reason_missing_en="No savings balance recorded",
+        reason_missing_vi="Chưa có số dư tiền gửi tiết kiệm",
     ),
     Feature(
         "months_since_deposit",
@@ -282,6 +370,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         1,
         _SAVINGS,
+        reason_en="Last savings deposit {value} month{s} ago",
+        reason_vi="Lần gửi tiết kiệm gần nhất cách đây {value} tháng",
+        reason_missing_en="No savings deposit on record",
+        reason_missing_vi="Chưa có lần gửi tiết kiệm nào được ghi nhận",
     ),
     Feature(
         "membership_months",
@@ -290,6 +382,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         ("households",),
+        reason_en="Member of the savings-and-loan group for {value} month{s}",
+        reason_vi="Là thành viên tổ tiết kiệm và vay vốn được {value} tháng",
+        reason_missing_en="Not yet a member of a savings-and-loan group",
+        reason_missing_vi="Chưa là thành viên tổ tiết kiệm và vay vốn",
     ),
     Feature(
         "household_size",
@@ -298,6 +394,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "persons",
         0,
         ("households",),
+        reason_en="{value} person{s} in the household",
+        reason_vi="Hộ có {value} nhân khẩu",
+        reason_missing_en="Household size not recorded",
+        reason_missing_vi="Chưa có số nhân khẩu của hộ",
     ),
     Feature(
         "workers",
@@ -306,6 +406,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         "persons",
         -1,
         ("households",),
+        reason_en="{value} working member{s} in the household",
+        reason_vi="Hộ có {value} lao động",
+        reason_missing_en="Working members of the household not recorded",
+        reason_missing_vi="Chưa có số lao động của hộ",
     ),
     Feature(
         "poverty_status",
@@ -316,6 +420,10 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         ("poverty_status",),
         kind="categorical",
         categories=tuple(domain.POVERTY_STATUSES),
+        reason_en="Household status: {value}",
+        reason_vi="Phân loại hộ: {value}",
+        reason_missing_en="Household never classified as poor or near-poor",
+        reason_missing_vi="Hộ chưa được phân loại nghèo / cận nghèo",
     ),
     Feature(
         "poverty_status_changes_24m",
@@ -325,6 +433,8 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         0,
         ("poverty_status",),
         dtype=_INT,
+        reason_en="Poverty status changed {value} time{s} in the last 24 months",
+        reason_vi="Phân loại hộ thay đổi {value} lần trong 24 tháng qua",
     ),
 )
 
@@ -345,6 +455,12 @@ def _peer_ontime(w: int) -> Feature:
         "ratio",
         -1,
         _GROUP_PEERS,
+        reason_en=f"Other group members paid interest in full at {{value}} of their sessions in "
+        f"the last {w} months",
+        reason_vi=f"Các thành viên khác của tổ trả đủ lãi ở {{value}} số kỳ thu lãi trong {w} "
+        "tháng qua",
+        reason_missing_en=f"No other group member had an interest session in the last {w} months",
+        reason_missing_vi=f"Không thành viên khác nào của tổ có kỳ thu lãi trong {w} tháng qua",
     )
 
 
@@ -358,6 +474,11 @@ def _peer_arrears(w: int) -> Feature:
         "ratio",
         1,
         _GROUP_PEERS,
+        reason_en=f"{{value}} of the other group members with a loan had interest arrears in the "
+        f"last {w} months",
+        reason_vi=f"{{value}} thành viên khác có dư nợ của tổ có lãi tồn trong {w} tháng qua",
+        reason_missing_en=f"No other group member had an interest session in the last {w} months",
+        reason_missing_vi=f"Không thành viên khác nào của tổ có kỳ thu lãi trong {w} tháng qua",
     )
 
 
@@ -371,6 +492,8 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         0,
         ("households",),
         dtype=_INT,
+        reason_en="{value} member{s} in the household's group",
+        reason_vi="Tổ có {value} thành viên",
     ),
     Feature(
         "group_age_months",
@@ -379,6 +502,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         ("groups",),
+        reason_en="Group founded {value} month{s} ago",
+        reason_vi="Tổ được thành lập cách đây {value} tháng",
+        reason_missing_en="Group founding date unknown",
+        reason_missing_vi="Chưa rõ thời điểm thành lập tổ",
     ),
     Feature(
         "group_organisation",
@@ -389,6 +516,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         ("groups",),
         kind="categorical",
         categories=tuple(domain.ORGANISATIONS),
+        reason_en="Group managed by the {value}",
+        reason_vi="Tổ do {value} nhận ủy thác quản lý",
+        reason_missing_en="Organisation managing the group unknown",
+        reason_missing_vi="Chưa rõ hội, đoàn thể nhận ủy thác quản lý tổ",
     ),
     Feature(
         "group_leader_tenure_months",
@@ -398,6 +529,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         ("group_leaders",),
+        reason_en="Current group leader in office for {value} month{s}",
+        reason_vi="Tổ trưởng hiện tại giữ chức được {value} tháng",
+        reason_missing_en="No group leader term on record",
+        reason_missing_vi="Chưa có thông tin nhiệm kỳ tổ trưởng",
     ),
     Feature(
         "group_leader_changes_24m",
@@ -407,6 +542,8 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         1,
         ("group_leaders",),
         dtype=_INT,
+        reason_en="Group leader changed {value} time{s} in the last 24 months",
+        reason_vi="Tổ thay tổ trưởng {value} lần trong 24 tháng qua",
     ),
     Feature(
         "group_rating",
@@ -417,6 +554,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         ("group_ratings",),
         kind="categorical",
         categories=GROUP_RATING_CATEGORIES,
+        reason_en="Latest group rating: {value}",
+        reason_vi="Xếp loại tổ gần nhất: {value}",
+        reason_missing_en="Group rating unknown",
+        reason_missing_vi="Chưa rõ xếp loại tổ",
     ),
     Feature(
         "group_rating_dropped",
@@ -427,6 +568,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         1,
         ("group_ratings",),
         kind="boolean",
+        reason_en="The group's rating was {not}lowered at its last change",
+        reason_vi="Tổ {not}bị hạ loại ở lần thay đổi xếp loại gần nhất",
+        reason_missing_en="Group rating history unknown",
+        reason_missing_vi="Chưa rõ lịch sử xếp loại tổ",
     ),
     Feature(
         "group_months_since_rating_change",
@@ -435,6 +580,10 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         "months",
         0,
         ("group_ratings",),
+        reason_en="Group rating last changed {value} month{s} ago",
+        reason_vi="Xếp loại tổ thay đổi lần gần nhất cách đây {value} tháng",
+        reason_missing_en="Group rating never changed",
+        reason_missing_vi="Xếp loại tổ chưa từng thay đổi",
     ),
     *(_peer_ontime(w) for w in (6, 12)),
     *(_peer_arrears(w) for w in (6, 12)),
@@ -447,13 +596,30 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         "ratio",
         1,
         (*_GROUP_PEERS, "debt_events"),
+        reason_en="{value} of the other group members with a loan had a debt extension in the "
+        "last 12 months",
+        reason_vi="{value} thành viên khác có dư nợ của tổ được gia hạn nợ trong 12 tháng qua",
+        reason_missing_en="No other group member had an interest session in the last 12 months",
+        reason_missing_vi="Không thành viên khác nào của tổ có kỳ thu lãi trong 12 tháng qua",
     ),
 )
 """Features of the household's savings-and-loan group (:func:`features.context.group_features`)."""
 
 
-def _flag(name: str, en: str, vi: str) -> Feature:
-    return Feature(name, en, vi, "flag", 1, ("communes",), kind="boolean")
+def _flag(name: str, en: str, vi: str, reason_en: str, reason_vi: str) -> Feature:
+    return Feature(
+        name,
+        en,
+        vi,
+        "flag",
+        1,
+        ("communes",),
+        kind="boolean",
+        reason_en=reason_en,
+        reason_vi=reason_vi,
+        reason_missing_en="Commune classification not recorded",
+        reason_missing_vi="Chưa có thông tin phân loại xã",
+    )
 
 
 def _hazards(w: int) -> Feature:
@@ -466,6 +632,9 @@ def _hazards(w: int) -> Feature:
         1,
         ("hazard_events",),
         dtype=_INT,
+        reason_en=f"{{value}} natural hazard or epidemic event{{s}} in the commune in the last "
+        f"{w} months",
+        reason_vi=f"{{value}} đợt thiên tai, dịch bệnh tại xã trong {w} tháng qua",
     )
 
 
@@ -474,9 +643,23 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "commune_is_difficult",
         "Extremely difficult commune (Program 135 / 30a)",
         "Xã đặc biệt khó khăn",
+        "The commune is {not}classed as extremely difficult (Program 135 / 30a)",
+        "Xã {not}thuộc diện đặc biệt khó khăn (Chương trình 135 / 30a)",
     ),
-    _flag("commune_is_border", "Border commune", "Xã biên giới"),
-    _flag("commune_is_remote", "Remote / mountainous commune", "Xã vùng sâu, vùng xa"),
+    _flag(
+        "commune_is_border",
+        "Border commune",
+        "Xã biên giới",
+        "The commune is {not}a border commune",
+        "Xã {not}thuộc khu vực biên giới",
+    ),
+    _flag(
+        "commune_is_remote",
+        "Remote / mountainous commune",
+        "Xã vùng sâu, vùng xa",
+        "The commune is {not}in a remote / mountainous area",
+        "Xã {not}thuộc vùng sâu, vùng xa",
+    ),
     Feature(
         "commune_distance_km",
         "Road distance from the commune to the district office",
@@ -484,6 +667,10 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "km",
         1,
         ("communes",),
+        reason_en="The commune is {value} by road from the district office",
+        reason_vi="Xã cách phòng giao dịch huyện {value}",
+        reason_missing_en="Distance from the commune to the district office unknown",
+        reason_missing_vi="Chưa rõ khoảng cách từ xã đến phòng giao dịch huyện",
     ),
     Feature(
         "village_distance_km",
@@ -492,6 +679,10 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "km",
         1,
         ("villages",),
+        reason_en="The village is {value} from the commune office",
+        reason_vi="Thôn cách trụ sở xã {value}",
+        reason_missing_en="Village unknown: no distance to the commune office",
+        reason_missing_vi="Chưa rõ thôn: không có khoảng cách đến trụ sở xã",
     ),
     *(_hazards(w) for w in (3, 12)),
     Feature(
@@ -503,6 +694,12 @@ AREA_FEATURES: tuple[Feature, ...] = (
         1,
         ("hazard_events",),
         dtype=_INT,
+        reason_en="Highest severity of hazards in the commune in the last 12 months: {value} (0 "
+        "none, 3 severe)",
+        reason_vi="Mức độ thiên tai, dịch bệnh cao nhất tại xã trong 12 tháng qua: {value} (0 "
+        "không có, 3 rất nghiêm trọng)",
+        reason_missing_en="Hazard severity in the commune not recorded",
+        reason_missing_vi="Chưa có số liệu mức độ thiên tai, dịch bệnh tại xã",
     ),
     Feature(
         "months_since_hazard",
@@ -511,6 +708,10 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "months",
         -1,
         ("hazard_events",),
+        reason_en="Last natural hazard or epidemic in the commune started {value} month{s} ago",
+        reason_vi="Đợt thiên tai, dịch bệnh gần nhất tại xã bắt đầu cách đây {value} tháng",
+        reason_missing_en="No natural hazard or epidemic on record in the commune",
+        reason_missing_vi="Chưa ghi nhận đợt thiên tai, dịch bệnh nào tại xã",
     ),
     Feature(
         "commune_arrears_share_3m",
@@ -520,6 +721,11 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "ratio",
         1,
         ("interest",),
+        reason_en="{value} of interest records at the commune's sessions in the last 3 months "
+        "had arrears",
+        reason_vi="{value} lượt thu lãi tại điểm giao dịch xã trong 3 tháng qua có lãi tồn",
+        reason_missing_en="No transaction session in the commune in the last 3 months",
+        reason_missing_vi="Xã không có phiên giao dịch nào trong 3 tháng qua",
     ),
     Feature(
         "commune_arrears_trend_3m",
@@ -529,6 +735,11 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "ratio",
         1,
         ("interest",),
+        reason_en="Commune-wide arrears share changed by {value_signed} against the 3 months "
+        "before",
+        reason_vi="Tỷ lệ lãi tồn toàn xã thay đổi {value_signed} so với 3 tháng trước đó",
+        reason_missing_en="Commune arrears trend not available (no session in one of the periods)",
+        reason_missing_vi="Chưa tính được xu hướng lãi tồn của xã (thiếu phiên giao dịch)",
     ),
 )
 """Village and commune features (:func:`features.context.area_features`)."""
@@ -547,6 +758,10 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         _APP,
         kind="categorical",
         categories=tuple(domain.PROGRAMS),
+        reason_en="Applied for under the {value} program",
+        reason_vi="Đề nghị vay theo chương trình {value}",
+        reason_missing_en="Program applied for unknown",
+        reason_missing_vi="Chưa rõ chương trình cho vay đề nghị",
     ),
     Feature(
         "app_purpose",
@@ -557,9 +772,35 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         _APP,
         kind="categorical",
         categories=tuple(domain.PURPOSES),
+        reason_en="Declared use of the loan: {value}",
+        reason_vi="Mục đích sử dụng vốn vay: {value}",
+        reason_missing_en="Declared use of the loan unknown",
+        reason_missing_vi="Chưa rõ mục đích sử dụng vốn vay",
     ),
-    Feature("app_amount", "Amount applied for", "Số tiền đề nghị vay", "VND", 1, _APP),
-    Feature("app_term_months", "Term applied for", "Thời hạn vay đề nghị", "months", 0, _APP),
+    Feature(
+        "app_amount",
+        "Amount applied for",
+        "Số tiền đề nghị vay",
+        "VND",
+        1,
+        _APP,
+        reason_en="Amount applied for: {value}",
+        reason_vi="Số tiền đề nghị vay: {value}",
+        reason_missing_en="Amount applied for not recorded",
+        reason_missing_vi="Chưa có số tiền đề nghị vay",
+    ),
+    Feature(
+        "app_term_months",
+        "Term applied for",
+        "Thời hạn vay đề nghị",
+        "months",
+        0,
+        _APP,
+        reason_en="Term applied for: {value} month{s}",
+        reason_vi="Thời hạn vay đề nghị: {value} tháng",
+        reason_missing_en="Term applied for not recorded",
+        reason_missing_vi="Chưa có thời hạn vay đề nghị",
+    ),
     Feature(
         "app_grace_months",
         "Grace period before the first principal installment",
@@ -567,6 +808,10 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         "months",
         0,
         _APP,
+        reason_en="Grace period of {value} month{s} before the first principal installment",
+        reason_vi="Ân hạn {value} tháng trước kỳ trả nợ gốc đầu tiên",
+        reason_missing_en="Grace period not recorded",
+        reason_missing_vi="Chưa có thời gian ân hạn",
     ),
     Feature(
         "app_amount_to_cap",
@@ -575,6 +820,10 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         "ratio",
         1,
         _APP,
+        reason_en="Amount applied for is {value} of the program's cap",
+        reason_vi="Số tiền đề nghị vay bằng {value} mức cho vay tối đa của chương trình",
+        reason_missing_en="Program cap unknown for the amount applied for",
+        reason_missing_vi="Chưa rõ mức cho vay tối đa của chương trình đề nghị",
     ),
     Feature(
         "app_amount_per_worker",
@@ -584,12 +833,64 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         "VND/person",
         1,
         ("loans", "households"),
+        reason_en="{value} applied for per working member of the household",
+        reason_vi="Đề nghị vay {value} trên mỗi lao động của hộ",
+        reason_missing_en="Household unknown or without a working member: no amount per worker",
+        reason_missing_vi="Chưa rõ hộ hoặc hộ không có lao động: không tính được số tiền vay "
+        "trên mỗi lao động",
     ),
 )
 """The application's own fields (:func:`features.application.application_features`).
 
 The interest rate is deliberately absent: ``job_creation`` loans are at half rate for ethnic
 minorities, so the rate would carry ethnicity into the model.
+"""
+
+_PROGRAM_LABELS = {code: (p.label_en, p.label_vi) for code, p in domain.PROGRAMS.items()}
+_PURPOSE_LABELS = {
+    "livestock": ("livestock", "chăn nuôi"),
+    "crops": ("crops", "trồng trọt"),
+    "aquaculture": ("aquaculture", "nuôi trồng thủy sản"),
+    "forestry": ("forestry", "trồng rừng"),
+    "trade_services": ("trade and services", "kinh doanh, dịch vụ"),
+    "water_sanitation": ("clean water and sanitation", "nước sạch và vệ sinh môi trường"),
+    "housing": ("housing", "nhà ở"),
+    "education": ("education", "học tập"),
+    "vocational": ("vocational training", "học nghề"),
+    "other": ("other", "khác"),
+}
+_ORGANISATION_LABELS = {
+    "womens_union": ("Women's Union", "Hội Liên hiệp Phụ nữ"),
+    "farmers_association": ("Farmers' Association", "Hội Nông dân"),
+    "veterans_association": ("Veterans' Association", "Hội Cựu chiến binh"),
+    "youth_union": ("Youth Union", "Đoàn Thanh niên"),
+}
+_RATING_LABELS = {
+    "good": ("good", "tốt"),
+    "fair": ("fair", "khá"),
+    "average": ("average", "trung bình"),
+    "weak": ("weak", "yếu"),
+    _RATING_NONE: ("not yet rated", "chưa xếp loại"),
+}
+_POVERTY_LABELS = {
+    "poor": ("poor household", "hộ nghèo"),
+    "near_poor": ("near-poor household", "hộ cận nghèo"),
+    "escaped_poverty": ("newly escaped poverty", "hộ mới thoát nghèo"),
+    "other_policy": ("other policy household", "hộ chính sách khác"),
+}
+
+CATEGORY_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "main_program": _PROGRAM_LABELS,
+    "poverty_status": _POVERTY_LABELS,
+    "group_organisation": _ORGANISATION_LABELS,
+    "group_rating": _RATING_LABELS,
+    "app_program": _PROGRAM_LABELS,
+    "app_purpose": _PURPOSE_LABELS,
+}
+"""Categorical feature → category code → (English label, Vietnamese label), for reason texts.
+
+Keyed by feature because one code can mean different things (``housing`` is a program and a
+purpose). Labels are display texts, not definitions: changing them needs no version bump.
 """
 
 FEATURE_SETS: dict[str, tuple[Feature, ...]] = {

@@ -108,14 +108,14 @@ def require_feature_table(df: pd.DataFrame, label: str | None = None) -> None:
 
 def _feature_rows(features: tuple[Feature, ...]) -> list[str]:
     rows = [
-        "| name | kind | unit | risk | sources | description | mô tả |",
-        "|---|---|---|---|---|---|---|",
+        "| name | kind | unit | risk | sources | description | mô tả | reason | lý do |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in features:
         kind = f.kind if f.kind != "categorical" else f"categorical: {', '.join(f.categories)}"
         rows.append(
             f"| `{f.name}` | {kind} | {f.unit} | {DIRECTION[f.direction]} | {', '.join(f.sources)} | "
-            f"{f.description_en} | {f.description_vi} |"
+            f"{f.description_en} | {f.description_vi} | {f.reason_en} | {f.reason_vi} |"
         )
     return rows
 
@@ -135,6 +135,12 @@ def render_feature_table_doc() -> str:
         "a month-end; application view: `as_of` is the application date. Ethnicity is never a",
         "feature, nor anything derived from it (e.g. `loans.rate_pct`, halved for minorities in",
         "job-creation loans).",
+        "",
+        "Reason texts (the *reason* / *lý do* columns) are the sentences the scoring service shows",
+        "for a score's top reasons (`features.reason_text.reason_text`): `{value}` is the value",
+        "formatted for its unit (VND, whole percents, whole months, km), `{value_signed}` the",
+        "same with a sign, `{s}` an English plural, `{not}` the negation of a false flag; a",
+        'missing value gets the feature\'s own sentence (e.g. "No debt extension on record").',
         "",
         "## Labels",
         "",
