@@ -10,10 +10,21 @@ to a handful of cases; row and feature subsampling and an L2 penalty add to that
 watches the validation log loss (a proper scoring rule; AUC on a few hundred positives is too
 noisy to stop on) and the calibrator fitted on the same validation window corrects what is left.
 
-Calibration. With at least :data:`ISOTONIC_MIN_POSITIVES` positives in the validation window,
-isotonic regression (flexible, needs many positives to be stable); below that, Platt scaling on
-the raw logit (two parameters). A Platt fit with a non-positive slope would invert the ranking,
-so it falls back to no calibration and says so.
+Calibration, chosen by the number of positives in the validation window:
+
+* at least :data:`ISOTONIC_MIN_POSITIVES`: isotonic regression (flexible, needs many positives
+  to be stable);
+* at least :data:`PLATT_MIN_POSITIVES`: Platt scaling on the raw logit (slope and intercept);
+* fewer: intercept-only recalibration (the raw logit shifted so that the mean predicted
+  probability equals the validation window's trouble rate; slope fixed at 1). With a couple of
+  hundred positives the Platt slope is too noisy to estimate: on the default district's
+  application view its 95 % interval on the test window was 0.34–1.39, while the booster's own
+  slope (trained on ~14,000 pooled positives) was already 0.97–1.06; re-estimating it only adds
+  noise. The level, by contrast, drifts between years and is what a small window estimates
+  well. Stored as ``platt`` with ``a = 1`` (the scorer's file format is unchanged).
+
+A Platt fit with a non-positive slope would invert the ranking, so it falls back to no
+calibration and says so.
 
 Determinism. ``seed``, ``deterministic=True``, a fixed ``num_threads`` and ``force_col_wise``
 make retraining on the same data reproduce the same booster bit for bit.
@@ -43,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 NUM_THREADS = 1
 ISOTONIC_MIN_POSITIVES = 1000
+PLATT_MIN_POSITIVES = 500
 MAX_ROUNDS = 2000
 EARLY_STOPPING_ROUNDS = 50
 LOGISTIC_MAX_ROWS = 80_000
@@ -201,6 +213,14 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> tuple[Calibrator, str]:
         )
         return Calibrator("isotonic", {"x": x_thr, "y": y_thr}), reason
     z = np.log(np.clip(raw, 1e-9, 1 - 1e-9) / (1 - np.clip(raw, 1e-9, 1 - 1e-9)))
+    if n_pos < PLATT_MIN_POSITIVES:
+        b = _intercept_shift(z, y)
+        reason = (
+            f"intercept only: {n_pos} validation positives < {PLATT_MIN_POSITIVES}, too few to "
+            "estimate a Platt slope; the raw logit is shifted so that the mean probability equals "
+            f"the validation trouble rate {y.mean():.4f} (shift {b:+.3f}, slope kept at 1)"
+        )
+        return Calibrator("platt", {"a": 1.0, "b": float(b)}), reason
     b, a = calibration_fit(y, z)
     if not np.isfinite(a) or a <= 0:
         return Calibrator("none"), f"Platt fit had slope {a:.3f} <= 0 on {n_pos} positives: none"
@@ -209,6 +229,24 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> tuple[Calibrator, str]:
         f"regression; two-parameter logistic fit on the raw logit (a={a:.3f}, b={b:.3f})"
     )
     return Calibrator("platt", {"a": float(a), "b": float(b)}), reason
+
+
+def _intercept_shift(z: np.ndarray, y: np.ndarray) -> float:
+    """The shift ``b`` with ``mean(sigmoid(z + b)) == mean(y)`` (Newton steps; monotone in ``b``)."""
+    target = float(y.sum())
+    b = float(np.log(y.mean() / (1 - y.mean())) - np.log(np.mean(np.exp(z)))) if len(z) else 0.0
+    b = float(np.clip(b, -20.0, 20.0))
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(z + b)))
+        grad = float(p.sum()) - target
+        hess = float((p * (1.0 - p)).sum())
+        if hess <= 0:
+            break
+        step = grad / hess
+        b -= step
+        if abs(step) < 1e-10:
+            break
+    return b
 
 
 def _as_float(x: Any) -> Any:

@@ -83,6 +83,7 @@ def run_training(
     actor: str | None = None,
     reason: str = "",
     db_url: str | None = None,
+    pool_features: Path | None = None,
 ) -> dict[str, Any]:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
@@ -99,6 +100,9 @@ def run_training(
         actor: Who trains (recorded by the gate).
         reason: Why (recorded by the gate).
         db_url: The service's database for the gate's audit (default: state settings).
+        pool_features: Another Parquet feature table with the same label whose older rows join
+            the training window (the portfolio view for the application model; see
+            :data:`training.train.POOL_NOTE`). Its file hash is logged.
 
     Returns:
         ``run_id``, ``model_version``, ``model_name``, ``experiment_id``, ``promoted``,
@@ -118,12 +122,14 @@ def run_training(
     features_path = Path(features_path)
     table = read_feature_table(features_path, label)
     truth = read_truth(truth_dir)
+    pool = read_feature_table(Path(pool_features), label) if pool_features is not None else None
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
         result = train_view(
             table, label, view, Path(tmp), seed=seed, truth=truth,
-            capacity_per_commune_month=capacity, n_boot=n_boot,
+            capacity_per_commune_month=capacity, n_boot=n_boot, pool=pool,
+            pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
         )  # fmt: skip
         _append_gate_rule(result.artifacts)
         run_name = f"{view} {label} seed {seed}"
@@ -139,6 +145,10 @@ def run_training(
                     "capacity_per_commune_month": capacity,
                     "n_boot": n_boot,
                     "truth": str(truth_dir) if truth_dir else "",
+                    "pool_features": str(pool_features) if pool_features else "",
+                    "pool_sha256": tracking.file_sha256(Path(pool_features))
+                    if pool_features
+                    else "",
                 },
             )
             info = log_scorer_model(
@@ -198,6 +208,9 @@ def train_and_promote(
         views: Views to train, in order.
         actor: Who (recorded by the gate).
 
+    The application view is trained with the portfolio view's rows pooled into its training
+    window when both tables are given (:data:`training.train.POOL_NOTE`).
+
     Returns:
         View → the :func:`run_training` result.
     """
@@ -212,6 +225,7 @@ def train_and_promote(
             truth_dir,
             actor=actor,
             reason="make run: first champions of the simulated district",
+            pool_features=features.get("portfolio") if view == "application" else None,
         )  # fmt: skip
         for view in views
     }

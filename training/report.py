@@ -169,6 +169,23 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+_ROW_MEANING = {
+    "portfolio": "one row per household and monthly snapshot (`as_of`)",
+    "application": "one row per loan application (`as_of` = the application day)",
+}
+
+
+def _pool_section(params: dict[str, Any]) -> str:
+    pool = params.get("pool") or {}
+    if not pool:
+        return ""
+    return (
+        f"\n**Pooled training rows.** {params.get('pool_note', '')} This run: {pool['rows']:,} "
+        f"rows of the {pool['source']} ({pool['positives']:,} positives, snapshots "
+        f"{pool['start']} … {pool['end']}) joined the {pool['own_rows']:,} own training rows.\n"
+    )
+
+
 def model_card(
     *,
     label: str,
@@ -204,11 +221,11 @@ calibrated probability; it supports, never replaces, the officer's judgement and
 peer review. It is not a credit-approval rule and must not be used to deny policy credit.
 
 ## Data
-Feature table, `{view}` view: one row per household and monthly snapshot (`as_of`); every
+Feature table, `{view}` view: {_ROW_MEANING.get(view, _ROW_MEANING["portfolio"])}; every
 feature uses only events before `as_of`. {split["null_label_rows"]} rows whose horizon is not yet
 observed were excluded. Features ({len(params["features"])}): catalog features with their
 declared types; ethnicity and anything derived from it are never features.
-
+{_pool_section(params)}
 ## Label
 `{label}` — {label_description}
 
@@ -219,6 +236,7 @@ declared types; ethnicity and anything derived from it are never features.
 |---|---|---|---|---|---|---|
 {rows}
 
+Window length: {params.get("window_months", 12)} months ({params.get("window_months_reason", "")}).
 Backtest test-window starts: {", ".join(split["cutoffs"]) or "—"}.
 
 ## Model

@@ -4,7 +4,11 @@ A row's label looks at ``[as_of, as_of + horizon)``. Two windows may only follow
 when every label of the earlier one is fully observed before the later one starts, so a row
 of the earlier window with snapshot ``a`` must satisfy ``a + horizon <= start of the next
 window``. With monthly snapshots and a 12-month horizon that leaves 11 snapshot months unused
-between two windows ("the gap").
+between two windows ("the gap"). Snapshots dated inside a month (the application view's
+``as_of`` is the application day) need one month more: an application of 15 March 2021 has a
+label looking up to 14 March 2022, so it may not train a model whose validation window starts on
+1 March 2022; for such tables the windows are laid out with a gap of ``horizon + 1`` months
+(:func:`label_gap_months`).
 
 The time split puts the newest ``test_months`` labelled snapshot months in the test window, the
 ``valid_months`` before the gap in the validation window (early stopping and calibration) and
@@ -30,6 +34,8 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 PARTS = ("train", "valid", "test")
+MIN_WINDOW_POSITIVES = 200
+"""Fewest positives the newest ``months`` window should hold before windows are lengthened."""
 
 
 @dataclass
@@ -82,6 +88,60 @@ def month_number(as_of: pd.Series) -> np.ndarray:
     return (d.dt.year * 12 + d.dt.month - 1).to_numpy(dtype="int64")
 
 
+def label_gap_months(as_of: pd.Series, horizon: int) -> int:
+    """Months between the snapshot months of two windows so that no label overlaps the next window.
+
+    ``horizon`` when every snapshot is the first day of a month (``a + horizon`` is then the
+    first day of a month, at most the next window's start); ``horizon + 1`` as soon as one
+    snapshot is dated later in its month (its label then runs into month ``m + horizon``).
+    """
+    d = pd.to_datetime(as_of)
+    return horizon + int(bool((d.dt.day != 1).any()))
+
+
+def window_months(
+    table: pd.DataFrame,
+    label: str,
+    horizon: int = 12,
+    base: int = 12,
+    longest: int = 24,
+    min_train_months: int = 12,
+    min_positives: int = MIN_WINDOW_POSITIVES,
+) -> tuple[int, str]:
+    """Length of the validation and test windows, chosen by the positives they would hold.
+
+    ``base`` months when the newest ``base`` labelled months hold at least ``min_positives``
+    positives; else the shortest multiple of ``base`` up to ``longest`` that does (or
+    ``longest``), as long as the table still spans a time split with such windows. A test
+    window of ~100 positives gives a ROC AUC interval about 0.13 wide, too wide to tell a model
+    from today's practice; two years of applications double the positives (and the validation
+    window's, which calibration and early stopping use) at the price of older training rows.
+
+    Returns:
+        ``(months, reason)``.
+    """
+    months = month_number(table["as_of"])
+    if not len(months):
+        return base, "empty table"
+    y = table[label].astype("int64").to_numpy()
+    last, first = int(months.max()), int(months.min())
+    gap = label_gap_months(table["as_of"], horizon)
+    chosen = base
+    for m in range(base, longest + 1, base):
+        chosen = m
+        if int(y[months > last - m].sum()) >= min_positives:
+            break
+    while chosen > base and last - first + 1 < min_train_months + 2 * chosen + 2 * (gap - 1):
+        chosen -= base
+    pos = int(y[months > last - chosen].sum())
+    if chosen == base:
+        return base, f"the newest {base} months hold {pos} positives"
+    return chosen, (
+        f"the newest {base} months hold {int(y[months > last - base].sum())} positives "
+        f"(< {min_positives}): validation and test windows of {chosen} months ({pos} positives)"
+    )
+
+
 def labelled(table: pd.DataFrame, label: str) -> tuple[pd.DataFrame, int]:
     """Rows with an observed label (index reset) and how many were dropped."""
     keep = table[label].notna().to_numpy()
@@ -116,7 +176,8 @@ def time_windows(
     Args:
         months: Month numbers of the labelled rows (only their minimum is used).
         test_start: Month number of the first test snapshot.
-        horizon: Label horizon in months.
+        horizon: Gap in months: the label horizon (one more for snapshots dated inside a
+            month, :func:`label_gap_months`).
         valid_months: Length of the validation window.
         test_months: Length of the test window.
 
@@ -179,14 +240,16 @@ def make_split(
         "seed": seed,
     }
     n_months = int(np.unique(months).size)
-    needed = min_train_months + valid_months + test_months + 2 * (horizon - 1)
+    gap = label_gap_months(table["as_of"], horizon)
+    params["gap_months"] = gap
+    needed = min_train_months + valid_months + test_months + 2 * (gap - 1)
     span = int(months.max() - months.min() + 1) if len(months) else 0
     if span >= needed:
         last = int(months.max())
         splits: list[Split] = []
         for k in range(max_windows):
             test_start = last - test_months + 1 - k * step_months
-            w = time_windows(months, test_start, horizon, valid_months, test_months)
+            w = time_windows(months, test_start, gap, valid_months, test_months)
             if w["train"][1] - w["train"][0] + 1 < min_train_months:
                 break
             pos = {name: _positions(months, rng) for name, rng in w.items()}
@@ -199,7 +262,12 @@ def make_split(
                 reason=(
                     f"{n_months} labelled snapshot months ({span} calendar months) are enough for "
                     f"train >= {min_train_months} + valid {valid_months} + test {test_months} "
-                    f"months with {horizon - 1}-month gaps (label horizon {horizon})"
+                    f"months with {gap - 1}-month gaps (label horizon {horizon}"
+                    + (
+                        ", snapshots dated inside a month: one month more)"
+                        if gap > horizon
+                        else ")"
+                    )
                 ),
                 horizon_months=horizon,
                 windows={name: _describe(table, label, p) for name, p in pos.items()},
@@ -215,7 +283,7 @@ def make_split(
     reason = (
         f"only {n_months} labelled snapshot month(s) spanning {span} calendar month(s); a time "
         f"split needs {needed} (train {min_train_months} + valid {valid_months} + test "
-        f"{test_months} + two {horizon - 1}-month label gaps), so households are split instead "
+        f"{test_months} + two {gap - 1}-month label gaps), so households are split instead "
         "(stratified by any trouble, 60/20/20, no household on two sides)"
     )
     split = household_split(table, label, seed)

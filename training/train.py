@@ -3,15 +3,17 @@
 :func:`train_view` is the modelling core the CLI and the MLflow layer build on:
 
 1. keep rows with an observed label and split them by time (train / validation / test with
-   label-horizon gaps), or by household when the table spans too few months
-   (:mod:`training.split`);
-2. fit LightGBM with monotone constraints and native categoricals, stop early and calibrate on
+   label-horizon gaps; windows of 24 months instead of 12 when 12 would hold too few positives),
+   or by household when the table spans too few months (:mod:`training.split`);
+2. optionally add a *pool* of history rows from another view (the portfolio view's monthly
+   snapshots, for the application model) to the training window — see :func:`pool_rows`;
+3. fit LightGBM with monotone constraints and native categoricals, stop early and calibrate on
    the validation window, and fit the logistic-regression challenger (:mod:`training.fit`);
-3. score the test window with the model, the challenger, today's practice rankings, a random
+4. score the test window with the model, the challenger, today's practice rankings, a random
    ranking and — on simulated data — the oracle (:mod:`training.rankings`), and compute every
    metric with clustered bootstrap intervals (:mod:`training.evaluate`);
-4. repeat steps 2–3 (point estimates) on each rolling backtest window;
-5. write plots, tables, ``metrics.json`` and the model card (:mod:`training.report`).
+5. repeat steps 3–4 (point estimates) on each rolling backtest window;
+6. write plots, tables, ``metrics.json`` and the model card (:mod:`training.report`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,15 @@ from training.fit import (
 )
 from training.rankings import ORACLE, PRACTICE, RANDOM, oracle_proba, practice_scores
 from training.scorer import Scorer
-from training.split import Split, SplitInfo, labelled, make_split
+from training.split import (
+    Split,
+    SplitInfo,
+    label_gap_months,
+    labelled,
+    make_split,
+    month_number,
+    window_months,
+)
 
 __all__ = ["SplitInfo", "TrainResult", "train_view"]
 
@@ -120,6 +130,61 @@ class TrainResult:
 
 
 @dataclass
+class Pool:
+    """History rows from another view that may join the training window (see :func:`pool_rows`).
+
+    Attributes:
+        rows: Labelled rows with every model feature (absent ones as missing values).
+        months: Calendar month number of each row's ``as_of``.
+        gap: Label gap of the pool's snapshots (:func:`training.split.label_gap_months`).
+        source: What the rows are (recorded with the run).
+    """
+
+    rows: pd.DataFrame
+    months: np.ndarray
+    gap: int
+    source: str
+
+
+POOL_NOTE = (
+    "The application view has one row per application (about 2,400 a year, ~120 positives), "
+    "too few for a booster; the same households' monthly portfolio snapshots carry the same "
+    "history, group, commune and hazard features with the same label definition. Portfolio rows "
+    "whose label horizon ends before the validation window starts join the training window (the "
+    "application's own fields are missing on them, which LightGBM routes natively); early "
+    "stopping, calibration and every metric use application rows only. The logistic challenger "
+    "is trained on the same pooled rows, so the comparison measures the model, not the data."
+)
+
+
+def make_pool(pool: pd.DataFrame, label: str, names: list[str], horizon: int, source: str) -> Pool:
+    """Labelled pool rows restricted to the model's features (missing ones added as NaN)."""
+    rows, _ = labelled(pool, label)
+    keep = [c for c in ("household_id", "as_of", "commune_id") if c in rows.columns]
+    cols = {c: rows[c] for c in keep}
+    for n in names:
+        cols[n] = rows[n] if n in rows.columns else pd.Series(np.nan, index=rows.index)
+    cols[label] = rows[label]
+    out = pd.DataFrame(cols)
+    return Pool(out, month_number(out["as_of"]), label_gap_months(out["as_of"], horizon), source)
+
+
+def pool_rows(data: pd.DataFrame, split: Split, pool: Pool | None) -> np.ndarray:
+    """Positions of the pool rows allowed into ``split``'s training window.
+
+    A pool row may train the model only if its label horizon ends before the validation window's
+    first snapshot (the same gap rule as the split's own windows) and its snapshot is not after
+    the training window's last month. None for a household split (households would cross sides).
+    """
+    if pool is None or split.info.kind != "time" or not len(split.valid):
+        return np.array([], dtype="int64")
+    valid_start = int(month_number(data["as_of"].iloc[split.valid]).min())
+    train_end = int(month_number(data["as_of"].iloc[split.train]).max())
+    last = min(train_end, valid_start - pool.gap)
+    return np.flatnonzero(pool.months <= last)
+
+
+@dataclass
 class _Fitted:
     scorer: Scorer
     baseline: Any
@@ -136,14 +201,31 @@ def _fit(
     meta: dict[str, Any],
     timer: _Timer,
     num_boost_round: int | None = None,
+    pool: Pool | None = None,
 ) -> _Fitted:
     """Fit booster, calibrator and challenger on one split.
 
     ``num_boost_round`` given (backtest refits): exactly that many rounds, no early stopping,
-    so a backtest window measures the main model's recipe rather than a new search.
+    so a backtest window measures the main model's recipe rather than a new search. ``pool``
+    given: its allowed rows (:func:`pool_rows`) join the training window of both models.
     """
     with timer("prepare"):
         train, valid = data.iloc[split.train], data.iloc[split.valid]
+        pooled = pool_rows(data, split, pool)
+        pool_info: dict[str, Any] = {}
+        if pool is not None:
+            extra = pool.rows.iloc[pooled]
+            pool_info = {
+                "source": pool.source,
+                "rows": len(extra),
+                "positives": int(extra[label].astype("int64").sum()) if len(extra) else 0,
+                "start": extra["as_of"].min().strftime("%Y-%m-%d") if len(extra) else None,
+                "end": extra["as_of"].max().strftime("%Y-%m-%d") if len(extra) else None,
+                "own_rows": len(train),
+            }
+            if len(extra):
+                train = pd.concat([extra[[*names, label]], train[[*names, label]]],
+                                  ignore_index=True)  # fmt: skip
         y_train = train[label].astype("int64").to_numpy()
         y_valid = valid[label].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
@@ -169,6 +251,7 @@ def _fit(
         "calibration_method": calibrator.method,
         "calibration_reason": reason,
         "train_end": split.info.windows["train"]["end"],
+        "pool": pool_info,
     }
     return _Fitted(scorer, baseline, info)
 
@@ -229,6 +312,8 @@ def train_view(
     truth: pd.DataFrame | None = None,
     capacity_per_commune_month: int = 5,
     n_boot: int = 200,
+    pool: pd.DataFrame | None = None,
+    pool_source: str = "portfolio view",
 ) -> TrainResult:
     """Train, evaluate and report one model on a feature table.
 
@@ -241,6 +326,10 @@ def train_view(
         truth: The simulator's ``truth/`` table, for the oracle ranking (simulated data only).
         capacity_per_commune_month: Visits per commune and month for the capacity metrics.
         n_boot: Bootstrap replicates for the test-window intervals.
+        pool: Another feature table with the same label (the portfolio view, for the
+            application model) whose rows older than each validation window join the training
+            window (:data:`POOL_NOTE`); ``None``: the table's own rows only.
+        pool_source: What ``pool`` is (recorded).
 
     Returns:
         The :class:`TrainResult`.
@@ -259,14 +348,20 @@ def train_view(
     if data.empty:
         raise ValueError(f"no rows with an observed {label}")
     names, categorical = feature_spec(data)
+    months, months_reason = window_months(data, label, horizon)
     split, windows = make_split(
         data,
         label,
         horizon=horizon,
+        valid_months=months,
+        test_months=months,
+        step_months=max(6, months // 2),
         max_windows=BACKTEST_WINDOWS,
         seed=seed,
         null_label_rows=n_null,
     )
+    split.info.params["window_months_reason"] = months_reason
+    pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
     oracle = oracle_proba(data, truth, horizon) if truth is not None else None
     meta = {
         "label": label,
@@ -278,7 +373,7 @@ def train_view(
     }
     timer.__exit__()
 
-    fitted = _fit(data, label, split, names, categorical, seed, meta, timer)
+    fitted = _fit(data, label, split, names, categorical, seed, meta, timer, pool=pooled)
     with timer("evaluate"):
         test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
         rankers, probas = _rankers(test_frame)
@@ -295,7 +390,7 @@ def train_view(
             win_metrics, win_fit = metrics, fitted
         else:
             win_fit = _fit(data, label, win, names, categorical, seed, meta, backtest_timer,
-                           num_boost_round=rounds)  # fmt: skip
+                           num_boost_round=rounds, pool=pooled)  # fmt: skip
             with backtest_timer("evaluate"):
                 frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
                 win_metrics = evaluate_rankings(
@@ -338,6 +433,9 @@ def train_view(
         ),
         "bootstrap": "households resampled with replacement (clustered), percentile 95% intervals",
         "horizon_months": horizon,
+        "window_months": months,
+        "window_months_reason": months_reason,
+        "pool_note": POOL_NOTE if pooled is not None else "",
     }
 
     reliability = pd.concat(

@@ -8,6 +8,7 @@ import pytest
 
 from training.fit import (
     ISOTONIC_MIN_POSITIVES,
+    PLATT_MIN_POSITIVES,
     feature_spec,
     fit_calibrator,
     fit_logistic,
@@ -103,3 +104,14 @@ def test_logistic_challenger_handles_missing_categories_and_booleans() -> None:
     p = pipe.predict_proba(df[names])[:, 1]
     assert ((p > 0) & (p < 1)).all()
     assert p[df["arrears_streak_current"] > 1].mean() > p[df["arrears_streak_current"] <= 1].mean()
+
+
+def test_few_positives_get_an_intercept_only_calibration() -> None:
+    rng = np.random.default_rng(2)
+    raw = rng.uniform(0.01, 0.15, 3000)
+    y = (rng.random(raw.size) < 0.7 * raw).astype(int)
+    assert y.sum() < PLATT_MIN_POSITIVES
+    cal, reason = fit_calibrator(raw, y)
+    assert cal.method == "platt" and cal.params["a"] == 1.0 and "intercept only" in reason
+    assert cal(raw).mean() == pytest.approx(y.mean(), rel=1e-6)
+    assert np.array_equal(np.argsort(cal(raw)), np.argsort(raw))

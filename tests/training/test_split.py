@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.split import household_split, labelled, make_split, month_number, time_windows
+from training.split import (
+    household_split,
+    label_gap_months,
+    labelled,
+    make_split,
+    month_number,
+    time_windows,
+    window_months,
+)
 
 LABEL = "trouble_12m"
 
@@ -94,3 +102,39 @@ def test_household_split_is_seeded() -> None:
     a, b = household_split(df, LABEL, seed=5), household_split(df, LABEL, seed=5)
     assert np.array_equal(a.test, b.test)
     assert not np.array_equal(a.test, household_split(df, LABEL, seed=6).test)
+
+
+def test_day_dated_snapshots_get_one_more_gap_month() -> None:
+    """Application rows are dated on their day: a label of 15 March runs into the next March."""
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2016-01-01", "2024-12-31", freq="D")
+    df = pd.DataFrame({
+        "household_id": [f"H{i:05d}" for i in range(len(days))],
+        "as_of": days,
+    })  # fmt: skip
+    df[LABEL] = pd.array(rng.random(len(df)) < 0.1, dtype="Int8")
+    assert label_gap_months(df["as_of"], 12) == 13
+    assert label_gap_months(pd.Series(pd.date_range("2020-01-01", periods=3, freq="MS")), 12) == 12
+    main, windows = make_split(df, LABEL)
+    assert main.info.params["gap_months"] == 13
+    for w in windows:
+        parts = [df["as_of"].iloc[p] for p in (w.train, w.valid, w.test)]
+        for earlier, later in zip(parts, parts[1:], strict=False):
+            assert (earlier + pd.DateOffset(months=12)).max() <= later.min()
+
+
+def test_window_months_grow_when_positives_are_few() -> None:
+    days = pd.date_range("2016-01-01", "2024-12-31", freq="D")
+    df = pd.DataFrame({"household_id": [f"H{i}" for i in range(len(days))], "as_of": days})
+    few = np.zeros(len(df), dtype=int)
+    few[::40] = 1  # ~9 positives a month: ~110 in 12 months
+    df[LABEL] = pd.array(few, dtype="Int8")
+    months, reason = window_months(df, LABEL)
+    assert months == 24 and "24 months" in reason
+    many = (np.arange(len(df)) % 4 != 0).astype(int)  # ~270 positives in 12 months
+    df[LABEL] = pd.array(many, dtype="Int8")
+    assert window_months(df, LABEL)[0] == 12
+    # too short a table for 24-month windows keeps 12 (the time split still fits)
+    short = df[df["as_of"] >= "2019-06-01"].copy()
+    short[LABEL] = pd.array(few[-len(short) :], dtype="Int8")
+    assert window_months(short, LABEL)[0] == 12

@@ -76,3 +76,28 @@ def test_stage_timings_and_backtest_rounds(small_result: TrainResult) -> None:
     assert sum(stages.values()) <= small_result.params["train_seconds"] + 1.0
     # backtest windows refit with the main model's rounds (no new early-stopping search)
     assert small_result.backtest["num_boost_round"].nunique() == 1
+
+
+def test_pooled_training_rows_respect_the_validation_gap(
+    small_table: pd.DataFrame, tmp_path
+) -> None:
+    """An application-like table (rows dated inside the month) pooled with the portfolio view."""
+    from training.split import labelled, make_split
+    from training.train import make_pool, pool_rows
+
+    app = small_table.sample(frac=0.15, random_state=1).copy()
+    app["as_of"] = app["as_of"] + pd.Timedelta(days=14)
+    r = train_view(app, "trouble_12m", "application", tmp_path, seed=42, n_boot=0,
+                   pool=small_table)  # fmt: skip
+    pool = r.params["pool"]
+    assert pool["rows"] > pool["own_rows"] > 0 and pool["positives"] > 0
+    assert "Pooled training rows" in r.artifacts["model_card.md"].read_text()
+    data, _ = labelled(app, "trouble_12m")
+    split, _ = make_split(data, "trouble_12m", **{
+        k: r.split.params[k] for k in ("valid_months", "test_months", "step_months")
+    })  # fmt: skip
+    pooled = make_pool(small_table, "trouble_12m", r.scorer.names, 12, "portfolio")
+    pos = pool_rows(data, split, pooled)
+    assert len(pos) == pool["rows"]
+    label_end = pooled.rows["as_of"].iloc[pos] + pd.DateOffset(months=12)
+    assert label_end.max() <= data["as_of"].iloc[split.valid].min()
