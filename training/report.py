@@ -258,6 +258,7 @@ rankings are not probabilities (no Brier/calibration). Predicted trouble rate
 {_fmt(lgbm, "predicted_rate", True)} against observed {_fmt(lgbm, "observed_rate", True)}.
 
 {metrics_table(metrics)}
+{params.get("oracle_note", "")}
 
 ### Backtest (ROC AUC per test window)
 {bt}
