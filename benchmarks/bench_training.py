@@ -7,8 +7,9 @@ Run on demand (not a test), on feature tables built beforehand (feature building
         --truth /tmp/h6/district/truth [--n-boot 200] [--repeat 3]
 
 Each repeat trains every given view with ``train_view`` (as ``vbsp-risk train`` does, without
-MLflow) and reads the stage timings it records in ``params["stage_seconds"]``: prepare (contract
-check, split, oracle, model frames), fit LightGBM, calibrate, fit logistic, evaluate + bootstrap,
+MLflow; the application view pools the portfolio table's rows into its training window when
+both are given, as ``make run`` does) and reads the stage timings it records in
+``params["stage_seconds"]``: prepare (contract check, split, oracle, model frames), fit LightGBM, calibrate, fit logistic, evaluate + bootstrap,
 backtest (refits and point metrics of the older windows) and report (plots, SHAP, model card).
 Printed: the median of each stage over the repeats, its share of the view's total, the median
 total per view and the median of both views together, plus the headline test metrics of the
@@ -59,8 +60,9 @@ def main() -> None:
         t0 = time.perf_counter()
         for view, table in tables.items():
             with tempfile.TemporaryDirectory() as out:
+                pool = tables.get("portfolio") if view == "application" else None
                 r = train_view(table, args.label, view, Path(out), seed=args.seed, truth=truth,
-                               n_boot=args.n_boot)  # fmt: skip
+                               n_boot=args.n_boot, pool=pool)  # fmt: skip
             stages = dict(r.params["stage_seconds"])
             stages["total"] = r.params["train_seconds"]
             stage_runs[view].append(stages)
