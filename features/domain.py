@@ -6,9 +6,16 @@ simulator and the feature pipeline. Nothing here does I/O.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 MILLION = 1_000_000
+
+
+def pseudonym(national_id: str, key: bytes) -> str:
+    """The export's ``household_id``: keyed pseudonym of a national ID (HMAC-SHA256, 20 hex)."""
+    return "H" + hmac.new(key, national_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,12 @@ def train_cmd(
     promote: bool = typer.Option(False, "--promote", help="Run the champion gate at the end."),
     capacity: int = typer.Option(5, "--capacity", min=1, help="Visits per commune per month."),
     n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap replicates."),
+    pool_features: Path | None = typer.Option(
+        None,
+        "--pool-features",
+        help="Application view: portfolio feature table whose monthly history is pooled into "
+        "the training window (as make run does).",
+    ),
 ) -> None:
     """Train a model on a feature table, log it to MLflow and register it."""
     from features.feature_table import FeatureTableError
@@ -98,7 +104,7 @@ def train_cmd(
         try:
             out = run_training(
                 features, label, view.value, model_name, seed, promote, truth,
-                capacity=capacity, n_boot=n_boot,
+                capacity=capacity, n_boot=n_boot, pool_features=pool_features,
             )  # fmt: skip
         except FeatureTableError as err:
             console.print(

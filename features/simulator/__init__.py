@@ -52,6 +52,11 @@ def _write_truth(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def pii_key(seed: int) -> bytes:
+    """The key of a simulated district's national-ID pseudonyms (a real bank keeps its own)."""
+    return hashlib.sha256(f"vbsp-risk-simulator-{seed}".encode()).digest()
+
+
 def simulate(
     out_dir: Path, cfg: SimConfig | None = None, progress: Callable[[str], None] | None = None
 ) -> dict[str, object]:
@@ -78,13 +83,13 @@ def simulate(
     communes, groups = structure["communes"], structure["groups"]
     hazards = build_hazards(cfg, communes)
     members_per_group = cfg.households * cfg.members_per_borrower / len(groups)
-    pii_key = hashlib.sha256(f"vbsp-risk-simulator-{cfg.seed}".encode()).digest()
+    key = pii_key(cfg.seed)
     leaders, ratings = [], []
     for idx, commune in communes.iterrows():
         cid = str(commune["commune_id"])
         pressure, kind = hazard_intensity(hazards, cid, months)
         sim = CommuneSim(cfg, int(idx), commune, groups[groups["commune_id"] == cid], months, pressure, kind,
-                         members_per_group, pii_key)  # fmt: skip
+                         members_per_group, key)  # fmt: skip
         tables = sim.run()
         for name, df in tables.items():
             if name == "truth":

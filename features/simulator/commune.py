@@ -11,9 +11,6 @@ overdue installments or freezes. Only the bank's records are written to the bank
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import numpy as np
 import pandas as pd
 
@@ -39,11 +36,6 @@ ETHNIC_MINORITIES = ["Vân Kiều", "Pa Kô", "Tà Ôi"]
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def pseudonym(national_id: str, key: bytes) -> str:
-    """Keyed pseudonym of a national ID (HMAC-SHA256, 20 hex characters)."""
-    return "H" + hmac.new(key, national_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 class CommuneSim:
@@ -86,7 +78,7 @@ class CommuneSim:
         self.poverty = np.digitize(z, [-0.35, 0.35, 0.8])  # 0 poor .. 3 other_policy
         self.save_level = np.clip(np.round(np.exp(rng.normal(np.log(60_000) + 0.4 * self.c, 0.5)) / 5000) * 5000, 20_000, 500_000)  # fmt: skip
         nat_ids = rng.integers(10**11, 10**12, n)
-        self.hh_id = np.array([pseudonym(f"{x:012d}", pii_key) for x in nat_ids])
+        self.hh_id = np.array([domain.pseudonym(f"{x:012d}", pii_key) for x in nat_ids])
         self.ethnicity = np.where(self.minority, rng.choice(ETHNIC_MINORITIES, n), "Kinh")
         # hidden state
         self.s = rng.normal(0, 0.4, n)
