@@ -1,0 +1,146 @@
+"""Tables of the scoring service's database (SQLAlchemy Core).
+
+The service's own tables live on :data:`metadata`. The service database also holds the online
+feature store (:mod:`features.online_store`) and the champion audit (:mod:`training.registry`),
+each declared on its own ``MetaData``; :data:`ALL_METADATA` gathers the three so the migrations
+(and their tests) see every table of the database without redefining any.
+
+Timestamps are naive UTC. JSON payloads are stored as text so SQLite and PostgreSQL share one
+schema.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from features import online_store
+from training import registry
+
+metadata = sa.MetaData()
+
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("communes", sa.Text, nullable=True),  # JSON list; NULL = all communes
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("key_hash", name="uq_api_clients_key_hash"),
+)
+"""API clients synced from the keys file; only SHA-256 hashes of keys are stored."""
+
+score_audit = sa.Table(
+    "score_audit",
+    metadata,
+    sa.Column("score_id", sa.String(36), primary_key=True),  # uuid4 string
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("household_id", sa.String(64), nullable=True, index=True),  # pseudonym
+    sa.Column("group_id", sa.String(64), nullable=True),
+    sa.Column("commune_id", sa.String(64), nullable=True, index=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("feature_as_of", sa.Date, nullable=True),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("band", sa.String(16), nullable=False),
+    sa.Column("request", sa.Text, nullable=False),  # validated, non-personal fields (JSON)
+    sa.Column("response", sa.Text, nullable=False),  # response body (JSON), for replay
+    sa.UniqueConstraint("client_id", "idempotency_key", name="uq_score_audit_idem"),
+)
+"""One row per score served (application scoring), also the idempotency store."""
+
+portfolio_scores = sa.Table(
+    "portfolio_scores",
+    metadata,
+    sa.Column("household_id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("model_name", sa.String(128), primary_key=True),
+    sa.Column("model_version", sa.String(32), primary_key=True),
+    sa.Column("commune_id", sa.String(64), nullable=False),
+    sa.Column("village_id", sa.String(64), nullable=False),
+    sa.Column("group_id", sa.String(64), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("band", sa.String(16), nullable=False),
+    sa.Column("outstanding", sa.Float, nullable=True),
+    sa.Column("exposure", sa.Float, nullable=True),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+    sa.Index("ix_portfolio_scores_commune_as_of", "commune_id", "as_of"),
+    sa.Index("ix_portfolio_scores_model_as_of", "model_name", "as_of"),
+)
+"""Batch scores of the portfolio (history and inspection priorities)."""
+
+inspection_plans = sa.Table(
+    "inspection_plans",
+    metadata,
+    sa.Column("plan_id", sa.String(36), primary_key=True),
+    sa.Column("commune_id", sa.String(64), nullable=False, index=True),
+    sa.Column("month", sa.String(7), nullable=False),  # YYYY-MM
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("model_name", sa.String(128)),
+    sa.Column("model_version", sa.String(32)),
+    sa.Column("params", sa.Text, nullable=False),  # JSON
+    sa.Column("status", sa.String(16), nullable=False, default="draft", server_default="draft"),
+)
+"""A commune's monthly inspection plan."""
+
+plan_visits = sa.Table(
+    "plan_visits",
+    metadata,
+    sa.Column("visit_id", sa.String(36), primary_key=True),
+    sa.Column(
+        "plan_id",
+        sa.String(36),
+        sa.ForeignKey("inspection_plans.plan_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("household_id", sa.String(64), nullable=False),
+    sa.Column("group_id", sa.String(64), nullable=False),
+    sa.Column("village_id", sa.String(64), nullable=False),
+    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("selection", sa.String(16), nullable=False),  # risk | exposure | random
+    sa.Column("selection_probability", sa.Float, nullable=False),
+    sa.Column("probability", sa.Float, nullable=True),
+    sa.Column("model_version", sa.String(32), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+"""Visits of a plan, with how each was selected (for unbiased evaluation later)."""
+
+visit_outcomes = sa.Table(
+    "visit_outcomes",
+    metadata,
+    sa.Column("visit_id", sa.String(36), sa.ForeignKey("plan_visits.visit_id"), primary_key=True),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    # as_declared | partly_misused | misused | unknown
+    sa.Column("use_of_funds", sa.String(24), nullable=False),
+    sa.Column("borrower_present", sa.Boolean, nullable=False),
+    sa.Column("migrated", sa.Boolean, nullable=False),
+    sa.Column("notes", sa.Text, nullable=True),
+)
+"""What the inspector found on a visit."""
+
+service_events = sa.Table(
+    "service_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON
+)
+"""Alerts and model reloads."""
+
+ALL_METADATA: tuple[sa.MetaData, ...] = (
+    metadata,
+    online_store.metadata,
+    registry.metadata,
+)
+"""Every table of the service database: the service's own, the online store, the audit."""
