@@ -39,3 +39,9 @@ _features_cmd.register(app)
 from vbsp_risk import train_cmd as _train_cmd  # noqa: E402
 
 _train_cmd.register(app)
+from vbsp_risk import keys_cmd as _keys_cmd  # noqa: E402
+
+_keys_cmd.register(app)
+from vbsp_risk import serve_cmd as _serve_cmd  # noqa: E402
+
+_serve_cmd.register(app)

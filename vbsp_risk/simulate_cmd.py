@@ -144,6 +144,10 @@ def run_cmd(
     train: bool = typer.Option(
         True, "--train/--no-train", help="Also build features, train, gate, materialize."
     ),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="End by serving the API (after training)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the API."),
 ) -> None:
     """The main job: simulate the default district, validate it, summarise it, then build both
     feature views, train and gate the first champions (MLflow), and fill the online store."""
@@ -168,6 +172,7 @@ def run_cmd(
     print_summary(summary)
     if train:
         _train_stage(data, state.state_dir / "features", seed=42)
+        _serve_stage(state.state_dir, seed, port, serve)
 
 
 def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
@@ -207,6 +212,43 @@ def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
     console.print(
         f"[green]{n:,}[/] households and groups materialized into the online store ({url})"
     )
+
+
+DEMO_ROLES = ("officer", "inspector", "data", "admin")
+
+
+def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
+    """Score the portfolio's last months, issue demo keys, then serve the API."""
+    import os
+
+    from features.simulator import pii_key
+    from serving.auth import add_client
+    from vbsp_risk.serve_cmd import score_cmd, serve_cmd
+
+    score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6)
+    keys_file = state_dir / "api_keys.json"
+    keys_file.unlink(missing_ok=True)  # demo keys are new on every run
+    first = sorted(
+        p.stem.removeprefix("part-")
+        for p in (state_dir / "data" / "district" / "loans").glob("part-*.parquet")
+    )[:1]
+    keys = {
+        role: add_client(
+            keys_file, f"demo-{role}", role, first if role in ("officer", "inspector") else None
+        )
+        for role in DEMO_ROLES
+    }
+    # The simulator's pseudonym key, so national-ID lookups work on the simulated district.
+    os.environ.setdefault("VBSP_RISK_PII_KEY", pii_key(seed).hex())
+    table = Table(title="demo API keys (shown once; only their hashes are stored)")
+    table.add_column("role")
+    table.add_column("communes")
+    table.add_column("X-API-Key")
+    for role, key in keys.items():
+        table.add_row(role, ", ".join(first) if role in ("officer", "inspector") else "all", key)
+    console.print(table)
+    if serve:
+        serve_cmd(host="127.0.0.1", port=port, migrate=True, workers=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,166 @@
+"""Serving figures: throughput and latency of application scoring against a no-op endpoint.
+
+Run on demand after ``make run`` (it uses the trained default district in ``state/``):
+
+    .venv/bin/python benchmarks/bench_serving.py [--seconds 15] [--repeat 3] [--concurrency 8]
+
+It starts ``vbsp-risk serve`` on a free loopback port with a copy of the service database (so
+the benchmark's audit rows do not pollute ``state/``), a fresh ``data`` key and the benchmark
+endpoint on, then drives it with ``wrk`` (Debian package ``wrk``; installed with apt-get when
+missing) at the given concurrency, in rounds that interleave the three endpoints:
+
+* ``POST /v1/bench/noop`` — same body, JSON parsing, validation and key check, nothing else;
+* ``POST /v1/applications/score`` — feature assembly, booster, reasons and the audit write;
+* ``POST /v1/applications/score?explain=false`` — the same without reasons.
+
+Printed: median requests/s and p50/p99 latency per endpoint over the rounds, the ratios to the
+no-op's throughput measured in the same run, and the issue's targets. Then the latency of
+``GET /v1/inspections/priorities`` for the largest commune (all households), sequentially.
+Medians, since the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from serving.auth import add_client  # noqa: E402
+
+LUA = """wrk.method = "POST"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "{key}"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) and error counts from ``wrk --latency`` output."""
+
+    def ms(token: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", token).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    out["p50_ms"] = ms(re.search(r"50%\s+(\S+)", text).group(1))
+    out["p99_ms"] = ms(re.search(r"99%\s+(\S+)", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--state", type=Path, default=ROOT / "state")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    db = args.state / "service.db"
+    if not db.is_file():
+        sys.exit(f"{db} is missing: run `make run` first")
+    wrk = ensure_wrk()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    shutil.copy(db, tmp / "service.db")
+    key = add_client(tmp / "keys.json", "bench", "data", None)
+    engine = sa.create_engine(f"sqlite:///{tmp / 'service.db'}")
+    with engine.connect() as conn:
+        hid, commune = conn.execute(sa.text(
+            "SELECT entity_id, commune_id FROM online_features WHERE entity_type='household' "
+            "ORDER BY entity_id LIMIT 1")).one()  # fmt: skip
+        big = conn.execute(sa.text(
+            "SELECT commune_id FROM online_features WHERE entity_type='household' "
+            "GROUP BY commune_id ORDER BY COUNT(*) DESC LIMIT 1")).scalar_one()  # fmt: skip
+    body = json.dumps({"household_id": hid, "program": "poor_household", "purpose": "livestock",
+                       "amount": 40000000, "term_months": 36, "grace_months": 0})  # fmt: skip
+    (tmp / "post.lua").write_text(LUA.format(body=body, key=key))
+    port = free_port()
+    env = {**os.environ, "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
+           "VBSP_RISK_DATABASE_URL": f"sqlite:///{tmp / 'service.db'}",
+           "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"), "VBSP_RISK_BENCH_ENDPOINTS": "true",
+           "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0", "VBSP_RISK_MAX_IN_FLIGHT": "1000"}  # fmt: skip
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/vbsp-risk"), "serve", "--port", str(port),
+         "--workers", str(args.workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"),  # noqa: SIM115
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            sys.exit(f"server not ready; see {tmp / 'server.log'}")
+        endpoints = {"noop": "/v1/bench/noop", "score": "/v1/applications/score",
+                     "score_no_reasons": "/v1/applications/score?explain=false"}  # fmt: skip
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in endpoints}
+        for _ in range(args.repeat):
+            for name, path in endpoints.items():
+                out = subprocess.run(
+                    [wrk, "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency",
+                     "-s", str(tmp / "post.lua"), base + path],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                runs[name].append(parse_wrk(out))
+        med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
+        noop = med["noop"]["rps"]
+        print(f"\nconcurrency {args.concurrency}, {args.repeat} rounds of {args.seconds}s, "
+              f"{args.workers} worker(s); medians")  # fmt: skip
+        print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}")
+        for n, m in med.items():
+            print(f"{n:<18}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+                  f"{m['non_2xx']:>9.0f}{m['rps'] / noop:>9.0%}")  # fmt: skip
+        print("targets: score ≥ 30% of noop and p99 ≤ 25 ms; score_no_reasons ≥ 75% of noop")
+        lat = []
+        url = f"{base}/v1/inspections/priorities?commune_id={big}&limit=2000"
+        with httpx.Client(headers={"X-API-Key": key}) as client:
+            n = len(client.get(url).json()["households"])
+            for _ in range(30):
+                t = time.perf_counter()
+                assert client.get(url).status_code == 200
+                lat.append((time.perf_counter() - t) * 1e3)
+        lat.sort()
+        print(f"priorities, commune {big} ({n} households): median {statistics.median(lat):.1f} ms, "
+              f"max {lat[-1]:.1f} ms over {len(lat)} requests (target ≤ 100 ms)")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

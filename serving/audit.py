@@ -1,0 +1,81 @@
+"""The score audit log: every score the service answers is written before it is answered.
+
+Rows name the client, the exact model version and the feature date, and hold the validated
+non-personal application fields and the response body (so a retried request with the same
+``Idempotency-Key`` gets the same answer and writes nothing new). National IDs are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from serving.db.schema import score_audit
+
+
+def request_digest(payload: Mapping[str, object]) -> str:
+    """SHA-256 of a request body's canonical JSON (national ID included, so it is never stored)."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replay(engine: Engine, client_id: str, keys: Sequence[str]) -> list[Mapping] | None:
+    """Stored rows for idempotency keys, in order; ``None`` unless every key has its row."""
+    t = score_audit
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.idempotency_key, t.c.request_sha256, t.c.response).where(
+                (t.c.client_id == client_id) & t.c.idempotency_key.in_(list(keys))
+            )
+        ).mappings()
+        found = {r["idempotency_key"]: dict(r) for r in rows}
+    if not keys or any(k not in found for k in keys):
+        return None
+    return [found[k] for k in keys]
+
+
+def audit_row(
+    *,
+    score_id: str,
+    endpoint: str,
+    client_id: str,
+    idempotency_key: str | None,
+    digest: str,
+    stored: Mapping[str, object],
+    model_name: str,
+    model_version: str,
+    probability: float,
+    band: str,
+    request: Mapping[str, object],
+    response: Mapping[str, object],
+) -> dict[str, object]:
+    """One ``score_audit`` row."""
+    is_household = stored.get("entity_type") == "household"
+    return {
+        "score_id": score_id,
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+        "endpoint": endpoint,
+        "client_id": client_id,
+        "idempotency_key": idempotency_key,
+        "request_sha256": digest,
+        "household_id": stored["entity_id"] if is_household else None,
+        "group_id": stored.get("group_id"),
+        "commune_id": stored.get("commune_id"),
+        "model_name": model_name,
+        "model_version": model_version,
+        "feature_as_of": stored.get("as_of"),
+        "probability": probability,
+        "band": band,
+        "request": json.dumps(request, default=str, ensure_ascii=False),
+        "response": json.dumps(response, default=str, ensure_ascii=False),
+    }
+
+
+def write(conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert audit rows on an open transaction (the caller commits before answering)."""
+    conn.execute(score_audit.insert(), list(rows))

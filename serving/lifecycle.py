@@ -1,0 +1,94 @@
+"""Start, reload and stop: what the app's lifespan does, kept apart from the app's wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+from anyio import to_thread
+
+from features.db import make_engine
+from serving.auth import ClientCache, read_keys_file, sync_clients
+from serving.db.migrate import check_current
+from serving.db.schema import service_events
+from serving.deps import Services
+from serving.metrics import Metrics
+from serving.model_store import ModelHolder
+from serving.portfolio import has_scores, score_online_store
+from serving.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: ServiceSettings, holder: ModelHolder | None = None, metrics: Metrics | None = None
+) -> Services:
+    """Connect the database, check its schema, load the API keys file; models are loaded after.
+
+    Raises:
+        RuntimeError: The database is not migrated to the code's revision.
+        ValueError: The API keys file is invalid (names the entry and rule).
+    """
+    from training.tracking import tracking_uri
+
+    engine = make_engine(settings.db_url)
+    check_current(engine)
+    if settings.keys_file.is_file():
+        n = sync_clients(engine, read_keys_file(settings.keys_file))
+        logger.info("%d API clients from %s", n, settings.keys_file)
+    else:
+        logger.warning("no API keys file at %s: every request will get 401", settings.keys_file)
+    pii = settings.pii_key.get_secret_value() if settings.pii_key else None
+    return Services(
+        settings=settings,
+        engine=engine,
+        holder=holder or ModelHolder(),
+        clients=ClientCache(engine),
+        metrics=metrics or Metrics(),
+        tracking_uri=settings.tracking_uri or tracking_uri(settings.state_dir),
+        pii_key=bytes.fromhex(pii) if pii else None,
+    )
+
+
+def record_event(svc: Services, kind: str, detail: dict) -> None:
+    """Append a service event (model reloads, alerts) to the database; never raises."""
+    try:
+        with svc.engine.begin() as conn:
+            conn.execute(service_events.insert(), {
+                "created_at": datetime.now(UTC).replace(tzinfo=None), "kind": kind,
+                "detail": json.dumps(detail, default=str),
+            })  # fmt: skip
+    except Exception as err:  # the event log must not take the service down
+        logger.warning("service event %s not recorded: %s", kind, err)
+
+
+def reload_models(svc: Services, actor: str = "service") -> dict[str, str]:
+    """Load the champions (keeping old models on failure) and make sure the portfolio model has
+    scores for the online store's date; record what happened."""
+    s = svc.settings
+    result = svc.holder.reload(svc.tracking_uri, s.model_names(), s.model_alias)
+    svc.metrics.model_info.clear()
+    for view, model in svc.holder.all().items():
+        svc.metrics.model_info.labels(view, model.name, model.version).set(1)
+    portfolio = svc.holder.get("portfolio")
+    if portfolio is not None and not has_scores(svc.engine, portfolio):
+        n = score_online_store(svc.engine, portfolio)
+        result["portfolio_scores"] = f"{n} households scored with v{portfolio.version}"
+    if any(not r.startswith("unchanged") for r in result.values()):
+        record_event(svc, "model_reload", {"actor": actor, "result": result})
+    return result
+
+
+async def reload_periodically(svc: Services) -> None:
+    """Check for a new champion every ``reload_interval_seconds`` (0: never)."""
+    interval = svc.settings.reload_interval_seconds
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(reload_models, svc, "periodic-check")
+        except Exception as err:
+            logger.error("periodic model check failed: %s", err)

@@ -1,0 +1,255 @@
+"""The champion models, loaded natively from MLflow's artifacts and swapped atomically.
+
+At start and on reload the service resolves ``models:/<name>@<alias>`` in the registry, downloads
+that version's three scorer files (LightGBM booster, calibrator, feature specification), and
+builds a :class:`LoadedModel` that scores a numpy matrix directly with the booster — not through
+``mlflow.pyfunc`` per request, which costs far more than a raw booster call. A model is only
+swapped in after a smoke check; a request holds a reference to the model it started with, so
+in-flight requests finish on the old model while new ones get the new.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.catalog import all_feature_names
+from training.scorer import Calibrator, Scorer
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be resolved, downloaded, read or smoke-checked."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One registered model version, ready to score feature vectors with numpy.
+
+    Attributes:
+        name: Registered model name.
+        version: Registered version.
+        view: Feature view it was trained on (``portfolio`` | ``application``).
+        names: Feature names in model order.
+        scorer: The scorer (booster, calibrator, specification).
+        codes: For each categorical feature, category → integer code as seen in training.
+        run_id: MLflow run that produced it.
+        loaded_at: When this process loaded it.
+    """
+
+    name: str
+    version: str
+    view: str
+    names: tuple[str, ...]
+    scorer: Scorer
+    codes: Mapping[str, Mapping[str, int]]
+    run_id: str = ""
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def calibrator(self) -> Calibrator:
+        """The calibration fitted on the validation window."""
+        return self.scorer.calibrator
+
+    def matrix(self, vectors: Sequence[Mapping[str, object]]) -> np.ndarray:
+        """Feature vectors as the booster's float matrix (categoricals as codes, missing as NaN).
+
+        An unknown category is treated as missing, as LightGBM does for unseen categories.
+        """
+        x = np.full((len(vectors), len(self.names)), np.nan)
+        for j, name in enumerate(self.names):
+            codes = self.codes.get(name)
+            for i, vec in enumerate(vectors):
+                value = vec.get(name)
+                if value is None:
+                    continue
+                if codes is not None:
+                    code = codes.get(str(value))
+                    if code is not None:
+                        x[i, j] = code
+                elif isinstance(value, bool):
+                    x[i, j] = 1.0 if value else 0.0
+                else:
+                    v = float(value)  # type: ignore[arg-type]
+                    x[i, j] = v if math.isfinite(v) else np.nan
+        return x
+
+    def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """A feature table's rows as the booster's float matrix (same encoding as :meth:`matrix`)."""
+        x = np.empty((len(frame), len(self.names)))
+        for j, name in enumerate(self.names):
+            col = frame[name]
+            codes = self.codes.get(name)
+            if codes is not None:
+                mapped = col.astype("object").map(codes)
+                x[:, j] = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype="float64")
+            else:
+                x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+        x[~np.isfinite(x)] = np.nan
+        return x
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of trouble for a matrix from :meth:`matrix`."""
+        raw = self.scorer.booster.predict(x, num_threads=1)
+        return np.asarray(self.scorer.calibrator(raw), dtype="float64")
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Per-feature contributions to the raw log-odds (last column: the expected value)."""
+        return np.asarray(self.scorer.booster.predict(x, num_threads=1, pred_contrib=True))
+
+
+def _codes(scorer: Scorer) -> dict[str, dict[str, int]]:
+    """Category codes per categorical feature, from the booster's own record when it has one."""
+    cat_names = [n for n in scorer.names if n in scorer.categorical]
+    recorded = getattr(scorer.booster, "pandas_categorical", None) or []
+    out = {}
+    for i, name in enumerate(cat_names):
+        cats = recorded[i] if len(recorded) == len(cat_names) else scorer.categorical[name]
+        out[name] = {str(c): k for k, c in enumerate(cats)}
+    return out
+
+
+def from_scorer(scorer: Scorer, name: str, version: str, run_id: str = "") -> LoadedModel:
+    """Wrap a scorer; its view and features must be the catalog's.
+
+    Raises:
+        ModelLoadError: If the feature list does not match the catalog's view.
+    """
+    view = str(scorer.meta.get("view", ""))
+    if view not in ("portfolio", "application"):
+        raise ModelLoadError(f"{name} v{version}: unknown view {view!r} in features.json")
+    expected = all_feature_names(view)
+    if list(scorer.names) != list(expected):
+        missing = sorted(set(expected) ^ set(scorer.names))
+        raise ModelLoadError(
+            f"{name} v{version}: features differ from the catalog's {view} view: {missing[:5]}"
+        )
+    return LoadedModel(name, version, view, tuple(scorer.names), scorer, _codes(scorer), run_id)
+
+
+def smoke_check(model: LoadedModel, example: pd.DataFrame | None = None) -> None:
+    """Score an all-missing vector (and an example frame): finite probabilities in [0, 1] that
+    equal the pandas path of the scorer.
+
+    Raises:
+        ModelLoadError: If a check fails.
+    """
+    vectors: list[dict[str, object]] = [{}]
+    if example is not None and len(example):
+        vectors += [
+            {k: (None if pd.isna(v) else v) for k, v in row.items()}
+            for row in example.to_dict("records")
+        ]
+    p = model.predict(model.matrix(vectors))
+    if not (np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()):
+        raise ModelLoadError(f"{model.name} v{model.version}: smoke check gave {p[:3]}")
+    if example is not None and len(example):
+        ref = model.scorer.predict_proba(example)
+        if not np.allclose(p[1:], ref, rtol=0, atol=1e-9):
+            raise ModelLoadError(f"{model.name} v{model.version}: numpy and pandas paths differ")
+
+
+def _example(model_dir: Path) -> pd.DataFrame | None:
+    path = model_dir / "input_example.json"
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_json(path, orient="split")
+    except ValueError:
+        return None
+
+
+def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
+    """Resolve ``name@alias`` in the registry at ``tracking_uri``, download its scorer files,
+    load and smoke-check them.
+
+    Raises:
+        ModelLoadError: With the reason (no such alias, missing or corrupt artifacts ...).
+    """
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(name, alias)
+    except Exception as err:  # MlflowException or a transport error of a remote store
+        raise ModelLoadError(f"cannot resolve models:/{name}@{alias}: {err}") from err
+    with tempfile.TemporaryDirectory(prefix="vbsp-model-") as tmp:
+        try:
+            source = client.get_model_version_download_uri(name, str(mv.version))
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri
+            )
+            model_dir = Path(local)
+            scorer = Scorer.load(model_dir / "artifacts")
+        except Exception as err:
+            raise ModelLoadError(f"cannot load {name} v{mv.version}: {err}") from err
+        model = from_scorer(scorer, name, str(mv.version), mv.run_id or "")
+        example = _example(model_dir)
+    if example is not None:
+        example = example.reindex(columns=list(model.names))
+    smoke_check(model, example)
+    return model
+
+
+class ModelHolder:
+    """The current model of each view; reads are lock-free, swaps happen under a lock."""
+
+    def __init__(self, models: Mapping[str, LoadedModel] | None = None) -> None:
+        self._models: dict[str, LoadedModel] = dict(models or {})
+        self._lock = threading.Lock()
+        self.last_error: dict[str, str] = {}
+
+    def get(self, view: str) -> LoadedModel | None:
+        """The model serving ``view`` now (or ``None``)."""
+        return self._models.get(view)
+
+    def all(self) -> dict[str, LoadedModel]:
+        """A snapshot of the loaded models by view."""
+        return dict(self._models)
+
+    def swap(self, view: str, model: LoadedModel) -> None:
+        """Serve ``model`` for ``view`` from now on."""
+        with self._lock:
+            models = dict(self._models)
+            models[view] = model
+            self._models = models  # one reference assignment: readers see old or new, never half
+
+    def reload(self, tracking_uri: str, names: Mapping[str, str], alias: str) -> dict[str, str]:
+        """Load each view's ``alias`` version; keep the old model for a view that fails.
+
+        Returns:
+            For each view, ``"loaded vN"``, ``"unchanged vN"`` or ``"failed: reason"``.
+        """
+        report = {}
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        for view, name in names.items():
+            current = self.get(view)
+            try:
+                if current is not None:
+                    version = str(client.get_model_version_by_alias(name, alias).version)
+                    if version == current.version and current.name == name:
+                        report[view] = f"unchanged v{version}"
+                        continue
+                model = load_registered(tracking_uri, name, alias)
+                if model.view != view:
+                    raise ModelLoadError(f"{name} v{model.version} is a {model.view} model")
+            except Exception as err:
+                self.last_error[view] = str(err)
+                logger.error("model for %s view not (re)loaded: %s", view, err)
+                report[view] = f"failed: {err}"
+                continue
+            self.swap(view, model)
+            self.last_error.pop(view, None)
+            logger.info("serving %s v%s for the %s view", model.name, model.version, view)
+            report[view] = f"loaded v{model.version}"
+        return report

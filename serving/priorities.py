@@ -1,0 +1,129 @@
+"""Read models over the portfolio scores: a household's risk history, and inspection priorities.
+
+A member is *rising* when its probability grew by at least :data:`RISE_ABS` (absolute) and by
+:data:`RISE_REL` (relative) over the last 3 months; a group is *rising together* when at least
+:data:`GROUP_RISING_SHARE` of its members, and at least :data:`GROUP_RISING_MIN` of them, are
+rising. Both compare scores of the same model version, so a new champion does not look like a
+change in the households.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from serving.db.schema import portfolio_scores
+
+RISE_ABS = 0.01
+RISE_REL = 0.25
+GROUP_RISING_SHARE = 0.5
+GROUP_RISING_MIN = 2
+COLUMNS = ("household_id", "as_of", "commune_id", "village_id", "group_id", "probability",
+           "band", "outstanding", "exposure", "reasons", "model_name", "model_version")  # fmt: skip
+
+
+def household_scores(engine: Engine, model_name: str, household_id: str) -> pd.DataFrame:
+    """All portfolio scores of a household by one registered model, oldest first.
+
+    When several versions scored a month, the latest scoring of that month is kept.
+    """
+    t = portfolio_scores
+    q = (
+        sa.select(t)
+        .where((t.c.household_id == household_id) & (t.c.model_name == model_name))
+        .order_by(t.c.as_of, t.c.scored_at)
+    )
+    with engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(q).mappings().all())
+    if rows.empty:
+        return rows
+    return rows.drop_duplicates("as_of", keep="last").reset_index(drop=True)
+
+
+def _scores(engine: Engine, model_name: str, version: str, where: sa.ColumnElement) -> pd.DataFrame:
+    t = portfolio_scores
+    cond = (t.c.model_name == model_name) & (t.c.model_version == version) & where
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(t.c.as_of)).where(cond)).scalar()
+        if latest is None:
+            return pd.DataFrame(columns=COLUMNS)
+        earlier = (pd.Timestamp(latest) - pd.DateOffset(months=3)).date()
+        q = sa.select(*[t.c[c] for c in COLUMNS]).where(cond & t.c.as_of.in_([latest, earlier]))
+        return pd.DataFrame(conn.execute(q).mappings().all(), columns=COLUMNS)
+
+
+def priorities(
+    engine: Engine,
+    model_name: str,
+    version: str,
+    commune_id: str | None = None,
+    village_id: str | None = None,
+    group_id: str | None = None,
+    communes: frozenset[str] | None = None,
+    sort: str = "risk",
+) -> tuple[date | None, pd.DataFrame, pd.DataFrame]:
+    """Ranked households and group summaries at the latest scored month.
+
+    Args:
+        engine: The service database.
+        model_name: Registered portfolio model.
+        version: Its served version.
+        commune_id: Filter by commune (optional).
+        village_id: Filter by village (optional).
+        group_id: Filter by group (optional).
+        communes: Communes the caller may see (``None``: all).
+        sort: ``risk`` (probability) or ``exposure`` (probability × outstanding).
+
+    Returns:
+        ``(as_of, households, groups)``: households ranked (with ``change_3m``), groups with
+        ``members``, ``mean_probability``, ``mean_change_3m``, ``rising_members`` and
+        ``rising_together``, rising groups first.
+    """
+    t = portfolio_scores
+    where = sa.true()
+    for col, value in (
+        ("commune_id", commune_id),
+        ("village_id", village_id),
+        ("group_id", group_id),
+    ):
+        if value is not None:
+            where = where & (t.c[col] == value)
+    if communes is not None:
+        where = where & t.c.commune_id.in_(sorted(communes))
+    rows = _scores(engine, model_name, version, where)
+    if rows.empty:
+        return None, rows, pd.DataFrame()
+    latest = max(rows["as_of"])
+    now = rows[rows["as_of"] == latest].set_index("household_id")
+    before = rows[rows["as_of"] != latest].set_index("household_id")["probability"]
+    now["change_3m"] = now["probability"] - before.reindex(now.index)
+    prev = before.reindex(now.index)
+    now["rising"] = (now["change_3m"] >= RISE_ABS) & (now["change_3m"] >= RISE_REL * prev)
+    key = "exposure" if sort == "exposure" else "probability"
+    ranked = now.reset_index().sort_values(
+        [key, "probability", "household_id"], ascending=[False, False, True], na_position="last"
+    )
+    ranked["reasons"] = ranked["reasons"].map(json.loads)
+    groups = (
+        now.groupby(["group_id", "village_id"])
+        .agg(
+            members=("probability", "size"),
+            mean_probability=("probability", "mean"),
+            mean_change_3m=("change_3m", "mean"),
+            rising_members=("rising", "sum"),
+        )
+        .reset_index()
+    )
+    groups["rising_together"] = (groups["rising_members"] >= GROUP_RISING_MIN) & (
+        groups["rising_members"] >= GROUP_RISING_SHARE * groups["members"]
+    )
+    groups = groups.sort_values(
+        ["rising_together", "mean_change_3m", "group_id"],
+        ascending=[False, False, True],
+        na_position="last",
+    )
+    return latest, ranked.reset_index(drop=True), groups.reset_index(drop=True)

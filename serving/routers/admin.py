@@ -1,0 +1,50 @@
+"""Models served, reload of the champions, and the benchmark's no-op endpoint."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends
+
+from serving.auth import ApiClient
+from serving.deps import Services, require, services
+from serving.lifecycle import reload_models
+from serving.routers.applications import ERRORS
+from serving.schemas import ApplicationIn, ModelInfo, ReloadReport
+
+router = APIRouter(prefix="/v1", tags=["models"])
+bench = APIRouter(prefix="/v1/bench", tags=["benchmark"])
+
+
+def model_infos(svc: Services) -> list[dict]:
+    """The models being served."""
+    return [
+        {"view": view, "name": m.name, "version": m.version, "run_id": m.run_id,
+         "loaded_at": m.loaded_at}
+        for view, m in sorted(svc.holder.all().items())
+    ]  # fmt: skip
+
+
+@router.get("/models", response_model=list[ModelInfo], responses=ERRORS)
+def models(
+    client: ApiClient = Depends(require("models:read")), svc: Services = Depends(services)
+) -> list[dict]:
+    """The champion model served for each view."""
+    return model_infos(svc)
+
+
+@router.post("/admin/reload", response_model=ReloadReport, responses=ERRORS)
+async def reload(
+    client: ApiClient = Depends(require("admin:reload")), svc: Services = Depends(services)
+) -> dict:
+    """Load the current champions now; a model that fails to load or to pass its smoke check
+    is not swapped in, and the one before keeps serving."""
+    result = await to_thread.run_sync(reload_models, svc, client.client_id)
+    return {"result": result, "models": model_infos(svc)}
+
+
+@bench.post("/noop", responses=ERRORS)
+def noop(
+    application: ApplicationIn, client: ApiClient = Depends(require("applications:score"))
+) -> dict:
+    """Same body, validation and authentication as scoring; no scoring, no audit (baseline)."""
+    return {"ok": True}

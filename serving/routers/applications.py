@@ -1,0 +1,131 @@
+"""``/v1/applications``: a loan application's risk, explained, audited, idempotent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from sqlalchemy.exc import IntegrityError
+
+from serving import audit
+from serving.auth import ApiClient
+from serving.deps import Services, require, served_model, services
+from serving.model_store import LoadedModel
+from serving.schemas import ApplicationIn, ApplicationScore, BatchIn, BatchScore, Problem
+from serving.scoring import (
+    ApplicationRejectedError,
+    application_fields,
+    check_program,
+    resolve,
+    score_applications,
+)
+
+router = APIRouter(prefix="/v1/applications", tags=["applications"])
+ERRORS = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    404: {"model": Problem, "description": "Unknown household or group"},
+    413: {"model": Problem},
+    422: {"model": Problem, "description": "Invalid field or program rule broken"},
+    503: {"model": Problem, "description": "No model loaded or database busy"},
+}
+IdempotencyKey = Header(
+    None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"
+)
+Explain = Query(True, description="Attach the top reasons (false: probability and band only)")
+
+
+def _score(
+    svc: Services,
+    client: ApiClient,
+    model: LoadedModel,
+    apps: list[ApplicationIn],
+    explain: bool,
+    idem: str | None,
+    endpoint: str,
+) -> list[dict]:
+    keys = [idem] if endpoint == "score" else [f"{idem}#{i}" for i in range(len(apps))]
+    digest = audit.request_digest(
+        {"apps": [a.model_dump(mode="json") for a in apps], "explain": explain}
+    )
+    if idem:
+        stored = audit.replay(svc.engine, client.client_id, keys)
+        if stored is not None:
+            if stored[0]["request_sha256"] != digest:
+                raise HTTPException(422, "Idempotency-Key was already used for another request")
+            return [json.loads(r["response"]) for r in stored]
+    for app in apps:
+        check_program(app)
+    rows = [resolve(svc.engine, a, svc.pii_key, client.communes) for a in apps]
+    scored = score_applications(model, rows, apps, explain)
+    responses, audit_rows = [], []
+    for i, (app, s) in enumerate(zip(apps, scored, strict=True)):
+        score_id = str(uuid.uuid4())
+        body = {
+            "score_id": score_id,
+            "probability": s.probability,
+            "band": s.band,
+            "reasons": s.reasons,
+            "model": {"name": model.name, "version": model.version},
+            "feature_as_of": str(s.stored["as_of"]),
+            "entity": "household" if s.stored["entity_type"] == "household" else "new_member",
+            "commune_id": s.stored["commune_id"],
+        }
+        responses.append(body)
+        audit_rows.append(
+            audit.audit_row(
+                score_id=score_id, endpoint=endpoint, client_id=client.client_id,
+                idempotency_key=keys[i] if idem else None, digest=digest, stored=s.stored,
+                model_name=model.name, model_version=model.version, probability=s.probability,
+                band=s.band, request=application_fields(app), response=body,
+            )
+        )  # fmt: skip
+    try:
+        with svc.engine.begin() as conn:
+            audit.write(conn, audit_rows)
+    except IntegrityError:
+        stored = audit.replay(svc.engine, client.client_id, keys) if idem else None
+        if stored is None:
+            raise
+        return [json.loads(r["response"]) for r in stored]
+    svc.metrics.scores.labels(endpoint, model.name, model.version).inc(len(responses))
+    return responses
+
+
+@router.post("/score", response_model=ApplicationScore, responses=ERRORS)
+def score_application(
+    application: ApplicationIn,
+    explain: bool = Explain,
+    idempotency_key: str | None = IdempotencyKey,
+    client: ApiClient = Depends(require("applications:score")),
+    svc: Services = Depends(services),
+    model: LoadedModel = Depends(served_model("application")),
+) -> dict:
+    """Probability of trouble within 12 months if this loan is granted, with the reasons.
+
+    An amount over the program's cap, a term or grace period over its limits, is a 422 with
+    the rule broken, not a score. Every score is written to the audit log before it is answered;
+    a retry with the same ``Idempotency-Key`` returns the same answer and writes nothing.
+    """
+    return _score(svc, client, model, [application], explain, idempotency_key, "score")[0]
+
+
+@router.post("/score-batch", response_model=BatchScore, responses=ERRORS)
+def score_batch(
+    batch: BatchIn,
+    explain: bool = Explain,
+    idempotency_key: str | None = IdempotencyKey,
+    client: ApiClient = Depends(require("applications:score")),
+    svc: Services = Depends(services),
+    model: LoadedModel = Depends(served_model("application")),
+) -> dict:
+    """Several applications at once (at most ``VBSP_RISK_MAX_BATCH``); all or none are scored."""
+    if len(batch.applications) > svc.settings.max_batch:
+        raise ApplicationRejectedError(
+            [
+                f"applications: at most {svc.settings.max_batch} per batch, got {len(batch.applications)}"
+            ]
+        )
+    scores = _score(svc, client, model, batch.applications, explain, idempotency_key, "score-batch")
+    return {"scores": scores}

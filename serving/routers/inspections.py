@@ -1,0 +1,79 @@
+"""``/v1/inspections``: whom to visit first, by risk or by expected exposure."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from serving.auth import ApiClient
+from serving.deps import Services, require, served_model, services
+from serving.model_store import LoadedModel
+from serving.priorities import priorities
+from serving.routers.applications import ERRORS
+from serving.schemas import Priorities
+
+router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
+
+
+def _id_query(what: str) -> object:
+    return Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description=what)
+
+
+def _num(x: object) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+@router.get("/priorities", response_model=Priorities, responses=ERRORS)
+def inspection_priorities(
+    commune_id: str | None = _id_query("Commune (default: every commune the key may see)"),
+    village_id: str | None = _id_query("Village"),
+    group_id: str | None = _id_query("Savings-and-loan group"),
+    sort: Literal["risk", "exposure"] = Query(
+        "risk", description="risk or probability × outstanding"
+    ),
+    limit: int = Query(50, ge=1, le=2000),
+    client: ApiClient = Depends(require("inspections:read")),
+    svc: Services = Depends(services),
+    model: LoadedModel = Depends(served_model("portfolio")),
+) -> dict:
+    """Households ranked for visits at the latest scored month, with their reasons, and the
+    groups whose members' risk is rising together (rising groups first)."""
+    if commune_id is not None and not client.can_see_commune(commune_id):
+        raise HTTPException(403, f"commune {commune_id} is outside this key's communes")
+    as_of, ranked, groups = priorities(
+        svc.engine, model.name, model.version, commune_id, village_id, group_id,
+        client.communes, sort,
+    )  # fmt: skip
+    if as_of is None:
+        raise HTTPException(404, "no portfolio scores for this selection")
+    top = ranked.head(limit)
+    households = [
+        {
+            "rank": i + 1,
+            "household_id": r["household_id"],
+            "group_id": r["group_id"],
+            "village_id": r["village_id"],
+            "probability": r["probability"],
+            "band": r["band"],
+            "outstanding": _num(r["outstanding"]),
+            "exposure": _num(r["exposure"]),
+            "change_3m": _num(r["change_3m"]),
+            "reasons": r["reasons"],
+        }
+        for i, r in enumerate(top.to_dict("records"))
+    ]
+    return {
+        "commune_id": commune_id,
+        "as_of": as_of,
+        "model": {"name": model.name, "version": model.version},
+        "sort": sort,
+        "total": len(ranked),
+        "households": households,
+        "groups": [
+            {**g, "mean_change_3m": _num(g["mean_change_3m"]), "members": int(g["members"]),
+             "rising_members": int(g["rising_members"]), "rising_together": bool(g["rising_together"])}
+            for g in groups.to_dict("records")
+        ],
+    }  # fmt: skip

@@ -1,0 +1,84 @@
+"""Model lifecycle: numpy scoring equals the scorer's pandas path; reload swaps atomically and
+keeps the old model when the new one cannot be loaded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from serving.model_store import ModelHolder, ModelLoadError, load_registered
+from tests.serving.conftest import Served
+
+NAMES = {"portfolio": "overdue-risk-portfolio", "application": "overdue-risk-application"}
+
+
+@pytest.fixture()
+def registry_copy(served: Served, tmp_path: Path) -> str:
+    """A copy of the served MLflow store (artifacts shared, read-only use)."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(served.folder / "mlflow.db", db)
+    return f"sqlite:///{db.as_posix()}"
+
+
+def _vectors(frame: pd.DataFrame, names: tuple[str, ...]) -> list[dict]:
+    rows = frame[list(names)].astype("object").to_dict("records")
+    return [
+        {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize("view", sorted(NAMES))
+def test_numpy_scoring_equals_the_scorer_on_feature_rows(served: Served, view: str) -> None:
+    model = load_registered(served.tracking_uri, NAMES[view], "champion")
+    table = pd.read_parquet(served.features[view]).tail(300)
+    expected = model.scorer.predict_proba(table)
+    np.testing.assert_array_equal(model.predict(model.matrix_from_frame(table)), expected)
+    np.testing.assert_array_equal(
+        model.predict(model.matrix(_vectors(table, model.names))), expected
+    )
+    contrib = model.contributions(model.matrix_from_frame(table))
+    raw = model.scorer.booster.predict(model.matrix_from_frame(table), raw_score=True)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-9)
+
+
+def test_unknown_category_scores_like_missing(served: Served) -> None:
+    model = load_registered(served.tracking_uri, NAMES["application"], "champion")
+    vec = _vectors(pd.read_parquet(served.features["application"]).tail(1), model.names)[0]
+    unknown = model.predict(model.matrix([{**vec, "main_program": "not-a-program"}]))
+    missing = model.predict(model.matrix([{**vec, "main_program": None}]))
+    assert unknown[0] == missing[0]
+
+
+def test_reload_swaps_to_a_new_champion_and_keeps_the_old_when_the_new_is_broken(
+    registry_copy: str, tmp_path: Path
+) -> None:
+    client = MlflowClient(tracking_uri=registry_copy, registry_uri=registry_copy)
+    holder = ModelHolder()
+    assert holder.reload(registry_copy, NAMES, "champion") == {
+        "portfolio": "loaded v1", "application": "loaded v1"}  # fmt: skip
+    old = holder.get("application")
+    v1 = client.get_model_version(NAMES["application"], "1")
+    files = client.get_model_version_download_uri(NAMES["application"], "1")
+    v2 = client.create_model_version(NAMES["application"], files, v1.run_id)
+    client.set_registered_model_alias(NAMES["application"], "champion", v2.version)
+    report = holder.reload(registry_copy, NAMES, "champion")
+    assert report == {"portfolio": "unchanged v1", "application": f"loaded v{v2.version}"}
+    assert holder.get("application").version == str(v2.version)
+    assert old.version == "1"  # a request holding the old model still has a whole model
+    broken_dir = tmp_path / "broken"
+    shutil.copytree(Path(files.removeprefix("file://")), broken_dir)
+    (broken_dir / "artifacts" / "booster.txt").write_text("tree\nversion=v4\nnot a model")
+    v3 = client.create_model_version(NAMES["application"], broken_dir.as_uri(), v1.run_id)
+    client.set_registered_model_alias(NAMES["application"], "champion", v3.version)
+    report = holder.reload(registry_copy, NAMES, "champion")
+    assert report["application"].startswith("failed")
+    assert holder.get("application").version == str(v2.version)
+    client.delete_registered_model_alias(NAMES["application"], "champion")
+    with pytest.raises(ModelLoadError, match="cannot resolve"):
+        load_registered(registry_copy, NAMES["application"], "champion")
