@@ -34,6 +34,13 @@ class View(StrEnum):
     application = "application"
 
 
+class Engine(StrEnum):
+    """Where boosters are fitted."""
+
+    local = "local"
+    dask = "dask"
+
+
 def _cell(m: dict[str, float], key: str) -> str:
     v = m.get(key, math.nan)
     if v is None or not math.isfinite(v):
@@ -95,14 +102,33 @@ def train_cmd(
         help="Application view: portfolio feature table whose monthly history is pooled into "
         "the training window (as make run does).",
     ),
+    engine: Engine = typer.Option(
+        Engine.local,
+        "--engine",
+        help="local: LightGBM in this process; dask: boosters fitted by lightgbm.dask on a "
+        "Dask cluster (same parameters; an ordinary LightGBM model is registered).",
+    ),
+    scheduler: str = typer.Option(
+        "local",
+        "--scheduler",
+        help="With --engine dask: address of a running Dask scheduler (tcp://host:8786), or "
+        "'local' to start a LocalCluster with one worker per core.",
+    ),
 ) -> None:
     """Train a model on a feature table, log it to MLflow and register it."""
     from features.feature_table import FeatureTableError
     from training.pipeline import run_training
 
-    with console.status(f"training {view.value} on {features.name} …"):
+    train = run_training
+    if engine is Engine.dask:
+        from functools import partial
+
+        from training.dask_train import run_training_dask
+
+        train = partial(run_training_dask, scheduler=scheduler)
+    with console.status(f"training {view.value} on {features.name} ({engine.value}) …"):
         try:
-            out = run_training(
+            out = train(
                 features, label, view.value, model_name, seed, promote, truth,
                 capacity=capacity, n_boot=n_boot, pool_features=pool_features,
             )  # fmt: skip
@@ -116,6 +142,9 @@ def train_cmd(
         except (FileNotFoundError, ValueError) as err:
             console.print(f"[red]error[/]: {err}", soft_wrap=True)
             raise typer.Exit(1) from None
+        except OSError as err:  # the Dask scheduler cannot be reached
+            console.print(f"[red]error[/]: {err}", soft_wrap=True)
+            raise typer.Exit(2) from None
     split = out["split"]
     console.print(
         f"run [bold]{out['run_id']}[/] → {out['model_name']} v{out['model_version']} "
