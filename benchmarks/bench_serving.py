@@ -67,12 +67,12 @@ def parse_wrk(text: str) -> dict[str, float]:
     """Requests/s, p50 and p99 (ms) and error counts from ``wrk --latency`` output."""
 
     def ms(token: str) -> float:
-        value, unit = re.match(r"([\d.]+)(us|ms|s)", token).groups()
-        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+        value, unit = re.match(r"([\d.]+)(us|ms|s|m)$", token).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
     out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
-    out["p50_ms"] = ms(re.search(r"50%\s+(\S+)", text).group(1))
-    out["p99_ms"] = ms(re.search(r"99%\s+(\S+)", text).group(1))
+    out["p50_ms"] = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+    out["p99_ms"] = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     out["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
     return out

@@ -14,6 +14,7 @@ see ethnicity. Pure functions; inputs are never modified.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -42,6 +43,16 @@ KEY_COLUMNS: tuple[str, ...] = ("loan_id", "household_id", "as_of")
 _CAPS: dict[str, float] = {code: float(p.cap_vnd) for code, p in domain.PROGRAMS.items()}
 
 
+@functools.cache
+def _category_sets() -> dict[str, frozenset[str]]:
+    """Declared category set of each categorical feature (the catalog is immutable)."""
+    return {
+        n: frozenset(d.categories)
+        for n, d in feature_dtypes("application").items()
+        if isinstance(d, pd.CategoricalDtype)
+    }
+
+
 def application_values(
     program: np.ndarray, purpose: np.ndarray, amount: np.ndarray, term: np.ndarray, grace: np.ndarray,
     workers: np.ndarray,
@@ -59,11 +70,7 @@ def application_values(
     Returns:
         Feature name → array (categoricals as object arrays with ``None`` for unknown codes).
     """
-    cats = {
-        n: set(d.categories)
-        for n, d in feature_dtypes("application").items()
-        if isinstance(d, pd.CategoricalDtype)
-    }
+    cats = _category_sets()
     cap = np.array(
         [_CAPS.get(p, np.nan) if isinstance(p, str) else np.nan for p in program], dtype="float64"
     )

@@ -164,10 +164,13 @@ def assemble_vector(
     of the batch view). Categorical values are strings or ``None``; numbers are floats or ints.
 
     Args:
-        stored: A row from :func:`fetch`.
+        stored: A row from :func:`fetch` (``features`` as stored JSON, or already decoded).
         application: ``program``, ``purpose``, ``amount``, ``term_months``, ``grace_months``.
     """
-    vector: dict[str, object] = json.loads(str(stored["features"]))
+    feats = stored["features"]
+    vector: dict[str, object] = (
+        dict(feats) if isinstance(feats, Mapping) else json.loads(str(feats))
+    )
     workers = stored["workers"] if stored["entity_type"] == "household" else None
     vector.update(application_vector(application, None if workers is None else float(workers)))
     return vector

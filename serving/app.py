@@ -91,6 +91,7 @@ def create_app(
             yield
         finally:
             task.cancel()
+            await to_thread.run_sync(svc.audit_writer.close)
             svc.engine.dispose()
 
     app = FastAPI(

@@ -1,5 +1,8 @@
 """Dependencies injected into the routers: services, the caller, the served models.
 
+They are ``async`` because they do no blocking work (the key lookup is cached), so FastAPI runs
+them on the event loop instead of hopping to a worker thread for each.
+
 Everything a handler needs comes from ``app.state.services``, built in the app's lifespan, so
 tests can build an app around their own database, keys and models.
 """
@@ -13,9 +16,11 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.engine import Engine
 
+from serving.audit_writer import AuditWriter
 from serving.auth import ApiClient, ClientCache, allowed
 from serving.metrics import Metrics
 from serving.model_store import LoadedModel, ModelHolder
+from serving.online_cache import OnlineCache
 from serving.settings import ServiceSettings
 
 api_key_header = APIKeyHeader(
@@ -33,15 +38,17 @@ class Services:
     clients: ClientCache
     metrics: Metrics
     tracking_uri: str
+    online: OnlineCache
+    audit_writer: AuditWriter
     pii_key: bytes | None = None
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     """The app's services (built in the lifespan)."""
     return request.app.state.services
 
 
-def caller(
+async def caller(
     key: str | None = Security(api_key_header), svc: Services = Depends(services)
 ) -> ApiClient:
     """The authenticated caller.
@@ -62,7 +69,7 @@ def caller(
 def require(permission: str) -> Callable[..., ApiClient]:
     """A dependency admitting only callers whose role has ``permission`` (else 403)."""
 
-    def dependency(client: ApiClient = Depends(caller)) -> ApiClient:
+    async def dependency(client: ApiClient = Depends(caller)) -> ApiClient:
         if not allowed(client.role, permission):
             raise HTTPException(
                 status_code=403, detail=f"role {client.role!r} may not use {permission}"
@@ -75,7 +82,7 @@ def require(permission: str) -> Callable[..., ApiClient]:
 def served_model(view: str) -> Callable[..., LoadedModel]:
     """A dependency giving the model serving ``view`` now (503 when none is loaded)."""
 
-    def dependency(svc: Services = Depends(services)) -> LoadedModel:
+    async def dependency(svc: Services = Depends(services)) -> LoadedModel:
         model = svc.holder.get(view)
         if model is None:
             raise HTTPException(

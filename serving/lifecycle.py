@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from anyio import to_thread
 
 from features.db import make_engine
+from serving.audit_writer import AuditWriter
 from serving.auth import ClientCache, read_keys_file, sync_clients
 from serving.db.migrate import check_current
 from serving.db.schema import service_events
 from serving.deps import Services
 from serving.metrics import Metrics
 from serving.model_store import ModelHolder
+from serving.online_cache import OnlineCache
 from serving.portfolio import has_scores, score_online_store
 from serving.settings import ServiceSettings
 
@@ -41,6 +43,8 @@ def build_services(
     else:
         logger.warning("no API keys file at %s: every request will get 401", settings.keys_file)
     pii = settings.pii_key.get_secret_value() if settings.pii_key else None
+    online = OnlineCache(engine)
+    online.load()
     return Services(
         settings=settings,
         engine=engine,
@@ -48,6 +52,8 @@ def build_services(
         clients=ClientCache(engine),
         metrics=metrics or Metrics(),
         tracking_uri=settings.tracking_uri or tracking_uri(settings.state_dir),
+        online=online,
+        audit_writer=AuditWriter(engine),
         pii_key=bytes.fromhex(pii) if pii else None,
     )
 
@@ -69,6 +75,8 @@ def reload_models(svc: Services, actor: str = "service") -> dict[str, str]:
     scores for the online store's date; record what happened."""
     s = svc.settings
     result = svc.holder.reload(svc.tracking_uri, s.model_names(), s.model_alias)
+    if svc.online.refresh_if_changed():
+        result["online_store"] = "reloaded"
     svc.metrics.model_info.clear()
     for view, model in svc.holder.all().items():
         svc.metrics.model_info.labels(view, model.name, model.version).set(1)

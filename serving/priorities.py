@@ -22,8 +22,6 @@ RISE_ABS = 0.01
 RISE_REL = 0.25
 GROUP_RISING_SHARE = 0.5
 GROUP_RISING_MIN = 2
-COLUMNS = ("household_id", "as_of", "commune_id", "village_id", "group_id", "probability",
-           "band", "outstanding", "exposure", "reasons", "model_name", "model_version")  # fmt: skip
 
 
 def household_scores(engine: Engine, model_name: str, household_id: str) -> pd.DataFrame:
@@ -44,16 +42,31 @@ def household_scores(engine: Engine, model_name: str, household_id: str) -> pd.D
     return rows.drop_duplicates("as_of", keep="last").reset_index(drop=True)
 
 
-def _scores(engine: Engine, model_name: str, version: str, where: sa.ColumnElement) -> pd.DataFrame:
+NOW_COLUMNS = ("household_id", "group_id", "village_id", "probability", "band", "outstanding",
+               "exposure", "reasons")  # fmt: skip
+
+
+def _scores(
+    engine: Engine, model_name: str, version: str, where: sa.ColumnElement
+) -> tuple[date | None, pd.DataFrame, pd.Series]:
+    """Latest scored month, its rows, and the probabilities of 3 months earlier."""
     t = portfolio_scores
     cond = (t.c.model_name == model_name) & (t.c.model_version == version) & where
     with engine.connect() as conn:
         latest = conn.execute(sa.select(sa.func.max(t.c.as_of)).where(cond)).scalar()
         if latest is None:
-            return pd.DataFrame(columns=COLUMNS)
+            return None, pd.DataFrame(columns=NOW_COLUMNS), pd.Series(dtype="float64")
+        latest = pd.Timestamp(latest).date()
         earlier = (pd.Timestamp(latest) - pd.DateOffset(months=3)).date()
-        q = sa.select(*[t.c[c] for c in COLUMNS]).where(cond & t.c.as_of.in_([latest, earlier]))
-        return pd.DataFrame(conn.execute(q).mappings().all(), columns=COLUMNS)
+        now = conn.execute(
+            sa.select(*[t.c[c] for c in NOW_COLUMNS]).where(cond & (t.c.as_of == latest))
+        ).all()
+        before = conn.execute(
+            sa.select(t.c.household_id, t.c.probability).where(cond & (t.c.as_of == earlier))
+        ).all()
+    now_frame = pd.DataFrame.from_records(now, columns=NOW_COLUMNS)
+    before_p = pd.Series({h: p for h, p in before}, dtype="float64")
+    return latest, now_frame, before_p
 
 
 def priorities(
@@ -65,6 +78,7 @@ def priorities(
     group_id: str | None = None,
     communes: frozenset[str] | None = None,
     sort: str = "risk",
+    limit: int | None = None,
 ) -> tuple[date | None, pd.DataFrame, pd.DataFrame]:
     """Ranked households and group summaries at the latest scored month.
 
@@ -77,6 +91,7 @@ def priorities(
         group_id: Filter by group (optional).
         communes: Communes the caller may see (``None``: all).
         sort: ``risk`` (probability) or ``exposure`` (probability × outstanding).
+        limit: Keep the first ``limit`` households (groups always cover every household).
 
     Returns:
         ``(as_of, households, groups)``: households ranked (with ``change_3m``), groups with
@@ -94,20 +109,20 @@ def priorities(
             where = where & (t.c[col] == value)
     if communes is not None:
         where = where & t.c.commune_id.in_(sorted(communes))
-    rows = _scores(engine, model_name, version, where)
-    if rows.empty:
-        return None, rows, pd.DataFrame()
-    latest = max(rows["as_of"])
-    now = rows[rows["as_of"] == latest].set_index("household_id")
-    before = rows[rows["as_of"] != latest].set_index("household_id")["probability"]
-    now["change_3m"] = now["probability"] - before.reindex(now.index)
+    latest, now, before = _scores(engine, model_name, version, where)
+    if latest is None:
+        return None, now, pd.DataFrame()
+    now = now.set_index("household_id")
     prev = before.reindex(now.index)
+    now["change_3m"] = now["probability"] - prev
     now["rising"] = (now["change_3m"] >= RISE_ABS) & (now["change_3m"] >= RISE_REL * prev)
     key = "exposure" if sort == "exposure" else "probability"
     ranked = now.reset_index().sort_values(
         [key, "probability", "household_id"], ascending=[False, False, True], na_position="last"
     )
-    ranked["reasons"] = ranked["reasons"].map(json.loads)
+    if limit is not None:
+        ranked = ranked.head(limit)
+    ranked["reasons"] = ranked["reasons"].map(json.loads)  # only the rows answered
     groups = (
         now.groupby(["group_id", "village_id"])
         .agg(

@@ -8,14 +8,12 @@ from the online store exactly as the batch application view does, and scores it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy.engine import Engine
 
 from features.application import validate_application
 from features.domain import pseudonym
-from features.online_store import assemble_vector, fetch
+from features.online_store import assemble_vector
 from serving.bands import band
 from serving.model_store import LoadedModel
 from serving.reasons import top_reasons
@@ -68,12 +66,19 @@ def check_program(app: ApplicationIn) -> None:
 
 
 def resolve(
-    engine: Engine,
+    lookup: Callable[..., Mapping[str, object] | None],
     app: ApplicationIn,
     pii_key: bytes | None,
     communes: frozenset[str] | None,
 ) -> Mapping[str, object]:
     """The online-store row the application is scored from.
+
+    Args:
+        lookup: ``lookup(household_id=..)`` / ``lookup(group_id=..)`` → stored row or ``None``
+            (the service's in-memory :class:`~serving.online_cache.OnlineCache`).
+        app: The application.
+        pii_key: Key of the national-ID pseudonym (``None``: national IDs refused).
+        communes: Communes the caller may see (``None``: all).
 
     Raises:
         UnknownEntityError: Unknown household or group, or in a commune the caller may not see.
@@ -85,13 +90,13 @@ def resolve(
             raise ApplicationRejectedError(
                 ["national_id lookup is not configured; give household_id"]
             )
-        stored = fetch(engine, household_id=pseudonym(app.national_id, pii_key))
+        stored = lookup(household_id=pseudonym(app.national_id, pii_key))
         what = "household (by national_id)"
     elif app.household_id is not None:
-        stored = fetch(engine, household_id=app.household_id)
+        stored = lookup(household_id=app.household_id)
         what = f"household {app.household_id}"
     else:
-        stored = fetch(engine, group_id=app.group_id)
+        stored = lookup(group_id=app.group_id)
         what = f"group {app.group_id}"
         if stored is not None and stored["village_id"] != app.village_id:
             raise ApplicationRejectedError(

@@ -6,6 +6,7 @@ import math
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
 
 from serving.auth import ApiClient
 from serving.deps import Services, require, served_model, services
@@ -37,18 +38,17 @@ def inspection_priorities(
     client: ApiClient = Depends(require("inspections:read")),
     svc: Services = Depends(services),
     model: LoadedModel = Depends(served_model("portfolio")),
-) -> dict:
+) -> JSONResponse:
     """Households ranked for visits at the latest scored month, with their reasons, and the
     groups whose members' risk is rising together (rising groups first)."""
     if commune_id is not None and not client.can_see_commune(commune_id):
         raise HTTPException(403, f"commune {commune_id} is outside this key's communes")
     as_of, ranked, groups = priorities(
         svc.engine, model.name, model.version, commune_id, village_id, group_id,
-        client.communes, sort,
+        client.communes, sort, limit,
     )  # fmt: skip
     if as_of is None:
         raise HTTPException(404, "no portfolio scores for this selection")
-    top = ranked.head(limit)
     households = [
         {
             "rank": i + 1,
@@ -62,14 +62,14 @@ def inspection_priorities(
             "change_3m": _num(r["change_3m"]),
             "reasons": r["reasons"],
         }
-        for i, r in enumerate(top.to_dict("records"))
+        for i, r in enumerate(ranked.to_dict("records"))
     ]
-    return {
+    body = {
         "commune_id": commune_id,
-        "as_of": as_of,
+        "as_of": as_of.isoformat(),
         "model": {"name": model.name, "version": model.version},
         "sort": sort,
-        "total": len(ranked),
+        "total": int(groups["members"].sum()),
         "households": households,
         "groups": [
             {**g, "mean_change_3m": _num(g["mean_change_3m"]), "members": int(g["members"]),
@@ -77,3 +77,6 @@ def inspection_priorities(
             for g in groups.to_dict("records")
         ],
     }  # fmt: skip
+    # Built to the response model above; returned as is, since validating a whole commune's
+    # list again costs more than computing it.
+    return JSONResponse(body)
