@@ -225,7 +225,7 @@ def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
     from serving.auth import add_client
     from vbsp_risk.serve_cmd import score_cmd, serve_cmd
 
-    score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6)
+    score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6, data=None)
     keys_file = state_dir / "api_keys.json"
     keys_file.unlink(missing_ok=True)  # demo keys are new on every run
     first = sorted(
