@@ -68,23 +68,24 @@ class LoadedModel:
 
         An unknown category is treated as missing, as LightGBM does for unseen categories.
         """
-        x = np.full((len(vectors), len(self.names)), np.nan)
-        for j, name in enumerate(self.names):
-            codes = self.codes.get(name)
-            for i, vec in enumerate(vectors):
+        nan = math.nan
+        plan = [(name, self.codes.get(name)) for name in self.names]
+        rows = []
+        for vec in vectors:
+            row = []
+            for name, codes in plan:
                 value = vec.get(name)
                 if value is None:
-                    continue
-                if codes is not None:
-                    code = codes.get(str(value))
-                    if code is not None:
-                        x[i, j] = code
+                    row.append(nan)
+                elif codes is not None:
+                    row.append(codes.get(str(value), nan))
                 elif isinstance(value, bool):
-                    x[i, j] = 1.0 if value else 0.0
+                    row.append(1.0 if value else 0.0)
                 else:
                     v = float(value)  # type: ignore[arg-type]
-                    x[i, j] = v if math.isfinite(v) else np.nan
-        return x
+                    row.append(v if math.isfinite(v) else nan)
+            rows.append(row)
+        return np.array(rows, dtype="float64").reshape(len(vectors), len(self.names))
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """A feature table's rows as the booster's float matrix (same encoding as :meth:`matrix`)."""
