@@ -443,7 +443,13 @@ def materialize(
 # --- batch scores ----------------------------------------------------------------------------
 
 
-def _score_piece(frame: pd.DataFrame, model: LoadedModel, explain: bool) -> pd.DataFrame:
+def _score_piece(frame: pd.DataFrame, model: LoadedModel, explain: bool | None) -> pd.DataFrame:
+    """``serving.portfolio.score_frame`` rows; ``explain=None``: keys and probability only."""
+    if explain is None:
+        keys = [c for c in ("household_id", "as_of", "commune_id") if c in frame.columns]
+        out = frame[keys].reset_index(drop=True)
+        out["probability"] = model.predict(model.matrix_from_frame(frame))
+        return out
     from serving.portfolio import score_frame
 
     return score_frame(model, frame, explain=explain)
@@ -452,7 +458,7 @@ def _score_piece(frame: pd.DataFrame, model: LoadedModel, explain: bool) -> pd.D
 def _score_row_group(
     item: tuple[Path, int],
     model: LoadedModel,
-    explain: bool,
+    explain: bool | None,
     since: pd.Timestamp | None,
     households: pd.DataFrame | None,
 ) -> pd.DataFrame | None:
@@ -472,16 +478,15 @@ def _score_row_group(
 
 
 def score_frame(
-    model: LoadedModel, frame: pd.DataFrame, engine: Engine, explain: bool = True
+    model: LoadedModel, frame: pd.DataFrame, engine: Engine, explain: bool | None = True
 ) -> pd.DataFrame:
     """:func:`serving.portfolio.score_frame` mapped over the communes of ``frame``.
 
-    Rows come back in the order of ``frame`` (same result as scoring it whole).
+    Rows come back in the order of ``frame`` (same result as scoring it whole). ``explain=None``
+    returns only the keys and the calibrated probability (the numpy path, no bands or reasons).
     """
     if frame.empty:
-        from serving.portfolio import score_frame as whole
-
-        return whole(model, frame, explain=explain)
+        return _score_piece(frame, model, explain)
     codes, cids = pd.factorize(frame["commune_id"], sort=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(cids) + 1))
@@ -500,7 +505,7 @@ def score_parquet(
     engine: Engine,
     months: int | None = None,
     households: pd.DataFrame | None = None,
-    explain: bool = True,
+    explain: bool | None = True,
 ) -> pd.DataFrame:
     """Score a portfolio feature table file row group by row group (one per commune when
     written by ``vbsp-risk features``), each read by the worker that scores it.
@@ -516,7 +521,8 @@ def score_parquet(
         households: ``household_id, group_id, village_id`` of the households, joined to the
             rows as :func:`serving.portfolio.feature_table_months` does (needed unless the
             table already has group and village).
-        explain: Attach reasons (one contribution pass per row).
+        explain: Attach reasons (one contribution pass per row); ``None``: keys and calibrated
+            probability only (no bands, exposure or reasons).
     """
     import pyarrow.parquet as pq
 

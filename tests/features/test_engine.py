@@ -205,6 +205,9 @@ def test_scores_are_identical(
     )
     from_file = score_parquet(model, path, dask_engine, months=3, households=households)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(from_file, expected)
+    probability = score_parquet(model, path, dask_engine, months=3, explain=None)  # type: ignore[arg-type]
+    assert list(probability.columns) == ["household_id", "as_of", "commune_id", "probability"]
+    assert probability["probability"].tolist() == expected["probability"].tolist()
     local = score_parquet(model, path, LocalEngine(), 3, households, explain=False)  # type: ignore[arg-type]
     lean = whole_score(model, frame, explain=False)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(local, lean)
