@@ -24,9 +24,10 @@ from serving.lifecycle import build_services, reload_models, reload_periodically
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
 from serving.model_store import ModelHolder
-from serving.routers import admin, applications, households, inspections
+from serving.routers import admin, applications, households, inspections, plans
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
 from serving.settings import ServiceSettings
+from serving.web import pages
 
 logger = logging.getLogger(__name__)
 VIEWS = ("portfolio", "application")
@@ -101,8 +102,10 @@ def create_app(
         "priorities. Every endpoint but /healthz, /readyz and /metrics needs an X-API-Key.",
         lifespan=lifespan,
     )
-    for router in (applications.router, households.router, inspections.router, admin.router):
+    for router in (applications.router, households.router, inspections.router, plans.router,
+                   admin.router, pages.router):  # fmt: skip
         app.include_router(router)
+    app.mount("/static", pages.static_files(), name="static")
     if cfg.bench_endpoints:
         app.include_router(admin.bench)
     app.add_exception_handler(RequestValidationError, _invalid)

@@ -1,0 +1,280 @@
+"""``/v1/inspections/plans`` and ``/v1/inspections/visits``: monthly visit plans and outcomes.
+
+A plan is built from the served portfolio champion's latest scores of the commune
+(:mod:`serving.planner`); each visit records its score, model version, selection reason and
+selection probability, and outcomes entered against visits become labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from pathlib import Path
+from typing import Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving import planner
+from serving.auth import ApiClient
+from serving.deps import Services, require, served_model, services
+from serving.model_store import LoadedModel
+from serving.routers.applications import ERRORS
+from serving.schemas import Identifier, ModelRef
+
+router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class PlanIn(BaseModel):
+    """A commune's visit plan for a month."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"commune_id": "C01", "month": "2026-01", "capacity_per_day": 8, "days": 3,
+                 "sort": "risk", "random_share": 0.1}
+            ]
+        },
+    )  # fmt: skip
+
+    commune_id: Identifier
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
+    capacity_per_day: int = Field(8, ge=1, le=60, description="Visits per commune per day")
+    days: int = Field(3, ge=1, le=20, description="Days available in the commune this month")
+    sort: Literal["risk", "exposure"] = "risk"
+    random_share: float = Field(0.10, ge=0, le=0.5, description="Share of visits drawn at random")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Seed of the random draw")
+    transaction_day: int | None = Field(
+        None, ge=1, le=28, description="Default: the communes table of the data folder"
+    )
+    replace: bool = Field(False, description="Replace the month's plan if it has no outcomes")
+
+
+class OutcomeIn(BaseModel):
+    """What the inspector found on a visit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use_of_funds: Literal["correct", "partial", "misuse", "unknown"]
+    borrower_present: bool
+    migrated: bool
+    notes: str | None = Field(None, max_length=500, description="Findings; no names or ID numbers")
+
+
+class Outcome(BaseModel):
+    """A recorded outcome."""
+
+    recorded_at: dt.datetime
+    recorded_by: str
+    use_of_funds: str
+    borrower_present: bool
+    migrated: bool
+    notes: str | None
+
+
+class Visit(BaseModel):
+    """One planned visit: who, when, why, and how it was selected."""
+
+    visit_id: str
+    household_id: str
+    group_id: str
+    village_id: str
+    visit_date: dt.date
+    selection: Literal["risk", "exposure", "random"]
+    selection_probability: float = Field(description="Probability this household was selected")
+    probability: float | None = Field(description="Score when planned")
+    model_version: str | None
+    reason: dict | None
+    reason_en: str
+    reason_vi: str
+    outcome: Outcome | None
+
+
+class PlanSummary(BaseModel):
+    """A plan without its visits."""
+
+    plan_id: str
+    commune_id: str
+    month: str
+    status: str
+    created_at: dt.datetime | None
+    created_by: str | None
+    model: ModelRef
+    params: dict
+    visits: int
+    outcomes: int
+
+
+class Plan(PlanSummary):
+    """A plan with its visits, ordered by day, village and group."""
+
+    visit_list: list[Visit]
+
+
+_places_lock = threading.Lock()
+_places_cache: dict[Path, tuple[float, planner.Places]] = {}
+
+
+def places(svc: Services) -> planner.Places:
+    """Transaction days and place names from the state's data folder (cached by mtime)."""
+    folder = svc.settings.state_dir / "data" / "district"
+    marker = folder / "communes.parquet"
+    try:
+        stamp = (
+            marker.stat().st_mtime if marker.exists() else (folder / "communes.csv").stat().st_mtime
+        )
+    except OSError:
+        return planner.Places()
+    hit = _places_cache.get(folder)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = planner.read_places(folder)
+    with _places_lock:
+        _places_cache[folder] = (stamp, value)
+    return value
+
+
+def _visit(v: dict) -> dict:
+    return {
+        **v,
+        "reason_en": planner.reason_text(v["reason"], "en"),
+        "reason_vi": planner.reason_text(v["reason"], "vi"),
+    }
+
+
+def plan_body(plan: dict) -> dict:
+    """A stored plan as the API answers it."""
+    visits = plan["visits"]
+    return {
+        "plan_id": plan["plan_id"], "commune_id": plan["commune_id"], "month": plan["month"],
+        "status": plan["status"], "created_at": plan["created_at"],
+        "created_by": plan["created_by"],
+        "model": {"name": plan["model_name"], "version": plan["model_version"]},
+        "params": plan["params"], "visits": len(visits),
+        "outcomes": sum(v["outcome"] is not None for v in visits),
+        "visit_list": [_visit(v) for v in visits],
+    }  # fmt: skip
+
+
+def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: PlanIn) -> dict:
+    """Build and store a plan (shared by the API and the pages).
+
+    Raises:
+        HTTPException: 403 commune outside the key, 404 no scores, 409 plan exists, 422 unknown
+            transaction day or too few days in the month.
+    """
+    if not client.can_see_commune(body.commune_id):
+        raise HTTPException(403, f"commune {body.commune_id} is outside this key's communes")
+    day = body.transaction_day or places(svc).transaction_days.get(body.commune_id)
+    if day is None:
+        raise HTTPException(
+            422, f"transaction day of commune {body.commune_id} is unknown; give transaction_day"
+        )
+    existing = planner.find_plan(svc.engine, body.commune_id, body.month)
+    if existing is not None:
+        if not body.replace:
+            raise HTTPException(
+                409, f"commune {body.commune_id} already has plan {existing} for {body.month}"
+            )
+        try:
+            planner.delete_plan(svc.engine, existing)
+        except ValueError as err:
+            raise HTTPException(409, str(err)) from None
+    as_of, candidates = planner.load_candidates(
+        svc.engine, model.name, model.version, body.commune_id
+    )
+    if as_of is None or candidates.empty:
+        raise HTTPException(404, f"no portfolio scores for commune {body.commune_id}")
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    try:
+        request = planner.PlanRequest(
+            month=body.month, transaction_day=day, capacity_per_day=body.capacity_per_day,
+            days=body.days, sort=body.sort, random_share=body.random_share, seed=seed,
+        )  # fmt: skip
+        visits = planner.build_plan(candidates, request)
+        dates = planner.plan_dates(body.month, day, body.days)
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from None
+    n_random = int((visits["selection"] == "random").sum())
+    plan_id = planner.save_plan(
+        svc.engine, body.commune_id, request, visits, model.name, model.version,
+        client.client_id,
+        {"scores_as_of": as_of.isoformat(), "households": len(candidates),
+         "random_visits": n_random, "dates": [d.isoformat() for d in sorted(dates)]},
+    )  # fmt: skip
+    plan = planner.get_plan(svc.engine, plan_id)
+    assert plan is not None
+    return plan_body(plan)
+
+
+def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
+    """A plan the caller may see (else 404, as for an unknown plan)."""
+    plan = planner.get_plan(svc.engine, plan_id)
+    if plan is None or not client.can_see_commune(plan["commune_id"]):
+        raise HTTPException(404, f"unknown plan {plan_id}")
+    return plan
+
+
+def save_outcome(svc: Services, client: ApiClient, visit_id: str, body: OutcomeIn) -> dict:
+    """Record a visit's outcome (404 for a visit the caller may not see)."""
+    found = planner.visit_plan(svc.engine, visit_id)
+    if found is None or not client.can_see_commune(found[1]):
+        raise HTTPException(404, f"unknown visit {visit_id}")
+    return planner.record_outcome(
+        svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
+        body.notes, client.client_id,
+    )  # fmt: skip
+
+
+@router.post("/plans", response_model=Plan, status_code=201, responses={**ERRORS, 409: {}})
+async def post_plan(
+    body: PlanIn,
+    client: ApiClient = Depends(require("visits:write")),
+    svc: Services = Depends(services),
+    model: LoadedModel = Depends(served_model("portfolio")),
+) -> dict:
+    """Plan a commune's visits for a month: households by risk or expected exposure (plus a
+    random share drawn from the rest of the portfolio), grouped by village and group, on the
+    days around the commune's transaction day, at most ``capacity_per_day`` visits a day.
+    A month's plan exists once; ``replace`` redraws it while no outcome is recorded."""
+    return await to_thread.run_sync(create_plan, svc, client, model, body)
+
+
+@router.get("/plans", response_model=list[PlanSummary], responses=ERRORS)
+def get_plans(
+    commune_id: str | None = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+    month: str | None = Query(None, pattern=MONTH_PATTERN),
+    client: ApiClient = Depends(require("inspections:read")),
+    svc: Services = Depends(services),
+) -> list[dict]:
+    """Plans of the communes the key may see, newest month first."""
+    rows = planner.list_plans(svc.engine, client.communes, commune_id, month)
+    return [{**r, "model": {"name": r["model_name"], "version": r["model_version"]}} for r in rows]
+
+
+@router.get("/plans/{plan_id}", response_model=Plan, responses=ERRORS)
+def get_plan(
+    plan_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+    client: ApiClient = Depends(require("inspections:read")),
+    svc: Services = Depends(services),
+) -> dict:
+    """A plan with its visits by day, village and group, and the outcomes recorded."""
+    return plan_body(visible_plan(svc, client, plan_id))
+
+
+@router.put("/visits/{visit_id}/outcome", response_model=Outcome, responses=ERRORS)
+def put_outcome(
+    body: OutcomeIn,
+    visit_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+    client: ApiClient = Depends(require("visits:write")),
+    svc: Services = Depends(services),
+) -> dict:
+    """Record (or correct) what the inspector found on a visit; it becomes a label, with the
+    visit's selection probability."""
+    return save_outcome(svc, client, visit_id, body)

@@ -1,0 +1,239 @@
+"""Texts of the web pages in Vietnamese (default) and English, and the way each writes numbers.
+
+Every visible string of the templates is a key of :data:`TEXT`; ``t(key)`` in a template gives it
+in the page's language. Money uses :func:`features.reason_text.format_vnd` (``12.500.000 ₫`` /
+``12,500,000 VND``); percentages and dates follow the same conventions.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from features.reason_text import format_vnd
+from serving.bands import BAND_VI
+
+LANGS = ("vi", "en")
+DEFAULT_LANG = "vi"
+
+TEXT: dict[str, tuple[str, str]] = {
+    # key: (Vietnamese, English)
+    "app_name": ("Rủi ro tín dụng chính sách", "Policy credit risk"),
+    "office": ("Phòng giao dịch NHCSXH huyện", "VBSP district transaction office"),
+    "skip": ("Bỏ qua, tới nội dung chính", "Skip to main content"),
+    "nav_priorities": ("Ưu tiên kiểm tra", "Priorities"),
+    "nav_plans": ("Kế hoạch kiểm tra", "Visit plans"),
+    "nav_application": ("Kiểm tra hồ sơ vay", "Application check"),
+    "nav_model": ("Mô hình", "Model"),
+    "logout": ("Đăng xuất", "Log out"),
+    "switch_lang": ("English", "Tiếng Việt"),
+    "switch_lang_label": ("Switch to English", "Chuyển sang tiếng Việt"),
+    "login_title": ("Đăng nhập bằng khóa API", "Log in with your API key"),
+    "login_help": (
+        "Nhập khóa API do nhóm dữ liệu cấp. Khóa được giữ trong cookie HttpOnly của phiên này "
+        "và xóa khi đóng trình duyệt hoặc đăng xuất.",
+        "Enter the API key the data team gave you. It is kept in an HttpOnly cookie for this "
+        "browser session and cleared when you close the browser or log out.",
+    ),
+    "api_key": ("Khóa API", "API key"),
+    "login": ("Đăng nhập", "Log in"),
+    "bad_key": ("Khóa không hợp lệ hoặc đã bị thu hồi.", "The key is not valid or was revoked."),
+    "role": ("Vai trò", "Role"),
+    "denied": ("Vai trò của bạn không được xem trang này.", "Your role may not see this page."),
+    "not_found": ("Không tìm thấy.", "Not found."),
+    "commune": ("Xã", "Commune"),
+    "village": ("Thôn", "Village"),
+    "group": ("Tổ TK&VV", "Group"),
+    "all": ("Tất cả", "All"),
+    "band": ("Mức rủi ro", "Risk band"),
+    "sort": ("Sắp xếp theo", "Sort by"),
+    "sort_risk": ("Rủi ro", "Risk"),
+    "sort_exposure": ("Dư nợ có thể mất", "Expected exposure"),
+    "rising_only": ("Chỉ hộ rủi ro đang tăng", "Rising risk only"),
+    "show": ("Số hộ hiển thị", "Households shown"),
+    "filter": ("Lọc", "Filter"),
+    "priorities_title": ("Hộ cần ưu tiên kiểm tra", "Households to visit first"),
+    "scores_of": ("Điểm rủi ro tháng", "Scores of"),
+    "model": ("Mô hình", "Model"),
+    "households_total": ("hộ đang vay", "borrowing households"),
+    "rank": ("Hạng", "Rank"),
+    "household": ("Hộ", "Household"),
+    "probability": ("Xác suất gặp khó khăn 12 tháng", "Probability of trouble in 12 months"),
+    "prob_short": ("Xác suất", "Probability"),
+    "change_3m": ("Thay đổi 3 tháng", "3-month change"),
+    "outstanding": ("Dư nợ", "Outstanding"),
+    "exposure": ("Dư nợ có thể mất", "Expected exposure"),
+    "last_visit": ("Lần kiểm tra gần nhất", "Last visit"),
+    "never": ("chưa", "never"),
+    "reasons": ("Lý do", "Reasons"),
+    "no_rows": ("Không có hộ nào phù hợp.", "No household matches."),
+    "groups_title": ("Tổ có rủi ro tăng cùng lúc", "Groups whose members' risk is rising together"),
+    "groups_help": (
+        "Một tổ được đánh dấu khi ít nhất một nửa (và ít nhất 2) thành viên có rủi ro tăng trong 3 tháng.",
+        "A group is flagged when at least half (and at least 2) of its members rose in risk over 3 months.",
+    ),
+    "members": ("Thành viên", "Members"),
+    "mean_prob": ("Xác suất bình quân", "Mean probability"),
+    "rising_members": ("Số hộ tăng", "Rising members"),
+    "rising_together": ("Tăng cùng lúc", "Rising together"),
+    "yes": ("có", "yes"),
+    "no": ("không", "no"),
+    "no_groups": ("Không có tổ nào tăng cùng lúc.", "No group is rising together."),
+    "chart_title": (
+        "Phân bố và xu hướng rủi ro của xã",
+        "The commune's risk distribution and trend",
+    ),
+    "chart_dist": ("Số hộ theo mức rủi ro (tháng gần nhất)", "Households by band (latest month)"),
+    "chart_trend": ("Xác suất bình quân theo tháng", "Mean probability by month"),
+    "chart_table": ("Số liệu của biểu đồ", "Chart data"),
+    "month": ("Tháng", "Month"),
+    "mean": ("Bình quân", "Mean"),
+    "household_title": ("Hộ", "Household"),
+    "history": ("Lịch sử điểm rủi ro", "Score history"),
+    "visits": ("Lượt kiểm tra", "Visits"),
+    "no_visits": ("Chưa có lượt kiểm tra nào.", "No visit yet."),
+    "plans_title": ("Kế hoạch kiểm tra theo tháng", "Monthly visit plans"),
+    "new_plan": ("Lập kế hoạch mới", "New plan"),
+    "capacity_per_day": ("Số hộ kiểm tra mỗi ngày", "Visits per day"),
+    "days": ("Số ngày trong tháng", "Days available"),
+    "random_share": ("Tỷ lệ chọn ngẫu nhiên (%)", "Random share (%)"),
+    "replace": (
+        "Thay kế hoạch cũ của tháng (nếu chưa ghi kết quả)",
+        "Replace the month's plan (if no outcome recorded)",
+    ),  # fmt: skip
+    "build_plan": ("Lập kế hoạch", "Build plan"),
+    "no_plans": ("Chưa có kế hoạch nào.", "No plan yet."),
+    "created": ("Lập lúc", "Created"),
+    "outcomes": ("Kết quả đã ghi", "Outcomes recorded"),
+    "open": ("Mở", "Open"),
+    "plan_title": ("Kế hoạch kiểm tra", "Visit plan"),
+    "print": ("In (mỗi ngày một trang A4)", "Print (one A4 page per day)"),
+    "transaction_day": ("ngày giao dịch của xã", "the commune's transaction day"),
+    "selection": ("Cách chọn", "Selection"),
+    "sel_risk": ("theo rủi ro", "by risk"),
+    "sel_exposure": ("theo dư nợ có thể mất", "by exposure"),
+    "sel_random": ("ngẫu nhiên", "random"),
+    "sel_prob": ("xác suất được chọn", "selection probability"),
+    "reason": ("Lý do chọn", "Why"),
+    "outcome": ("Kết quả", "Outcome"),
+    "use_of_funds": ("Sử dụng vốn", "Use of funds"),
+    "uof_correct": ("đúng mục đích", "as declared"),
+    "uof_partial": ("sai một phần", "partly misused"),
+    "uof_misuse": ("sai mục đích", "misused"),
+    "uof_unknown": ("chưa kiểm tra được", "not checked"),
+    "borrower_present": ("Gặp người vay", "Borrower present"),
+    "migrated": ("Đã đi khỏi địa phương", "Left the locality"),
+    "notes": ("Ghi chú (không ghi họ tên, số CCCD)", "Notes (no names or ID numbers)"),
+    "save": ("Lưu", "Save"),
+    "saved": ("Đã lưu", "Saved"),
+    "recorded_by": ("người ghi", "recorded by"),
+    "visits_planned": ("lượt kiểm tra", "visits"),
+    "random_visits": ("lượt ngẫu nhiên", "random visits"),
+    "signature": ("Chữ ký cán bộ kiểm tra", "Inspector's signature"),
+    "application_title": ("Kiểm tra rủi ro hồ sơ vay", "Check a loan application's risk"),
+    "identity": ("Người vay", "Applicant"),
+    "id_household": ("Mã hộ (đã ẩn danh)", "Household id (pseudonym)"),
+    "id_national": ("Số CCCD (12 số, không lưu lại)", "Citizen ID (12 digits, never stored)"),
+    "id_new": ("Thành viên mới của tổ", "New member of a group"),
+    "lookup": ("Tra cứu hộ", "Look up household"),
+    "lookup_none": (
+        "Không tìm thấy hộ này trong các xã bạn được xem.",
+        "No such household in the communes you may see.",
+    ),  # fmt: skip
+    "program": ("Chương trình", "Program"),
+    "cap": ("tối đa", "up to"),
+    "term": ("tháng", "months"),
+    "purpose": ("Mục đích", "Purpose"),
+    "amount": ("Số tiền vay (đồng)", "Amount (VND)"),
+    "term_months": ("Thời hạn (tháng)", "Term (months)"),
+    "grace_months": ("Ân hạn (tháng)", "Grace (months)"),
+    "score": ("Chấm điểm", "Score"),
+    "result": ("Kết quả chấm điểm", "Result"),
+    "errors": ("Hồ sơ chưa hợp lệ", "The application is not valid"),
+    "model_version": ("Phiên bản mô hình", "Model version"),
+    "feature_as_of": ("Dữ liệu đến ngày", "Data as of"),
+    "model_title": ("Mô hình đang dùng", "Models in service"),
+    "view_portfolio": ("Danh mục cho vay (kiểm tra)", "Portfolio (inspections)"),
+    "view_application": ("Hồ sơ vay mới", "Applications"),
+    "version": ("Phiên bản", "Version"),
+    "loaded_at": ("Nạp lúc", "Loaded at"),
+    "run": ("Lần huấn luyện", "Training run"),
+    "key_metrics": ("Chỉ số chính (cửa sổ kiểm định)", "Key metrics (test window)"),
+    "ranker": ("Cách xếp hạng", "Ranking"),
+    "model_card": ("Thẻ mô hình", "Model card"),
+    "alias_history": ("Lịch sử thay đổi mô hình chính", "Champion alias history"),
+    "decided_at": ("Thời điểm", "When"),
+    "action": ("Quyết định", "Action"),
+    "from_to": ("Từ → đến", "From → to"),
+    "gate": ("Qua cổng kiểm định", "Gate passed"),
+    "actor": ("Người quyết định", "By"),
+    "no_model": ("Chưa có mô hình nào được nạp.", "No model is loaded."),
+    "no_scores": ("Chưa có điểm rủi ro cho lựa chọn này.", "No scores for this selection."),
+    "unavailable": ("Không đọc được", "Unavailable"),
+}
+
+BAND_EN = {"low": "low", "medium": "medium", "high": "high", "very_high": "very high"}
+RANKERS = {
+    "lightgbm": ("Mô hình (LightGBM)", "Model (LightGBM)"),
+    "logistic": ("Hồi quy logistic", "Logistic challenger"),
+    "practice_arrears": ("Thực tế: nhiều lãi tồn trước", "Practice: most arrears first"),
+    "random": ("Ngẫu nhiên", "Random"),
+    "oracle": ("Tối ưu (mô phỏng)", "Oracle (simulation)"),
+}
+METRICS = {
+    "roc_auc": ("AUC", "ROC AUC"),
+    "pr_auc": ("PR AUC", "PR AUC"),
+    "capture_at_capacity": ("Tỷ lệ phát hiện theo năng lực", "Capture at capacity"),
+    "precision_at_capacity": ("Độ chính xác theo năng lực", "Precision at capacity"),
+    "brier": ("Brier", "Brier"),
+    "calibration_slope": ("Độ dốc hiệu chỉnh", "Calibration slope"),
+}
+WEEKDAYS = {
+    "vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+
+def text(key: str, lang: str) -> str:
+    """The text of ``key`` in ``lang`` (the key itself when unknown, so a gap shows)."""
+    pair = TEXT.get(key)
+    return key if pair is None else pair[0 if lang == "vi" else 1]
+
+
+def pair(labels: tuple[str, str], lang: str) -> str:
+    """One of a ``(vi, en)`` pair."""
+    return labels[0 if lang == "vi" else 1]
+
+
+def band_name(band: str, lang: str) -> str:
+    """A band's word in ``lang``."""
+    return BAND_VI.get(band, band) if lang == "vi" else BAND_EN.get(band, band)
+
+
+def pct(value: float | None, lang: str, digits: int = 1, signed: bool = False) -> str:
+    """A share as a percentage: ``12,3 %`` (vi) / ``12.3%`` (en); ``—`` when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    s = f"{value * 100:+.{digits}f}" if signed else f"{value * 100:.{digits}f}"
+    return s.replace(".", ",") + " %" if lang == "vi" else s + "%"
+
+
+def vnd(amount: float | None, lang: str) -> str:
+    """Money the way ``lang`` writes it."""
+    return format_vnd(amount, lang)  # type: ignore[arg-type]
+
+
+def day(value: date | None, lang: str, weekday: bool = False) -> str:
+    """A date: ``25/01/2026`` (vi) / ``2026-01-25`` (en), optionally with the weekday."""
+    if value is None:
+        return "—"
+    s = value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
+    return f"{WEEKDAYS[lang][value.weekday()]}, {s}" if weekday else s
+
+
+def month(value: str | date | None, lang: str) -> str:
+    """A month: ``tháng 01/2026`` (vi) / ``2026-01`` (en)."""
+    if value is None:
+        return "—"
+    m = value if isinstance(value, str) else value.isoformat()[:7]
+    return f"tháng {m[5:7]}/{m[:4]}" if lang == "vi" else m[:7]

@@ -1,0 +1,99 @@
+// vbsp-risk pages: charts drawn as inline SVG from the page's JSON, the print button, and
+// filters that submit on change. No framework, no network calls: everything is in the page.
+(function () {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+  var COLORS = { low: "#2e7d32", medium: "#8a6d00", high: "#c25400", very_high: "#b3261e" };
+
+  function el(name, attrs, text) {
+    var e = document.createElementNS(NS, name);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+  function svg(w, h) { return el("svg", { viewBox: "0 0 " + w + " " + h, focusable: "false", "aria-hidden": "true" }); }
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+  function pct(v, lang) {
+    var s = (v * 100).toFixed(1);
+    return lang === "vi" ? s.replace(".", ",") + " %" : s + "%";
+  }
+  function monthLabel(iso) { return iso.slice(5, 7) + "/" + iso.slice(2, 4); }
+
+  function barChart(box, data, labels) {
+    var last = data.months[data.months.length - 1];
+    if (!last) { return; }
+    var W = 320, H = 170, pad = 28, n = labels.bands.length, bw = (W - 2 * pad) / n;
+    var max = Math.max.apply(null, labels.bands.map(function (b) { return last.counts[b]; }).concat([1]));
+    var s = svg(W, H);
+    labels.bands.forEach(function (b, i) {
+      var v = last.counts[b], h = (H - 2 * pad) * v / max, x = pad + i * bw + 6, y = H - pad - h;
+      s.appendChild(el("rect", { x: x, y: y, width: bw - 12, height: Math.max(h, 1), fill: COLORS[b] || "#607d8b" }));
+      s.appendChild(el("text", { x: x + (bw - 12) / 2, y: y - 4, "text-anchor": "middle" }, String(v)));
+      s.appendChild(el("text", { x: x + (bw - 12) / 2, y: H - pad + 14, "text-anchor": "middle" }, labels.band_names[i]));
+    });
+    s.appendChild(el("line", { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: "#5b6675" }));
+    box.appendChild(s);
+  }
+
+  function lineChart(box, points, lang, bandLines) {
+    if (!points.length) { return; }
+    var W = 320, H = 170, L = 44, R = 10, T = 12, B = 28;
+    var vals = points.map(function (p) { return p.v; });
+    var max = Math.max.apply(null, vals.concat([0.05])) * 1.15, min = 0;
+    var s = svg(W, H);
+    function x(i) { return points.length === 1 ? (L + W - R) / 2 : L + i * (W - L - R) / (points.length - 1); }
+    function y(v) { return T + (H - T - B) * (1 - (v - min) / (max - min)); }
+    (bandLines || []).forEach(function (b) {
+      if (b.v < max) {
+        s.appendChild(el("line", { x1: L, x2: W - R, y1: y(b.v), y2: y(b.v), stroke: COLORS[b.band], "stroke-dasharray": "3 3" }));
+      }
+    });
+    [0, max / 2, max].forEach(function (v) {
+      s.appendChild(el("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end" }, pct(v, lang)));
+    });
+    var d = points.map(function (p, i) { return (i ? "L" : "M") + x(i).toFixed(1) + " " + y(p.v).toFixed(1); }).join(" ");
+    s.appendChild(el("path", { d: d, fill: "none", stroke: "#0b5cad", "stroke-width": 2.5 }));
+    points.forEach(function (p, i) {
+      s.appendChild(el("circle", { cx: x(i), cy: y(p.v), r: 3.5, fill: "#0b5cad" }));
+      s.appendChild(el("text", { x: x(i), y: H - B + 15, "text-anchor": "middle" }, p.label));
+    });
+    s.appendChild(el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#5b6675" }));
+    box.appendChild(s);
+  }
+
+  function drawCharts() {
+    var data = readJson("chart-data");
+    if (!data) { return; }
+    var labels = readJson("chart-labels") || {};
+    var lang = document.documentElement.lang;
+    var cut = [{ band: "medium", v: 0.05 }, { band: "high", v: 0.10 }, { band: "very_high", v: 0.20 }];
+    document.querySelectorAll("[data-chart]").forEach(function (box) {
+      var kind = box.getAttribute("data-chart");
+      if (kind === "dist") { barChart(box, data, labels); }
+      if (kind === "trend") {
+        lineChart(box, data.months.map(function (m) { return { v: m.mean, label: monthLabel(m.as_of) }; }), lang, cut);
+      }
+      if (kind === "history") {
+        lineChart(box, data.history.map(function (h) { return { v: h.probability, label: monthLabel(h.as_of) }; }), lang, cut);
+      }
+    });
+  }
+
+  function wire() {
+    document.querySelectorAll("[data-print]").forEach(function (b) {
+      b.addEventListener("click", function () { window.print(); });
+    });
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+      s.addEventListener("change", function () {
+        var form = s.form;
+        ["village_id", "group_id"].forEach(function (n) { if (form.elements[n]) { form.elements[n].value = ""; } });
+        form.submit();
+      });
+    });
+    drawCharts();
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", wire); } else { wire(); }
+}());
