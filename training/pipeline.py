@@ -69,6 +69,46 @@ def _append_gate_rule(artifacts: dict[str, Path]) -> None:
         Path(card).write_text(f"{text}\n\n{GATE_RULE_MD}", encoding="utf-8")
 
 
+def _fairness(
+    result: Any,
+    table: pd.DataFrame,
+    data_dir: Path | None,
+    out: Path,
+    capacity: int,
+    n_boot: int,
+    seed: int,
+) -> dict[str, float]:
+    """Fairness report of the test window: files into the run's artifacts, section into the
+    model card; returns the metrics to log (``training/fairness.py``)."""
+    from training import fairness
+    from training.report import with_fairness
+
+    minority = fairness.read_minority_status(data_dir)
+    report = fairness.fairness_report(result.test_frame, table, minority, capacity=capacity,
+                                      n_boot=n_boot, seed=seed)  # fmt: skip
+    files = fairness.write(report, out / "fairness", capacity, n_boot)
+    result.artifacts.update(files)
+    card = result.artifacts.get("model_card.md")
+    if card is not None and Path(card).is_file():
+        text = Path(card).read_text(encoding="utf-8")
+        section = fairness.markdown(report, capacity, n_boot)
+        if minority is None:
+            section += ("\n\nEthnic-minority status was not available (no protected_attributes "
+                        "table found beside the data), so that dimension is missing.")  # fmt: skip
+        Path(card).write_text(with_fairness(text, section), encoding="utf-8")
+    return fairness.metric_dict(report)
+
+
+def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
+    """Where the protected attributes are: given, beside ``truth/``, or the state's data folder."""
+    from vbsp_risk.settings import get_state
+
+    for cand in (explicit, Path(truth_dir).parent if truth_dir else None, get_state().data_dir):
+        if cand is not None and any(Path(cand).glob("protected_attributes*")):
+            return Path(cand)
+    return None
+
+
 def run_training(
     features_path: Path,
     label: str = "trouble_12m",
@@ -84,6 +124,7 @@ def run_training(
     reason: str = "",
     db_url: str | None = None,
     pool_features: Path | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
@@ -103,6 +144,9 @@ def run_training(
         pool_features: Another Parquet feature table with the same label whose older rows join
             the training window (the portfolio view for the application model; see
             :data:`training.train.POOL_NOTE`). Its file hash is logged.
+        data_dir: The data folder whose ``protected_attributes`` feed the fairness report
+            (default: beside ``truth_dir``, else the state's data folder; without one the
+            report leaves the ethnic dimension out).
 
     Returns:
         ``run_id``, ``model_version``, ``model_name``, ``experiment_id``, ``promoted``,
@@ -132,6 +176,8 @@ def run_training(
             pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
         )  # fmt: skip
         _append_gate_rule(result.artifacts)
+        fairness_metrics = _fairness(result, table, _protected_dir(data_dir, truth_dir),
+                                     Path(tmp), capacity, n_boot, seed)  # fmt: skip
         run_name = f"{view} {label} seed {seed}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
             tracking.log_training(
@@ -151,6 +197,7 @@ def run_training(
                     else "",
                 },
             )
+            mlflow.log_metrics(fairness_metrics)
             info = log_scorer_model(
                 result.scorer,
                 tracking.test_window_rows(table, result.test_frame, result.scorer.names, label),

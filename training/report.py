@@ -27,6 +27,12 @@ from training.evaluate import RankingEvaluator, period_cells
 
 logger = logging.getLogger(__name__)
 
+FAIRNESS_PENDING = (
+    "## Fairness\nNot computed for this card (the training pipeline, `training/pipeline.py`, "
+    "replaces this section with the fairness report of `training/fairness.py`)."
+)
+"""The model card's fairness section until :func:`with_fairness` fills it in."""
+
 CAPTURE_GRID = np.array([0, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100], dtype=float)
 
 
@@ -273,10 +279,15 @@ rankings are not probabilities (no Brier/calibration). Predicted trouble rate
 - Monthly snapshots of one household are correlated; intervals account for that by resampling
   households, not rows.
 
-## Fairness
-Fairness across ethnic groups, communes and poverty status (computed with protected attributes
-that are never model features) is produced by a later issue; this section is a placeholder.
+{FAIRNESS_PENDING}
 """
+
+
+def with_fairness(card: str, section: str) -> str:
+    """The card with its fairness section replaced by ``section`` (appended if absent)."""
+    if FAIRNESS_PENDING in card:
+        return card.replace(FAIRNESS_PENDING, section.rstrip("\n"))
+    return f"{card.rstrip()}\n\n{section.rstrip()}\n"
 
 
 def write_report(

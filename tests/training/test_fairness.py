@@ -1,0 +1,91 @@
+"""Fairness report: group-level figures, reproducible, logged with every training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import fairness
+from training.train import TrainResult
+
+N_BOOT = 20
+
+
+def test_visit_plan_takes_capacity_per_commune_month() -> None:
+    frame = pd.DataFrame({
+        "household_id": [f"H{i}" for i in range(6)],
+        "as_of": pd.to_datetime(["2025-01-01"] * 4 + ["2025-02-01"] * 2),
+        "commune_id": ["C1", "C1", "C2", "C2", "C1", "C1"],
+        "s": [0.1, 0.9, 0.5, 0.2, 0.3, 0.3],
+    })  # fmt: skip
+    assert fairness.visit_plan(frame, "s", 1).tolist() == [False, True, True, False, True, False]
+
+
+def test_group_arithmetic_by_hand() -> None:
+    y = np.array([1, 0, 1, 0], dtype=float)
+    p = np.array([0.5, 0.5, 0.2, 0.2])
+    sel = np.array([True, True, False, False])
+    f = fairness._group_figures(y, p, sel, overall_sel=0.25)
+    assert f["selection_rate"] == 0.5 and f["precision"] == 0.5 and f["capture"] == 0.5
+    assert f["observed_rate"] == 0.5 and f["mean_predicted"] == pytest.approx(0.35)
+    assert f["calibration_ratio"] == pytest.approx(0.7) and f["selection_ratio"] == 2.0
+
+
+@pytest.fixture(scope="module")
+def report_args(small_result: TrainResult, small_training_data: tuple[Path, Path]):
+    table = pd.read_parquet(small_training_data[0])
+    minority = fairness.read_minority_status(small_training_data[1].parent)
+    return small_result.test_frame, table, minority
+
+
+def test_report_is_group_level_and_reproducible(report_args) -> None:
+    test_frame, table, minority = report_args
+    assert minority is not None and set(minority.columns) == {"household_id", "is_ethnic_minority"}
+    a = fairness.fairness_report(test_frame, table, minority, n_boot=N_BOOT, seed=3)
+    b = fairness.fairness_report(test_frame, table, minority, n_boot=N_BOOT, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["dimension"]) == set(fairness.DIMENSIONS)
+    assert set(a.loc[a["dimension"] == "ethnic_minority", "group"]) <= {
+        "ethnic minority", "Kinh", "unknown"}  # fmt: skip
+    # no household-level value and no ethnicity name anywhere in the report
+    assert "household_id" not in a.columns
+    text = fairness.markdown(a) + a.to_csv()
+    assert not any(name in text for name in ("Tà Ôi", "Vân Kiều", "Pa Kô", "Bru"))
+    ok = a[np.isfinite(a["value"]) & np.isfinite(a["lo"])]
+    assert len(ok) and ((ok["lo"] <= ok["value"] + 1e-12) & (ok["value"] <= ok["hi"] + 1e-12)).all()
+    sel = a[(a["metric"] == "selection_rate") & (a["dimension"] == "ethnic_minority")]
+    assert sel["value"].between(0, 1).all()
+
+
+def test_training_logs_the_fairness_report(
+    small_training_data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import mlflow
+
+    from tests.training.conftest import fresh_mlflow_store
+    from training.pipeline import run_training
+
+    store = fresh_mlflow_store(tmp_path_factory, "fairness-mlflow")
+    next(store)
+    try:
+        features, truth = small_training_data
+        runs = [run_training(features, n_boot=N_BOOT, truth_dir=truth) for _ in range(2)]
+        client = mlflow.MlflowClient()
+        logged = [client.get_run(r["run_id"]).data.metrics for r in runs]
+        keys = sorted(k for k in logged[0] if k.startswith("fairness."))
+        assert any(k.startswith("fairness.ethnic_minority.") for k in keys)
+        assert [logged[0][k] for k in keys] == [logged[1][k] for k in keys]  # reproducible
+        arts = {a.path for a in client.list_artifacts(runs[0]["run_id"], "training")}
+        assert {"training/fairness.csv", "training/fairness.md", "training/model_card.md"} <= arts
+        local = mlflow.artifacts.download_artifacts(
+            run_id=runs[0]["run_id"], artifact_path="training/model_card.md"
+        )
+        card = Path(local).read_text()
+        assert "## Fairness" in card and "ethnic_minority" in card and "placeholder" not in card
+        assert json.dumps(keys)  # names only: group labels, never a household
+    finally:
+        next(store, None)
