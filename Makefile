@@ -25,7 +25,11 @@ run: $(VENV)/.installed
 	$(BIN)/vbsp-risk run
 
 ## test: create .venv if missing, install dev extras, lint and run the whole test suite
+## (the browser tests drive Debian's chromium; installed here when missing and we are root)
 test: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: no chromium; the browser tests will be skipped (apt-get install chromium)"; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -45,3 +45,6 @@ _keys_cmd.register(app)
 from vbsp_risk import serve_cmd as _serve_cmd  # noqa: E402
 
 _serve_cmd.register(app)
+from vbsp_risk import plan_cmd as _plan_cmd  # noqa: E402
+
+_plan_cmd.register(app)

@@ -208,7 +208,11 @@ async def login(request: Request) -> Response:
         page = Page(request, svc, None, _lang(request))
         nxt = _safe_next(form.get("next"), "")
         return render(page, "login.html", 401, next=nxt, error=i18n.text("bad_key", page.lang))
-    response = RedirectResponse(_safe_next(form.get("next"), _landing(client)), 303)
+    target = _safe_next(form.get("next"), _landing(client))
+    for path, _, perm in NAV:  # a page the role may not see: its own first page instead
+        if target.startswith(path) and not allowed(client.role, perm):
+            target = _landing(client)
+    response = RedirectResponse(target, 303)
     response.set_cookie(
         KEY_COOKIE, key, httponly=True, samesite="strict", path="/ui",
         secure=request.url.scheme == "https",

@@ -40,7 +40,7 @@
 
   function lineChart(box, points, lang, bandLines) {
     if (!points.length) { return; }
-    var W = 320, H = 170, L = 44, R = 10, T = 12, B = 28;
+    var W = 320, H = 170, L = 44, R = 18, T = 12, B = 28;
     var vals = points.map(function (p) { return p.v; });
     var max = Math.max.apply(null, vals.concat([0.05])) * 1.15, min = 0;
     var s = svg(W, H);

@@ -1,0 +1,123 @@
+"""A real uvicorn server with the served small district, and a headless Chromium driving it.
+
+The server runs in a thread of the test process on a free loopback port (one per session); the
+browser is Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) driven by
+Playwright — no browser is downloaded. Without Playwright or Chromium the tests are skipped with
+the reason. Screenshots go to ``test-artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from features.db import make_engine
+from features.online_store import online_features
+from serving.app import create_app
+from tests.serving.conftest import Served, fill_database, served  # noqa: F401  (session fixture)
+from tests.serving.test_plans_api import write_places
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = os.environ.get("VBSP_RISK_CHROMIUM", "/usr/bin/chromium")
+
+
+@dataclass
+class LiveServer:
+    """The running service: its URL, state and one household the officer may score."""
+
+    url: str
+    served: Served
+    household_id: str
+    engine: sa.Engine
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    served: Served,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    """uvicorn serving the real app on 127.0.0.1:<free port>, stopped after the session."""
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{(folder / 'service.db').as_posix()}"
+    engine = make_engine(url)
+    fill_database(engine, served)
+    with engine.connect() as conn:
+        household = conn.execute(
+            sa.select(online_features.c.entity_id)
+            .where(online_features.c.entity_type == "household")
+            .order_by(online_features.c.entity_id)
+            .limit(1)
+        ).scalar_one()
+    state = write_places(served, folder / "state")
+    app = create_app(served.settings(url, state_dir=state))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", served, str(household), engine)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium through Playwright (skips when either is missing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not path:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: object, live_server: LiveServer) -> Iterator[object]:
+    """A fresh browser context (no cookies) at 1280 px; closed after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+def shot(page: object, name: str, full: bool = True) -> None:
+    """Save a screenshot of the page under test-artifacts/."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)  # type: ignore[attr-defined]
+
+
+def login(page: object, server: LiveServer, role: str, start: str = "/") -> None:
+    """Open ``start`` (redirected to the login form) and sign in with the role's key."""
+    page.goto(server.url + start)  # type: ignore[attr-defined]
+    page.fill("#api_key", server.served.keys[role])  # type: ignore[attr-defined]
+    page.press("#api_key", "Enter")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
