@@ -133,11 +133,11 @@ def bin_labels(reference: pd.Series, current: pd.Series, name: str = "", bins: i
         edges = np.asarray(RECENCY_EDGES)
     else:
         finite = ref[np.isfinite(ref)]
-        qs = np.linspace(0, 1, bins + 1)[1:-1]
+        qs = np.linspace(0, 1, bins + 1)[1:]  # the maximum is an edge: values above it get a bin
         edges = np.unique(np.quantile(finite, qs)) if len(finite) else np.array([])
 
     def cut(s: pd.Series) -> pd.Series:
-        idx = np.searchsorted(edges, s.to_numpy(), side="right").astype(str)
+        idx = np.searchsorted(edges, s.to_numpy(), side="left").astype(str)
         return pd.Series(np.where(s.isna().to_numpy(), MISSING, idx), index=s.index)
 
     return cut(ref), cut(cur)

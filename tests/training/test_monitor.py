@@ -133,3 +133,8 @@ def test_alerts_are_stored_as_service_events(districts: dict, tmp_path: Path) ->
     files = report.write(tmp_path / "report")
     assert {"drift.csv", "alerts.csv", "monitor_summary.json"} <= set(files)
     engine.dispose()
+
+
+def test_values_beyond_a_constant_reference_are_a_shift() -> None:
+    assert mon.psi(pd.Series([0.0] * 100), pd.Series([9.0] * 100)) > 5
+    assert mon.psi(pd.Series([0.0] * 100), pd.Series([0.0] * 100)) == 0
