@@ -134,7 +134,7 @@ def test_train_cli_on_dask_registers_a_model_the_service_loads(
     run_id = re.findall(r"^[0-9a-f]{32}$", result.output, re.MULTILINE)[-1]
     client = mlflow.MlflowClient()
     assert client.get_run(run_id).data.tags["engine"] == "dask"
-    version = client.get_latest_versions("dask-portfolio")[0].version
+    version = client.search_model_versions("name='dask-portfolio'")[0].version
     client.set_registered_model_alias("dask-portfolio", "test", version)
     model = load_registered(tracking.configure(), "dask-portfolio", "test")  # smoke-checked
     assert isinstance(model.scorer.booster, lgb.Booster)
