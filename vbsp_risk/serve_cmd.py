@@ -31,7 +31,9 @@ def serve_cmd(
     if migrate:
         revision = upgrade(make_engine(settings.db_url))
         console.print(f"database {settings.db_url.split('@')[-1]} at revision {revision}")
-    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    console.print(
+        f"serving on http://{host}:{port}  (pages: http://{host}:{port}/ , API docs: http://{host}:{port}/docs; Ctrl-C stops)"
+    )
     uvicorn.run(
         "serving.app:create_app",
         factory=True,
