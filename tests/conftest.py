@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from features import storage
 from features.simulator import SimConfig, simulate
 from tests.db_engines import pg_server_url, postgres_engine, sqlite_engine
+from tests.served import served  # noqa: F401  (session fixture shared by every test package)
 
 SMALL = SimConfig(households=600, seed=7, start="2019-01", end="2025-12")
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from features.db import make_engine
 from features.online_store import online_features
 from serving.app import create_app
-from tests.serving.conftest import Served, fill_database, served  # noqa: F401  (session fixture)
+from tests.served import Served, fill_database
 from tests.serving.test_plans_api import write_places
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -42,7 +42,7 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(
-    served: Served,  # noqa: F811
+    served: Served,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     """uvicorn serving the real app on 127.0.0.1:<free port>, stopped after the session."""
