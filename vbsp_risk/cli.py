@@ -45,6 +45,9 @@ _keys_cmd.register(app)
 from vbsp_risk import serve_cmd as _serve_cmd  # noqa: E402
 
 _serve_cmd.register(app)
+from vbsp_risk import score_cmd as _score_cmd  # noqa: E402
+
+_score_cmd.register(app)
 from vbsp_risk import monitor_cmd as _monitor_cmd  # noqa: E402
 
 _monitor_cmd.register(app)

@@ -223,7 +223,8 @@ def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
 
     from features.simulator import pii_key
     from serving.auth import add_client
-    from vbsp_risk.serve_cmd import score_cmd, serve_cmd
+    from vbsp_risk.score_cmd import score_cmd
+    from vbsp_risk.serve_cmd import serve_cmd
 
     score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6, data=None)
     keys_file = state_dir / "api_keys.json"
