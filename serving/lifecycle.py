@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from datetime import UTC, datetime
 
 from anyio import to_thread
@@ -23,6 +24,13 @@ from serving.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
+# MLflow retries an unreachable tracking server 7 times with exponential backoff (about four
+# minutes) and waits 120 s per request: the service would not start, or a reload would hang, for
+# that long. Bounded here unless MLflow's own variables are set.
+TRACKING_REQUEST_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                           "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}  # fmt: skip
+
 
 def build_services(
     settings: ServiceSettings, holder: ModelHolder | None = None, metrics: Metrics | None = None
@@ -35,6 +43,8 @@ def build_services(
     """
     from training.tracking import tracking_uri
 
+    for name, value in TRACKING_REQUEST_LIMITS.items():
+        os.environ.setdefault(name, value)
     engine = make_engine(settings.db_url)
     check_current(engine)
     if settings.keys_file.is_file():

@@ -4,7 +4,8 @@ At start and on reload the service resolves ``models:/<name>@<alias>`` in the re
 that version's three scorer files (LightGBM booster, calibrator, feature specification), and
 builds a :class:`LoadedModel` that scores a numpy matrix directly with the booster — not through
 ``mlflow.pyfunc`` per request, which costs far more than a raw booster call. A model is only
-swapped in after a smoke check; a request holds a reference to the model it started with, so
+swapped in after its booster file passed :func:`~serving.model_checks.check_booster` (LightGBM
+kills the process on a truncated file) and a smoke check; a request holds a reference to the model it started with, so
 in-flight requests finish on the old model while new ones get the new.
 """
 
@@ -23,15 +24,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 
 from features.catalog import all_feature_names
+from serving.model_checks import (
+    ModelLoadError,
+    check_booster,
+    read_example,
+    registry_client,
+    smoke_check,
+)
 from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be resolved, downloaded, read or smoke-checked."""
 
 
 @dataclass(frozen=True)
@@ -140,36 +145,16 @@ def from_scorer(scorer: Scorer, name: str, version: str, run_id: str = "") -> Lo
     return LoadedModel(name, version, view, tuple(scorer.names), scorer, _codes(scorer), run_id)
 
 
-def smoke_check(model: LoadedModel, example: pd.DataFrame | None = None) -> None:
-    """Score an all-missing vector (and an example frame): finite probabilities in [0, 1] that
-    equal the pandas path of the scorer.
+def resolve(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+    """The registered version ``name@alias`` points to.
 
     Raises:
-        ModelLoadError: If a check fails.
+        ModelLoadError: No such model or alias, or the registry is unreachable.
     """
-    vectors: list[dict[str, object]] = [{}]
-    if example is not None and len(example):
-        vectors += [
-            {k: (None if pd.isna(v) else v) for k, v in row.items()}
-            for row in example.to_dict("records")
-        ]
-    p = model.predict(model.matrix(vectors))
-    if not (np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()):
-        raise ModelLoadError(f"{model.name} v{model.version}: smoke check gave {p[:3]}")
-    if example is not None and len(example):
-        ref = model.scorer.predict_proba(example)
-        if not np.allclose(p[1:], ref, rtol=0, atol=1e-9):
-            raise ModelLoadError(f"{model.name} v{model.version}: numpy and pandas paths differ")
-
-
-def _example(model_dir: Path) -> pd.DataFrame | None:
-    path = model_dir / "input_example.json"
-    if not path.is_file():
-        return None
     try:
-        return pd.read_json(path, orient="split")
-    except ValueError:
-        return None
+        return client.get_model_version_by_alias(name, alias)
+    except Exception as err:  # MlflowException or a transport error of a remote store
+        raise ModelLoadError(f"cannot resolve models:/{name}@{alias}: {err}") from err
 
 
 def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
@@ -179,11 +164,8 @@ def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
     Raises:
         ModelLoadError: With the reason (no such alias, missing or corrupt artifacts ...).
     """
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        mv = client.get_model_version_by_alias(name, alias)
-    except Exception as err:  # MlflowException or a transport error of a remote store
-        raise ModelLoadError(f"cannot resolve models:/{name}@{alias}: {err}") from err
+    client = registry_client(tracking_uri)
+    mv = resolve(client, name, alias)
     with tempfile.TemporaryDirectory(prefix="vbsp-model-") as tmp:
         try:
             source = client.get_model_version_download_uri(name, str(mv.version))
@@ -191,14 +173,21 @@ def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
                 artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri
             )
             model_dir = Path(local)
+            if (model_dir / "artifacts" / "booster.txt").is_file():
+                check_booster(model_dir / "artifacts" / "booster.txt")
             scorer = Scorer.load(model_dir / "artifacts")
         except Exception as err:
             raise ModelLoadError(f"cannot load {name} v{mv.version}: {err}") from err
         model = from_scorer(scorer, name, str(mv.version), mv.run_id or "")
-        example = _example(model_dir)
+        example = read_example(model_dir)
     if example is not None:
         example = example.reindex(columns=list(model.names))
-    smoke_check(model, example)
+    try:
+        smoke_check(model, example)
+    except ModelLoadError:
+        raise
+    except Exception as err:  # a calibrator with missing or mistyped parameters, say
+        raise ModelLoadError(f"{name} v{mv.version}: smoke check failed: {err!r}") from err
     return model
 
 
@@ -232,12 +221,12 @@ class ModelHolder:
             For each view, ``"loaded vN"``, ``"unchanged vN"`` or ``"failed: reason"``.
         """
         report = {}
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         for view, name in names.items():
             current = self.get(view)
             try:
+                client = registry_client(tracking_uri)
                 if current is not None:
-                    version = str(client.get_model_version_by_alias(name, alias).version)
+                    version = str(resolve(client, name, alias).version)
                     if version == current.version and current.name == name:
                         report[view] = f"unchanged v{version}"
                         continue

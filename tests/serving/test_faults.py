@@ -1,16 +1,209 @@
-"""Faults the service must survive without a 500: a database locked beyond the busy timeout."""
+"""Faults the service must survive without a 500.
+
+* Model faults (a table): at start the service is not ready (``/readyz`` 503 naming the reason),
+  scoring is 503 and the log says why; at reload the old model keeps serving, same version.
+* A database locked beyond the busy timeout: 503 with ``Retry-After``, then recovery.
+"""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import socket
 import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+from sqlalchemy.engine import Engine
 
 from features.db import make_engine
 from serving.app import create_app
-from tests.serving.conftest import Served, fill_database, headers
+from serving.lifecycle import reload_models
+from tests.serving.conftest import Served, count_audit, fill_database, headers
+
+APP = "overdue-risk-application"
+
+
+@dataclass
+class Registry:
+    """A private copy of the served MLflow store; faults change it, never the shared one."""
+
+    path: Path
+    folder: Path
+    client: MlflowClient
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.path.as_posix()}"
+
+    def champion_with(self, change: Callable[[Path], None]) -> str:
+        """Register a copy of the champion's files changed by ``change``; make it champion."""
+        v1 = self.client.get_model_version_by_alias(APP, "champion")
+        source = Path(
+            self.client.get_model_version_download_uri(APP, v1.version).removeprefix("file://")
+        )
+        copy = self.folder / "broken-model"
+        shutil.copytree(source, copy)
+        change(copy / "artifacts")
+        v2 = self.client.create_model_version(APP, copy.as_uri(), v1.run_id)
+        self.client.set_registered_model_alias(APP, "champion", v2.version)
+        return str(v2.version)
+
+
+def _truncate(name: str, keep: float) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: int(len(data) * keep)])
+
+    return change
+
+
+def _overwrite_digits(folder: Path) -> None:
+    """Same length, digits and separators overwritten inside the trees (crashes LightGBM)."""
+    data = bytearray((folder / "booster.txt").read_bytes())
+    start, end = data.index(b"Tree=0"), data.index(b"end of trees")
+    for i in range(start + 200, end - 200, max(1, (end - start) // 40)):
+        data[i] = ord("X")
+    (folder / "booster.txt").write_bytes(bytes(data))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _not_registered(reg: Registry) -> str | None:
+    reg.client.delete_registered_model(APP)
+    return None
+
+
+def _alias_to_deleted_version(reg: Registry) -> str | None:
+    version = reg.champion_with(lambda folder: None)
+    reg.client.delete_model_version(APP, version)
+    return None
+
+
+def _missing_store_file(reg: Registry) -> str | None:
+    reg.path.rename(reg.path.with_suffix(".moved"))
+    return None
+
+
+def _server_unreachable(reg: Registry) -> str | None:
+    return f"http://127.0.0.1:{_closed_port()}"
+
+
+# fault → (apply it to a registry: returns a tracking URI replacing the registry's, or None;
+#          words the readiness reason and the log line must contain)
+FAULTS: dict[str, tuple[Callable[[Registry], str | None], str]] = {
+    "not registered": (_not_registered, "cannot resolve models:/overdue-risk-application@champion"),
+    "alias to a deleted version": (_alias_to_deleted_version, "cannot resolve"),
+    "truncated booster": (
+        lambda r: r.champion_with(_truncate("booster.txt", 0.5)) and None,
+        "booster.txt is truncated",
+    ),
+    "booster cut in its trailer": (
+        lambda r: r.champion_with(_truncate("booster.txt", 0.995)) and None,
+        "booster.txt is truncated",
+    ),
+    "corrupted booster": (
+        lambda r: r.champion_with(_overwrite_digits) and None,
+        "booster.txt is corrupt",
+    ),
+    "truncated calibrator": (
+        lambda r: r.champion_with(_truncate("calibrator.json", 0.5)) and None,
+        "is unreadable",
+    ),
+    "calibrator without parameters": (
+        lambda r: (
+            r.champion_with(lambda f: (f / "calibrator.json").write_text('{"method": "platt"}'))
+            and None
+        ),
+        "smoke check failed",
+    ),
+    "tracking store file missing": (_missing_store_file, "tracking store unreachable"),
+    "tracking server unreachable": (_server_unreachable, "127.0.0.1"),
+}
+
+
+@pytest.fixture()
+def registry(served: Served, tmp_path: Path) -> Registry:
+    path = tmp_path / "mlflow.db"
+    shutil.copy(served.folder / "mlflow.db", path)
+    uri = f"sqlite:///{path.as_posix()}"
+    return Registry(path, tmp_path, MlflowClient(tracking_uri=uri, registry_uri=uri))
+
+
+@pytest.fixture(scope="module")
+def filled_db(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{(tmp_path_factory.mktemp('faults') / 's.db').as_posix()}")
+    fill_database(engine, served)
+    yield engine
+    engine.dispose()
+
+
+def _application(engine: Engine) -> dict:
+    with engine.connect() as conn:
+        hid = conn.execute(sa.text(
+            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
+    return {"household_id": hid, "program": "poor_household", "purpose": "crops",
+            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_model_fault_at_start_is_not_ready_with_the_reason(
+    fault: str, served: Served, registry: Registry, filled_db: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    apply, words = FAULTS[fault]
+    uri = apply(registry) or registry.uri
+    settings = served.settings(filled_db.url.render_as_string(), tracking_uri=uri)
+    before = count_audit(filled_db)
+    with caplog.at_level(logging.ERROR), TestClient(create_app(settings)) as api:
+        ready = api.get("/readyz")
+        r = api.post("/v1/applications/score", json=_application(filled_db),
+                     headers=headers(served, "data"))  # fmt: skip
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not ready" and "application" not in body["models"]
+    assert any("no application model" in p and words in p for p in body["problems"]), body
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert "no application model is loaded" in r.json()["detail"]
+    assert count_audit(filled_db) == before
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("application view not (re)loaded" in m and words in m for m in logged), logged
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_model_fault_at_reload_keeps_the_old_model_serving(
+    fault: str, served: Served, registry: Registry, filled_db: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    apply, words = FAULTS[fault]
+    settings = served.settings(filled_db.url.render_as_string(), tracking_uri=registry.uri)
+    with TestClient(create_app(settings)) as api:
+        version = served.versions["application"]
+        assert api.get("/readyz").status_code == 200
+        uri = apply(registry)
+        svc = api.app.state.services
+        if uri:
+            svc.tracking_uri = uri
+        with caplog.at_level(logging.ERROR):
+            result = reload_models(svc, "test")
+        assert result["application"].startswith("failed") and words in result["application"]
+        ready = api.get("/readyz")
+        r = api.post("/v1/applications/score", json=_application(filled_db),
+                     headers=headers(served, "data"))  # fmt: skip
+    assert ready.status_code == 200 and ready.json()["models"]["application"] == f"{APP} v{version}"
+    assert r.status_code == 200 and r.json()["model"]["version"] == version
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("application view not (re)loaded" in m and words in m for m in logged), logged
 
 
 def test_database_locked_beyond_the_busy_timeout_is_503_with_retry_after(
@@ -19,11 +212,7 @@ def test_database_locked_beyond_the_busy_timeout_is_503_with_retry_after(
     path = tmp_path / "locked.db"
     engine = make_engine(f"sqlite:///{path.as_posix()}")
     fill_database(engine, served)
-    with engine.connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' LIMIT 1")).scalar_one()  # fmt: skip
-    body = {"household_id": hid, "program": "poor_household", "purpose": "crops",
-            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+    body = _application(engine)
     with TestClient(create_app(served.settings(f"sqlite:///{path.as_posix()}"))) as api:
         assert (
             api.post(
