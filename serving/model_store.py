@@ -18,6 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import mlflow
@@ -27,6 +28,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from features.catalog import all_feature_names
+from serving.fast_predict import SingleRowPredictor
 from serving.model_checks import (
     ModelLoadError,
     check_booster,
@@ -106,13 +108,23 @@ class LoadedModel:
         x[~np.isfinite(x)] = np.nan
         return x
 
+    @cached_property
+    def single_row(self) -> SingleRowPredictor:
+        """LightGBM's one-row fast path (one application per request), built on first use."""
+        return SingleRowPredictor(self.scorer.booster, len(self.names))
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of trouble for a matrix from :meth:`matrix`."""
-        raw = self.scorer.booster.predict(x, num_threads=1)
+        if x.shape[0] == 1:
+            raw = np.array([self.single_row.probability(x[0])])
+        else:
+            raw = self.scorer.booster.predict(x, num_threads=1)
         return np.asarray(self.scorer.calibrator(raw), dtype="float64")
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature contributions to the raw log-odds (last column: the expected value)."""
+        if x.shape[0] == 1:
+            return self.single_row.contributions(x[0]).reshape(1, -1)
         return np.asarray(self.scorer.booster.predict(x, num_threads=1, pred_contrib=True))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import lightgbm as lgb
@@ -45,10 +46,18 @@ class Calibrator:
             z = self.params["a"] * _logit(raw) + self.params["b"]
             return 1.0 / (1.0 + np.exp(-z))
         if self.method == "isotonic":
-            return np.interp(raw, self.params["x"], self.params["y"])
+            return np.interp(raw, *self._knots)
         if self.method == "none":
             return raw
         raise ValueError(f"unknown calibration method {self.method!r}")
+
+    @cached_property
+    def _knots(self) -> tuple[np.ndarray, np.ndarray]:
+        # Converting the stored lists on every call cost more than the interpolation itself.
+        return (
+            np.asarray(self.params["x"], dtype="float64"),
+            np.asarray(self.params["y"], dtype="float64"),
+        )
 
     def to_json(self) -> str:
         """Serialise (floats exactly)."""
