@@ -16,6 +16,7 @@ from features import domain
 from features.contract import DATE_MIN, ID_PATTERN, MANIFEST, TABLES, TRUTH_DIR, TableSpec
 from features.cross_checks import DATE_ORDERS, PAYMENT_DATES, RATE_TOLERANCE_PCT
 from features.foreign_keys import FK_RULES
+from features.raw_files import faulty_inputs_section
 from features.table_checks import FORWARD_DATES, describe_check
 from features.validation_rules import RULES
 from features.validation_types import column_kind, table_schema
@@ -117,9 +118,11 @@ def _folder_section() -> list[str]:
         "",
         "A district's data folder holds, for every table below, exactly one of:",
         "",
-        "- `<table>.csv` — UTF-8, a header row with the contract's column names, one row per "
-        "record; an empty cell is null; dates are ISO `YYYY-MM-DD`; booleans `true`/`false` "
-        "(or `1`/`0`, any case); integers are whole numbers; decimals use a point;",
+        "- `<table>.csv` — UTF-8 (a byte-order mark is accepted), comma-separated, a header "
+        "row with the contract's column names, one row per record, every line ending with a "
+        "line break; an empty cell is null; a value holding a comma is in double quotes; dates "
+        "are ISO `YYYY-MM-DD`; booleans `true`/`false` (or `1`/`0`, any case); integers are "
+        "whole numbers; decimals use a point;",
         "- `<table>.parquet` — one Parquet file with the contract's types (dates as `date32`);",
         "- `<table>/part-<commune_id>.parquet` — one Parquet file per commune (the simulator's "
         "layout for tables stored by commune); parts are read in file-name order.",
@@ -220,7 +223,7 @@ def _rules_section() -> list[str]:
         "missing table or column, an unknown column, a bad manifest) cannot be quarantined.",
         "",
     ]
-    return lines
+    return lines + faulty_inputs_section()
 
 
 def render_contract_docs() -> str:

@@ -2,7 +2,8 @@
 
 A data folder holds, for every table of :mod:`features.contract`, one of:
 
-* ``<table>.csv`` — UTF-8, header row, ISO dates, empty cell = null;
+* ``<table>.csv`` — UTF-8 (a byte-order mark is accepted), header row, ISO dates, empty
+  cell = null;
 * ``<table>.parquet`` — one file;
 * ``<table>/part-<commune_id>.parquet`` — one file per commune (the simulator's layout).
 
@@ -22,13 +23,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features import raw_files
 from features.contract import MANIFEST, TABLES, TableSpec
+from features.raw_files import FileFault
 
 logger = logging.getLogger(__name__)
 
 
 class MissingTableError(FileNotFoundError):
     """A table of the contract has no file in the data folder."""
+
+
+class UnreadableFileError(ValueError):
+    """A file of a table is damaged (see :class:`~features.raw_files.FileFault`)."""
+
+    def __init__(self, faults: list[FileFault]) -> None:
+        self.faults = faults
+        more = f" (and {len(faults) - 1} more fault(s))" if len(faults) > 1 else ""
+        super().__init__(faults[0].message + more)
 
 
 def table_paths(data_dir: Path, name: str) -> list[Path]:
@@ -55,23 +67,49 @@ def read_raw(data_dir: Path, name: str) -> pd.DataFrame:
 
     Raises:
         MissingTableError: If the table has no file.
+        UnreadableFileError: If a file is damaged (:func:`read_table` reads around it).
+    """
+    frame, faults = read_table(data_dir, name)
+    if faults:
+        raise UnreadableFileError(faults)
+    assert frame is not None  # no fault: every file was read
+    return frame
+
+
+def read_table(data_dir: Path, name: str) -> tuple[pd.DataFrame | None, list[FileFault]]:
+    """Read table ``name`` as stored, with the faults of damaged files instead of raising.
+
+    Args:
+        data_dir: The data folder.
+        name: A table of the contract.
+
+    Returns:
+        The rows that could be read (None when no file could) and the faults
+        (:class:`~features.raw_files.FileFault`: file cut short or empty, not UTF-8, a CSV
+        line with the wrong number of fields, a part lacking a column).
+
+    Raises:
+        MissingTableError: If the table has no file.
     """
     paths = table_paths(Path(data_dir), name)
     if not paths:
         raise MissingTableError(
             f"table '{name}': no {name}.csv, {name}.parquet or {name}/ in {data_dir}"
         )
-    frames = [_read_one(p) for p in paths]
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True)
+    return raw_files.read_files(paths, Path(data_dir), TABLES[name].columns)
 
 
-def _read_one(path: Path) -> pd.DataFrame:
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
-    table = pq.read_table(path)
-    return table.to_pandas(date_as_object=False, types_mapper=None)
+def check_parquet_files(data_dir: Path) -> list[tuple[str, FileFault]]:
+    """``(table, fault)`` of the folder's damaged Parquet files, from their footers alone.
+
+    Cheap (no data is read): finds empty or cut files and parts lacking a column, before a
+    job streams a large folder commune by commune. CSV files are not looked at.
+    """
+    out = []
+    for name, spec in TABLES.items():
+        paths = [p for p in table_paths(Path(data_dir), name) if p.suffix == ".parquet"]
+        out += [(name, f) for f in raw_files.check_parquet_files(paths, data_dir, spec.columns)]
+    return out
 
 
 def iter_commune_parts(data_dir: Path, name: str) -> Iterator[tuple[str, Path]]:

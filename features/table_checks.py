@@ -285,5 +285,26 @@ def _duplicate_keys(table: CheckedTable) -> pd.DataFrame | None:
         return None
     d = keys[dup]
     count = d.groupby(key, sort=False)[key[0]].transform("size").astype(str)
-    msg = "The key (" + ", ".join(key) + ") appears " + count + " times in " + name + "."
-    return failure_frame(name, d.index, ",".join(key), "unique_key", msg)
+    msg = "The key (" + ", ".join(key) + ") appears " + count + " times in " + name
+    return failure_frame(name, d.index, ",".join(key), "unique_key", msg + _how_dup(table, d))
+
+
+def _how_dup(table: CheckedTable, dup: pd.DataFrame) -> pd.Series:
+    """``"; the rows are identical…"`` or ``"; the rows differ in a, b…"`` per duplicated row."""
+    key = list(table.spec.key)
+    raw = table.raw.loc[dup.index]
+    group = pd.MultiIndex.from_frame(dup[key]) if len(key) > 1 else dup[key[0]]
+    differ = pd.Series("", index=dup.index, dtype=object)
+    for c in (c for c in raw.columns if c not in key):
+        text = raw[c].astype(object).where(raw[c].notna(), "").astype(str)
+        n = text.groupby(group.to_numpy() if len(key) == 1 else group, sort=False)
+        varies = n.transform("nunique").to_numpy() > 1
+        differ[varies] = differ[varies] + np.where(differ[varies] == "", "", ", ") + c
+    return pd.Series(
+        np.where(
+            differ == "",
+            "; the rows are identical (the same record twice): keep one.",
+            "; the rows differ in " + differ + ": keep the right one.",
+        ),
+        index=dup.index,
+    )

@@ -72,7 +72,38 @@ RULES: dict[str, Rule] = {
             _ALL,
             "The table has a file: `<table>.csv`, `<table>.parquet` or `<table>/part-*.parquet`.",
         ),
-        Rule("missing_column", "folder", _ALL, "Every column of the contract is present."),
+        Rule(
+            "unreadable_file",
+            "folder",
+            _ALL,
+            "Every file of the table can be read: a Parquet file is complete (not empty, not "
+            "cut short), a CSV file has at least its header row. A table with a file that "
+            "cannot be read is left out of the foreign-key and cross-table checks; its other "
+            "files are still checked.",
+        ),
+        Rule(
+            "encoding",
+            "folder",
+            "CSV files",
+            "CSV files are UTF-8; a UTF-8 byte-order mark is accepted. A file in another "
+            "encoding (Windows-1258, Latin-1, UTF-16…) is not read: encodings are never guessed.",
+        ),
+        Rule(
+            "csv_format",
+            "folder",
+            "CSV files",
+            "Every line of a CSV file has as many fields as its header (a value holding a comma "
+            "is in double quotes), the header names each column once, and the file ends with a "
+            "line break (else its last line may have been cut). A line with the wrong number of "
+            "fields is not read.",
+        ),
+        Rule(
+            "missing_column",
+            "folder",
+            _ALL,
+            "Every column of the contract is present, in every file of a table stored in "
+            "several files (a part lacking a column is not read).",
+        ),
         Rule("unknown_column", "folder", _ALL, "No column outside the contract is present."),
         Rule(
             "bad_manifest",

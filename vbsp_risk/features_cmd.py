@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vbsp_risk.settings import get_state
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 console = Console()
+MAX_SHOWN = 20
+Piece = tuple[str, pd.DataFrame | None]
 
 
 class View(StrEnum):
@@ -83,15 +87,50 @@ def load_valid(data: Path) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     return tables, pd.Timestamp(export)
 
 
-def _report_violation(data: Path, err: Exception) -> None:
-    """Print and save the validation report of a contract violation, then exit 1."""
+def _report_violation(data: Path, err: Exception, by_commune: bool = False) -> None:
+    """Print and save the validation report of a contract violation, then exit 1.
+
+    Each failure shown names its table, file or row key, column and rule. ``by_commune``: the
+    report is the first failing commune's (the job stops there; ``validate`` lists them all).
+    """
+    report = err.report  # type: ignore[attr-defined]
+    report.data_dir = data  # a commune's report was made in a temporary view of the folder
     state = get_state()
     state.reports_dir.mkdir(parents=True, exist_ok=True)
-    path = state.reports_dir / "validation-report.json"
-    err.report.to_json(path)  # type: ignore[attr-defined]
-    console.print(f"[red]the data in {data} breaks the data contract[/]; full report: {path}")
-    console.print(err.report.frame.head(20).to_string(index=False))  # type: ignore[attr-defined]
+    path = report.to_json(state.reports_dir / "validation-report.json")
+    console.print(
+        f"[red]the data in {data} breaks the data contract[/] ({len(report.frame):,} "
+        f"failure(s){' in the first failing commune' if by_commune else ''}; no feature "
+        f"table written); full report: {path}",
+        soft_wrap=True,
+    )
+    for r in report.frame.head(MAX_SHOWN).itertuples(index=False):
+        where = "".join(f" {w}" for w in (r.key or r.value, r.column and f"column {r.column}") if w)
+        line = f"- {r.table} ({r.rule}){where}: {r.message}"
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+    if len(report.frame) > MAX_SHOWN or by_commune:
+        console.print(f"every failure: vbsp-risk validate {data}", soft_wrap=True)
     raise typer.Exit(1) from None
+
+
+def _tracked(pieces: Iterator[Piece], produced: list[str]) -> Iterator[Piece]:
+    """The pieces, noting the communes that have rows."""
+    for cid, piece in pieces:
+        if piece is not None and len(piece):
+            produced.append(cid)
+        yield cid, piece
+
+
+def _note_empty_communes(communes: pd.Series, produced: list[str], view: str) -> None:
+    """Say which communes of the ``communes`` table got no feature rows (not an error)."""
+    without = sorted(set(communes.astype(str)) - set(produced))
+    if without:
+        msg = (
+            f"{len(without)} commune(s) have no {view} rows (no households or loans in the "
+            f"months asked for): {', '.join(without)}"
+        )
+        logger.warning(msg)
+        console.print(f"[yellow]note[/]: {msg}", soft_wrap=True)
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -111,15 +150,30 @@ def features_cmd(
     scheduler: str = typer.Option("local", "--scheduler", help=SCHEDULER_HELP),
 ) -> None:
     """Build a point-in-time feature table (features + labels) for one view."""
-    from features import partitions
+    from features import partitions, storage
     from features.build import write_feature_table
     from features.engine import partitioned_pieces, table_pieces
-    from features.validation import ContractViolation
+    from features.validation import ContractViolation, check_files
 
     out.parent.mkdir(parents=True, exist_ok=True)
     partitioned = data.is_dir() and partitions.is_partitioned(data)
-    if not partitioned:
+    if partitioned:  # damaged files are found from their footers before streaming
+        found = check_files(data)
+        if not found.ok:
+            _report_violation(data, ContractViolation(found))
+        try:
+            communes = storage.read_raw(data, "communes")["commune_id"]
+        except storage.UnreadableFileError as err:  # damaged inside, past its footer
+            console.print(f"[red]error[/]: {escape(str(err))}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    else:
         tables, export = load_valid(data)
+        communes = tables["communes"]["commune_id"]
+        if from_ is None and tables["interest"].empty:
+            console.print("[red]error[/]: interest has no rows, so the first month is unknown; "
+                          "give it with --from YYYY-MM", soft_wrap=True)  # fmt: skip
+            raise typer.Exit(1)
+    produced: list[str] = []
     with open_engine(engine, scheduler) as runner:
         try:
             if partitioned:  # commune by commune: bounded memory
@@ -130,14 +184,17 @@ def features_cmd(
                 pieces = table_pieces(tables, view.value, export, runner, from_, to)
             with _progress(n, f"{view.value} features by commune ({engine.value})") as bar:
                 task = bar.add_task("f", total=n)
-                rows = write_feature_table(pieces, out, progress=lambda _c: bar.advance(task))
+                rows = write_feature_table(
+                    _tracked(pieces, produced), out, progress=lambda _c: bar.advance(task)
+                )
         except ContractViolation as err:
             out.unlink(missing_ok=True)
-            _report_violation(data, err)
+            _report_violation(data, err, by_commune=partitioned)
         except ValueError as err:
             out.unlink(missing_ok=True)
             console.print(f"[red]error[/]: {err}")
             raise typer.Exit(1) from None
+    _note_empty_communes(communes, produced, view.value)
     console.print(f"[green]{rows:,} rows[/] ({view.value} view, export of {export.date()}) → {out}")
     typer.echo(str(out))
 

@@ -56,10 +56,11 @@ def _print_report(report: object) -> None:
     per_group = max(1, MAX_LINES // len(report.summary()))
     shown = frame.groupby(["table", "rule"], sort=False).head(per_group).head(MAX_LINES)
     lines = Table(title=f"{len(shown)} of {len(frame):,} failures (all are in the report)")
-    for col in ("table", "key", "column", "rule", "value"):
+    for col in ("table", "row / file", "column", "rule", "message"):
         lines.add_column(col, overflow="fold")
     for r in shown.itertuples(index=False):
-        lines.add_row(r.table, _short(r.key), _short(r.column), r.rule, _short(r.value))
+        where = _short(r.key or r.value)  # the row's key, else the file (and line)
+        lines.add_row(r.table, where, _short(r.column), r.rule, _short(r.message, 160))
     console.print(lines)
     if report.quarantined:
         counts = ", ".join(f"{t}: {n:,}" for t, n in report.quarantined.items())
