@@ -100,8 +100,8 @@ def _report_violation(data: Path, err: Exception, by_commune: bool = False) -> N
     path = report.to_json(state.reports_dir / "validation-report.json")
     console.print(
         f"[red]the data in {data} breaks the data contract[/] ({len(report.frame):,} "
-        f"failure(s){' in the first failing commune' if by_commune else ''}; no feature "
-        f"table written); full report: {path}",
+        f"failure(s){' in the first failing commune' if by_commune else ''}; nothing "
+        f"written); full report: {path}",
         soft_wrap=True,
     )
     for r in report.frame.head(MAX_SHOWN).itertuples(index=False):
@@ -212,7 +212,7 @@ def materialize_cmd(
     from features.db import make_engine
     from features.engine import materialize as materialize_on
     from features.online_store import default_as_of, materialize
-    from features.validation import ContractViolation
+    from features.validation import ContractViolation, check_files
 
     url = get_state().db_url
     if engine is EngineName.local:  # the whole folder through the contract, as always
@@ -226,6 +226,9 @@ def materialize_cmd(
         if export_date is None:  # not stored by commune (or no manifest): load it here
             source, export = load_valid(data)
         else:
+            found = check_files(data)  # damaged Parquet files, from their footers
+            if not found.ok:
+                _report_violation(data, ContractViolation(found))
             export = pd.Timestamp(export_date)
         when = pd.Timestamp(as_of) if as_of else default_as_of(export)
         with open_engine(engine, scheduler) as runner:
