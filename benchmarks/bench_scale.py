@@ -186,7 +186,8 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from features import storage
-    from features.engine import LocalEngine, score_frame, score_parquet
+    from features.engine import LocalEngine
+    from serving.batch_score import score_frame, score_parquet
     from serving.model_store import from_scorer
     from training.scorer import Scorer
 
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, help="keep data and tables here (reused if present)")
     parser.add_argument("--steps", default="simulate,features,materialize,train,score")
+    parser.add_argument("--engines", default="local,dask", help="engines to run, in order")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     # child-process arguments
     parser.add_argument("--step", choices=list(STEPS), help=argparse.SUPPRESS)
@@ -329,7 +331,7 @@ def main() -> None:
 
     if "simulate" in steps and not (data / "manifest.json").exists():
         record("simulate", [run_step(["--step", "simulate", "--data", str(data), *common])])
-    for engine in ("local", "dask"):
+    for engine in args.engines.split(","):
         e = ["--engine", engine, "--data", str(data), *common]
         if "features" in steps:
             out = work / f"portfolio-{engine}.parquet"
@@ -353,7 +355,7 @@ def main() -> None:
                 for _ in range(args.repeat)
             ])  # fmt: skip
 
-    if "features" in steps:
+    if "features" in steps and (work / "portfolio-dask.parquet").exists():
         figures["features_identical"] = {
             "value": _same_table(work / "portfolio-dask.parquet", table)
         }

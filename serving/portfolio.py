@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from features.online_store import online_features
-from serving.bands import band
+from serving.bands import BAND_NAMES, BANDS
 from serving.db.schema import portfolio_scores
 from serving.model_store import LoadedModel
 from serving.reasons import top_reasons
@@ -26,6 +26,50 @@ from serving.reasons import top_reasons
 logger = logging.getLogger(__name__)
 
 KEYS = ("household_id", "as_of", "commune_id", "village_id", "group_id")
+
+
+def fast_matrix(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    """:meth:`LoadedModel.matrix_from_frame` column by column without per-row Python.
+
+    Same numbers (tested equal): categoricals as the model's codes (unknown or missing as NaN),
+    booleans as 0/1, numbers as float64, non-finite values as NaN.
+    """
+    x = np.empty((len(frame), len(model.names)))
+    for j, name in enumerate(model.names):
+        col = frame[name]
+        codes = model.codes.get(name)
+        if codes is not None:
+            cat = pd.Categorical(col)
+            lut = np.array([codes.get(c, np.nan) for c in cat.categories] + [np.nan], "float64")
+            x[:, j] = lut[np.where(cat.codes < 0, len(lut) - 1, cat.codes)]
+        elif pd.api.types.is_numeric_dtype(col.dtype) or col.dtype == bool:
+            x[:, j] = col.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
+def bands(p: np.ndarray) -> np.ndarray:
+    """:func:`serving.bands.band` of each probability (object array of band names).
+
+    Raises:
+        ValueError: If a probability is outside [0, 1] or not a number.
+    """
+    p = np.asarray(p, dtype="float64")
+    bad = ~((p >= 0.0) & (p <= 1.0))
+    if bad.any():
+        raise ValueError(f"probability {p[bad][0]!r} is outside [0, 1]")
+    lower = np.array([lo for _, lo in BANDS])
+    return np.array(BAND_NAMES, dtype=object)[np.searchsorted(lower, p, side="right") - 1]
+
+
+def _dates(as_of: pd.Series) -> np.ndarray:
+    """``as_of`` as ``datetime.date`` objects (one conversion per distinct date)."""
+    values = pd.to_datetime(as_of).to_numpy()
+    uniq, inverse = np.unique(values, return_inverse=True)
+    dates = [None if pd.isna(u) else pd.Timestamp(u).date() for u in uniq]
+    return np.array(dates, dtype=object)[inverse]
 
 
 def score_frame(model: LoadedModel, frame: pd.DataFrame, explain: bool = True) -> pd.DataFrame:
@@ -40,13 +84,15 @@ def score_frame(model: LoadedModel, frame: pd.DataFrame, explain: bool = True) -
         A new frame: the keys, ``probability``, ``band``, ``outstanding``, ``exposure``,
         ``reasons`` (JSON text), ``model_name`` and ``model_version``.
     """
-    x = model.matrix_from_frame(frame)
+    x = fast_matrix(model, frame)
     p = model.predict(x)
-    out = frame[list(KEYS)].reset_index(drop=True).copy()
-    out["as_of"] = pd.to_datetime(out["as_of"]).dt.date
+    outstanding = pd.to_numeric(frame["outstanding_principal"], errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    out = pd.DataFrame({k: frame[k].reset_index(drop=True) for k in KEYS})
+    out["as_of"] = _dates(frame["as_of"])
     out["probability"] = p
-    out["band"] = [band(float(v)) for v in p]
-    outstanding = pd.to_numeric(frame["outstanding_principal"], errors="coerce").to_numpy()
+    out["band"] = bands(p)
     out["outstanding"] = outstanding
     out["exposure"] = p * outstanding
     if explain:

@@ -1,12 +1,22 @@
-"""``vbsp-risk score``: batch scores of the portfolio's last months, stored for the service."""
+"""``vbsp-risk score``: batch scores of the portfolio's last months, stored for the service.
+
+The rows are read and scored commune by commune (one row group of the feature table each) on
+the engine asked for: ``--engine local`` in this process, ``--engine dask --scheduler
+ADDRESS|local`` as Dask tasks (:mod:`serving.batch_score`). The scores are the same on both
+engines; by default they go to the service's database, with ``--out`` each worker writes its
+commune's scores to ``<out>/part-<commune>.parquet`` instead (a province or the nation).
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from vbsp_risk.features_cmd import ENGINE_HELP, SCHEDULER_HELP, EngineName, open_engine
 
 console = Console()
 logger = logging.getLogger(__name__)
@@ -20,16 +30,30 @@ def score_cmd(
     data: Path | None = typer.Option(
         None, "--data", help="Data folder with the households table (default: the state's)."
     ),
+    engine: Annotated[
+        EngineName, typer.Option("--engine", help=ENGINE_HELP, case_sensitive=False)
+    ] = EngineName.local,
+    scheduler: Annotated[str, typer.Option("--scheduler", help=SCHEDULER_HELP)] = "local",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the scores to <OUT>/part-<commune>.parquet (each worker its communes) "
+            "instead of the service's database.",
+        ),
+    ] = None,
+    reasons: Annotated[
+        bool, typer.Option("--reasons/--no-reasons", help="Attach each score's top reasons.")
+    ] = True,
 ) -> None:
     """Score the last months of a portfolio feature table with the champion and store the
     scores (history and priorities of the service)."""
-    import pandas as pd
-
     from features.db import make_engine
     from features.storage import read_raw
+    from serving.batch_score import score_parquet, write_score_parts
     from serving.db.migrate import upgrade
     from serving.model_store import load_registered
-    from serving.portfolio import feature_table_months, score_frame, write_scores
+    from serving.portfolio import write_scores
     from serving.settings import ServiceSettings
     from training.tracking import tracking_uri
 
@@ -37,11 +61,26 @@ def score_cmd(
     uri = settings.tracking_uri or tracking_uri(settings.state_dir)
     model = load_registered(uri, settings.portfolio_model, settings.model_alias)
     households = read_raw(data or settings.state_dir / "data" / "district", "households")
-    frame = feature_table_months(pd.read_parquet(features), months, households)
-    engine = make_engine(settings.db_url)
-    upgrade(engine)
-    with console.status(f"scoring {len(frame):,} rows with {model.name} v{model.version}…"):
-        n = write_scores(engine, score_frame(model, frame))
+    label = f"{model.name} v{model.version} ({engine.value})"
+    with open_engine(engine, scheduler) as runner:
+        try:
+            if out is not None:
+                with console.status(f"scoring the last {months} months with {label}…"):
+                    parts = write_score_parts(model, features, out, runner, months, households,
+                                              explain=reasons)  # fmt: skip
+                n = sum(p.rows for p in parts)
+                console.print(f"[green]{n:,}[/] portfolio scores ({months} months) → "
+                              f"{len(parts)} files in {out}")  # fmt: skip
+                return
+            with console.status(f"scoring the last {months} months with {label}…"):
+                scores = score_parquet(model, features, runner, months, households,
+                                       explain=reasons)  # fmt: skip
+        except (FileNotFoundError, ValueError) as err:
+            console.print(f"[red]error[/]: {err}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    db = make_engine(settings.db_url)
+    upgrade(db)
+    n = write_scores(db, scores)
     console.print(f"[green]{n:,}[/] portfolio scores ({months} months) → {settings.db_url}")
 
 

@@ -23,12 +23,11 @@ from features.engine import (
     LocalEngine,
     make_engine,
     partitioned_pieces,
-    score_frame,
-    score_parquet,
     table_pieces,
 )
 from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation
+from serving.batch_score import score_frame, score_parquet, write_score_parts
 from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")
@@ -211,3 +210,48 @@ def test_scores_are_identical(
     local = score_parquet(model, path, LocalEngine(), 3, households, explain=False)  # type: ignore[arg-type]
     lean = whole_score(model, frame, explain=False)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(local, lean)
+
+
+def test_batch_matrix_and_bands_are_the_service_s(
+    scored_setup: tuple[object, pd.DataFrame, Path, pd.DataFrame],
+) -> None:
+    import numpy as np
+
+    from serving.bands import band
+    from serving.portfolio import bands, fast_matrix
+
+    model, table, _path, _households = scored_setup
+    frame = table.head(400).copy()
+    cat = next(iter(model.codes))  # type: ignore[attr-defined]
+    frame[cat] = frame[cat].astype("object")
+    frame.loc[frame.index[:3], cat] = ["no-such-category", None, np.nan]
+    num = next(n for n in model.names if n not in model.codes)  # type: ignore[attr-defined]
+    frame[num] = frame[num].astype("float64")
+    frame.loc[frame.index[3:5], num] = [np.inf, np.nan]
+    expected = model.matrix_from_frame(frame)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(fast_matrix(model, frame), expected)  # type: ignore[arg-type]
+    p = np.array([0.0, 0.0499, 0.05, 0.1, 0.19999, 0.2, 1.0])
+    assert bands(p).tolist() == [band(v) for v in p]
+    with pytest.raises(ValueError, match="outside"):
+        bands(np.array([0.1, np.nan]))
+
+
+def test_workers_write_the_same_scores_per_commune(
+    dask_engine: DaskEngine,
+    scored_setup: tuple[object, pd.DataFrame, Path, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    model, table, path, households = scored_setup
+    expected = score_parquet(model, path, LocalEngine(), 2, households, explain=False)  # type: ignore[arg-type]
+    parts = write_score_parts(model, path, tmp_path / "scores", dask_engine, 2, households,  # type: ignore[arg-type]
+                              explain=False)  # fmt: skip
+    communes = sorted(table["commune_id"].astype(str).unique())
+    assert [p.name for p in parts] == [f"part-{c}" for c in communes]
+    assert sum(p.rows for p in parts) == len(expected)
+    written = pd.concat(
+        [pd.read_parquet(tmp_path / "scores" / f"{p.name}.parquet") for p in parts],
+        ignore_index=True,
+    )
+    pd.testing.assert_series_equal(written["probability"], expected["probability"])
+    assert written["household_id"].tolist() == expected["household_id"].tolist()
+    assert written["band"].tolist() == expected["band"].tolist()
