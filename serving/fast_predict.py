@@ -10,6 +10,9 @@ per-feature contributions, with the same trees and the same arithmetic as ``Boos
 
 A fast configuration owns an output buffer and is not safe to share between threads, so each
 call holds a lock; the service calls it from the event loop, where the lock is never contended.
+The one-row call keeps the GIL (it is called through :class:`ctypes.PyDLL`): it takes tens of
+microseconds, while releasing the GIL let the audit writer's thread take it and the event loop
+then waited up to a switch interval (milliseconds) to get it back.
 The configurations are freed when the predictor is garbage-collected; they keep the booster alive.
 """
 
@@ -28,6 +31,7 @@ PREDICT_NORMAL = 0
 PREDICT_CONTRIB = 3
 """``C_API_PREDICT_CONTRIB``: per-feature contributions to the raw score, then the expected value."""
 DTYPE_FLOAT64 = 1
+_LIB_KEEP_GIL = ctypes.PyDLL(_LIB._name, handle=_LIB._handle)
 
 
 def _free(handles: list[ctypes.c_void_p]) -> None:
@@ -73,7 +77,7 @@ class SingleRowPredictor:
         out = self._out[kind]
         with self._lock:
             _safe_call(
-                _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                _LIB_KEEP_GIL.LGBM_BoosterPredictForMatSingleRowFast(
                     self._handles[kind], row.ctypes.data_as(ctypes.c_void_p),
                     ctypes.byref(self._out_len), out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
                 )
