@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import typer
 from rich.console import Console
@@ -33,16 +35,40 @@ def serve_cmd(
     console.print(
         f"serving on http://{host}:{port}  (pages: http://{host}:{port}/ , API docs: http://{host}:{port}/docs; Ctrl-C stops)"
     )
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
+    options = dict(
+        factory=True, host=host, port=port, workers=workers, log_level="info",
         access_log=False,  # request lines carry household ids in paths; metrics count requests
         timeout_graceful_shutdown=20,
-    )
+    )  # fmt: skip
+    if workers > 1:
+        uvicorn.run("serving.app:create_app", **options)
+        return
+    server = _graceful_server_class()(uvicorn.Config("serving.app:create_app", **options))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # the app did not start (its error is logged above)
+
+
+def _graceful_server_class() -> type:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, exiting 0 after a graceful stop on SIGTERM or Ctrl-C.
+
+        uvicorn finishes the requests in flight, runs the app's shutdown (which writes the queued
+        audit rows), then raises the signal again so the process dies by it (exit -15). A stop
+        that completed cleanly exits 0 here, so a supervisor can tell it from a crash.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                if self._captured_signals:
+                    logger.info("stopped on signal %s", self._captured_signals[-1])
+                self._captured_signals.clear()
+
+    return GracefulServer
 
 
 def register(app: typer.Typer) -> None:
