@@ -132,17 +132,26 @@ def read_csv_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[File
         bad.append(row)
         return "skip"
 
-    table = pv.read_csv(
-        io.BytesIO(data),
-        read_options=pv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
-        parse_options=pv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
-        convert_options=pv.ConvertOptions(
-            column_types={c: pa.string() for c in header},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
+    try:
+        table = pv.read_csv(
+            io.BytesIO(data),
+            read_options=pv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
+            parse_options=pv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as err:  # e.g. an unclosed quote swallowing the rest of the file
+        line = _unclosed_quote_line(text)
+        at = f" line {line}" if line else ""
+        msg = (
+            f"{name}{at} cannot be read as CSV ({err}): a double quote is probably not "
+            "closed; the file is not read."
+        )
+        return None, [FileFault(name, "csv_format", msg, line=line)]
     faults = _line_faults(name, data, text, header, bad)
     if not text.endswith(("\n", "\r")):
         last = text.count("\n") + 1
@@ -167,6 +176,8 @@ def _line_faults(
         if at >= 0:  # the row's line in the file (blank lines and quoted breaks counted)
             line += data.count(b"\n", offset, at)
             offset = at
+        else:  # not found as a whole line: the reader's record number (blank lines not counted)
+            line = row.number or line
         last = cut_at_end and at >= 0 and at + len(raw) >= len(data.rstrip(b"\r\n"))
         faults.append(_field_count_fault(name, line, row.actual_columns, row.text, header, last))
     if len(bad) > MAX_LINE_FAULTS:
@@ -176,6 +187,14 @@ def _line_faults(
         )
         faults.append(FileFault(name, "csv_format", msg))
     return faults
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line where a double quote opens and is not closed on it (None if none)."""
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.count('"') % 2:
+            return i
+    return None
 
 
 def _line_start(data: bytes, raw: bytes, offset: int) -> int:

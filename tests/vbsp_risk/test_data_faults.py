@@ -335,3 +335,15 @@ def test_truncated_part_of_the_small_district(small_district: Path, tmp_path: Pa
     for name, count in report.row_counts.items():
         files = sorted((data / name).glob("*.parquet")) or [data / f"{name}.parquet"]
         assert count == sum(pq.read_metadata(p).num_rows for p in files if p != part), name
+
+
+def test_unclosed_quote_in_a_large_csv_names_its_line(tmp_path: Path) -> None:
+    """A quote left open swallows the rest of the file (past the reader's block): not read."""
+    p = tmp_path / "big.csv"
+    rows = [f"{i},x{i},{2 * i}" for i in range(150_000)]
+    rows[3] = '3,"x3,6'
+    p.write_text("a,b,c\n" + "\n".join(rows) + "\n", "utf-8")
+    df, faults = read_csv_file(p, "big.csv")
+    assert df is None
+    assert [(f.rule, f.line) for f in faults] == [("csv_format", 5)]
+    assert "double quote" in faults[0].message
