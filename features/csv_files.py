@@ -107,12 +107,19 @@ def _header(text: str, name: str) -> tuple[list[str] | None, list[FileFault]]:
     return header, []
 
 
-def read_csv_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[FileFault]]:
+def read_csv_file(
+    path: Path, name: str, quote_lines: bool = True
+) -> tuple[pd.DataFrame | None, list[FileFault]]:
     """One CSV file as stored (cells as strings, empty = null), with its faults.
 
     A line with fewer or more fields than the header is a ``csv_format`` fault and is not
     read; the other lines are. A file not ending with a line break is a ``csv_format`` fault
     too (its last line may have been cut); that line is still read when it has every field.
+
+    Args:
+        path: The file.
+        name: Its name in messages (relative to the data folder).
+        quote_lines: Quote a bad line's text in its fault (False for protected attributes).
     """
     data = path.read_bytes()
     if data.startswith(UTF8_BOM):
@@ -152,7 +159,7 @@ def read_csv_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[File
             "closed; the file is not read."
         )
         return None, [FileFault(name, "csv_format", msg, line=line)]
-    faults = _line_faults(name, data, text, header, bad)
+    faults = _line_faults(name, data, text, header, bad, quote_lines)
     if not text.endswith(("\n", "\r")):
         last = text.count("\n") + 1
         if not any(f.line == last for f in faults):
@@ -165,7 +172,12 @@ def read_csv_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[File
 
 
 def _line_faults(
-    name: str, data: bytes, text: str, header: list[str], bad: list[pv.InvalidRow]
+    name: str,
+    data: bytes,
+    text: str,
+    header: list[str],
+    bad: list[pv.InvalidRow],
+    quote_lines: bool,
 ) -> list[FileFault]:
     """One fault per line with the wrong number of fields (at most :data:`MAX_LINE_FAULTS`)."""
     faults, offset, line = [], 0, 1
@@ -179,7 +191,9 @@ def _line_faults(
         else:  # not found as a whole line: the reader's record number (blank lines not counted)
             line = row.number or line
         last = cut_at_end and at >= 0 and at + len(raw) >= len(data.rstrip(b"\r\n"))
-        faults.append(_field_count_fault(name, line, row.actual_columns, row.text, header, last))
+        shown = f": '{_shown(row.text)}'" if quote_lines else " (its text is not shown)"
+        fault = _field_count_fault(name, line, row.actual_columns, row.text, header, last, shown)
+        faults.append(fault)
     if len(bad) > MAX_LINE_FAULTS:
         msg = (
             f"{name}: {len(bad) - MAX_LINE_FAULTS} more line(s) have the wrong number of "
@@ -206,7 +220,7 @@ def _line_start(data: bytes, raw: bytes, offset: int) -> int:
 
 
 def _field_count_fault(
-    name: str, line: int, fields: int, text: str, header: list[str], last: bool
+    name: str, line: int, fields: int, text: str, header: list[str], last: bool, shown: str
 ) -> FileFault:
     n = len(header)
     if fields < n:
@@ -221,5 +235,5 @@ def _field_count_fault(
     else:
         column = None
         what = f"has {fields} fields but the header has {n}: a value holding a comma must be in double quotes"
-    msg = f"{name} line {line} {what}; this line is not read: '{_shown(text)}'."
+    msg = f"{name} line {line} {what}; this line is not read{shown}."
     return FileFault(name, "csv_format", msg, line=line, column=column)

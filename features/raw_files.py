@@ -51,7 +51,7 @@ class FileFault:
 
 
 def read_files(
-    paths: list[Path], data_dir: Path, columns: list[str]
+    paths: list[Path], data_dir: Path, columns: list[str], quote_lines: bool = True
 ) -> tuple[pd.DataFrame | None, list[FileFault]]:
     """Read a table's files (concatenated in order) and the faults of those that are damaged.
 
@@ -59,6 +59,7 @@ def read_files(
         paths: The table's files (``storage.table_paths``).
         data_dir: The data folder (file names in faults are relative to it).
         columns: The contract's columns (a part lacking one that other parts have is a fault).
+        quote_lines: Quote a bad CSV line's text in its fault (False for sensitive tables).
 
     Returns:
         The rows that could be read (None when no file could), and the faults.
@@ -70,7 +71,7 @@ def read_files(
     for path in paths:
         name = _relative(path, data_dir)
         if path.suffix == ".csv":
-            df, found = read_csv_file(path, name)
+            df, found = read_csv_file(path, name, quote_lines)
         else:
             df, found = read_parquet_file(path, name)
         faults.extend(found)

@@ -30,6 +30,10 @@ from features.raw_files import FileFault
 logger = logging.getLogger(__name__)
 
 
+#: Tables whose damaged CSV lines are not quoted in failures (Decree 13/2023 attributes).
+SENSITIVE_TABLES = frozenset({"protected_attributes"})
+
+
 class MissingTableError(FileNotFoundError):
     """A table of the contract has no file in the data folder."""
 
@@ -96,7 +100,8 @@ def read_table(data_dir: Path, name: str) -> tuple[pd.DataFrame | None, list[Fil
         raise MissingTableError(
             f"table '{name}': no {name}.csv, {name}.parquet or {name}/ in {data_dir}"
         )
-    return raw_files.read_files(paths, Path(data_dir), TABLES[name].columns)
+    quote = name not in SENSITIVE_TABLES
+    return raw_files.read_files(paths, Path(data_dir), TABLES[name].columns, quote)
 
 
 def check_parquet_files(data_dir: Path) -> list[tuple[str, FileFault]]:

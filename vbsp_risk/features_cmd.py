@@ -192,7 +192,7 @@ def features_cmd(
             _report_violation(data, err, by_commune=partitioned)
         except ValueError as err:
             out.unlink(missing_ok=True)
-            console.print(f"[red]error[/]: {err}")
+            console.print(f"[red]error[/]: {escape(str(err))}", soft_wrap=True)
             raise typer.Exit(1) from None
     _note_empty_communes(communes, produced, view.value)
     console.print(f"[green]{rows:,} rows[/] ({view.value} view, export of {export.date()}) → {out}")

@@ -141,6 +141,7 @@ class Fault:
         features: For a valid folder, what equals the clean district's feature table:
             ``all`` rows and values, or only the ``keys``.
         output: Words ``features`` must print (besides the failures).
+        hidden: Words neither the report nor any output may hold (protected attributes).
     """
 
     id: str
@@ -151,6 +152,7 @@ class Fault:
     rows: dict[str, int | None] = field(default_factory=dict)
     features: str = "all"
     output: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
 
 
 def fails(*failures: tuple[str, str, str | None, str]) -> frozenset:
@@ -197,6 +199,11 @@ FAULTS = [
           {"villages": 1}),
     Fault("csv-semicolons", "csv", _lines("households.csv", lambda ls: [ln.replace(",", ";") for ln in ls]),
           fails(("households", "csv_format", None, "households.csv:1")), ("semicolons",), {"households": None}),
+    Fault("csv-bad-line-of-protected-attributes", "csv",
+          _lines("protected_attributes.csv", lambda ls: [ls[0], ls[1].replace("Vân Kiều", "Vân, Kiều"), *ls[2:]]),
+          fails(("protected_attributes", "csv_format", None, "protected_attributes.csv:2")),
+          ("5 fields but the header has 4", "its text is not shown"), {"protected_attributes": 2},
+          hidden=("Kiều",)),
     # duplicated months
     Fault("interest-month-twice", "csv", _lines("interest.csv", lambda ls: [*ls, ls[2]]),
           fails(("interest", "unique_key", "loan_id,session_date", "L1, 2021-03-25")),
@@ -256,6 +263,8 @@ def test_validate_names_each_fault_and_reads_everything_else(fault: Fault, tmp_p
     for f in doc["failures"]:
         assert f["table"] in messages or f["column"] in messages or f["value"] in messages
         assert f["rule"] in result.output
+    for word in fault.hidden:
+        assert word not in report.read_text("utf-8") and word not in result.output
     expected = {n: c for n, c in {**CLEAN_ROWS, **fault.rows}.items() if c is not None}
     assert doc["row_counts"] == expected  # every other table (and file) read in full
 
@@ -283,6 +292,7 @@ def test_features_refuses_or_builds_exactly_the_valid_data(
         assert result.exit_code == 1, result.output
         assert not out.exists()
         assert "breaks the data contract" in result.output
+        assert not any(word in result.output for word in fault.hidden)
         for word in fault.output:
             assert word in result.output, result.output
         for table, rule, column, value in fault.failures:
