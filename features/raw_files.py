@@ -156,8 +156,9 @@ FAULTS = [
     ("A CSV file with only its header row", "—",
      "A valid, empty table. `features` needs `--from YYYY-MM` when `interest` is empty."),
     ("A CSV line cut short, with an extra unquoted comma, or an unclosed quote", "csv_format",
-     "The line is named (line 1 is the header) with its text, and not read; the file's other "
-     "lines are read and checked. At most 50 such lines are listed per file."),
+     "The line is named (line 1 is the header) with its text (not for `protected_attributes`), "
+     "and not read; the file's other lines are read and checked. At most 50 such lines are "
+     "listed per file."),
     ("A CSV file not ending with a line break", "csv_format",
      "Reported, as its last line may have been cut; the line is still read and checked."),
     ("A CSV file separated by semicolons or tabs, or naming a column twice", "csv_format",
