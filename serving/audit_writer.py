@@ -86,6 +86,14 @@ class AuditWriter:
             self._conn = None
 
     def _commit(self, batch: list[tuple[list, Future]]) -> None:
+        # A waiter that gave up (its request was cancelled) is not answered: its rows are not
+        # written, and its cancelled future is not completed — that raises InvalidStateError,
+        # which would end this thread and leave every later request waiting forever.
+        batch = [(rows, f) for rows, f in batch if f.set_running_or_notify_cancel()]
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[list, Future]]) -> None:
         try:
             if self._conn is None:
                 self._conn = self.engine.connect()
@@ -95,7 +103,7 @@ class AuditWriter:
             self._close_connection()
             if len(batch) > 1:  # isolate the request that broke the batch
                 for one in batch:
-                    self._commit([one])
+                    self._write([one])
                 return
             batch[0][1].set_exception(err)
             return

@@ -1,0 +1,91 @@
+"""Retried POSTs with the same ``Idempotency-Key`` write one row and get the same answer — also
+when the retries arrive together — and the audit writer survives a waiter that gave up.
+
+(A retry after a ``kill -9`` that struck after the first attempt was committed is in
+``test_crash.py``.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from features.db import make_engine
+from serving.app import create_app
+from serving.audit import audit_row
+from serving.audit_writer import AuditWriter
+from serving.db.migrate import upgrade
+from tests.serving.conftest import Served, count_audit, headers
+from tests.serving.live_server import SCORE, filled_sqlite
+
+
+def _rows_for(url: str, key: str) -> list[tuple]:
+    with sa.create_engine(url).connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key LIKE :k"),
+            {"k": key + "%"}).all()  # fmt: skip
+
+
+def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
+    served: Served, tmp_path: Path
+) -> None:
+    url = filled_sqlite(served, tmp_path)
+    with sa.create_engine(url).connect() as conn:
+        hid = conn.execute(sa.text(
+            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
+    body = {"household_id": hid, "program": "poor_household", "purpose": "crops",
+            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+    batch = {"applications": [body, {**body, "amount": 20_000_000}]}
+    h = {**headers(served, "data"), "Idempotency-Key": "same-key-1"}
+    hb = {**headers(served, "data"), "Idempotency-Key": "same-batch-1"}
+    with TestClient(create_app(served.settings(url))) as api, ThreadPoolExecutor(8) as pool:
+        singles = list(pool.map(lambda _: api.post(SCORE, json=body, headers=h), range(8)))
+        batches = list(pool.map(
+            lambda _: api.post(SCORE + "-batch", json=batch, headers=hb), range(8)))  # fmt: skip
+        other = api.post(SCORE, json={**body, "amount": 5_000_000}, headers=h)
+    assert {r.status_code for r in singles} == {200} == {r.status_code for r in batches}
+    assert len({r.text for r in singles}) == 1 and len({r.text for r in batches}) == 1
+    assert [r[0] for r in _rows_for(url, "same-key-1")] == [singles[0].json()["score_id"]]
+    assert sorted(r[0] for r in _rows_for(url, "same-batch-1")) == sorted(
+        s["score_id"] for s in batches[0].json()["scores"])  # fmt: skip
+    assert other.status_code == 422 and "Idempotency-Key" in other.text
+    assert count_audit(make_engine(url)) == 3
+
+
+def _row() -> dict:
+    return audit_row(
+        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=None,
+        digest="d", stored={"entity_type": "household", "entity_id": "H1", "group_id": "G1",
+                            "commune_id": "C1", "as_of": None},
+        model_name="m", model_version="1", probability=0.1, band="medium",
+        request={"amount": 1}, response={"ok": True},
+    )  # fmt: skip
+
+
+def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    engine = make_engine(f"sqlite:///{path.as_posix()}")
+    upgrade(engine)
+    writer = AuditWriter(engine)
+    blocker = sqlite3.connect(path, timeout=1)
+    blocker.execute("BEGIN EXCLUSIVE")  # the writer's first commit waits for the lock
+    try:
+        first = writer.submit([_row()])
+        time.sleep(0.3)
+        gave_up = writer.submit([_row()])
+        assert gave_up.cancel()  # what asyncio.wrap_future does when the request is cancelled
+    finally:
+        blocker.rollback()
+        blocker.close()
+    first.result(timeout=30)
+    writer.submit([_row()]).result(timeout=30)  # the writer is still alive
+    writer.close()
+    assert count_audit(engine) == 2  # the cancelled request's row was not written
+    engine.dispose()
