@@ -149,9 +149,7 @@ def read_parquet_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[
 #: (fault, rule, handling) rows of the "Faulty inputs" section of docs/data-contract.md.
 FAULTS = [
     ("A Parquet file cut short, damaged, or empty (0 bytes)", "unreadable_file",
-     "The file is not read. The table's other files are still checked; the table is left out "
-     "of the foreign-key and cross-table checks (its missing rows would make other tables' "
-     "keys look wrong) until the file is fixed."),
+     "The file is not read; the table's other files are still read and checked."),
     ("A CSV file that is empty (not even a header)", "unreadable_file", "As above."),
     ("A CSV file with only its header row", "—",
      "A valid, empty table. `features` needs `--from YYYY-MM` when `interest` is empty."),
@@ -198,7 +196,10 @@ def faulty_inputs_section() -> list[str]:
         "and write nothing when it fails: they exit 1, print the first failures and save the "
         "report (for a folder stored by commune, the first failing commune's — run `validate` "
         "for all; damaged Parquet files are found from their footers before any commune is "
-        "built).",
+        "built). A table that lost rows to a damaged file or line still gets its own checks "
+        "(types, ranges, keys) on the rows read, but is left out of the foreign-key and "
+        "cross-table checks, as parent and as child, until it is fixed: its missing rows would "
+        "make other tables' rows look wrong.",
         "",
         "| fault | rule | handling |",
         "| --- | --- | --- |",
