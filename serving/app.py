@@ -12,59 +12,24 @@ import logging
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 
+from serving import error_handlers
 from serving.deps import Services, services
 from serving.lifecycle import build_services, reload_models, reload_periodically
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
 from serving.model_store import ModelHolder
 from serving.routers import admin, applications, households, inspections, plans
-from serving.scoring import ApplicationRejectedError, UnknownEntityError
+from serving.security_headers import SecurityHeadersMiddleware
 from serving.settings import ServiceSettings
 from serving.web import pages
 
 logger = logging.getLogger(__name__)
 VIEWS = ("portfolio", "application")
-
-
-def _field(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    # The input is never echoed back: it may hold a national ID or other personal data.
-    errors = [
-        {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    fields = ", ".join(e["field"] for e in errors[:5])
-    return JSONResponse({"detail": f"invalid request: {fields}", "errors": errors}, 422)
-
-
-async def _rejected(request: Request, exc: ApplicationRejectedError) -> JSONResponse:
-    errors = [{"field": "body", "message": p, "type": "rule"} for p in exc.problems]
-    return JSONResponse({"detail": "; ".join(exc.problems), "errors": errors}, 422)
-
-
-async def _unknown(request: Request, exc: UnknownEntityError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, 404)
-
-
-async def _db_busy(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("database unavailable on %s: %s", request.url.path, type(exc).__name__)
-    return JSONResponse({"detail": "database busy or unreachable; retry shortly"}, 503,
-                        headers={"Retry-After": "2"})  # fmt: skip
-
-
-async def _internal(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
-    return JSONResponse({"detail": "internal error"}, 500)
 
 
 def create_app(
@@ -108,12 +73,7 @@ def create_app(
     app.mount("/static", pages.static_files(), name="static")
     if cfg.bench_endpoints:
         app.include_router(admin.bench)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(ApplicationRejectedError, _rejected)
-    app.add_exception_handler(UnknownEntityError, _unknown)
-    app.add_exception_handler(OperationalError, _db_busy)
-    app.add_exception_handler(DBAPIError, _db_busy)
-    app.add_exception_handler(Exception, _internal)
+    error_handlers.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
@@ -149,4 +109,20 @@ def create_app(
         max_body=cfg.max_body_bytes,
         max_in_flight=cfg.max_in_flight,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: also on the guard's 413 and 503
+    _state_the_batch_limit(app, cfg.max_batch)
     return app
+
+
+def _state_the_batch_limit(app: FastAPI, max_batch: int) -> None:
+    """The spec's largest batch is the configured one (the model's bound is only the ceiling)."""
+    base = app.openapi
+
+    def openapi() -> dict:
+        spec = base()
+        batch = spec.get("components", {}).get("schemas", {}).get("BatchIn")
+        if batch is not None:
+            batch["properties"]["applications"]["maxItems"] = max_batch
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

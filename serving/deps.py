@@ -76,6 +76,7 @@ def require(permission: str) -> Callable[..., ApiClient]:
             )
         return client
 
+    dependency.permission = permission  # type: ignore[attr-defined]  (read by the access tests)
     return dependency
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from features import domain
 from serving.bands import BAND_NAMES
@@ -22,34 +22,89 @@ Band = Literal[BAND_NAMES]  # type: ignore[valid-type]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
+def _json_number(value: object) -> object:
+    # JSON numbers only: pydantic's lax mode would take "36", true or false for 36, 1 or 0.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+def _json_bool(value: object) -> object:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # Stored timestamps are naive UTC; answered with their zone, as RFC 3339 requires.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+Number = BeforeValidator(_json_number)
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=256)
+
+
+def _identity_and_program_rules() -> list[dict]:
+    """The request rules beyond single fields, as JSON Schema, so the OpenAPI spec states them.
+
+    One identity (``household_id``, ``national_id``, or ``group_id`` with ``village_id``; not both
+    ids), and each program's cap, longest term and longest grace. One rule has no JSON Schema
+    form (it compares two fields): the grace period must be shorter than the term. The service
+    checks them all (422 naming the rule) whether or not a client reads the spec.
+    """
+    programs = [
+        {
+            "properties": {
+                "program": {"const": p.code},
+                "amount": {"maximum": p.cap_vnd},
+                "term_months": {"maximum": p.max_term_months},
+                "grace_months": {"maximum": p.max_grace_months},
+            }
+        }
+        for p in domain.PROGRAMS.values()
+    ]
+
+    def given(*names: str) -> dict:  # present and not null
+        return {"required": list(names), "properties": {n: {"type": "string"} for n in names}}
+
+    identity = [given("household_id"), given("national_id"), given("group_id", "village_id")]
+    return [
+        {"anyOf": identity},
+        {"not": given("household_id", "national_id")},
+        {"oneOf": programs},
+    ]
+
+
+APPLICATION_EXAMPLES = [
+    {
+        "household_id": "H0123456789abcdef0123",
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": 50_000_000,
+        "term_months": 36,
+        "grace_months": 0,
+    },
+    {
+        "group_id": "G0001",
+        "village_id": "V0001",
+        "program": "clean_water",
+        "purpose": "water_sanitation",
+        "amount": 20_000_000,
+        "term_months": 60,
+    },
+]
 
 
 class ApplicationIn(_Strict):
     """A loan application at the commune transaction point."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "household_id": "H0123456789abcdef0123",
-                    "program": "poor_household",
-                    "purpose": "livestock",
-                    "amount": 50_000_000,
-                    "term_months": 36,
-                    "grace_months": 0,
-                },
-                {
-                    "group_id": "G0001",
-                    "village_id": "V0001",
-                    "program": "clean_water",
-                    "purpose": "water_sanitation",
-                    "amount": 20_000_000,
-                    "term_months": 60,
-                },
-            ]
-        }
+        json_schema_extra={"examples": APPLICATION_EXAMPLES, "allOf": _identity_and_program_rules()}
     )
 
     household_id: Identifier | None = Field(
@@ -64,9 +119,11 @@ class ApplicationIn(_Strict):
     village_id: Identifier | None = Field(None, description="For a new member: the village")
     program: Program
     purpose: Purpose
-    amount: float = Field(gt=0, le=10_000_000_000, description="Amount applied for, VND")
-    term_months: int = Field(ge=1, le=240)
-    grace_months: int = Field(0, ge=0, le=60)
+    amount: Annotated[float, Number] = Field(
+        gt=0, le=10_000_000_000, description="Amount applied for, VND"
+    )
+    term_months: Annotated[int, Number] = Field(ge=1, le=240)
+    grace_months: Annotated[int, Number] = Field(0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _one_identity(self) -> ApplicationIn:
@@ -80,6 +137,10 @@ class ApplicationIn(_Strict):
 
 class BatchIn(_Strict):
     """Several applications scored in one call (bounded; see ``VBSP_RISK_MAX_BATCH``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"applications": APPLICATION_EXAMPLES}]}
+    )
 
     applications: list[ApplicationIn] = Field(min_length=1, max_length=1000)
 
@@ -188,7 +249,7 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     run_id: str
-    loaded_at: dt.datetime
+    loaded_at: Timestamp
 
 
 class ReloadReport(BaseModel):
@@ -203,3 +264,23 @@ class Problem(BaseModel):
 
     detail: str
     errors: list[dict[str, str]] = []
+
+
+_ERROR_TEXT = {
+    401: "No valid X-API-Key",
+    403: "The key's role or communes do not allow this",
+    404: "Unknown (or not visible to this key)",
+    409: "Conflicts with the service's state (the message says which)",
+    413: "Request body too large",
+    415: "Body not sent as application/json",
+    422: "Invalid field or rule broken (the message names it)",
+    503: "Overloaded, no model loaded or database busy; retry after Retry-After",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI responses of the error codes a route can return (every route: 401, 403, 422, 503)."""
+    return {
+        c: {"model": Problem, "description": _ERROR_TEXT[c]}
+        for c in sorted({401, 403, 422, 503, *codes})
+    }

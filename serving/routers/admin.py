@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 from serving.auth import ApiClient
 from serving.deps import Services, require, services
 from serving.lifecycle import reload_models
-from serving.routers.applications import ERRORS
-from serving.schemas import ApplicationIn, ModelInfo, ReloadReport
+from serving.schemas import ApplicationIn, ModelInfo, ReloadReport, errors
 
 router = APIRouter(prefix="/v1", tags=["models"])
 bench = APIRouter(prefix="/v1/bench", tags=["benchmark"])
@@ -24,7 +23,7 @@ def model_infos(svc: Services) -> list[dict]:
     ]  # fmt: skip
 
 
-@router.get("/models", response_model=list[ModelInfo], responses=ERRORS)
+@router.get("/models", response_model=list[ModelInfo], responses=errors())
 def models(
     client: ApiClient = Depends(require("models:read")), svc: Services = Depends(services)
 ) -> list[dict]:
@@ -32,7 +31,7 @@ def models(
     return model_infos(svc)
 
 
-@router.post("/admin/reload", response_model=ReloadReport, responses=ERRORS)
+@router.post("/admin/reload", response_model=ReloadReport, responses=errors(413))
 async def reload(
     client: ApiClient = Depends(require("admin:reload")), svc: Services = Depends(services)
 ) -> dict:
@@ -42,7 +41,7 @@ async def reload(
     return {"result": result, "models": model_infos(svc)}
 
 
-@bench.post("/noop", responses=ERRORS)
+@bench.post("/noop", responses=errors(413, 415))
 def noop(
     application: ApplicationIn, client: ApiClient = Depends(require("applications:score"))
 ) -> dict:

@@ -15,9 +15,10 @@ from serving import audit
 from serving.auth import ApiClient
 from serving.deps import Services, require, served_model, services
 from serving.model_store import LoadedModel
-from serving.schemas import ApplicationIn, ApplicationScore, BatchIn, BatchScore, Problem
+from serving.schemas import ApplicationIn, ApplicationScore, BatchIn, BatchScore, errors
 from serving.scoring import (
     ApplicationRejectedError,
+    UnknownEntityError,
     application_fields,
     check_program,
     resolve,
@@ -25,18 +26,43 @@ from serving.scoring import (
 )
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
-ERRORS = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    404: {"model": Problem, "description": "Unknown household or group"},
-    413: {"model": Problem},
-    422: {"model": Problem, "description": "Invalid field or program rule broken"},
-    503: {"model": Problem, "description": "No model loaded or database busy"},
-}
 IdempotencyKey = Header(
     None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"
 )
 Explain = Query(True, description="Attach the top reasons (false: probability and band only)")
+
+
+def _resolve(svc: Services, client: ApiClient, apps: list[ApplicationIn]) -> list:
+    """The stored rows of the applications; errors name the item, never an identifier.
+
+    An identifier is not echoed back (a caller may have typed a name or a citizen ID there); an
+    unknown household, a group not in the given village and one outside the key's communes are
+    all the same 404, so a key cannot probe other communes.
+
+    Raises:
+        HTTPException: 409 a national ID given but no pseudonym key configured.
+        UnknownEntityError: As above (404).
+    """
+    rows = []
+    for i, app in enumerate(apps):
+        where = f"applications[{i}]: " if len(apps) > 1 else ""
+        if app.national_id is not None and svc.pii_key is None:
+            raise HTTPException(
+                409,
+                f"{where}national_id: lookup by citizen ID is not configured; give household_id",
+            )
+        try:
+            rows.append(resolve(svc.online.get, app, svc.pii_key, client.communes))
+        except (UnknownEntityError, ApplicationRejectedError):
+            what = (
+                "group in this village"
+                if app.household_id is None and app.national_id is None
+                else "household"
+            )
+            raise UnknownEntityError(
+                f"{where}unknown {what} (or outside this key's communes)"
+            ) from None
+    return rows
 
 
 async def _score(
@@ -58,9 +84,16 @@ async def _score(
             if stored[0]["request_sha256"] != digest:
                 raise HTTPException(422, "Idempotency-Key was already used for another request")
             return [json.loads(r["response"]) for r in stored]
-    for app in apps:
-        check_program(app)
-    rows = [resolve(svc.online.get, a, svc.pii_key, client.communes) for a in apps]
+    for i, app in enumerate(apps):
+        try:
+            check_program(app)
+        except ApplicationRejectedError as err:
+            if len(apps) == 1:
+                raise
+            raise ApplicationRejectedError(
+                [f"applications[{i}]: {p}" for p in err.problems]
+            ) from None
+    rows = _resolve(svc, client, apps)
     scored = score_applications(model, rows, apps, explain)
     responses, audit_rows = [], []
     for i, (app, s) in enumerate(zip(apps, scored, strict=True)):
@@ -99,7 +132,7 @@ async def _score(
     return responses
 
 
-@router.post("/score", response_model=ApplicationScore, responses=ERRORS)
+@router.post("/score", response_model=ApplicationScore, responses=errors(404, 409, 413, 415))
 async def score_application(
     application: ApplicationIn,
     explain: bool = Explain,
@@ -119,7 +152,7 @@ async def score_application(
     return JSONResponse(body[0])
 
 
-@router.post("/score-batch", response_model=BatchScore, responses=ERRORS)
+@router.post("/score-batch", response_model=BatchScore, responses=errors(404, 409, 413, 415))
 async def score_batch(
     batch: BatchIn,
     explain: bool = Explain,

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from serving.auth import ApiClient
 from serving.deps import Services, require, services
 from serving.priorities import household_scores
-from serving.routers.applications import ERRORS
-from serving.schemas import HouseholdRisk
+from serving.schemas import HouseholdRisk, errors
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 
 
-@router.get("/{household_id}/risk", response_model=HouseholdRisk, responses=ERRORS)
+@router.get("/{household_id}/risk", response_model=HouseholdRisk, responses=errors(404))
 def household_risk(
     household_id: str = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     client: ApiClient = Depends(require("households:read")),
@@ -29,7 +28,7 @@ def household_risk(
     name = svc.settings.portfolio_model
     rows = household_scores(svc.engine, name, household_id)
     if rows.empty or not client.can_see_commune(str(rows["commune_id"].iloc[-1])):
-        raise HTTPException(404, f"unknown household {household_id}")
+        raise HTTPException(404, "household_id: unknown household")
     rows = rows.tail(svc.settings.history_months)
     last = rows.iloc[-1]
 

@@ -12,8 +12,7 @@ from serving.auth import ApiClient
 from serving.deps import Services, require, served_model, services
 from serving.model_store import LoadedModel
 from serving.priorities import priorities
-from serving.routers.applications import ERRORS
-from serving.schemas import Priorities
+from serving.schemas import Priorities, errors
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
 
@@ -26,7 +25,7 @@ def _num(x: object) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-@router.get("/priorities", response_model=Priorities, responses=ERRORS)
+@router.get("/priorities", response_model=Priorities, responses=errors(404))
 def inspection_priorities(
     commune_id: str | None = _id_query("Commune (default: every commune the key may see)"),
     village_id: str | None = _id_query("Village"),
@@ -42,13 +41,13 @@ def inspection_priorities(
     """Households ranked for visits at the latest scored month, with their reasons, and the
     groups whose members' risk is rising together (rising groups first)."""
     if commune_id is not None and not client.can_see_commune(commune_id):
-        raise HTTPException(403, f"commune {commune_id} is outside this key's communes")
+        raise HTTPException(403, "commune_id: outside this key's communes")
     as_of, ranked, groups = priorities(
         svc.engine, model.name, model.version, commune_id, village_id, group_id,
         client.communes, sort, limit,
     )  # fmt: skip
     if as_of is None:
-        raise HTTPException(404, "no portfolio scores for this selection")
+        raise HTTPException(404, "commune_id, village_id, group_id: no portfolio scores here")
     households = [
         {
             "rank": i + 1,

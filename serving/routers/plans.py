@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -22,11 +22,11 @@ from serving import planner
 from serving.auth import ApiClient
 from serving.deps import Services, require, served_model, services
 from serving.model_store import LoadedModel
-from serving.routers.applications import ERRORS
-from serving.schemas import Identifier, ModelRef
+from serving.schemas import Identifier, JsonBool, ModelRef, Number, Timestamp, errors
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable text, tabs and newlines
 
 
 class PlanIn(BaseModel):
@@ -45,32 +45,51 @@ class PlanIn(BaseModel):
 
     commune_id: Identifier
     month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
-    capacity_per_day: int = Field(8, ge=1, le=60, description="Visits per commune per day")
-    days: int = Field(3, ge=1, le=20, description="Days available in the commune this month")
-    sort: Literal["risk", "exposure"] = "risk"
-    random_share: float = Field(0.10, ge=0, le=0.5, description="Share of visits drawn at random")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Seed of the random draw")
-    transaction_day: int | None = Field(
-        None, ge=1, le=28, description="Default: the communes table of the data folder"
+    capacity_per_day: Annotated[int, Number] = Field(
+        8, ge=1, le=60, description="Visits per commune per day"
     )
-    replace: bool = Field(False, description="Replace the month's plan if it has no outcomes")
+    days: Annotated[int, Number] = Field(
+        3, ge=1, le=20, description="Days available in the commune this month"
+    )
+    sort: Literal["risk", "exposure"] = "risk"
+    random_share: Annotated[float, Number] = Field(
+        0.10, ge=0, le=0.5, description="Share of visits drawn at random"
+    )
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1), Number] | None = Field(
+        None, description="Seed of the random draw"
+    )
+    transaction_day: Annotated[int, Field(ge=1, le=28), Number] | None = Field(
+        None, description="Default: the communes table of the data folder"
+    )
+    replace: JsonBool = Field(False, description="Replace the month's plan if it has no outcomes")
 
 
 class OutcomeIn(BaseModel):
     """What the inspector found on a visit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"use_of_funds": "correct", "borrower_present": True, "migrated": False,
+                          "notes": "Đàn bò khỏe; vốn dùng đúng mục đích"}]
+        },
+    )  # fmt: skip
 
     use_of_funds: Literal["correct", "partial", "misuse", "unknown"]
-    borrower_present: bool
-    migrated: bool
-    notes: str | None = Field(None, max_length=500, description="Findings; no names or ID numbers")
+    borrower_present: JsonBool
+    migrated: JsonBool
+    notes: str | None = Field(
+        None,
+        max_length=500,
+        pattern=TEXT_PATTERN,
+        description="Findings; no names or ID numbers (text, no control characters)",
+    )
 
 
 class Outcome(BaseModel):
     """A recorded outcome."""
 
-    recorded_at: dt.datetime
+    recorded_at: Timestamp
     recorded_by: str
     use_of_funds: str
     borrower_present: bool
@@ -103,7 +122,7 @@ class PlanSummary(BaseModel):
     commune_id: str
     month: str
     status: str
-    created_at: dt.datetime | None
+    created_at: Timestamp | None
     created_by: str | None
     model: ModelRef
     params: dict
@@ -166,31 +185,31 @@ def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: Plan
     """Build and store a plan (shared by the API and the pages).
 
     Raises:
-        HTTPException: 403 commune outside the key, 404 no scores, 409 plan exists, 422 unknown
-            transaction day or too few days in the month.
+        HTTPException: 403 commune outside the key, 404 no scores, 409 plan exists or unknown
+            transaction day, 422 too few days in the month.
     """
     if not client.can_see_commune(body.commune_id):
-        raise HTTPException(403, f"commune {body.commune_id} is outside this key's communes")
+        raise HTTPException(403, "commune_id: outside this key's communes")
+    as_of, candidates = planner.load_candidates(
+        svc.engine, model.name, model.version, body.commune_id
+    )
+    if as_of is None or candidates.empty:
+        raise HTTPException(404, "commune_id: no portfolio scores for this commune")
     day = body.transaction_day or places(svc).transaction_days.get(body.commune_id)
-    if day is None:
+    if day is None:  # the request is valid; the service's data lacks the day (state: 409)
         raise HTTPException(
-            422, f"transaction day of commune {body.commune_id} is unknown; give transaction_day"
+            409, "transaction_day: the commune's transaction day is unknown; give transaction_day"
         )
     existing = planner.find_plan(svc.engine, body.commune_id, body.month)
     if existing is not None:
         if not body.replace:
             raise HTTPException(
-                409, f"commune {body.commune_id} already has plan {existing} for {body.month}"
+                409, f"commune_id, month: the commune already has plan {existing} for this month"
             )
         try:
             planner.delete_plan(svc.engine, existing)
         except ValueError as err:
             raise HTTPException(409, str(err)) from None
-    as_of, candidates = planner.load_candidates(
-        svc.engine, model.name, model.version, body.commune_id
-    )
-    if as_of is None or candidates.empty:
-        raise HTTPException(404, f"no portfolio scores for commune {body.commune_id}")
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     try:
         request = planner.PlanRequest(
@@ -217,7 +236,7 @@ def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
     """A plan the caller may see (else 404, as for an unknown plan)."""
     plan = planner.get_plan(svc.engine, plan_id)
     if plan is None or not client.can_see_commune(plan["commune_id"]):
-        raise HTTPException(404, f"unknown plan {plan_id}")
+        raise HTTPException(404, "plan_id: unknown plan")
     return plan
 
 
@@ -225,14 +244,14 @@ def save_outcome(svc: Services, client: ApiClient, visit_id: str, body: OutcomeI
     """Record a visit's outcome (404 for a visit the caller may not see)."""
     found = planner.visit_plan(svc.engine, visit_id)
     if found is None or not client.can_see_commune(found[1]):
-        raise HTTPException(404, f"unknown visit {visit_id}")
+        raise HTTPException(404, "visit_id: unknown visit")
     return planner.record_outcome(
         svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
         body.notes, client.client_id,
     )  # fmt: skip
 
 
-@router.post("/plans", response_model=Plan, status_code=201, responses={**ERRORS, 409: {}})
+@router.post("/plans", response_model=Plan, status_code=201, responses=errors(404, 409, 413, 415))
 async def post_plan(
     body: PlanIn,
     client: ApiClient = Depends(require("visits:write")),
@@ -246,7 +265,7 @@ async def post_plan(
     return await to_thread.run_sync(create_plan, svc, client, model, body)
 
 
-@router.get("/plans", response_model=list[PlanSummary], responses=ERRORS)
+@router.get("/plans", response_model=list[PlanSummary], responses=errors())
 def get_plans(
     commune_id: str | None = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     month: str | None = Query(None, pattern=MONTH_PATTERN),
@@ -258,7 +277,7 @@ def get_plans(
     return [{**r, "model": {"name": r["model_name"], "version": r["model_version"]}} for r in rows]
 
 
-@router.get("/plans/{plan_id}", response_model=Plan, responses=ERRORS)
+@router.get("/plans/{plan_id}", response_model=Plan, responses=errors(404))
 def get_plan(
     plan_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     client: ApiClient = Depends(require("inspections:read")),
@@ -268,7 +287,7 @@ def get_plan(
     return plan_body(visible_plan(svc, client, plan_id))
 
 
-@router.put("/visits/{visit_id}/outcome", response_model=Outcome, responses=ERRORS)
+@router.put("/visits/{visit_id}/outcome", response_model=Outcome, responses=errors(404, 413, 415))
 def put_outcome(
     body: OutcomeIn,
     visit_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),

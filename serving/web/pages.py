@@ -62,6 +62,24 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Every page route and the permission it needs (None: no sign-in: the login form, language and
+# redirects, which show no data). A page route missing here is refused to everybody (tests check
+# the table against the app's routes).
+PAGES: dict[tuple[str, str], str | None] = {
+    ("GET", "/"): None, ("GET", "/ui"): None, ("GET", "/ui/"): None,
+    ("GET", "/ui/login"): None, ("POST", "/ui/login"): None, ("POST", "/ui/logout"): None,
+    ("GET", "/ui/lang/{code}"): None,
+    ("GET", "/ui/priorities"): "inspections:read",
+    ("GET", "/ui/households/{household_id}"): "households:read",
+    ("GET", "/ui/plans"): "inspections:read",
+    ("POST", "/ui/plans"): "visits:write",
+    ("GET", "/ui/plans/{plan_id}"): "inspections:read",
+    ("POST", "/ui/visits/{visit_id}/outcome"): "visits:write",
+    ("GET", "/ui/application"): "applications:score",
+    ("POST", "/ui/application"): "applications:score",
+    ("GET", "/ui/model"): "models:read",
+}  # fmt: skip
+NOBODY = "nobody"  # a permission no role has
 NAV = (  # (path, text key, permission)
     ("/ui/priorities", "nav_priorities", "inspections:read"),
     ("/ui/plans", "nav_plans", "inspections:read"),
@@ -104,8 +122,13 @@ def _lang(request: Request) -> str:
     return lang if lang in i18n.LANGS else i18n.DEFAULT_LANG
 
 
-def _page(request: Request, permission: str | None) -> Page | Response:
-    """The signed-in page context, or the response to send instead (login or 403)."""
+def _page(request: Request) -> Page | Response:
+    """The signed-in page context, or the response to send instead (login or 403).
+
+    The permission is the route's in :data:`PAGES`; a route missing there is refused.
+    """
+    route = getattr(request.scope.get("route"), "path", "")
+    permission = PAGES.get((request.method, route)) or NOBODY
     svc: Services = request.app.state.services
     key = request.cookies.get(KEY_COOKIE)
     client = svc.clients.get(key) if key else None
@@ -123,14 +146,18 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
     lang = page.lang
 
     def url_with(**changes: Any) -> str:
-        params = dict(page.request.query_params)
+        # From the page's own validated filters, never the raw query: it may hold anything.
+        params = {k: v for k, v in (ctx.get("query") or {}).items() if v is not None}
         params.update({k: v for k, v in changes.items() if v is not None})
         for k, v in changes.items():
             if v is None:
                 params.pop(k, None)
         return page.request.url.path + ("?" + urlencode(params) if params else "")
 
-    here = page.request.url.path + (f"?{page.request.url.query}" if page.request.url.query else "")
+    query = {k: v for k, v in (ctx.get("query") or {}).items() if v is not None}
+    here = page.request.url.path + (f"?{urlencode(query)}" if query else "")
+    if status >= 400:  # an error page does not repeat the path asked for (it may hold anything)
+        here = "/ui/priorities"
     html = env.get_template(template).render(
         t=page.t, lang=lang, client=page.client, can=page.can, here=quote(here, safe=""),
         path=page.request.url.path, nav=[(p, k) for p, k, perm in NAV if page.can(perm)],
@@ -168,6 +195,20 @@ def _landing(client: ApiClient) -> str:
         if allowed(client.role, perm):
             return path
     return "/ui/model"
+
+
+def _form_number(text: object) -> object:
+    """A form field as a number (request models take JSON numbers only), else as typed."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return int(text.strip())
+    except ValueError:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return text
+        return value if math.isfinite(value) else text
 
 
 def _valid_id(value: str | None) -> str | None:
@@ -288,7 +329,7 @@ def priorities_page(
     rising: str | None = None,
     limit: int = 50,
 ) -> Response:
-    page = _page(request, "inspections:read")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     svc, lang = page.svc, page.lang
@@ -313,6 +354,8 @@ def priorities_page(
         "chart_labels": {"bands": list(BAND_NAMES), "lang": lang,
                          "band_names": [i18n.band_name(b, lang) for b in BAND_NAMES]},
     }  # fmt: skip
+    ctx["query"] = {"commune_id": commune_id, "band": ctx["band"], "sort": sort,
+                    "rising": "1" if rising else None, "limit": str(limit)}  # fmt: skip
     if commune_id is None:
         return render(page, "priorities.html", **ctx)
     as_of, ranked, groups = priorities(svc.engine, model.name, model.version, commune_id, sort=sort)
@@ -376,7 +419,7 @@ def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
 
 @router.get("/ui/households/{household_id}")
 def household_page(request: Request, household_id: str) -> Response:
-    page = _page(request, "households:read")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     svc = page.svc
@@ -415,7 +458,7 @@ def _next_month() -> str:
 
 @router.get("/ui/plans")
 def plans_page(request: Request, commune_id: str | None = None) -> Response:
-    page = _page(request, "inspections:read")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     return _plans(page, commune_id, errors=[], form={})
@@ -439,7 +482,7 @@ def _plans(page: Page, commune_id: str | None, errors: list[str], form: dict,
 
 @router.post("/ui/plans")
 async def plans_create(request: Request) -> Response:
-    page = _page(request, "visits:write")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     form = await _form(request)
@@ -449,7 +492,8 @@ async def plans_create(request: Request) -> Response:
         share = float(form.get("random_share", "10").replace(",", ".")) / 100
         body = plans.PlanIn(
             commune_id=form.get("commune_id", ""), month=form.get("month", ""),
-            capacity_per_day=form.get("capacity_per_day", "8"), days=form.get("days", "3"),
+            capacity_per_day=_form_number(form.get("capacity_per_day", "8")),
+            days=_form_number(form.get("days", "3")),
             sort=form.get("sort", "risk"), random_share=share,
             replace=form.get("replace") == "on",
         )  # fmt: skip
@@ -472,7 +516,7 @@ async def plans_create(request: Request) -> Response:
 
 @router.get("/ui/plans/{plan_id}")
 def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Response:
-    page = _page(request, "inspections:read")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     pid = _valid_id(plan_id)
@@ -506,7 +550,7 @@ def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Respo
 
 @router.post("/ui/visits/{visit_id}/outcome")
 async def outcome_save(request: Request, visit_id: str) -> Response:
-    page = _page(request, "visits:write")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     form = await _form(request)
@@ -557,7 +601,7 @@ def _application_ctx(page: Page) -> dict:
 
 @router.get("/ui/application")
 def application_page(request: Request, household_id: str | None = None) -> Response:
-    page = _page(request, "applications:score")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     lookup = None
@@ -572,7 +616,8 @@ def application_page(request: Request, household_id: str | None = None) -> Respo
                       "outstanding": None if rows.empty else _num(rows["outstanding"].iloc[-1])}  # fmt: skip
         else:
             lookup = {}
-    form = {"identity": "household", "household_id": hid or "", "program": "poor_household",
+    # An id that found nothing is not shown back (it may be a mistyped citizen ID or a name).
+    form = {"identity": "household", "household_id": hid if lookup else "", "program": "poor_household",
             "purpose": "livestock", "amount": "", "term_months": "36", "grace_months": "0"}  # fmt: skip
     return render(page, "application.html", form=form, result=None, errors=[], lookup=lookup,
                   places=plans.places(page.svc), **_application_ctx(page))  # fmt: skip
@@ -581,10 +626,10 @@ def application_page(request: Request, household_id: str | None = None) -> Respo
 def _app_fields(form: dict[str, str]) -> dict[str, object]:
     fields: dict[str, object] = {
         "program": form.get("program", ""), "purpose": form.get("purpose", ""),
-        "amount": form.get("amount", "").replace(".", "").replace(",", "").replace(" ", "")
-        .replace("₫", "") or None,
-        "term_months": form.get("term_months") or None,
-        "grace_months": form.get("grace_months") or 0,
+        "amount": _form_number(form.get("amount", "").replace(".", "").replace(",", "")
+                               .replace(" ", "").replace("₫", "") or None),
+        "term_months": _form_number(form.get("term_months") or None),
+        "grace_months": _form_number(form.get("grace_months") or 0),
     }  # fmt: skip
     identity = form.get("identity", "household")
     if identity == "national":
@@ -600,7 +645,7 @@ def _app_fields(form: dict[str, str]) -> dict[str, object]:
 
 @router.post("/ui/application")
 async def application_score(request: Request) -> Response:
-    page = _page(request, "applications:score")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     form = await _form(request)
@@ -671,7 +716,7 @@ def _run_info(tracking_uri: str, run_id: str) -> dict:
 
 @router.get("/ui/model")
 def model_page(request: Request) -> Response:
-    page = _page(request, "models:read")
+    page = _page(request)
     if not isinstance(page, Page):
         return page
     from training.registry import alias_history_frame

@@ -1,0 +1,283 @@
+"""Bad input on every route: 4xx at once, naming the field, no audit row, never a 5xx.
+
+The request bodies and their fields come from the app's routes and their pydantic models (a new
+route, model or field is covered without touching this file); each model needs an OpenAPI
+example, used as the valid body that one field at a time is spoiled in.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import json
+import time
+import types
+import typing
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+
+from serving.routers.plans import TEXT_PATTERN
+from tests.serving.conftest import Served, count_audit, headers
+
+NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e309", "-1e309")
+MASS_ASSIGNMENT = ("score", "probability", "band", "model_version", "model", "approved",
+                   "score_id", "reasons", "role", "client_id", "is_admin", "__proto__")  # fmt: skip
+SPOILED = '"__spoiled__"'
+
+
+def body_routes(app: object) -> list[tuple[str, str, type[BaseModel]]]:
+    """(method, path with ids filled in, request model) of every route taking a JSON body."""
+    out = []
+    for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
+        route = ctx.original_route
+        if isinstance(route, APIRoute) and route.dependant.body_params:
+            model = route.dependant.body_params[0].field_info.annotation
+            path = route.path
+            for p in route.dependant.path_params:
+                path = path.replace("{" + p.name + "}", "x1")
+            out.extend((m, path, model) for m in sorted(route.methods))
+    return out
+
+
+def _leaves(annotation: object) -> list[object]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _leaves(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [x for a in typing.get_args(annotation) for x in _leaves(a)]
+    return [annotation]
+
+
+def _patterns(obj: object) -> set[str]:
+    """Regex patterns declared on an annotation or field (through Annotated and unions)."""
+    found = {obj.pattern} if isinstance(getattr(obj, "pattern", None), str) else set()
+    for meta in getattr(obj, "metadata", None) or []:
+        found |= _patterns(meta)
+    origin = typing.get_origin(obj)
+    if origin is typing.Annotated or origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(obj):
+            found |= _patterns(arg)
+    return found
+
+
+def fields(model: type[BaseModel], prefix: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(path in the body, kind) of every field, nested models and lists of them included.
+
+    Kinds: number, bool, choice (enum or literal), free text (pattern ``TEXT_PATTERN``) and id
+    (any other pattern). A string field without a pattern is a failure: every one is bounded.
+    """
+    for name, info in model.model_fields.items():
+        for leaf in _leaves(info.annotation):
+            if leaf is type(None):
+                continue
+            inner = typing.get_args(leaf)[0] if typing.get_origin(leaf) is list else None
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                yield from fields(inner, (*prefix, name, 0))
+            elif leaf is bool:
+                yield (*prefix, name), "bool"
+            elif leaf in (int, float):
+                yield (*prefix, name), "number"
+            elif typing.get_origin(leaf) is typing.Literal or (
+                isinstance(leaf, type) and issubclass(leaf, enum.Enum)
+            ):
+                yield (*prefix, name), "choice"
+            elif leaf is str:
+                patterns = _patterns(info) | _patterns(info.annotation)
+                assert patterns, f"{model.__name__}.{name}: a string field needs a pattern"
+                yield (*prefix, name), "free text" if patterns == {TEXT_PATTERN} else "id"
+
+
+WRONG = {
+    "number": ['"12"', "true", "[1]", '{"v": 1}'],
+    "id": ["12", "true", '["x"]', '{"v": "x"}'],
+    "free text": ["12", "true", '["x"]'],
+    "choice": ['"no-such-choice"', "12", "true"],
+    "bool": ['"true"', "1", "[true]"],
+}
+
+
+def example(model: type[BaseModel]) -> dict:
+    """The model's first OpenAPI example (every request model must have one)."""
+    examples = model.model_json_schema().get("examples")
+    assert examples, f"{model.__name__} needs an OpenAPI example (json_schema_extra)"
+    return copy.deepcopy(examples[0])
+
+
+def spoil(body: dict, path: tuple, raw: str) -> bytes:
+    """The body with the value at ``path`` replaced by the raw JSON text ``raw``."""
+    target = body = copy.deepcopy(body)
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = "__spoiled__"
+    return json.dumps(body).replace(SPOILED, raw, 1).encode()
+
+
+def field_name(path: tuple) -> str:
+    return ".".join(str(p) for p in ("body", *path))
+
+
+def send(api: TestClient, served: Served, method: str, path: str, content: bytes,
+         content_type: str = "application/json", **extra: str):  # fmt: skip
+    t0 = time.perf_counter()
+    r = api.request(method, path, content=content,
+                    headers={**headers(served, "data"), "content-type": content_type, **extra})  # fmt: skip
+    return r, time.perf_counter() - t0
+
+
+def rejected(r, elapsed: float, names: str, codes: tuple[int, ...] = (422,)) -> None:
+    assert r.status_code in codes, (names, r.status_code, r.text[:300])
+    assert names in r.json()["detail"], (names, r.text[:300])
+    assert elapsed < 5.0, (names, elapsed)  # "at once" on a loaded 2-core machine
+
+
+@pytest.fixture
+def no_audit(api_db: Engine) -> Iterator[None]:
+    before = count_audit(api_db)
+    yield
+    assert count_audit(api_db) == before, "a rejected request wrote an audit row"
+
+
+def test_every_body_route_is_found_with_a_valid_example(api: TestClient, served: Served) -> None:
+    routes = body_routes(api.app)
+    assert {p for _, p, _ in routes} >= {"/v1/applications/score", "/v1/inspections/plans",
+                                         "/v1/inspections/visits/x1/outcome"}  # fmt: skip
+    for method, path, model in routes:
+        r, _ = send(api, served, method, path, json.dumps(example(model)).encode())
+        assert r.status_code not in (415, 422) and r.status_code < 500, (path, r.text[:300])
+
+
+def test_non_finite_numbers_in_every_numeric_field(api, served: Served, no_audit) -> None:
+    seen = 0
+    for method, path, model in body_routes(api.app):
+        for where, kind in fields(model):
+            if kind != "number":
+                continue
+            for raw in NON_FINITE:
+                r, dt = send(api, served, method, path, spoil(example(model), where, raw))
+                rejected(r, dt, field_name(where))
+                seen += 1
+    assert seen >= 4 * len(NON_FINITE)
+
+
+def test_wrong_types_in_every_field(api, served: Served, no_audit) -> None:
+    for method, path, model in body_routes(api.app):
+        for where, kind in fields(model):
+            for raw in WRONG[kind]:
+                r, dt = send(api, served, method, path, spoil(example(model), where, raw))
+                rejected(r, dt, field_name(where))
+
+
+def test_unknown_fields_are_refused_not_assigned(api, served: Served, no_audit) -> None:
+    for method, path, model in body_routes(api.app):
+        nested = [w[:-1] for w, _ in fields(model) if len(w) > 1][:1]
+        for name in MASS_ASSIGNMENT:
+            for where in [(), *nested]:
+                body = example(model)
+                target = body
+                for step in where:
+                    target = target[step]
+                target[name] = 0.0 if name != "approved" else True
+                r, dt = send(api, served, method, path, json.dumps(body).encode())
+                rejected(r, dt, field_name((*where, name)))
+
+
+def test_over_long_text_control_characters_and_foreign_script_ids(api, served, no_audit) -> None:
+    """Ids take ASCII letters, digits and ``_.-`` only (a clear 422 for diacritics); free text
+    takes any script (``test_vietnamese_notes_round_trip``) but not control characters."""
+    for method, path, model in body_routes(api.app):
+        for where, kind in fields(model):
+            if kind not in ("id", "free text"):
+                continue
+            bad = ["x" * 5000, "C01\u0000", "\ud800", "a\u001bb"]
+            bad += ["Hộ-Nguyễn-Văn-An", "🐃", "079912345678\u200b"] if kind == "id" else []
+            for value in bad:
+                raw = json.dumps(value)
+                r, dt = send(api, served, method, path, spoil(example(model), where, raw))
+                rejected(r, dt, field_name(where))
+
+
+def test_vietnamese_notes_round_trip(api: TestClient, served: Served) -> None:
+    h = headers(served, "data")
+    r = api.post("/v1/inspections/plans", headers=h, json={
+        "commune_id": served.communes[0], "month": "2031-05", "transaction_day": 15,
+        "replace": True})  # fmt: skip
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    visit = plan["visit_list"][0]["visit_id"]
+    for notes in ("Hộ đã mua 2 con bò; vốn dùng đúng mục đích — hẹn kiểm tra lại", "Tày, Nùng 🐃",
+                  "Ho\u0323 nghe\u0300o (NFD)", "dòng 1\ndòng 2\ttab"):  # fmt: skip
+        body = {"use_of_funds": "correct", "borrower_present": True, "migrated": False,
+                "notes": notes}  # fmt: skip
+        r = api.put(f"/v1/inspections/visits/{visit}/outcome", headers=h, json=body)
+        assert r.status_code == 200 and r.json()["notes"] == notes, r.text
+        got = api.get(f"/v1/inspections/plans/{plan['plan_id']}", headers=h).json()
+        assert [v["outcome"]["notes"] for v in got["visit_list"] if v["visit_id"] == visit] == [
+            notes
+        ]
+
+
+def test_malformed_json_and_wrong_content_types(api, served: Served, no_audit) -> None:
+    ok = json.dumps(example(body_routes(api.app)[0][2])).encode()
+    for method, path, _ in body_routes(api.app):
+        for bad in (b"{", b'{"amount": }', b"\xff\xfe", b"", b"[]", b"null", b'{"a":1}{"b":2}',
+                    b"[" * 30000 + b"]" * 30000):  # fmt: skip
+            r, dt = send(api, served, method, path, bad)
+            rejected(r, dt, "body")
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+            r, dt = send(api, served, method, path, ok, content_type=kind)
+            rejected(r, dt, "content-type", (415,))
+
+
+def test_oversized_bodies_413_and_batches_422(api, served: Served, no_audit) -> None:
+    for method, path, _ in body_routes(api.app):
+        r, dt = send(api, served, method, path, b'{"notes": "' + b"x" * 70_000 + b'"}')
+        assert r.status_code == 413 and "larger than" in r.json()["detail"], r.text
+        chunks = iter([b'{"x": "', b"y" * 40_000, b"y" * 40_000, b'"}'])
+        r = api.request(method, path, content=chunks, headers=headers(served, "data"))
+        assert r.status_code == 413, r.text
+    limit = api.app.state.services.settings.max_batch
+    from serving.schemas import APPLICATION_EXAMPLES
+
+    batch = {"applications": [APPLICATION_EXAMPLES[0]] * (limit + 1)}
+    r, dt = send(api, served, "POST", "/v1/applications/score-batch", json.dumps(batch).encode())
+    rejected(r, dt, "applications")
+    assert f"at most {limit}" in r.json()["detail"]
+
+
+def query_params(app: object) -> Iterator[tuple[str, str, str]]:
+    """(path with ids filled in, name, number or text) of every query parameter of GET routes."""
+    for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
+        route = ctx.original_route
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            path = route.path
+            for p in route.dependant.path_params:
+                path = path.replace("{" + p.name + "}", "x1")
+            for q in route.dependant.query_params:
+                leaves = _leaves(q.field_info.annotation)
+                yield path, q.name, "number" if {int, float} & set(leaves) else "text"
+
+
+def test_bad_query_and_path_parameters(api, served: Served, no_audit) -> None:
+    numbers = ("-1", "0", "1e309", "NaN", "abc", "9" * 400)
+    texts = ("Xã-Hướng-Hóa", "x" * 1000, "C01'; DROP TABLE score_audit;--", "%00")
+    for path, name, kind in query_params(api.app):
+        for value in numbers if kind == "number" else texts:
+            t0 = time.perf_counter()
+            r = api.get(path, params={name: value}, headers=headers(served, "data"),
+                        follow_redirects=False)  # fmt: skip
+            assert r.status_code < 500 and value not in r.text, (path, name, value, r.text[:200])
+            if path.startswith("/v1/") and value not in ("0",):  # pages clamp and fall back
+                rejected(r, time.perf_counter() - t0, f"query.{name}")
+    for path in ("/v1/households/{}/risk", "/v1/inspections/plans/{}"):
+        for value in ("Hộ-01", "x" * 65, "a b"):
+            r = api.get(path.format(value), headers=headers(served, "data"))
+            assert r.status_code == 422 and "path." in r.json()["detail"], (path, value, r.text)
+    for key in ("a b", "k" * 101, "ключ"):
+        r = api.post("/v1/applications/score", json=example(body_routes(api.app)[0][2]),
+                     headers={**headers(served, "data"), "Idempotency-Key": key.encode()})  # fmt: skip
+        rejected(r, 0.0, "header.Idempotency-Key")
