@@ -38,7 +38,7 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "features-2"
+CATALOG_VERSION = "features-3"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
@@ -352,6 +352,19 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
     ),
     *(_deposits(w) for w in (3, 6, 12)),
     Feature(
+        "savings_deposit_mean_12m",
+        "Mean amount of the household's savings deposits in the last 12 months (NaN when none); "
+        "the size of a household's regular deposit tells of its means",
+        "Số tiền gửi tiết kiệm bình quân mỗi lần trong 12 tháng qua",
+        "VND",
+        -1,
+        _SAVINGS,
+        reason_en="Savings deposits of {value} on average in the last 12 months",
+        reason_vi="Mỗi lần gửi tiết kiệm bình quân {value} trong 12 tháng qua",
+        reason_missing_en="No savings deposit in the last 12 months",
+        reason_missing_vi="Không gửi tiết kiệm lần nào trong 12 tháng qua",
+    ),
+    Feature(
         "savings_balance",
         "Savings balance after the last savings transaction before as_of (0 when none)",
         "Số dư tiền gửi tiết kiệm",
@@ -410,6 +423,18 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         reason_vi="Hộ có {value} lao động",
         reason_missing_en="Working members of the household not recorded",
         reason_missing_vi="Chưa có số lao động của hộ",
+    ),
+    Feature(
+        "worker_share",
+        "Working members as a share of the household's persons (static attributes of the export)",
+        "Tỷ lệ lao động trên số nhân khẩu của hộ",
+        "ratio",
+        -1,
+        ("households",),
+        reason_en="{value} of the household's members work",
+        reason_vi="{value} nhân khẩu của hộ là lao động",
+        reason_missing_en="Household size or workers not recorded",
+        reason_missing_vi="Chưa có số nhân khẩu hoặc số lao động của hộ",
     ),
     Feature(
         "poverty_status",

@@ -69,7 +69,15 @@ _COLUMNS: dict[str, list[str]] = {
     ],
     "installments": ["loan_id", "installment_no", "principal_due", "paid_date"],
     "interest": ["loan_id", "session_date", "arrears_after"],
-    "savings": ["txn_id", "household_id", "commune_id", "txn_date", "txn_type", "balance_after"],
+    "savings": [
+        "txn_id",
+        "household_id",
+        "commune_id",
+        "txn_date",
+        "txn_type",
+        "amount",
+        "balance_after",
+    ],
     "debt_events": [
         "event_id",
         "loan_id",
@@ -259,6 +267,10 @@ def _household_features(hh: pd.DataFrame, s: pd.DataFrame) -> dict[str, np.ndarr
         "membership_months": np.where(member, months_between(as_of, joined), np.nan),
         "household_size": lookup(h["household_size"].astype("float64"), s[HH]),
         "workers": lookup(h["workers"].astype("float64"), s[HH]),
+        "worker_share": lookup(
+            (h["workers"] / h["household_size"].where(h["household_size"] > 0)).astype("float64"),
+            s[HH],
+        ),
     }
 
 
@@ -410,6 +422,10 @@ def _savings_features(sav: pd.DataFrame, s: pd.DataFrame) -> dict[str, np.ndarra
         out[f"savings_deposits_{w}m"] = count_in_window(
             s, f"lo{w}", "as_of", dep, HH, "txn_date"
         ).astype("int64")
+    n12 = out["savings_deposits_12m"]
+    amount12 = count_in_window(s, "lo12", "as_of", dep, HH, "txn_date", weight="amount")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["savings_deposit_mean_12m"] = np.where(n12 > 0, amount12 / n12, np.nan)
     last = last_before(s, "as_of", sav, HH, "txn_date", ["balance_after"], order_cols=["txn_id"])
     out["savings_balance"] = last["balance_after"].fillna(0.0).to_numpy(dtype="float64")
     last_dep = last_before(s, "as_of", dep, HH, "txn_date", [])

@@ -265,11 +265,13 @@ EXPECTED_A = {
     "savings_deposits_3m": 1,
     "savings_deposits_6m": 2,
     "savings_deposits_12m": 2,
+    "savings_deposit_mean_12m": 75_000,  # 100,000 and 50,000; the deposit on as_of is not before
     "savings_balance": 120_000,
     "months_since_deposit": 3,
     "membership_months": 48,
     "household_size": 5,
     "workers": 2,
+    "worker_share": 0.4,
     "poverty_status": "near_poor",
     "poverty_status_changes_24m": 1,
 }
@@ -300,11 +302,13 @@ EXPECTED_B = {
     "savings_deposits_3m": 0,
     "savings_deposits_6m": 0,
     "savings_deposits_12m": 0,
+    "savings_deposit_mean_12m": math.nan,
     "savings_balance": 0,
     "months_since_deposit": math.nan,
     "membership_months": 31,
     "household_size": 3,
     "workers": 0,
+    "worker_share": 0.0,
     "poverty_status": math.nan,
     "poverty_status_changes_24m": 0,
 }
@@ -612,6 +616,8 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
         r[f"savings_deposits_{w}m"] = int(
             (dep["txn_date"] >= as_of - pd.DateOffset(months=w)).sum()
         )
+    dep12 = dep[dep["txn_date"] >= as_of - pd.DateOffset(months=12)]
+    r["savings_deposit_mean_12m"] = dep12["amount"].mean() if len(dep12) else math.nan
     r["savings_balance"] = (
         sv.sort_values(["txn_date", "txn_id"])["balance_after"].iloc[-1] if len(sv) else 0
     )
@@ -621,6 +627,7 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
     )
     r["household_size"] = H["household_size"]
     r["workers"] = H["workers"]
+    r["worker_share"] = H["workers"] / H["household_size"] if H["household_size"] > 0 else math.nan
     pv = t["poverty_status"][(t["poverty_status"]["household_id"] == hh)]
     pv = pv[pv["effective_date"] < as_of].sort_values("effective_date", kind="stable")
     r["poverty_status"] = pv["status"].iloc[-1] if len(pv) else math.nan
