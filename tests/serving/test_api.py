@@ -125,7 +125,7 @@ def test_new_member_is_scored_from_the_group_row(
     assert r.json()["entity"] == "new_member"
     body["village_id"] = "V-not-this-one"
     r = api.post(SCORE, json=body, headers=headers(served, "data"))
-    assert r.status_code == 422 and "village" in r.json()["detail"]
+    assert r.status_code == 404 and "village" in r.json()["detail"]  # no such group there
 
 
 def test_national_id_is_looked_up_through_the_keyed_pseudonym(
