@@ -5,19 +5,20 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format docs bench clean
+.PHONY: run test audit lint format docs bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "error: Python >= 3.11 is required (set PYTHON=...)" >&2; exit 1)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Every dependency at the version pinned in requirements.lock (the audited set).
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements.lock -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 ## run: create .venv, install, run the main job (simulate, validate, summarise the district)
@@ -26,13 +27,18 @@ run: $(VENV)/.installed
 
 ## test: create .venv if missing, install dev extras, lint and run the whole test suite
 ## (the browser tests drive Debian's chromium; installed here when missing and we are root)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev audit
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "note: no chromium; the browser tests will be skipped (apt-get install chromium)"; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+## audit: known vulnerabilities of the pinned dependencies (pip-audit on requirements.lock, asks
+## PyPI); fails on any, or when PyPI cannot be reached; AUDIT_STRICT=1 also fails on unaudited pins
+audit: $(VENV)/.installed-dev
+	$(BIN)/python scripts/audit_deps.py --lock requirements.lock
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
