@@ -3,9 +3,12 @@
 Run on demand (not a test; takes minutes to an hour):
 
     .venv/bin/python benchmarks/bench_scale.py --households 20000 [--workers 2] [--repeat 1]
-    .venv/bin/python benchmarks/bench_scale.py --households 100000 --work /tmp/scale100k
+    .venv/bin/python benchmarks/bench_scale.py --households 100000 --work /tmp/scale100k \
+        --steps train,score --train-months 36
 
-Steps, each in a fresh child process (so peak memory is the step's own):
+``--work`` keeps the district, tables and model, so later runs reuse them (``--steps``;
+``--engines local`` runs one engine). Steps, each in a fresh child process (so peak memory is
+the step's own):
 
 1. **simulate** ``--households`` borrower households over the simulator's default ten years
    (local only: the simulator streams commune by commune already);
@@ -14,14 +17,17 @@ Steps, each in a fresh child process (so peak memory is the step's own):
 3. **materialize** — the online store's rows as of the last closed month, computed commune by
    commune (``features.engine.store_rows``; local: in the process, Dask: on the workers), then
    written to SQLite;
-4. **train** — ``train_view`` on the portfolio table (split, LightGBM with early stopping,
-   calibration, challenger, evaluation with ``--n-boot`` replicates, backtest refits, report):
-   local, then with every booster fitted by ``lightgbm.dask`` (``training.dask_train``);
+4. **train** — ``vbsp-risk train`` as the command runs it (``training.pipeline.run_training``:
+   compact training table, split, LightGBM with early stopping, calibration, challenger,
+   evaluation with ``--n-boot`` replicates, backtest refits, fairness, MLflow run and
+   registration in a scratch store; ``--train-months``): local, then with every booster fitted
+   by ``lightgbm.dask`` (``training.dask_train``);
 5. **score** — batch scores (probability and band, no reasons) of every row of the portfolio
-   table with the locally trained model, read and scored row group by row group
-   (``features.engine.score_parquet``), local then Dask. In the local step, in the same run:
-   raw ``Booster.predict`` (1 thread, as the service) on the same rows' matrix, the engine path
-   on the table in memory (``features.engine.score_frame``), and reasons for the last month.
+   table with the locally trained model (``serving.batch_score``): workers writing
+   ``part-<commune>.parquet`` (with their own timings), rows gathered to the client, probability
+   only; local then Dask. In the local step, in the same process: raw ``Booster.predict`` (1 and
+   2 threads) on each commune's matrix and the engine's in-memory steps on the same frames,
+   summed over communes (reading not timed).
 
 Peak memory is sampled every 0.1 s as the resident set of the step's whole process tree (client,
 scheduler and workers for Dask) — ``tree``; ``main`` is the step's own process. Medians over
@@ -139,32 +145,43 @@ def step_materialize(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def step_train(args: argparse.Namespace) -> dict[str, Any]:
-    import pandas as pd
+    """``vbsp-risk train`` as the command runs it (``run_training``: compact table, split, fits,
+    evaluation, backtests, fairness, MLflow run and registration) into a scratch MLflow store."""
+    import mlflow
 
-    from training.train import train_view
+    from training import tracking
+    from training.pipeline import run_training
 
-    table = pd.read_parquet(args.features)
-    truth = pd.read_parquet(args.data / "truth")
-    with contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-mlflow-") as store:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
+        os.environ["VBSP_RISK_STATE_DIR"] = f"{store}/state"
+        tracking.configure()
+        kwargs = {"n_boot": args.n_boot, "truth_dir": args.data / "truth",
+                  "data_dir": args.data, "train_months": args.train_months}  # fmt: skip
+        t0 = time.perf_counter()
         if args.engine == "dask":
-            from training.dask_train import dask_fitting
+            from training.dask_train import run_training_dask
 
-            engine = stack.enter_context(_engine("dask", args.workers))
-            stack.enter_context(dask_fitting(engine.client))
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            r = train_view(table, "trouble_12m", "portfolio", Path(out), truth=truth,
-                           n_boot=args.n_boot)  # fmt: skip
+            with _engine("dask", args.workers) as engine:
+                t0 = time.perf_counter()  # cluster start-up not timed
+                r = run_training_dask(args.features, client=engine.client, **kwargs)
+                wall = time.perf_counter() - t0
+        else:
+            r = run_training(args.features, **kwargs)
             wall = time.perf_counter() - t0
+        mlflow.set_tracking_uri(None)
     if args.out:
-        r.scorer.save(args.out)
-    m = r.metrics["lightgbm"]
+        r["scorer"].save(args.out)
+    m, p = r["metrics"]["lightgbm"], r["params"]
     return {
         "wall_s": wall,
-        "rows": len(table),
-        "stage_seconds": r.params["stage_seconds"],
-        "backtest_seconds": r.params["stage_seconds"]["backtest"],
-        "num_boost_round": r.params["num_boost_round"],
+        "rows": int(sum(w["rows"] for w in r["split"].windows.values())),
+        "train_rows_used": p["train_rows_used"]["rows"],
+        "train_window_rows": p["train_rows_used"]["window_rows"],
+        "train_months": args.train_months,
+        "stage_seconds": p["stage_seconds"],
+        "backtest_seconds": p["stage_seconds"]["backtest"],
+        "num_boost_round": p["num_boost_round"],
         "roc_auc": m["roc_auc"],
         "pr_auc": m["pr_auc"],
         "capture_top10": m["capture_top10"],
@@ -181,61 +198,86 @@ def _median_time(fn: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _per_commune_baselines(model: Any, path: Path, places: Any) -> dict[str, Any]:
+    """Raw ``Booster.predict`` (1 and 2 threads) on each commune's matrix, and the engine's own
+    steps on the same in-memory frames — summed over communes, reading not timed (the whole
+    province's matrix would not fit the 8 GB budget; the sum is the same work)."""
+    import pyarrow.parquet as pq
+
+    from serving.batch_score import _columns, _piece
+    from serving.portfolio import fast_matrix
+
+    f = pq.ParquetFile(path)
+    cols = _columns(model, f.schema_arrow.names)
+    booster = model.scorer.booster
+    t = dict.fromkeys(("raw1", "raw2", "matrix", "probability", "score_rows"), 0.0)
+    for g in range(f.metadata.num_row_groups):
+        frame = places.attach(f.read_row_group(g, columns=cols).to_pandas())
+        x = model.matrix_from_frame(frame)
+        steps = (
+            ("raw1", booster.predict, (x,), {"num_threads": 1}),
+            ("raw2", booster.predict, (x,), {"num_threads": 2}),
+            ("matrix", fast_matrix, (model, frame), {}),
+            ("probability", _piece, (frame, model, None), {}),
+            ("score_rows", _piece, (frame, model, False), {}),
+        )
+        for name, fn, fn_args, kwargs in steps:
+            t0 = time.perf_counter()
+            fn(*fn_args, **kwargs)
+            t[name] += time.perf_counter() - t0
+    return t
+
+
 def step_score(args: argparse.Namespace) -> dict[str, Any]:
-    import pandas as pd
+    """Batch scores of every row of the portfolio table (no reasons), engine paths and, in the
+    same process and run, raw ``Booster.predict`` on the same rows' matrices."""
+    import shutil
+
     import pyarrow.parquet as pq
 
     from features import storage
-    from features.engine import LocalEngine
-    from serving.batch_score import score_frame, score_parquet
-    from serving.model_store import from_scorer
+    from serving.batch_score import Places, score_parquet, write_score_parts
+    from serving.model_store import LoadedModel, _codes
     from training.scorer import Scorer
 
-    model = from_scorer(Scorer.load(args.model), "bench", "1")
+    scorer = Scorer.load(args.model)
+    # The model's own feature list, not the catalog's: the catalog may have gained features
+    # since this (possibly reused) table was built; scoring only needs the model's columns.
+    model = LoadedModel("bench", "1", "portfolio", tuple(scorer.names), scorer, _codes(scorer))
     households = storage.read_raw(args.data, "households")[
         ["household_id", "group_id", "village_id"]
     ]
     engine = _engine(args.engine, args.workers)
-    rows = pq.ParquetFile(args.features).metadata.num_rows
-    out: dict[str, Any] = {"rows": rows}
+    if args.engine == "dask":  # imports on the workers before any timing, as the local process
+        import importlib
 
-    def engine_from_file() -> None:
+        for module in ("serving.batch_score", "serving.portfolio", "lightgbm", "pyarrow.parquet"):
+            engine.client.run(importlib.import_module, module)
+    rows = pq.ParquetFile(args.features).metadata.num_rows
+    out: dict[str, Any] = {"rows": rows, "trees": model.scorer.booster.num_trees()}
+    parts_dir = Path(tempfile.mkdtemp(prefix="bench-scores-", dir=args.features.parent))
+    written: list[Any] = []
+
+    def gathered() -> None:
         score_parquet(model, args.features, engine, households=households, explain=False)
 
-    def probability_from_file() -> None:
+    def probability() -> None:
         score_parquet(model, args.features, engine, explain=None)
 
-    out["wall_s"] = _median_time(engine_from_file, args.score_repeat)
-    out["rows_per_s"] = rows / out["wall_s"]
-    out["probability_s"] = _median_time(probability_from_file, args.score_repeat)
-    out["probability_rows_per_s"] = rows / out["probability_s"]
+    def parts() -> None:
+        written[:] = write_score_parts(model, args.features, parts_dir, engine,
+                                       households=households, explain=False)  # fmt: skip
+
+    out["parts_s"] = _median_time(parts, args.score_repeat)
+    out["wall_s"] = out["parts_s"]
+    out["worker_read_s"] = sum(p.read_s for p in written)
+    out["worker_score_s"] = sum(p.score_s for p in written)
+    out["worker_write_s"] = sum(p.write_s for p in written)
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    out["gathered_s"] = _median_time(gathered, args.score_repeat)
+    out["probability_s"] = _median_time(probability, args.score_repeat)
     if args.engine == "local":  # the baselines of the same run, same process
-        table = pd.read_parquet(args.features, columns=["household_id", "as_of", "commune_id",
-                                                        *model.names])  # fmt: skip
-        table = table.merge(households, on="household_id", how="left", validate="many_to_one")
-        x = model.matrix_from_frame(table)
-        booster = model.scorer.booster
-        raw = _median_time(lambda: booster.predict(x, num_threads=1), args.score_repeat)
-        raw_all = _median_time(lambda: booster.predict(x), args.score_repeat)
-        matrix = _median_time(lambda: model.matrix_from_frame(table), args.score_repeat)
-        in_memory = _median_time(
-            lambda: score_frame(model, table, LocalEngine(), explain=False), args.score_repeat
-        )
-        in_memory_p = _median_time(
-            lambda: score_frame(model, table, LocalEngine(), explain=None), args.score_repeat
-        )
-        last = table[table["as_of"] == table["as_of"].max()]
-        t0 = time.perf_counter()
-        score_frame(model, last, LocalEngine(), explain=True)
-        reasons = time.perf_counter() - t0
-        out.update({
-            "raw_predict_s": raw, "raw_rows_per_s": rows / raw,
-            "raw_predict_all_threads_s": raw_all, "matrix_s": matrix,
-            "in_memory_s": in_memory, "in_memory_rows_per_s": rows / in_memory,
-            "in_memory_probability_s": in_memory_p,
-            "trees": booster.num_trees(),
-            "last_month_rows": len(last), "last_month_with_reasons_s": reasons,
-        })  # fmt: skip
+        out.update(_per_commune_baselines(model, args.features, Places(households)))
     engine.close()
     return out
 
@@ -277,7 +319,8 @@ def child(args: argparse.Namespace) -> None:
 def _common(args: argparse.Namespace) -> list[str]:
     return ["--households", str(args.households), "--workers", str(args.workers),
             "--seed", str(args.seed), "--n-boot", str(args.n_boot),
-            "--score-repeat", str(args.score_repeat)]  # fmt: skip
+            "--score-repeat", str(args.score_repeat),
+            *(["--train-months", str(args.train_months)] if args.train_months else [])]  # fmt: skip
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -298,6 +341,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each engine step")
     parser.add_argument("--score-repeat", type=int, default=3, help="timed scoring passes")
     parser.add_argument("--n-boot", type=int, default=50, help="bootstrap replicates (train)")
+    parser.add_argument("--train-months", type=int, default=None,
+                        help="vbsp-risk train --train-months (default: all months)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, help="keep data and tables here (reused if present)")
     parser.add_argument("--steps", default="simulate,features,materialize,train,score")
@@ -405,29 +450,35 @@ def _report(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> Non
     t = figures.get("train/local"), figures.get("train/dask")
     for name, f in zip(("local", "dask"), t, strict=True):
         if f:
-            print(f"  train/{name}: fit_lightgbm {f['stage_seconds']['fit_lightgbm']:.1f} s, "
+            print(f"  train/{name}: {f['train_rows_used']:,} of {f['train_window_rows']:,} "
+                  f"training-window rows (train months {f['train_months'] or 'all'}); "
+                  f"fit_lightgbm {f['stage_seconds']['fit_lightgbm']:.1f} s, "
                   f"backtest {f['backtest_seconds']:.1f} s, {f['num_boost_round']} rounds, "
                   f"ROC AUC {f['roc_auc']:.3f}, PR AUC {f['pr_auc']:.3f}, "
                   f"capture top10 {f['capture_top10']:.3f}")  # fmt: skip
     s = figures.get("score/local")
     if s:
-        raw, n = s["raw_predict_s"], s["rows"]
+        raw, n = s["raw1"], s["rows"]
         print(f"score ({n:,} rows, {s['trees']} trees); time / raw Booster.predict (1 thread, "
-              f"{n / raw:,.0f} rows/s, same matrix, same run):")  # fmt: skip
-        lines = [("raw predict, all threads", s["raw_predict_all_threads_s"]),
-                 ("matrix_from_frame alone", s["matrix_s"]),
-                 ("local, in memory, probability", s["in_memory_probability_s"]),
-                 ("local, in memory, score rows", s["in_memory_s"]),
+              f"{n / raw:,.0f} rows/s, same commune matrices, same run):")  # fmt: skip
+        lines = [("raw predict, 2 threads", s["raw2"]),
+                 ("matrix alone (fast_matrix)", s["matrix"]),
+                 ("in memory, probability", s["probability"]),
+                 ("in memory, score rows", s["score_rows"]),
                  ("local, Parquet, probability", s["probability_s"]),
-                 ("local, Parquet, score rows", s["wall_s"])]  # fmt: skip
+                 ("local, Parquet, score rows", s["gathered_s"]),
+                 ("local, parts written", s["parts_s"]),
+                 ("local, parts: score time", s["worker_score_s"])]  # fmt: skip
         d = figures.get("score/dask")
         if d:
             lines += [("dask, Parquet, probability", d["probability_s"]),
-                      ("dask, Parquet, score rows", d["wall_s"])]  # fmt: skip
+                      ("dask, Parquet, score rows", d["gathered_s"]),
+                      ("dask, parts written (wall)", d["parts_s"]),
+                      ("dask, parts: worker score time", d["worker_score_s"]),
+                      ("dask, parts: worker read+score+write",
+                       d["worker_read_s"] + d["worker_score_s"] + d["worker_write_s"])]  # fmt: skip
         for label, sec in lines:
-            print(f"  {label:<31} {n / sec:>10,.0f} rows/s  x{sec / raw:.2f}")
-        print(f"  last month with reasons: {s['last_month_rows']:,} households in "
-              f"{s['last_month_with_reasons_s']:.1f} s")  # fmt: skip
+            print(f"  {label:<38} {n / sec:>10,.0f} rows/s  x{sec / raw:.2f}")
     if "features_identical" in figures:
         print(f"features identical between engines: {figures['features_identical']['value']}")
 

@@ -261,6 +261,8 @@ def _write_part(
     t1 = time.perf_counter()
     scores = _piece(frame, model, explain)
     t2 = time.perf_counter()
+    if "as_of" in scores.columns:  # a date column as stored, not the database's date objects
+        scores["as_of"] = pd.to_datetime(frame["as_of"]).to_numpy()
     scores.to_parquet(out_dir / f"{name}.parquet", index=False)
     return PartWritten(name, len(scores), t1 - t0, t2 - t1, time.perf_counter() - t2)
 

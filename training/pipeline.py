@@ -18,6 +18,7 @@ import pandas as pd
 
 from training import tracking
 from training.pyfunc_model import default_model_name, log_scorer_model
+from training.training_table import read_training_table
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,12 @@ def read_feature_table(path: Path, label: str) -> pd.DataFrame:
     return table
 
 
+TRUTH_COLUMNS = ("household_id", "month", "p_trouble", "in_trouble")
+"""The columns of ``truth/`` the oracle uses (:func:`training.rankings.oracle_proba`)."""
+
+
 def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
-    """The simulator's ``truth/`` (true monthly probabilities) or ``None``.
+    """The simulator's ``truth/`` (true monthly probabilities; the oracle's columns) or ``None``.
 
     Raises:
         FileNotFoundError: If the folder is given but does not exist.
@@ -56,7 +61,7 @@ def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
     truth_dir = Path(truth_dir)
     if not truth_dir.exists():
         raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
-    return pd.read_parquet(truth_dir)
+    return pd.read_parquet(truth_dir, columns=list(TRUTH_COLUMNS))
 
 
 def _append_gate_rule(artifacts: dict[str, Path]) -> None:
@@ -125,6 +130,7 @@ def run_training(
     db_url: str | None = None,
     pool_features: Path | None = None,
     data_dir: Path | None = None,
+    train_months: int | None = None,
 ) -> dict[str, Any]:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
@@ -147,11 +153,18 @@ def run_training(
         data_dir: The data folder whose ``protected_attributes`` feed the fairness report
             (default: beside ``truth_dir``, else the state's data folder; without one the
             report leaves the ethnic dimension out).
+        train_months: Train on the latest that many snapshot months of the training window
+            (:func:`training.train.train_view`; ``None``: all, the default).
+
+    The table is read by :func:`training.training_table.read_training_table`: the contract is
+    checked on each row group as stored, and the training frame holds only the columns training
+    uses, with numeric features as float32 (see ``docs/scale.md``).
 
     Returns:
         ``run_id``, ``model_version``, ``model_name``, ``experiment_id``, ``promoted``,
         ``reason`` (the gate's summary, or why it did not run), ``decision`` (the gate's, or
-        ``None``), ``metrics``, ``split``, ``seconds``, ``tracking_uri``.
+        ``None``), ``metrics``, ``split``, ``seconds``, ``tracking_uri``, ``params`` (the
+        trainer's, with its stage timings) and ``scorer`` (the registered model's files).
 
     Raises:
         FileNotFoundError: If the feature table or the truth folder is missing.
@@ -164,16 +177,18 @@ def run_training(
     started = time.perf_counter()
     model_name = model_name or default_model_name(view)
     features_path = Path(features_path)
-    table = read_feature_table(features_path, label)
-    truth = read_truth(truth_dir)
-    pool = read_feature_table(Path(pool_features), label) if pool_features is not None else None
+    if truth_dir is not None and not Path(truth_dir).exists():
+        raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
+    table = read_training_table(features_path, label)
+    pool = read_training_table(Path(pool_features), label) if pool_features is not None else None
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
         result = train_view(
-            table, label, view, Path(tmp), seed=seed, truth=truth,
+            table, label, view, Path(tmp), seed=seed, truth=read_truth(truth_dir),
             capacity_per_commune_month=capacity, n_boot=n_boot, pool=pool,
             pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
+            train_months=train_months, contract_checked=True,
         )  # fmt: skip
         _append_gate_rule(result.artifacts)
         fairness_metrics = _fairness(result, table, _protected_dir(data_dir, truth_dir),
@@ -191,6 +206,8 @@ def run_training(
                     "capacity_per_commune_month": capacity,
                     "n_boot": n_boot,
                     "truth": str(truth_dir) if truth_dir else "",
+                    "train_months": train_months if train_months is not None else "all",
+                    "training_dtypes": "real features float32, counts int8/int16",
                     "pool_features": str(pool_features) if pool_features else "",
                     "pool_sha256": tracking.file_sha256(Path(pool_features))
                     if pool_features
@@ -220,6 +237,8 @@ def run_training(
         "metrics": result.metrics,
         "split": result.split,
         "tracking_uri": uri,
+        "params": result.params,
+        "scorer": result.scorer,
     }
     if promote:
         from training.registry import promote as gate

@@ -223,15 +223,19 @@ def _fit(
     timer: _Timer,
     num_boost_round: int | None = None,
     pool: Pool | None = None,
+    train_months: int | None = None,
 ) -> _Fitted:
     """Fit booster, calibrator and challenger on one split.
 
     ``num_boost_round`` given (backtest refits): exactly that many rounds, no early stopping,
     so a backtest window measures the main model's recipe rather than a new search. ``pool``
     given: its allowed rows (:func:`pool_rows`) join the training window of both models.
+    ``train_months`` given: only the latest that many snapshot months of the training window
+    train the models (:func:`recent_rows`).
     """
     with timer("prepare"):
-        train, valid = data.iloc[split.train], data.iloc[split.valid]
+        own = recent_rows(data, split, train_months)
+        train = data.iloc[own]
         pooled = pool_rows(data, split, pool)
         pool_info: dict[str, Any] = {}
         if pool is not None:
@@ -248,11 +252,14 @@ def _fit(
                 train = pd.concat([extra[[*names, label]], train[[*names, label]]],
                                   ignore_index=True)  # fmt: skip
         y_train = train[label].astype("int64").to_numpy()
-        y_valid = valid[label].astype("int64").to_numpy()
+        y_valid = data[label].iloc[split.valid].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
         constraints = monotone_constraints(names, categorical)
         x_train = model_frame(train, names, categorical)
-        x_valid = model_frame(valid, names, categorical)
+        x_valid = model_frame(data.iloc[split.valid], names, categorical)
+        logit_rows, logit_y = logistic_sample(train, y_train, seed)
+        used = _describe_used(data, label, own, split, train_months)
+        del train  # only the model frame and the challenger's sample are needed from here
     with timer("fit_lightgbm"):
         if num_boost_round is None:
             booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
@@ -264,7 +271,7 @@ def _fit(
     scorer = Scorer(booster, calibrator, list(names), dict(categorical),
                     {**meta, "calibration_reason": reason})  # fmt: skip
     with timer("fit_logistic"):
-        baseline = fit_logistic(train, y_train, names, categorical, seed)
+        baseline = fit_logistic(logit_rows, logit_y, names, categorical, seed)
     info = {
         **info,
         "lightgbm_params": params,
@@ -272,9 +279,45 @@ def _fit(
         "calibration_method": calibrator.method,
         "calibration_reason": reason,
         "train_end": split.info.windows["train"]["end"],
+        "train_rows_used": used,
         "pool": pool_info,
     }
     return _Fitted(scorer, baseline, info)
+
+
+def recent_rows(data: pd.DataFrame, split: Split, train_months: int | None) -> np.ndarray:
+    """Positions of the training window's rows of its latest ``train_months`` snapshot months
+    (all of them when ``None``, or for a household split)."""
+    if train_months is None or split.info.kind != "time" or not len(split.train):
+        return split.train
+    months = month_number(data["as_of"].iloc[split.train])
+    return split.train[months > int(months.max()) - train_months]
+
+
+def logistic_sample(
+    train: pd.DataFrame, y: np.ndarray, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows :func:`training.fit.fit_logistic` would sample from ``train`` (same seed, same
+    rows), taken early so the whole training frame need not be kept for the challenger."""
+    if len(train) <= LOGISTIC_MAX_ROWS:
+        return train, y
+    keep = np.sort(np.random.default_rng(seed).choice(len(train), LOGISTIC_MAX_ROWS, replace=False))
+    return train.iloc[keep], y[keep]
+
+
+def _describe_used(
+    data: pd.DataFrame, label: str, own: np.ndarray, split: Split, train_months: int | None
+) -> dict[str, Any]:
+    """The table's own rows that trained the models (the pool's are in ``pool``)."""
+    as_of = data["as_of"].iloc[own]
+    return {
+        "train_months": train_months,
+        "rows": len(own),
+        "window_rows": len(split.train),
+        "positives": int(data[label].iloc[own].astype("int64").sum()),
+        "start": as_of.min().strftime("%Y-%m-%d") if len(own) else None,
+        "end": as_of.max().strftime("%Y-%m-%d") if len(own) else None,
+    }
 
 
 def _test_frame(
@@ -335,6 +378,8 @@ def train_view(
     n_boot: int = 200,
     pool: pd.DataFrame | None = None,
     pool_source: str = "portfolio view",
+    train_months: int | None = None,
+    contract_checked: bool = False,
 ) -> TrainResult:
     """Train, evaluate and report one model on a feature table.
 
@@ -351,6 +396,13 @@ def train_view(
             application model) whose rows older than each validation window join the training
             window (:data:`POOL_NOTE`); ``None``: the table's own rows only.
         pool_source: What ``pool`` is (recorded).
+        train_months: Train on the latest that many snapshot months of each training window
+            only (validation, calibration and test windows are untouched; ``None``: all months,
+            the default). Bounds memory and time on a province's ten years (see
+            ``docs/scale.md``).
+        contract_checked: The table was checked against the contract as stored
+            (:func:`training.training_table.read_training_table` reads compact dtypes after
+            checking each row group), so it is not checked again here.
 
     Returns:
         The :class:`TrainResult`.
@@ -362,7 +414,10 @@ def train_view(
     started = time.perf_counter()
     timer = _Timer()
     timer("prepare").__enter__()
-    require_feature_table(table, label)
+    if train_months is not None and train_months < 1:
+        raise ValueError(f"train_months must be at least 1, not {train_months}")
+    if not contract_checked:
+        require_feature_table(table, label)
     definition = LABELS.get(label)
     horizon = definition.horizon_months if definition else 12
     data, n_null = labelled(table, label)
@@ -384,6 +439,7 @@ def train_view(
     split.info.params["window_months_reason"] = months_reason
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
     oracle = oracle_proba(data, truth, horizon) if truth is not None else None
+    truth = None  # a province's truth table is large; only the oracle column is kept
     meta = {
         "label": label,
         "view": view,
@@ -394,7 +450,8 @@ def train_view(
     }
     timer.__exit__()
 
-    fitted = _fit(data, label, split, names, categorical, seed, meta, timer, pool=pooled)
+    fitted = _fit(data, label, split, names, categorical, seed, meta, timer, pool=pooled,
+                  train_months=train_months)  # fmt: skip
     with timer("evaluate"):
         test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
         rankers, probas = _rankers(test_frame)
@@ -412,7 +469,7 @@ def train_view(
             win_metrics, win_fit = metrics, fitted
         else:
             win_fit = _fit(data, label, win, names, categorical, seed, meta, backtest_timer,
-                           num_boost_round=rounds, pool=pooled)  # fmt: skip
+                           num_boost_round=rounds, pool=pooled, train_months=train_months)  # fmt: skip
             with backtest_timer("evaluate"):
                 frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
                 win_metrics = evaluate_rankings(
@@ -449,6 +506,7 @@ def train_view(
         "rare_event_handling": RARE_EVENT_HANDLING,
         "capacity_per_commune_month": capacity_per_commune_month,
         "n_boot": n_boot,
+        "train_months": train_months,
         "logistic_max_rows": LOGISTIC_MAX_ROWS,
         "backtest_refits": (
             f"each backtest window refits LightGBM with the main model's {rounds} rounds (no early "

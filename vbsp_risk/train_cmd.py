@@ -114,6 +114,14 @@ def train_cmd(
         help="With --engine dask: address of a running Dask scheduler (tcp://host:8786), or "
         "'local' to start a LocalCluster with one worker per core.",
     ),
+    train_months: int | None = typer.Option(
+        None,
+        "--train-months",
+        min=1,
+        help="Train on the latest N snapshot months of the training window only (default: "
+        "all; validation, calibration and test windows are untouched). For a province's ten "
+        "years: see docs/scale.md.",
+    ),
 ) -> None:
     """Train a model on a feature table, log it to MLflow and register it."""
     from features.feature_table import FeatureTableError
@@ -131,6 +139,7 @@ def train_cmd(
             out = train(
                 features, label, view.value, model_name, seed, promote, truth,
                 capacity=capacity, n_boot=n_boot, pool_features=pool_features,
+                train_months=train_months,
             )  # fmt: skip
         except FeatureTableError as err:
             console.print(
