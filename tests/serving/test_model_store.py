@@ -1,5 +1,6 @@
 """Model lifecycle: numpy scoring equals the scorer's pandas path; reload swaps atomically and
-keeps the old model when the new one cannot be loaded."""
+keeps the old model when the new one cannot be loaded; a truncated or corrupt booster file is
+refused before LightGBM (which would abort the process) reads it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from serving.model_checks import BoosterFileError, check_booster, check_structure, probe_parse
 from serving.model_store import ModelHolder, ModelLoadError, load_registered
 from tests.serving.conftest import Served
 
@@ -82,3 +84,44 @@ def test_reload_swaps_to_a_new_champion_and_keeps_the_old_when_the_new_is_broken
     client.delete_registered_model_alias(NAMES["application"], "champion")
     with pytest.raises(ModelLoadError, match="cannot resolve"):
         load_registered(registry_copy, NAMES["application"], "champion")
+
+
+@pytest.fixture(scope="module")
+def booster_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LightGBM model text, as the training writes it (trees, parameters, trailer)."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(300, 4))
+    y = (x[:, 0] + rng.normal(size=300) > 0).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                        lgb.Dataset(x, y), num_boost_round=8)  # fmt: skip
+    path = tmp_path_factory.mktemp("booster") / "booster.txt"
+    booster.save_model(str(path))
+    return path
+
+
+def test_a_whole_booster_passes_and_every_cut_is_refused_before_lightgbm_reads_it(
+    booster_file: Path, tmp_path: Path
+) -> None:
+    check_booster(booster_file)
+    data = booster_file.read_bytes()
+    for cut in [*np.linspace(0.02, 0.98, 25), 0.995, 0.999]:
+        cut_file = tmp_path / "cut.txt"
+        cut_file.write_bytes(data[: int(len(data) * cut)])
+        with pytest.raises(BoosterFileError, match="truncated or corrupt"):
+            check_structure(cut_file)
+
+
+def test_a_booster_that_crashes_lightgbm_is_an_error_not_a_crash(
+    booster_file: Path, tmp_path: Path
+) -> None:
+    data = bytearray(booster_file.read_bytes())
+    start, end = data.index(b"Tree=0"), data.index(b"end of trees")
+    for i in range(start + 50, end - 50, max(1, (end - start) // 30)):
+        data[i] = ord("X")  # same length: the structure check cannot see it
+    broken = tmp_path / "booster.txt"
+    broken.write_bytes(bytes(data))
+    check_structure(broken)
+    with pytest.raises(BoosterFileError, match="corrupt"):
+        probe_parse(broken)
