@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None, help="default: the CI test's seed")
     ap.add_argument("--role", default="data", choices=("officer", "inspector", "data", "admin"))
     ap.add_argument("--state", type=Path, default=ROOT / "state")
+    ap.add_argument("--tracking-uri", help="MLflow store (default: the state folder's)")
     ap.add_argument("--no-coverage", action="store_true", help="leave out the boundary phase")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = ap.parse_args()
@@ -49,6 +50,7 @@ def main() -> int:
         settings = ServiceSettings(
             state_dir=args.state, database_url=f"sqlite:///{db.as_posix()}",
             api_keys_file=keys, reload_interval_seconds=0, bench_endpoints=True,
+            tracking_uri=args.tracking_uri,
         )  # fmt: skip
         t0 = time.perf_counter()
         with TestClient(create_app(settings)) as client:

@@ -11,10 +11,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features import domain
 from serving.bands import BAND_NAMES
+from serving.json_types import Number, Timestamp, application_rules
 
 Program = StrEnum("Program", {code: code for code in domain.PROGRAMS})
 Purpose = StrEnum("Purpose", {code: code for code in domain.PURPOSES})
@@ -22,62 +23,8 @@ Band = Literal[BAND_NAMES]  # type: ignore[valid-type]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-def _json_number(value: object) -> object:
-    # JSON numbers only: pydantic's lax mode would take "36", true or false for 36, 1 or 0.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    return value
-
-
-def _json_bool(value: object) -> object:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    # Stored timestamps are naive UTC; answered with their zone, as RFC 3339 requires.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-Number = BeforeValidator(_json_number)
-JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
-Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=256)
-
-
-def _identity_and_program_rules() -> list[dict]:
-    """The request rules beyond single fields, as JSON Schema, so the OpenAPI spec states them.
-
-    One identity (``household_id``, ``national_id``, or ``group_id`` with ``village_id``; not both
-    ids), and each program's cap, longest term and longest grace. One rule has no JSON Schema
-    form (it compares two fields): the grace period must be shorter than the term. The service
-    checks them all (422 naming the rule) whether or not a client reads the spec.
-    """
-    programs = [
-        {
-            "properties": {
-                "program": {"const": p.code},
-                "amount": {"maximum": p.cap_vnd},
-                "term_months": {"maximum": p.max_term_months},
-                "grace_months": {"maximum": p.max_grace_months},
-            }
-        }
-        for p in domain.PROGRAMS.values()
-    ]
-
-    def given(*names: str) -> dict:  # present and not null
-        return {"required": list(names), "properties": {n: {"type": "string"} for n in names}}
-
-    identity = [given("household_id"), given("national_id"), given("group_id", "village_id")]
-    return [
-        {"anyOf": identity},
-        {"not": given("household_id", "national_id")},
-        {"oneOf": programs},
-    ]
 
 
 APPLICATION_EXAMPLES = [
@@ -104,7 +51,7 @@ class ApplicationIn(_Strict):
     """A loan application at the commune transaction point."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": APPLICATION_EXAMPLES, "allOf": _identity_and_program_rules()}
+        json_schema_extra={"examples": APPLICATION_EXAMPLES, "allOf": application_rules()}
     )
 
     household_id: Identifier | None = Field(

@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving import planner
 from serving.auth import ApiClient
 from serving.deps import Services, require, served_model, services
+from serving.json_types import JsonBool, Number, Timestamp
 from serving.model_store import LoadedModel
-from serving.schemas import Identifier, JsonBool, ModelRef, Number, Timestamp, errors
+from serving.schemas import Identifier, ModelRef, errors
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
 MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"

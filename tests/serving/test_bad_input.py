@@ -1,95 +1,32 @@
 """Bad input on every route: 4xx at once, naming the field, no audit row, never a 5xx.
 
-The request bodies and their fields come from the app's routes and their pydantic models (a new
-route, model or field is covered without touching this file); each model needs an OpenAPI
-example, used as the valid body that one field at a time is spoiled in.
+The request bodies, their fields and the query parameters come from the app's routes and their
+pydantic models (:mod:`tests.serving.request_models`).
 """
 
 from __future__ import annotations
 
-import copy
-import enum
 import json
 import time
-import types
-import typing
 from collections.abc import Iterator
 
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from serving.routers.plans import TEXT_PATTERN
 from tests.serving.conftest import Served, count_audit, headers
+from tests.serving.request_models import (
+    body_routes,
+    example,
+    field_name,
+    fields,
+    query_params,
+    spoil,
+)
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e309", "-1e309")
 MASS_ASSIGNMENT = ("score", "probability", "band", "model_version", "model", "approved",
                    "score_id", "reasons", "role", "client_id", "is_admin", "__proto__")  # fmt: skip
-SPOILED = '"__spoiled__"'
-
-
-def body_routes(app: object) -> list[tuple[str, str, type[BaseModel]]]:
-    """(method, path with ids filled in, request model) of every route taking a JSON body."""
-    out = []
-    for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
-        route = ctx.original_route
-        if isinstance(route, APIRoute) and route.dependant.body_params:
-            model = route.dependant.body_params[0].field_info.annotation
-            path = route.path
-            for p in route.dependant.path_params:
-                path = path.replace("{" + p.name + "}", "x1")
-            out.extend((m, path, model) for m in sorted(route.methods))
-    return out
-
-
-def _leaves(annotation: object) -> list[object]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _leaves(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [x for a in typing.get_args(annotation) for x in _leaves(a)]
-    return [annotation]
-
-
-def _patterns(obj: object) -> set[str]:
-    """Regex patterns declared on an annotation or field (through Annotated and unions)."""
-    found = {obj.pattern} if isinstance(getattr(obj, "pattern", None), str) else set()
-    for meta in getattr(obj, "metadata", None) or []:
-        found |= _patterns(meta)
-    origin = typing.get_origin(obj)
-    if origin is typing.Annotated or origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(obj):
-            found |= _patterns(arg)
-    return found
-
-
-def fields(model: type[BaseModel], prefix: tuple = ()) -> Iterator[tuple[tuple, str]]:
-    """(path in the body, kind) of every field, nested models and lists of them included.
-
-    Kinds: number, bool, choice (enum or literal), free text (pattern ``TEXT_PATTERN``) and id
-    (any other pattern). A string field without a pattern is a failure: every one is bounded.
-    """
-    for name, info in model.model_fields.items():
-        for leaf in _leaves(info.annotation):
-            if leaf is type(None):
-                continue
-            inner = typing.get_args(leaf)[0] if typing.get_origin(leaf) is list else None
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                yield from fields(inner, (*prefix, name, 0))
-            elif leaf is bool:
-                yield (*prefix, name), "bool"
-            elif leaf in (int, float):
-                yield (*prefix, name), "number"
-            elif typing.get_origin(leaf) is typing.Literal or (
-                isinstance(leaf, type) and issubclass(leaf, enum.Enum)
-            ):
-                yield (*prefix, name), "choice"
-            elif leaf is str:
-                patterns = _patterns(info) | _patterns(info.annotation)
-                assert patterns, f"{model.__name__}.{name}: a string field needs a pattern"
-                yield (*prefix, name), "free text" if patterns == {TEXT_PATTERN} else "id"
 
 
 WRONG = {
@@ -99,26 +36,6 @@ WRONG = {
     "choice": ['"no-such-choice"', "12", "true"],
     "bool": ['"true"', "1", "[true]"],
 }
-
-
-def example(model: type[BaseModel]) -> dict:
-    """The model's first OpenAPI example (every request model must have one)."""
-    examples = model.model_json_schema().get("examples")
-    assert examples, f"{model.__name__} needs an OpenAPI example (json_schema_extra)"
-    return copy.deepcopy(examples[0])
-
-
-def spoil(body: dict, path: tuple, raw: str) -> bytes:
-    """The body with the value at ``path`` replaced by the raw JSON text ``raw``."""
-    target = body = copy.deepcopy(body)
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = "__spoiled__"
-    return json.dumps(body).replace(SPOILED, raw, 1).encode()
-
-
-def field_name(path: tuple) -> str:
-    return ".".join(str(p) for p in ("body", *path))
 
 
 def send(api: TestClient, served: Served, method: str, path: str, content: bytes,
@@ -247,19 +164,6 @@ def test_oversized_bodies_413_and_batches_422(api, served: Served, no_audit) -> 
     r, dt = send(api, served, "POST", "/v1/applications/score-batch", json.dumps(batch).encode())
     rejected(r, dt, "applications")
     assert f"at most {limit}" in r.json()["detail"]
-
-
-def query_params(app: object) -> Iterator[tuple[str, str, str]]:
-    """(path with ids filled in, name, number or text) of every query parameter of GET routes."""
-    for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
-        route = ctx.original_route
-        if isinstance(route, APIRoute) and "GET" in route.methods:
-            path = route.path
-            for p in route.dependant.path_params:
-                path = path.replace("{" + p.name + "}", "x1")
-            for q in route.dependant.query_params:
-                leaves = _leaves(q.field_info.annotation)
-                yield path, q.name, "number" if {int, float} & set(leaves) else "text"
 
 
 def test_bad_query_and_path_parameters(api, served: Served, no_audit) -> None:
