@@ -60,8 +60,9 @@ def fit_cases(context: object, case: schemathesis.Case) -> schemathesis.Case:
     for app in apps if isinstance(apps, list) else []:
         term, grace = (app.get(k) if isinstance(app, dict) else None
                        for k in ("term_months", "grace_months"))  # fmt: skip
-        if isinstance(term, int) and isinstance(grace, int) and grace >= term:
-            app["grace_months"] = term - 1
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (term, grace))
+        if numbers and grace >= term:  # JSON Schema integers include 36.0
+            app["grace_months"] = int(term) - 1
     if case.headers and case.headers.get("Idempotency-Key"):
         case.headers["Idempotency-Key"] = f"{case.headers['Idempotency-Key'][:90]}-{case.id}"
     return case
@@ -102,14 +103,22 @@ def _record(report: FuzzReport, recorder: object) -> None:
             if node.failure_info is not None:
                 failure = node.failure_info.failure
                 interaction = recorder.interactions.get(case_id)  # type: ignore[attr-defined]
-                request = interaction.request if interaction is not None else None
-                where = f"{request.method} {request.uri}" if request is not None else case_id
                 report.failures.setdefault(
-                    (label, node.name, failure.title), f"{where}: {failure.message}"
+                    (label, node.name, failure.title), _describe(interaction, failure.message)
                 )
     for interaction in recorder.interactions.values():  # type: ignore[attr-defined]
         if interaction.response is not None:
             report.statuses[label, interaction.response.status_code] += 1
+
+
+def _describe(interaction: object, message: str) -> str:
+    """The failing request and answer, shortened (bodies as sent: generated data, no secrets)."""
+    if interaction is None:
+        return message
+    req, resp = interaction.request, interaction.response  # type: ignore[attr-defined]
+    body = (req.body or b"")[:300]
+    answer = f"{resp.status_code} {(resp.content or b'')[:300]!r}" if resp is not None else "-"
+    return f"{req.method} {req.uri} {body!r} -> {answer}: {message}"
 
 
 def _operations(app: FastAPI) -> set[str]:
