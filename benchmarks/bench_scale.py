@@ -228,6 +228,13 @@ def _per_commune_baselines(model: Any, path: Path, places: Any) -> dict[str, Any
     return t
 
 
+def _import(module: str) -> None:
+    """Import ``module`` (run on each Dask worker; returns nothing to ship back)."""
+    import importlib
+
+    importlib.import_module(module)
+
+
 def step_score(args: argparse.Namespace) -> dict[str, Any]:
     """Batch scores of every row of the portfolio table (no reasons), engine paths and, in the
     same process and run, raw ``Booster.predict`` on the same rows' matrices."""
@@ -249,10 +256,8 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     ]
     engine = _engine(args.engine, args.workers)
     if args.engine == "dask":  # imports on the workers before any timing, as the local process
-        import importlib
-
         for module in ("serving.batch_score", "serving.portfolio", "lightgbm", "pyarrow.parquet"):
-            engine.client.run(importlib.import_module, module)
+            engine.client.run(_import, module)
     rows = pq.ParquetFile(args.features).metadata.num_rows
     out: dict[str, Any] = {"rows": rows, "trees": model.scorer.booster.num_trees()}
     parts_dir = Path(tempfile.mkdtemp(prefix="bench-scores-", dir=args.features.parent))

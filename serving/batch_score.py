@@ -78,9 +78,9 @@ class Places:
         if not ids.is_unique:
             first = ids[ids.duplicated()].iloc[0]
             raise ValueError(f"households table: household_id {first} appears more than once")
-        self.index = pd.Index(ids.to_numpy())
-        self.group = households["group_id"].to_numpy()
-        self.village = households["village_id"].to_numpy()
+        self.index = pd.Index(ids)
+        self.group = households["group_id"].array
+        self.village = households["village_id"].array
 
     def attach(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with ``group_id`` and ``village_id`` from the households table (as
@@ -89,7 +89,8 @@ class Places:
         Raises:
             ValueError: If a row's household is not in the households table.
         """
-        pos = self.index.get_indexer(frame["household_id"].to_numpy())
+        codes, uniq = pd.factorize(frame["household_id"])  # a household repeats every month
+        pos = np.where(codes < 0, -1, self.index.get_indexer(uniq)[codes])  # null id: missing
         missing = pos < 0
         if missing.any():
             first = frame["household_id"].iloc[int(np.flatnonzero(missing)[0])]
@@ -98,8 +99,8 @@ class Places:
                 f"households table (first: {first})"
             )
         out = frame.drop(columns=list(PLACES), errors="ignore").reset_index(drop=True)
-        out["group_id"] = self.group[pos]
-        out["village_id"] = self.village[pos]
+        out["group_id"] = self.group.take(pos)
+        out["village_id"] = self.village.take(pos)
         return out
 
 
