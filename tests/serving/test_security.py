@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from serving.auth import PERMISSIONS
+from serving.web import pages
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.request_models import body_routes, example, fields, query_params, spoil
 from tests.serving.test_access import ROLES, routes
@@ -34,14 +35,10 @@ def assert_no_canary(text: str, where: object) -> None:
             assert form not in text, (where, canary, text[:300])
 
 
-def _page_routes(api: TestClient) -> list[tuple[str, str, str | None]]:
-    return [(m, p, perm) for m, p, perm, page in routes(api.app) if page]
-
-
 def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> None:
     """Pages answer a browser: no or a wrong cookie is a redirect to the sign-in form (the 401
     of pages, showing no data); a role without the permission is 403."""
-    guarded = [(m, p, perm) for m, p, perm in _page_routes(api) if perm is not None]
+    guarded = [(m, p, perm) for m, p, perm, page in routes(api.app) if page and perm is not None]
     assert len(guarded) >= 8
     for method, path, _ in guarded:
         for cookie in ({}, {"vbsp_key": "vbsp_wrong"}):
@@ -239,11 +236,13 @@ def test_security_headers(api: TestClient, served: Served) -> None:
         assert "frame-ancestors 'none'" in h["content-security-policy"], path
         assert h["x-content-type-options"] == "nosniff" and h["cache-control"] == "no-store"
     api.cookies.clear()
-    static = api.get("/static/" + next(p.name for p in _static_files()))
+    static = api.get("/static/" + sorted((pages.HERE / "static").glob("*.*"))[0].name)
     assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
 
 
-def _static_files():
-    from serving.web.pages import HERE
+def test_https_responses_ask_for_https_only() -> None:
+    from serving.security_headers import headers_for
 
-    return sorted((HERE / "static").glob("*.*"))
+    assert (b"strict-transport-security", b"max-age=31536000") in headers_for("/v1/models", True)
+    assert not [n for n, _ in headers_for("/v1/models", False) if n == b"strict-transport-security"]
+    assert (b"cache-control", b"no-store") not in headers_for("/static/app.css", False)
