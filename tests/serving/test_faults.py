@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine
 from features.db import make_engine
 from serving.app import create_app
 from serving.lifecycle import reload_models
-from tests.serving.conftest import Served, count_audit, fill_database, headers
+from tests.serving.conftest import Served, count_audit, headers
+from tests.serving.live_server import filled_sqlite
 
 APP = "overdue-risk-application"
 
@@ -141,8 +142,7 @@ def registry(served: Served, tmp_path: Path) -> Registry:
 
 @pytest.fixture(scope="module")
 def filled_db(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{(tmp_path_factory.mktemp('faults') / 's.db').as_posix()}")
-    fill_database(engine, served)
+    engine = make_engine(filled_sqlite(served, tmp_path_factory.mktemp("faults")))
     yield engine
     engine.dispose()
 
@@ -209,11 +209,10 @@ def test_model_fault_at_reload_keeps_the_old_model_serving(
 def test_database_locked_beyond_the_busy_timeout_is_503_with_retry_after(
     served: Served, tmp_path: Path
 ) -> None:
-    path = tmp_path / "locked.db"
-    engine = make_engine(f"sqlite:///{path.as_posix()}")
-    fill_database(engine, served)
-    body = _application(engine)
-    with TestClient(create_app(served.settings(f"sqlite:///{path.as_posix()}"))) as api:
+    url = filled_sqlite(served, tmp_path)
+    path = tmp_path / "service.db"
+    body = _application(make_engine(url))
+    with TestClient(create_app(served.settings(url))) as api:
         assert (
             api.post(
                 "/v1/applications/score", json=body, headers=headers(served, "data")
