@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import logging
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from serving.db.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
+
+logger = logging.getLogger(__name__)
 
 SORTS = ("risk", "exposure")
 USE_OF_FUNDS = ("correct", "partial", "misuse", "unknown")
@@ -586,13 +589,20 @@ class Places:
 
 
 def read_places(data_dir: Path) -> Places:
-    """The communes and villages tables of a data folder (empty :class:`Places` if absent)."""
-    from features.storage import MissingTableError, read_raw
+    """The communes and villages tables of a data folder.
+
+    Empty :class:`Places` (plans fall back to the default transaction day, ids instead of names)
+    when they are absent or damaged; a damaged file is logged with what is wrong with it.
+    """
+    from features.storage import MissingTableError, UnreadableFileError, read_raw
 
     try:
         communes = read_raw(data_dir, "communes")
         villages = read_raw(data_dir, "villages")
     except (MissingTableError, OSError):
+        return Places()
+    except UnreadableFileError as err:
+        logger.warning("places of %s not read (plans use default days and ids): %s", data_dir, err)
         return Places()
     return Places(
         {str(c): int(d) for c, d in zip(communes["commune_id"], communes["transaction_day"], strict=True)},

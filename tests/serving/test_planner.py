@@ -4,7 +4,9 @@ backtest on the small district against today's practice ranking (most arrears fi
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,3 +144,14 @@ def test_backtest_plan_finds_more_trouble_than_practice(served: Served) -> None:
         assert result.visits == capacity_per_day * days * len(result.months) * result.communes
         assert result.random_visits >= 0.1 * result.visits
         assert result.plan_found > result.practice_found
+
+
+def test_damaged_places_file_is_logged_and_plans_fall_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "communes.parquet").write_bytes(b"PAR1 not really parquet")
+    (tmp_path / "villages.parquet").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="serving.planner"):
+        places = planner.read_places(tmp_path)
+    assert places == planner.Places()
+    assert "communes" in caplog.text and "not read" in caplog.text
