@@ -4,7 +4,7 @@ Run on demand (not a test), on feature tables built beforehand (feature building
 
     .venv/bin/python benchmarks/bench_training.py \\
         --portfolio /tmp/h6/portfolio.parquet --application /tmp/h6/application.parquet \\
-        --truth /tmp/h6/district/truth [--n-boot 200] [--repeat 3]
+        --truth /tmp/h6/district/truth [--n-boot 1000] [--repeat 3]
 
 Each repeat trains every given view with ``train_view`` (as ``vbsp-risk train`` does, without
 MLflow; the application view pools the portfolio table's rows into its training window when
@@ -31,6 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training import N_BOOT
 from training.train import STAGES, train_view
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--application", type=Path, help="application feature table (Parquet)")
     parser.add_argument("--truth", type=Path, help="simulator truth/ folder (adds the oracle)")
     parser.add_argument("--label", default="trouble_12m")
-    parser.add_argument("--n-boot", type=int, default=200, help="as the CLI (default 200)")
+    parser.add_argument("--n-boot", type=int, default=N_BOOT, help=f"as the CLI (default {N_BOOT})")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

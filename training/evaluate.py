@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from training import N_BOOT
+
 logger = logging.getLogger(__name__)
 
 TOP_K = (1, 2, 5, 10)
@@ -283,7 +285,7 @@ def evaluate_rankings(
     probabilities: Sequence[str],
     label: str = "label",
     capacity: int = 5,
-    n_boot: int = 200,
+    n_boot: int = N_BOOT,
     seed: int = 42,
     gaps: Sequence[tuple[str, str]] = (),
 ) -> dict[str, dict[str, float]]:

@@ -16,7 +16,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from training import tracking
+from training import N_BOOT, tracking
 from training.pyfunc_model import default_model_name, log_scorer_model
 from training.training_table import read_training_table
 
@@ -124,7 +124,7 @@ def run_training(
     truth_dir: Path | None = None,
     *,
     capacity: int = 5,
-    n_boot: int = 200,
+    n_boot: int = N_BOOT,
     actor: str | None = None,
     reason: str = "",
     db_url: str | None = None,

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from training import N_BOOT
+
 logger = logging.getLogger(__name__)
 
 STEPS = ("validate", "features", "train", "gate", "materialize")
@@ -139,7 +141,7 @@ def retrain(
     state_dir: Path | None = None,
     label: str = "trouble_12m",
     seed: int = 42,
-    n_boot: int = 200,
+    n_boot: int = N_BOOT,
     db_url: str | None = None,
     actor: str | None = None,
     progress: Callable[[str, str], None] | None = None,

@@ -32,7 +32,7 @@ import pandas as pd
 from features.catalog import CATALOG_VERSION, LABELS
 from features.feature_table import require_feature_table
 from training import report
-from training.evaluate import evaluate_rankings, reliability_table
+from training.evaluate import N_BOOT, evaluate_rankings, reliability_table
 from training.fit import (
     LOGISTIC_MAX_ROWS,
     RARE_EVENT_HANDLING,
@@ -375,7 +375,7 @@ def train_view(
     seed: int = 42,
     truth: pd.DataFrame | None = None,
     capacity_per_commune_month: int = 5,
-    n_boot: int = 200,
+    n_boot: int = N_BOOT,
     pool: pd.DataFrame | None = None,
     pool_source: str = "portfolio view",
     train_months: int | None = None,

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from training import N_BOOT
+
 logger = logging.getLogger(__name__)
 console = Console()
 
@@ -126,7 +128,7 @@ def retrain_cmd(
     view: list[str] = typer.Option(
         ["portfolio", "application"], "--view", help="Views to train (repeat the option)."
     ),
-    n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap replicates."),
+    n_boot: int = typer.Option(N_BOOT, "--n-boot", min=0, help="Bootstrap replicates."),
     seed: int = typer.Option(42, "--seed"),
 ) -> None:
     """validate → features → train → gate → (promote) → materialize; resumable and idempotent."""

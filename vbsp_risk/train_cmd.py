@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from training import N_BOOT
+
 logger = logging.getLogger(__name__)
 console = Console()
 
@@ -95,7 +97,7 @@ def train_cmd(
     ),
     promote: bool = typer.Option(False, "--promote", help="Run the champion gate at the end."),
     capacity: int = typer.Option(5, "--capacity", min=1, help="Visits per commune per month."),
-    n_boot: int = typer.Option(200, "--n-boot", min=0, help="Bootstrap replicates."),
+    n_boot: int = typer.Option(N_BOOT, "--n-boot", min=0, help="Bootstrap replicates."),
     pool_features: Path | None = typer.Option(
         None,
         "--pool-features",
