@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from training import N_BOOT
+from training import BOOT_ROW_BUDGET, MIN_BOOT, N_BOOT
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +297,8 @@ def evaluate_rankings(
         probabilities: Names of the rankings whose scores are probabilities.
         label: Label column of ``frame``.
         capacity: Visits per commune per snapshot month.
-        n_boot: Bootstrap replicates (0: point estimates only).
+        n_boot: Bootstrap replicates (0: point estimates only); at most
+            ``BOOT_ROW_BUDGET / len(frame)`` of them (never fewer than ``MIN_BOOT``), logged.
         seed: Seed of the household draws.
         gaps: ``(a, b)`` pairs; adds ``gap_<a>_vs_<b>`` entries holding ``a - b`` of
             :data:`GAP_METRICS` with paired intervals.
@@ -322,6 +323,10 @@ def evaluate_rankings(
         point[f"gap_{a}_vs_{b}"] = {m: point[a][m] - point[b][m] for m in GAP_METRICS}
     if n_boot <= 0:
         return point
+    budget = max(MIN_BOOT, BOOT_ROW_BUDGET // max(len(frame), 1))
+    if n_boot > budget:
+        logger.info("bootstrap: %d replicates of %d rows (%d asked)", budget, len(frame), n_boot)
+        n_boot = budget
     hh = codes(frame["household_id"])
     n_hh = int(hh.max()) + 1
     rng = np.random.default_rng(seed)

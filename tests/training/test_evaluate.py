@@ -185,3 +185,24 @@ def test_capacity_and_top_k_group_application_days_by_month() -> None:
     period, cell = period_cells(frame)
     assert period[0] == period[1] == period[3] != period[2]
     assert cell[0] == cell[1] and len({cell[0], cell[2], cell[3]}) == 3
+
+
+def test_replicates_bounded_by_the_row_budget(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import training.evaluate as ev
+
+    df = _frame()
+    scores = {"model": df["p"].to_numpy()}
+    monkeypatch.setattr(ev, "MIN_BOOT", 5)
+    monkeypatch.setattr(ev, "BOOT_ROW_BUDGET", len(df) * 20)
+    with caplog.at_level("INFO", logger="training.evaluate"):
+        capped = evaluate_rankings(df, scores, ["model"], n_boot=50, seed=1)
+    assert f"20 replicates of {len(df)} rows (50 asked)" in caplog.text
+    asked_20 = evaluate_rankings(df, scores, ["model"], n_boot=20, seed=1)
+    assert pd.DataFrame(capped).equals(pd.DataFrame(asked_20))
+    monkeypatch.setattr(ev, "BOOT_ROW_BUDGET", 1)
+    floor = evaluate_rankings(df, scores, ["model"], n_boot=50, seed=1)
+    assert pd.DataFrame(floor).equals(
+        pd.DataFrame(evaluate_rankings(df, scores, ["model"], n_boot=5, seed=1))
+    )
