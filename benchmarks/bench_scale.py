@@ -199,20 +199,22 @@ def _median_time(fn: Any, repeat: int) -> float:
 
 
 def _per_commune_baselines(model: Any, path: Path, places: Any) -> dict[str, Any]:
-    """Raw ``Booster.predict`` (1 and 2 threads) on each commune's matrix, and the engine's own
-    steps on the same in-memory frames — summed over communes, reading not timed (the whole
-    province's matrix would not fit the 8 GB budget; the sum is the same work)."""
+    """Per commune, back to back (so the shared machine's load hits all alike): the engine's
+    read of the row group (Parquet columns, household places), raw ``Booster.predict`` with 1
+    and 2 threads on its matrix, and the engine's own steps on the same frame — each summed
+    over communes (the whole province's matrix would not fit the 8 GB budget; the sum is the
+    same work)."""
     import pyarrow.parquet as pq
 
-    from serving.batch_score import _columns, _piece
+    from serving.batch_score import _piece, _read_group
     from serving.portfolio import fast_matrix
 
-    f = pq.ParquetFile(path)
-    cols = _columns(model, f.schema_arrow.names)
     booster = model.scorer.booster
-    t = dict.fromkeys(("raw1", "raw2", "matrix", "probability", "score_rows"), 0.0)
-    for g in range(f.metadata.num_row_groups):
-        frame = places.attach(f.read_row_group(g, columns=cols).to_pandas())
+    t = dict.fromkeys(("read", "raw1", "raw2", "matrix", "probability", "score_rows"), 0.0)
+    for g in range(pq.ParquetFile(path).metadata.num_row_groups):
+        t0 = time.perf_counter()
+        frame = _read_group((path, g), model, None, places)
+        t["read"] += time.perf_counter() - t0
         x = model.matrix_from_frame(frame)
         steps = (
             ("raw1", booster.predict, (x,), {"num_threads": 1}),
@@ -226,6 +228,23 @@ def _per_commune_baselines(model: Any, path: Path, places: Any) -> dict[str, Any
             fn(*fn_args, **kwargs)
             t[name] += time.perf_counter() - t0
     return t
+
+
+def _paired_on_worker(item: tuple[Path, int], model: Any, places: Any) -> dict[str, float]:
+    """On a Dask worker: read one row group, then time raw ``Booster.predict`` (1 thread, the
+    worker's one thread) and the engine's score rows on the same frame, back to back."""
+    from serving.batch_score import _piece, _read_group
+
+    t0 = time.perf_counter()
+    frame = _read_group(item, model, None, places)
+    read = time.perf_counter() - t0
+    x = model.matrix_from_frame(frame)
+    t0 = time.perf_counter()
+    model.scorer.booster.predict(x, num_threads=1)
+    raw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _piece(frame, model, False)
+    return {"read": read, "raw1": raw, "score_rows": time.perf_counter() - t0}
 
 
 def _import(module: str) -> None:
@@ -283,6 +302,13 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     out["probability_s"] = _median_time(probability, args.score_repeat)
     if args.engine == "local":  # the baselines of the same run, same process
         out.update(_per_commune_baselines(model, args.features, Places(households)))
+    else:  # the same pairing on the workers, one commune per task
+        from serving.batch_score import _groups
+
+        timings = list(engine.map(_paired_on_worker, _groups([args.features.resolve()]),
+                                  engine.share(model), engine.share(Places(households))))  # fmt: skip
+        for key in ("read", "raw1", "score_rows"):
+            out[f"worker_paired_{key}"] = sum(t[key] for t in timings)
     engine.close()
     return out
 
@@ -470,6 +496,8 @@ def _report(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> Non
                  ("matrix alone (fast_matrix)", s["matrix"]),
                  ("in memory, probability", s["probability"]),
                  ("in memory, score rows", s["score_rows"]),
+                 ("paired, read + probability", s["read"] + s["probability"]),
+                 ("paired, read + score rows", s["read"] + s["score_rows"]),
                  ("local, Parquet, probability", s["probability_s"]),
                  ("local, Parquet, score rows", s["gathered_s"]),
                  ("local, parts written", s["parts_s"]),
@@ -482,6 +510,12 @@ def _report(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> Non
                       ("dask, parts: worker score time", d["worker_score_s"]),
                       ("dask, parts: worker read+score+write",
                        d["worker_read_s"] + d["worker_score_s"] + d["worker_write_s"])]  # fmt: skip
+            r = d["worker_paired_raw1"]
+            print(
+                f"  on the workers, paired per commune: raw predict {n / r:,.0f} rows/s; score "
+                f"rows x{d['worker_paired_score_rows'] / r:.2f}, read + score rows "
+                f"x{(d['worker_paired_read'] + d['worker_paired_score_rows']) / r:.2f}"
+            )
         for label, sec in lines:
             print(f"  {label:<38} {n / sec:>10,.0f} rows/s  x{sec / raw:.2f}")
     if "features_identical" in figures:
