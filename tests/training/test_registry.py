@@ -43,7 +43,7 @@ def trained(store: Path, small_training_data: tuple[Path, Path]) -> dict[str, st
     table = pd.read_parquet(small_training_data[0])
     rng = np.random.default_rng(3)
     y = table["trouble_12m"].astype("float64").fillna(0).to_numpy()
-    good = table.assign(officer_signal=1.5 * y + rng.normal(0, 1.0, len(table)))
+    good = table.assign(officer_signal=1.0 * y + rng.normal(0, 1.0, len(table)))
     shuffled = good.copy()
     lab = shuffled["trouble_12m"].notna()
     shuffled.loc[lab, "trouble_12m"] = rng.permutation(shuffled.loc[lab, "trouble_12m"].to_numpy())
