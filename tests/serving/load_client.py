@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -61,8 +62,15 @@ def run_load(
     timeout: float = 30.0,
 ) -> list[Outcome]:
     """``concurrency`` connections each sending one request after another until ``seconds`` have
-    passed or ``total`` requests were sent."""
-    return asyncio.run(_closed_loop(base, make, concurrency, seconds, total, timeout))
+    passed or ``total`` requests were sent.
+
+    The loop runs in a thread of its own: the calling thread may already run one (Playwright's
+    sync API keeps an event loop in the main thread for the whole test session).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            asyncio.run, _closed_loop(base, make, concurrency, seconds, total, timeout)
+        ).result()
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, float]:
