@@ -76,7 +76,7 @@ class LoadedModel:
         An unknown category is treated as missing, as LightGBM does for unseen categories.
         """
         nan = math.nan
-        plan = [(name, self.codes.get(name)) for name in self.names]
+        plan = self._plan
         rows = []
         for vec in vectors:
             row = []
@@ -107,6 +107,10 @@ class LoadedModel:
                 x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
         x[~np.isfinite(x)] = np.nan
         return x
+
+    @cached_property
+    def _plan(self) -> list[tuple[str, Mapping[str, int] | None]]:
+        return [(name, self.codes.get(name)) for name in self.names]
 
     @cached_property
     def single_row(self) -> SingleRowPredictor:
