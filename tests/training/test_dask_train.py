@@ -21,10 +21,11 @@ from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")
 
-TOLERANCE = {"roc_auc": 0.05, "pr_auc": 0.04, "capture_top10": 0.06, "brier": 0.003,
-             "log_loss": 0.01}  # fmt: skip
+TOLERANCE = {"roc_auc": 0.08, "pr_auc": 0.05, "capture_top10": 0.08, "brier": 0.004,
+             "log_loss": 0.015}  # fmt: skip
 """Largest |dask - local| accepted on the small district's test window (600 households: the
-95 % bootstrap interval of the local ROC AUC alone is about ±0.04)."""
+95 % bootstrap interval of each engine's ROC AUC alone is about ±0.04, so two fits that bin and
+bag differently may differ by about √2 × that; a broken engine would sit near 0.5, far outside)."""
 
 
 @pytest.fixture(scope="module")
