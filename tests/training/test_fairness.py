@@ -35,6 +35,23 @@ def test_group_arithmetic_by_hand() -> None:
     assert f["calibration_ratio"] == pytest.approx(0.7) and f["selection_ratio"] == 2.0
 
 
+def test_all_groups_at_once_equal_the_group_by_group_arithmetic() -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, 300)
+    codes[codes == 2] = 1  # group 2 absent: every figure NaN, no rows
+    y = (rng.random(300) < 0.1).astype(float)
+    y[codes == 3] = 0.0  # a group without trouble: capture and calibration ratio NaN
+    p, sel = rng.random(300) / 5, rng.random(300) < 0.2
+    table = fairness.figures_by_group(codes, 4, y, p, sel, sel.mean())
+    assert table["rows"].tolist() == [float((codes == g).sum()) for g in range(4)]
+    for g in (0, 1, 3):
+        m = codes == g
+        expected = fairness._group_figures(y[m], p[m], sel[m], sel.mean())
+        for metric in fairness.METRICS:
+            np.testing.assert_allclose(table[metric][g], expected[metric], rtol=1e-12)
+    assert all(np.isnan(table[m][2]) for m in fairness.METRICS)
+
+
 @pytest.fixture(scope="module")
 def report_args(small_result: TrainResult, small_training_data: tuple[Path, Path]):
     table = pd.read_parquet(small_training_data[0])
