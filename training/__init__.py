@@ -10,3 +10,11 @@ BOOT_ROW_BUDGET = 40_000_000
 its 3-minute budget; the application view's (4,800 rows) keeps 1000."""
 MIN_BOOT = 200
 """Fewest replicates the row budget may leave."""
+
+
+def boot_replicates(
+    n_rows: int, n_boot: int, min_boot: int = MIN_BOOT, row_budget: int = BOOT_ROW_BUDGET
+) -> int:
+    """Replicates a bootstrap of ``n_rows`` rows gets: ``n_boot`` within the row budget, never
+    fewer than ``min_boot`` (nor more than asked)."""
+    return min(n_boot, max(min_boot, row_budget // max(n_rows, 1)))

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from training import BOOT_ROW_BUDGET, MIN_BOOT, N_BOOT
+from training import BOOT_ROW_BUDGET, MIN_BOOT, N_BOOT, boot_replicates
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def evaluate_rankings(
         point[f"gap_{a}_vs_{b}"] = {m: point[a][m] - point[b][m] for m in GAP_METRICS}
     if n_boot <= 0:
         return point
-    budget = max(MIN_BOOT, BOOT_ROW_BUDGET // max(len(frame), 1))
+    budget = boot_replicates(len(frame), n_boot, MIN_BOOT, BOOT_ROW_BUDGET)
     if n_boot > budget:
         logger.info("bootstrap: %d replicates of %d rows (%d asked)", budget, len(frame), n_boot)
         n_boot = budget

@@ -16,7 +16,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from training import N_BOOT, tracking
+from training import N_BOOT, boot_replicates, tracking
 from training.pyfunc_model import default_model_name, log_scorer_model
 from training.training_table import read_training_table
 
@@ -89,6 +89,7 @@ def _fairness(
     from training.report import with_fairness
 
     minority = fairness.read_minority_status(data_dir)
+    n_boot = boot_replicates(len(result.test_frame), n_boot)  # the evaluation's row budget
     report = fairness.fairness_report(result.test_frame, table, minority, capacity=capacity,
                                       n_boot=n_boot, seed=seed)  # fmt: skip
     files = fairness.write(report, out / "fairness", capacity, n_boot)
