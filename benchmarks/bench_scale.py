@@ -420,12 +420,14 @@ def main() -> None:
                 for _ in range(args.repeat)
             ])  # fmt: skip
         if "train" in steps:
-            keep = ["--out", str(model)] if engine == "local" else []
+            keep = ["--out", str(work / f"model-{engine}")]
             record(f"train/{engine}", [
                 run_step(["--step", "train", *e, "--features", str(table), *keep])
                 for _ in range(args.repeat)
             ])  # fmt: skip
-        if "score" in steps:
+        if "score" in steps:  # the local engine's model when there is one (the same for both)
+            if not model.is_dir() and (work / "model-dask").is_dir():
+                model = work / "model-dask"
             record(f"score/{engine}", [
                 run_step(["--step", "score", *e, "--features", str(table), "--model", str(model)])
                 for _ in range(args.repeat)

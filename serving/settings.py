@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     max_in_flight: int = Field(64, ge=1, le=10_000, description="above it requests get 503")
     history_months: int = Field(12, ge=1, le=120)
     bench_endpoints: bool = Field(False, description="expose POST /v1/bench/noop (benchmarks)")
+    freeze_heap: bool = Field(
+        True, description="after start and each reload, keep what is loaded out of full GC passes"
+    )
 
     @field_validator("database_url")
     @classmethod

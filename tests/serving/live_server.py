@@ -59,6 +59,26 @@ def filled_sqlite(served: object, folder: Path) -> str:
     return f"sqlite:///{(folder / 'service.db').as_posix()}"
 
 
+def household_ids(db_url: str, n: int) -> list[str]:
+    """The first ``n`` household ids of the online store (stable order)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(
+                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                "ORDER BY entity_id LIMIT :n"), {"n": n}).scalars())  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def application(household_id: str, **fields: object) -> dict:
+    """A valid application of a known household (``fields`` override the defaults)."""
+    return {"household_id": household_id, "program": "poor_household", "purpose": "crops",
+            "amount": 10_000_000, "term_months": 24, **fields}  # fmt: skip
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from features.db import make_engine
 from tests.serving.conftest import Served, headers
 from tests.serving.crash_cycles import check, run_cycles
-from tests.serving.live_server import filled_sqlite, served_env
+from tests.serving.live_server import application, filled_sqlite, household_ids, served_env
 
 CYCLES = 3
 
@@ -28,16 +28,12 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_kill_9_cycles_lose_no_acknowledged_score(served: Served, tmp_path: Path) -> None:
     url = filled_sqlite(served, tmp_path)
     engine = make_engine(url)
-    with engine.connect() as conn:
-        hids = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 50")).scalars().all()  # fmt: skip
+    hids = household_ids(url, 50)
     h = headers(served, "data")
 
     def make(key: str) -> tuple[dict, dict]:  # the same body for the same key, in any process
         hid = hids[zlib.crc32(key.encode()) % len(hids)]
-        return ({"household_id": hid, "program": "poor_household", "purpose": "crops",
-                 "amount": 10_000_000, "term_months": 24}, h)  # fmt: skip
+        return application(hid), h
 
     report = run_cycles(served_env(served, url), engine, tmp_path / "server.log", make,
                         cycles=CYCLES, seed=9)  # fmt: skip

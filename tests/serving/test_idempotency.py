@@ -22,7 +22,7 @@ from serving.audit import audit_row
 from serving.audit_writer import AuditWriter
 from serving.db.migrate import upgrade
 from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import SCORE, filled_sqlite
+from tests.serving.live_server import SCORE, application, filled_sqlite, household_ids
 
 
 def _rows_for(url: str, key: str) -> list[tuple]:
@@ -36,12 +36,7 @@ def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
     served: Served, tmp_path: Path
 ) -> None:
     url = filled_sqlite(served, tmp_path)
-    with sa.create_engine(url).connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
-    body = {"household_id": hid, "program": "poor_household", "purpose": "crops",
-            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+    body = application(household_ids(url, 1)[0])
     batch = {"applications": [body, {**body, "amount": 20_000_000}]}
     h = {**headers(served, "data"), "Idempotency-Key": "same-key-1"}
     hb = {**headers(served, "data"), "Idempotency-Key": "same-batch-1"}

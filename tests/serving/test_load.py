@@ -13,11 +13,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from features.db import make_engine
 from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import SCORE, filled_sqlite, served_env, start_server
+from tests.serving.live_server import (
+    SCORE,
+    application,
+    filled_sqlite,
+    household_ids,
+    served_env,
+    start_server,
+)
 from tests.serving.load_client import run_load, summary
 
 
@@ -37,12 +43,7 @@ def test_burst_above_capacity_is_shed_with_503_and_the_service_recovers(
 ) -> None:
     url = filled_sqlite(served, tmp_path)
     engine = make_engine(url)
-    with engine.connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
-    body = {"household_id": hid, "program": "poor_household", "purpose": "crops",
-            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+    body = application(household_ids(url, 1)[0])
     h = headers(served, "data")
     server = start_server(served_env(served, url, max_in_flight=4), tmp_path / "server.log")
     try:

@@ -14,11 +14,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from features.db import make_engine
 from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import filled_sqlite, served_env, start_server, stream
+from tests.serving.live_server import (
+    application,
+    filled_sqlite,
+    household_ids,
+    served_env,
+    start_server,
+    stream,
+)
 
 
 def test_sigterm_under_load_completes_accepted_requests_and_exits_0(
@@ -26,16 +32,12 @@ def test_sigterm_under_load_completes_accepted_requests_and_exits_0(
 ) -> None:
     url = filled_sqlite(served, tmp_path)
     engine = make_engine(url)
-    with engine.connect() as conn:
-        hids = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 50")).scalars().all()  # fmt: skip
+    hids = household_ids(url, 50)
     h = headers(served, "data")
 
     def make(key: str) -> tuple[dict, dict]:
         hid = hids[hash(key) % len(hids)]
-        return ({"household_id": hid, "program": "poor_household", "purpose": "crops",
-                 "amount": 10_000_000, "term_months": 24}, h)  # fmt: skip
+        return application(hid), h
 
     server = start_server(served_env(served, url), tmp_path / "server.log")
     stop = threading.Event()
