@@ -9,9 +9,10 @@ change in the households.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
+import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -64,9 +65,30 @@ def _scores(
         before = conn.execute(
             sa.select(t.c.household_id, t.c.probability).where(cond & (t.c.as_of == earlier))
         ).all()
-    now_frame = pd.DataFrame.from_records(now, columns=NOW_COLUMNS)
+    now_frame = pd.DataFrame(list(map(tuple, now)), columns=NOW_COLUMNS)  # rows as tuples: fast
     before_p = pd.Series({h: p for h, p in before}, dtype="float64")
     return latest, now_frame, before_p
+
+
+def _group_summaries(now: pd.DataFrame) -> pd.DataFrame:
+    """Members, mean probability, mean 3-month change (NaN skipped) and rising members of each
+    group and village, from one pass of sums (a pandas named aggregation cost ~10 ms a commune)."""
+    key = (now["group_id"].astype(str) + "\x1f" + now["village_id"].astype(str)).to_numpy()
+    codes, uniques = pd.factorize(key, sort=True)
+    n = len(uniques)
+    change = now["change_3m"].to_numpy(dtype="float64")
+    known = ~np.isnan(change)
+    members = np.bincount(codes, minlength=n)
+    n_change = np.bincount(codes, known, n)
+    change_sum = np.bincount(codes, np.where(known, change, 0.0), n)
+    group_id, village_id = zip(*(u.split("\x1f") for u in uniques), strict=True) if n else ((), ())
+    return pd.DataFrame({
+        "group_id": list(group_id), "village_id": list(village_id), "members": members,
+        "mean_probability": np.bincount(codes, now["probability"].to_numpy("float64"), n) / members,
+        "mean_change_3m": np.divide(change_sum, n_change, out=np.full(n, np.nan),
+                                    where=n_change > 0),
+        "rising_members": np.bincount(codes, now["rising"].to_numpy(bool), n).astype("int64"),
+    })  # fmt: skip
 
 
 def priorities(
@@ -122,17 +144,8 @@ def priorities(
     )
     if limit is not None:
         ranked = ranked.head(limit)
-    ranked["reasons"] = ranked["reasons"].map(json.loads)  # only the rows answered
-    groups = (
-        now.groupby(["group_id", "village_id"])
-        .agg(
-            members=("probability", "size"),
-            mean_probability=("probability", "mean"),
-            mean_change_3m=("change_3m", "mean"),
-            rising_members=("rising", "sum"),
-        )
-        .reset_index()
-    )
+    ranked["reasons"] = ranked["reasons"].map(orjson.loads)  # only the rows answered
+    groups = _group_summaries(now)
     groups["rising_together"] = (groups["rising_members"] >= GROUP_RISING_MIN) & (
         groups["rising_members"] >= GROUP_RISING_SHARE * groups["members"]
     )
