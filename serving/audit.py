@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -16,6 +19,33 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from serving.db.schema import score_audit
+
+
+class _ScoreIds:
+    """Random (version 4) UUIDs from a buffer of ``os.urandom`` bytes refilled 256 ids at a time.
+
+    ``uuid.uuid4()`` asks the kernel for 16 bytes per call, and that system call releases the
+    GIL: the audit writer's thread took it, and the event loop waited for it back on every
+    score (3 % of the service's samples). Same randomness source, one call per 256 ids.
+    """
+
+    def __init__(self, per_refill: int = 256) -> None:
+        self._size = 16 * per_refill
+        self._buf = b""
+        self._at = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._at >= len(self._buf):
+                self._buf, self._at = os.urandom(self._size), 0
+            raw = self._buf[self._at : self._at + 16]
+            self._at += 16
+        return str(uuid.UUID(bytes=raw, version=4))
+
+
+new_score_id = _ScoreIds()
+"""A fresh score id (random UUID, version 4)."""
 
 
 def request_digest(payload: Mapping[str, object]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
@@ -97,7 +96,7 @@ async def _score(
     scored = score_applications(model, rows, apps, explain)
     responses, audit_rows = [], []
     for i, (app, s) in enumerate(zip(apps, scored, strict=True)):
-        score_id = str(uuid.uuid4())
+        score_id = audit.new_score_id()
         body = {
             "score_id": score_id,
             "probability": s.probability,

@@ -63,3 +63,13 @@ def test_a_duplicate_idempotency_key_fails_alone(engine: Engine) -> None:
         assert _count(engine) == 3
     finally:
         writer.close()
+
+
+def test_score_ids_are_distinct_version_4_uuids_across_refills() -> None:
+    from serving.audit import _ScoreIds
+
+    ids = _ScoreIds(per_refill=4)
+    drawn = [ids() for _ in range(50)]  # 13 refills
+    assert len(set(drawn)) == 50
+    parsed = [uuid.UUID(i) for i in drawn]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
