@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -101,8 +102,8 @@ def audit_row(
         "feature_as_of": stored.get("as_of"),
         "probability": probability,
         "band": band,
-        "request": json.dumps(request, default=str, ensure_ascii=False),
-        "response": json.dumps(response, default=str, ensure_ascii=False),
+        "request": orjson.dumps(request, default=str).decode(),
+        "response": orjson.dumps(response, default=str).decode(),
     }
 
 
