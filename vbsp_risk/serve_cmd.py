@@ -41,12 +41,30 @@ def serve_cmd(
         timeout_graceful_shutdown=20,
     )  # fmt: skip
     if workers > 1:
-        uvicorn.run("serving.app:create_app", **options)
+        _serve_workers(uvicorn.Config("serving.app:create_app", **options))
         return
     server = _graceful_server_class()(uvicorn.Config("serving.app:create_app", **options))
     server.run()
     if not server.started:
         raise typer.Exit(3)  # the app did not start (its error is logged above)
+
+
+def _serve_workers(config: object) -> None:
+    """uvicorn's worker processes on one listening socket with ``TCP_NODELAY`` set.
+
+    The workers get the socket from the supervisor, and asyncio does not turn Nagle's algorithm
+    off on connections accepted from an inherited socket: an answer's header and body, written
+    separately, then waited for the client's delayed ACK — 40 ms a request, 170 req/s with idle
+    CPUs. On Linux accepted connections inherit ``TCP_NODELAY`` from the listener.
+    """
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()  # type: ignore[attr-defined]
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()  # type: ignore[arg-type]
 
 
 def _graceful_server_class() -> type:

@@ -37,3 +37,34 @@ def test_serve_fails_fast_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> N
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code != 0
     assert "max_batch" in str(result.exception) or "max_batch" in result.output
+
+
+def test_worker_processes_listen_with_nagle_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --workers N``: the shared listening socket has TCP_NODELAY (connections accepted
+    from it inherit it; without it every answer waited for the client's delayed ACK)."""
+    import socket
+
+    import uvicorn
+    import uvicorn.supervisors
+
+    from vbsp_risk import serve_cmd
+
+    handed: list[socket.socket] = []
+
+    class Supervisor:  # stands in for uvicorn's process supervisor: no processes started here
+        def __init__(self, config: object, sockets: list[socket.socket]) -> None:
+            handed.extend(sockets)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(uvicorn.supervisors, "Multiprocess", Supervisor)
+    config = uvicorn.Config("serving.app:create_app", factory=True, host="127.0.0.1", port=0,
+                            workers=2)  # fmt: skip
+    serve_cmd._serve_workers(config)
+    try:
+        assert len(handed) == 1
+        assert handed[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for s in handed:
+            s.close()
