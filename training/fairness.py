@@ -198,10 +198,11 @@ def fairness_report(
         starts = np.searchsorted(hh_codes[order], np.arange(n_hh + 1))
 
     def figures(idx: np.ndarray) -> dict[tuple[str, str], dict[str, float]]:
-        overall = sel[idx].mean() if len(idx) else math.nan
+        y_i, p_i, sel_i = y[idx], p[idx], sel[idx]  # gathered once for every dimension
+        overall = sel_i.mean() if len(idx) else math.nan
         out = {}
         for dim, (codes, labels) in coded.items():
-            table = figures_by_group(codes[idx], len(labels), y[idx], p[idx], sel[idx], overall)
+            table = figures_by_group(codes[idx], len(labels), y_i, p_i, sel_i, overall)
             for g in np.flatnonzero(table["rows"]):  # groups present in this draw
                 out[(dim, str(labels[g]))] = {m: float(table[m][g]) for m in METRICS}
         return out
