@@ -9,7 +9,8 @@ the benchmark's audit rows do not pollute ``state/``), a fresh ``data`` key and 
 endpoint on, then drives it with ``wrk`` (Debian package ``wrk``; installed with apt-get when
 missing) at the given concurrency, in rounds that interleave the three endpoints:
 
-* ``POST /v1/bench/noop`` — same body, JSON parsing, validation and key check, nothing else;
+* ``POST /v1/bench/noop`` — the scoring endpoint's signature (same body and its validation, same
+  query and header parameters, key and role check, served model looked up) and nothing else;
 * ``POST /v1/applications/score`` — feature assembly, booster, reasons and the audit write;
 * ``POST /v1/applications/score?explain=false`` — the same without reasons.
 

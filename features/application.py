@@ -53,43 +53,63 @@ def _category_sets() -> dict[str, frozenset[str]]:
     }
 
 
+def application_row(
+    program: object, purpose: object, amount: float, term: float, grace: float, workers: float
+) -> dict[str, object]:
+    """The application features of one application: the one formula, used by batch and service.
+
+    Args:
+        program: Program code (an unknown code gives a missing category, ``None``).
+        purpose: Purpose code.
+        amount: Amount (VND; NaN when unknown).
+        term: Term in months (NaN when unknown).
+        grace: Grace period in months (NaN when unknown).
+        workers: Workers of the household (NaN when unknown).
+
+    Returns:
+        Feature name → value, in :data:`features.catalog.APPLICATION_FEATURES` order.
+    """
+    cats = _category_sets()
+    cap = _CAPS.get(program, math.nan) if isinstance(program, str) else math.nan
+    return {
+        "app_program": program if program in cats["app_program"] else None,
+        "app_purpose": purpose if purpose in cats["app_purpose"] else None,
+        "app_amount": amount,
+        "app_term_months": term,
+        "app_grace_months": grace,
+        "app_amount_to_cap": amount / cap,
+        "app_amount_per_worker": amount / workers if workers > 0 else math.nan,
+    }
+
+
 def application_values(
     program: np.ndarray, purpose: np.ndarray, amount: np.ndarray, term: np.ndarray, grace: np.ndarray,
     workers: np.ndarray,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """The application features as arrays: the one formula used by batch and by the service.
+    """:func:`application_row` over arrays (one element per application).
 
     Args:
-        program: Program codes (object array; unknown codes give a missing category).
-        purpose: Purpose codes.
+        program: Program codes (object array).
+        purpose: Purpose codes (object array).
         amount: Amounts (VND, float).
         term: Terms in months (float).
         grace: Grace periods in months (float).
-        workers: Workers of the household (float, NaN when unknown).
+        workers: Workers of the households (float, NaN when unknown).
 
     Returns:
         Feature name → array (categoricals as object arrays with ``None`` for unknown codes).
     """
-    cats = _category_sets()
-    cap = np.array(
-        [_CAPS.get(p, np.nan) if isinstance(p, str) else np.nan for p in program], dtype="float64"
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_worker = np.where(workers > 0, amount / np.where(workers > 0, workers, 1.0), np.nan)
-        to_cap = amount / cap
-    return {
-        "app_program": np.array(
-            [p if p in cats["app_program"] else None for p in program], dtype=object
-        ),
-        "app_purpose": np.array(
-            [p if p in cats["app_purpose"] else None for p in purpose], dtype=object
-        ),
-        "app_amount": amount,
-        "app_term_months": term,
-        "app_grace_months": grace,
-        "app_amount_to_cap": to_cap,
-        "app_amount_per_worker": per_worker,
-    }
+    rows = [
+        application_row(*r)
+        for r in zip(program.tolist(), purpose.tolist(), amount.tolist(), term.tolist(),
+                     grace.tolist(), workers.tolist(), strict=True)
+    ]  # fmt: skip
+    out = {}
+    for name in feature_names("application"):
+        values = [r[name] for r in rows]
+        categorical = name in _category_sets()
+        out[name] = np.array(values, dtype=object if categorical else "float64")
+    return out
 
 
 def _floats(values: pd.Series) -> np.ndarray:
@@ -140,19 +160,17 @@ def application_vector(
 ) -> dict[str, object]:
     """Application features of one application as plain values (the service's fast path).
 
-    Uses :func:`application_values`, the same formulas as :func:`application_features`.
+    Uses :func:`application_row`, the formula of :func:`application_features`.
     """
 
     def num(key: str) -> float:
         v = _number(application.get(key))
-        return np.nan if v is None else float(v)
+        return math.nan if v is None else float(v)
 
-    cols = application_values(
-        np.array([application.get("program")], dtype=object), np.array([application.get("purpose")], dtype=object),
-        np.array([num("amount")]), np.array([num("term_months")]), np.array([num("grace_months")]),
-        np.array([np.nan if workers is None else float(workers)]),
+    return application_row(
+        application.get("program"), application.get("purpose"), num("amount"),
+        num("term_months"), num("grace_months"), math.nan if workers is None else float(workers),
     )  # fmt: skip
-    return {name: values[0] for name, values in cols.items()}
 
 
 def _number(value: object) -> float | None:

@@ -7,6 +7,10 @@ together, so the commit's cost is shared — the reason one writer beats a threa
 SQLite (one writer at a time anyway) and PostgreSQL alike. A batch that fails (a duplicate
 idempotency key, say) is retried request by request, so one bad request fails alone.
 
+A request on the event loop waits with :meth:`AuditWriter.write`: the thread settles every
+such waiter of a transaction in one callback on the loop, not one callback per request (each
+callback woke the loop and traded the GIL with it, and the loop sat idle between them).
+
 The thread keeps one connection open between transactions (checking one out of the pool for
 every commit cost more CPU than the insert, and that CPU competes with the event loop for the
 GIL); after an error the connection is closed and the next transaction opens a fresh one.
@@ -14,6 +18,7 @@ GIL); after an error the connection is closed and the next transaction opens a f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -42,6 +47,18 @@ class AuditWriter:
 
     def submit(self, rows: Sequence[Mapping[str, object]]) -> Future:
         """Queue one request's rows; the future completes when they are committed (or fails)."""
+        future: Future = Future()
+        self._put(list(rows), future)
+        return future
+
+    async def write(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Queue one request's rows and wait until they are committed (raises if they fail)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._put(list(rows), _LoopWaiter(loop, waiter))
+        await waiter
+
+    def _put(self, rows: list, waiter: Future | _LoopWaiter) -> None:
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
@@ -49,9 +66,7 @@ class AuditWriter:
                         target=self._run, name="audit-writer", daemon=True
                     )
                     self._thread.start()
-        future: Future = Future()
-        self._queue.put((list(rows), future))
-        return future
+        self._queue.put((rows, waiter))
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -85,15 +100,30 @@ class AuditWriter:
                 logger.debug("audit writer: closing a broken connection failed", exc_info=True)
             self._conn = None
 
-    def _commit(self, batch: list[tuple[list, Future]]) -> None:
+    def _commit(self, batch: list[tuple[list, Future | _LoopWaiter]]) -> None:
         # A waiter that gave up (its request was cancelled) is not answered: its rows are not
         # written, and its cancelled future is not completed — that raises InvalidStateError,
         # which would end this thread and leave every later request waiting forever.
-        batch = [(rows, f) for rows, f in batch if f.set_running_or_notify_cancel()]
-        if batch:
-            self._write(batch)
+        batch = [(rows, w) for rows, w in batch if _still_waiting(w)]
+        if not batch:
+            return
+        outcomes = self._write(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for waiter, err in outcomes:
+            if isinstance(waiter, _LoopWaiter):
+                by_loop.setdefault(waiter.loop, []).append((waiter.future, err))
+            elif err is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(err)
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                logger.debug("audit writer: %d waiters' loop is closed", len(settled))
 
-    def _write(self, batch: list[tuple[list, Future]]) -> None:
+    def _write(self, batch: list[tuple[list, Future | _LoopWaiter]]) -> list[tuple]:
+        """Commit the batch's rows; (waiter, ``None`` or the error) for each request."""
         try:
             if self._conn is None:
                 self._conn = self.engine.connect()
@@ -102,10 +132,33 @@ class AuditWriter:
         except Exception as err:
             self._close_connection()
             if len(batch) > 1:  # isolate the request that broke the batch
-                for one in batch:
-                    self._write([one])
-                return
-            batch[0][1].set_exception(err)
-            return
-        for _, future in batch:
+                return [outcome for one in batch for outcome in self._write([one])]
+            return [(batch[0][1], err)]
+        return [(waiter, None) for _, waiter in batch]
+
+
+class _LoopWaiter:
+    """A request on an event loop waiting for its rows (settled on that loop)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> None:
+        self.loop = loop
+        self.future = future
+
+
+def _still_waiting(waiter: Future | _LoopWaiter) -> bool:
+    if isinstance(waiter, _LoopWaiter):
+        return not waiter.future.cancelled()  # a read: the future is settled on its loop only
+    return waiter.set_running_or_notify_cancel()
+
+
+def _settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+    """On the loop: complete the futures of one transaction (those not cancelled meanwhile)."""
+    for future, err in settled:
+        if future.done():
+            continue
+        if err is None:
             future.set_result(None)
+        else:
+            future.set_exception(err)

@@ -32,6 +32,10 @@ PREDICT_CONTRIB = 3
 """``C_API_PREDICT_CONTRIB``: per-feature contributions to the raw score, then the expected value."""
 DTYPE_FLOAT64 = 1
 _LIB_KEEP_GIL = ctypes.PyDLL(_LIB._name, handle=_LIB._handle)
+_predict_one = _LIB_KEEP_GIL.LGBM_BoosterPredictForMatSingleRowFast
+_predict_one.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.POINTER(ctypes.c_double)]  # fmt: skip
+_predict_one.restype = ctypes.c_int
 
 
 def _free(handles: list[ctypes.c_void_p]) -> None:
@@ -58,6 +62,10 @@ class SingleRowPredictor:
             PREDICT_CONTRIB: np.zeros(self._n + 1, dtype=np.float64),
         }
         self._out_len = ctypes.c_int64()
+        # ctypes arguments built once: converting them on every call cost more than the trees
+        self._out_len_ref = ctypes.byref(self._out_len)
+        self._out_ptr = {k: v.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                         for k, v in self._out.items()}  # fmt: skip
         for kind in (PREDICT_NORMAL, PREDICT_CONTRIB):
             handle = ctypes.c_void_p()
             _safe_call(
@@ -71,23 +79,21 @@ class SingleRowPredictor:
         weakref.finalize(self, _free, list(self._handles.values()))
 
     def _call(self, kind: int, row: np.ndarray) -> np.ndarray:
-        row = np.ascontiguousarray(row, dtype=np.float64)
+        """Score ``row`` into the kind's output buffer; the caller holds the lock."""
+        if row.dtype != np.float64 or not row.flags.c_contiguous:
+            row = np.ascontiguousarray(row, dtype=np.float64)
         if row.shape != (self._n,):
             raise ValueError(f"expected one row of {self._n} features, got shape {row.shape}")
-        out = self._out[kind]
-        with self._lock:
-            _safe_call(
-                _LIB_KEEP_GIL.LGBM_BoosterPredictForMatSingleRowFast(
-                    self._handles[kind], row.ctypes.data_as(ctypes.c_void_p),
-                    ctypes.byref(self._out_len), out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-                )
-            )  # fmt: skip
-            return out.copy()
+        _safe_call(_predict_one(self._handles[kind], row.ctypes.data, self._out_len_ref,
+                                self._out_ptr[kind]))  # fmt: skip
+        return self._out[kind]
 
     def probability(self, row: np.ndarray) -> float:
         """The booster's (uncalibrated) probability for one row, as ``Booster.predict``."""
-        return float(self._call(PREDICT_NORMAL, row)[0])
+        with self._lock:
+            return float(self._call(PREDICT_NORMAL, row)[0])
 
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """Contributions of one row (last entry: expected value), as ``pred_contrib=True``."""
-        return self._call(PREDICT_CONTRIB, row)
+        with self._lock:
+            return self._call(PREDICT_CONTRIB, row).copy()

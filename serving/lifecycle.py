@@ -18,6 +18,7 @@ from serving.auth import ClientCache, read_keys_file, sync_clients
 from serving.db.migrate import check_current
 from serving.db.schema import service_events
 from serving.deps import Services
+from serving.loop_audit_writer import LoopAuditWriter
 from serving.metrics import Metrics
 from serving.model_store import ModelHolder
 from serving.online_cache import OnlineCache
@@ -65,7 +66,9 @@ def build_services(
         metrics=metrics or Metrics(),
         tracking_uri=settings.tracking_uri or tracking_uri(settings.state_dir),
         online=online,
-        audit_writer=AuditWriter(engine),
+        audit_writer=(
+            LoopAuditWriter(engine) if engine.dialect.name == "sqlite" else AuditWriter(engine)
+        ),
         pii_key=bytes.fromhex(pii) if pii else None,
     )
 

@@ -76,23 +76,17 @@ class LoadedModel:
         An unknown category is treated as missing, as LightGBM does for unseen categories.
         """
         nan = math.nan
-        plan = self._plan
         rows = []
         for vec in vectors:
-            row = []
-            for name, codes in plan:
-                value = vec.get(name)
-                if value is None:
-                    row.append(nan)
-                elif codes is not None:
-                    row.append(codes.get(str(value), nan))
-                elif isinstance(value, bool):
-                    row.append(1.0 if value else 0.0)
-                else:
-                    v = float(value)  # type: ignore[arg-type]
-                    row.append(v if math.isfinite(v) else nan)
+            row = [vec.get(name) for name in self.names]
+            for j, codes in self._categorical:
+                value = row[j]
+                row[j] = nan if value is None else codes.get(str(value), nan)
             rows.append(row)
-        return np.array(rows, dtype="float64").reshape(len(vectors), len(self.names))
+        # numpy turns None into NaN and booleans into 1.0 / 0.0
+        x = np.array(rows, dtype="float64").reshape(len(vectors), len(self.names))
+        x[~np.isfinite(x)] = nan
+        return x
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """A feature table's rows as the booster's float matrix (same encoding as :meth:`matrix`)."""
@@ -109,8 +103,8 @@ class LoadedModel:
         return x
 
     @cached_property
-    def _plan(self) -> list[tuple[str, Mapping[str, int] | None]]:
-        return [(name, self.codes.get(name)) for name in self.names]
+    def _categorical(self) -> list[tuple[int, Mapping[str, int]]]:
+        return [(j, self.codes[n]) for j, n in enumerate(self.names) if n in self.codes]
 
     @cached_property
     def single_row(self) -> SingleRowPredictor:
@@ -120,9 +114,8 @@ class LoadedModel:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of trouble for a matrix from :meth:`matrix`."""
         if x.shape[0] == 1:
-            raw = np.array([self.single_row.probability(x[0])])
-        else:
-            raw = self.scorer.booster.predict(x, num_threads=1)
+            return np.array([self.scorer.calibrator.one(self.single_row.probability(x[0]))])
+        raw = self.scorer.booster.predict(x, num_threads=1)
         return np.asarray(self.scorer.calibrator(raw), dtype="float64")
 
     def contributions(self, x: np.ndarray) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import orjson
@@ -13,8 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving import audit
 from serving.auth import ApiClient
-from serving.deps import Services, require, served_model, services
-from serving.model_store import LoadedModel
+from serving.deps import Context, Services, context
 from serving.schemas import ApplicationIn, ApplicationScore, BatchIn, BatchScore, errors
 from serving.scoring import (
     ApplicationRejectedError,
@@ -66,14 +64,13 @@ def _resolve(svc: Services, client: ApiClient, apps: list[ApplicationIn]) -> lis
 
 
 async def _score(
-    svc: Services,
-    client: ApiClient,
-    model: LoadedModel,
+    ctx: Context,
     apps: list[ApplicationIn],
     explain: bool,
     idem: str | None,
     endpoint: str,
 ) -> list[dict]:
+    svc, client, model = ctx.svc, ctx.client, ctx.model
     keys = [idem] if endpoint == "score" else [f"{idem}#{i}" for i in range(len(apps))]
     digest = audit.request_digest(
         {"apps": [a.model_dump(mode="json") for a in apps], "explain": explain}
@@ -118,7 +115,7 @@ async def _score(
             )
         )  # fmt: skip
     try:  # answered only once the audit rows are committed
-        await asyncio.wrap_future(svc.audit_writer.submit(audit_rows))
+        await svc.audit_writer.write(audit_rows)
     except IntegrityError:
         stored = (
             await to_thread.run_sync(audit.replay, svc.engine, client.client_id, keys)
@@ -137,9 +134,7 @@ async def score_application(
     application: ApplicationIn,
     explain: bool = Explain,
     idempotency_key: str | None = IdempotencyKey,
-    client: ApiClient = Depends(require("applications:score")),
-    svc: Services = Depends(services),
-    model: LoadedModel = Depends(served_model("application")),
+    ctx: Context = Depends(context("applications:score", "application")),
 ) -> Response:
     """Probability of trouble within 12 months if this loan is granted, with the reasons.
 
@@ -147,7 +142,7 @@ async def score_application(
     the rule broken, not a score. Every score is written to the audit log before it is answered;
     a retry with the same ``Idempotency-Key`` returns the same answer and writes nothing.
     """
-    body = await _score(svc, client, model, [application], explain, idempotency_key, "score")
+    body = await _score(ctx, [application], explain, idempotency_key, "score")
     # Built to the response model above (tests check it); returned as is, not validated again.
     return Response(orjson.dumps(body[0]), media_type="application/json")
 
@@ -157,18 +152,14 @@ async def score_batch(
     batch: BatchIn,
     explain: bool = Explain,
     idempotency_key: str | None = IdempotencyKey,
-    client: ApiClient = Depends(require("applications:score")),
-    svc: Services = Depends(services),
-    model: LoadedModel = Depends(served_model("application")),
+    ctx: Context = Depends(context("applications:score", "application")),
 ) -> dict:
     """Several applications at once (at most ``VBSP_RISK_MAX_BATCH``); all or none are scored."""
-    if len(batch.applications) > svc.settings.max_batch:
+    if len(batch.applications) > ctx.svc.settings.max_batch:
         raise ApplicationRejectedError(
             [
-                f"applications: at most {svc.settings.max_batch} per batch, got {len(batch.applications)}"
+                f"applications: at most {ctx.svc.settings.max_batch} per batch, got {len(batch.applications)}"
             ]
         )
-    scores = await _score(
-        svc, client, model, batch.applications, explain, idempotency_key, "score-batch"
-    )
+    scores = await _score(ctx, batch.applications, explain, idempotency_key, "score-batch")
     return {"scores": scores}

@@ -9,9 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from serving.auth import ApiClient
-from serving.deps import Services, require, served_model, services
-from serving.model_store import LoadedModel
+from serving.deps import Context, context
 from serving.priorities import priorities
 from serving.schemas import Priorities, errors
 
@@ -35,12 +33,11 @@ def inspection_priorities(
         "risk", description="risk or probability × outstanding"
     ),
     limit: int = Query(50, ge=1, le=2000),
-    client: ApiClient = Depends(require("inspections:read")),
-    svc: Services = Depends(services),
-    model: LoadedModel = Depends(served_model("portfolio")),
+    ctx: Context = Depends(context("inspections:read", "portfolio")),
 ) -> Response:
     """Households ranked for visits at the latest scored month, with their reasons, and the
     groups whose members' risk is rising together (rising groups first)."""
+    svc, client, model = ctx.svc, ctx.client, ctx.model
     if commune_id is not None and not client.can_see_commune(commune_id):
         raise HTTPException(403, "commune_id: outside this key's communes")
     as_of, ranked, groups = priorities(

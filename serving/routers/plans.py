@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving import planner
 from serving.auth import ApiClient
-from serving.deps import Services, require, served_model, services
+from serving.deps import Context, Services, context, require, services
 from serving.json_types import JsonBool, Number, Timestamp
 from serving.model_store import LoadedModel
 from serving.schemas import Identifier, ModelRef, errors
@@ -255,15 +255,13 @@ def save_outcome(svc: Services, client: ApiClient, visit_id: str, body: OutcomeI
 @router.post("/plans", response_model=Plan, status_code=201, responses=errors(404, 409, 413, 415))
 async def post_plan(
     body: PlanIn,
-    client: ApiClient = Depends(require("visits:write")),
-    svc: Services = Depends(services),
-    model: LoadedModel = Depends(served_model("portfolio")),
+    ctx: Context = Depends(context("visits:write", "portfolio")),
 ) -> dict:
     """Plan a commune's visits for a month: households by risk or expected exposure (plus a
     random share drawn from the rest of the portfolio), grouped by village and group, on the
     days around the commune's transaction day, at most ``capacity_per_day`` visits a day.
     A month's plan exists once; ``replace`` redraws it while no outcome is recorded."""
-    return await to_thread.run_sync(create_plan, svc, client, model, body)
+    return await to_thread.run_sync(create_plan, ctx.svc, ctx.client, ctx.model, body)
 
 
 @router.get("/plans", response_model=list[PlanSummary], responses=errors())

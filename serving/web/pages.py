@@ -42,7 +42,7 @@ from serving import planner
 from serving.auth import ApiClient, allowed
 from serving.bands import BAND_NAMES, BANDS
 from serving.db.schema import portfolio_scores
-from serving.deps import Services
+from serving.deps import Context, Services
 from serving.priorities import household_scores, priorities
 from serving.routers import applications, plans
 from serving.schemas import ApplicationIn
@@ -661,9 +661,8 @@ async def application_score(request: Request) -> Response:
         model = page.svc.holder.get("application")
         if model is None:
             raise HTTPException(503, page.t("no_model"))
-        result = (
-            await applications._score(page.svc, page.client, model, [app], True, None, "score")
-        )[0]  # type: ignore[arg-type]
+        ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
+        result = (await applications._score(ctx, [app], True, None, "score"))[0]
     except ValidationError as err:  # the API's 422 wording (serving.app._invalid)
         errors = [{"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
                    "message": e.get("msg", "")} for e in err.errors()]  # fmt: skip

@@ -3,6 +3,8 @@ batch fails alone (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +32,17 @@ def _row(idem: str | None = None) -> dict:
 def _count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT COUNT(*) FROM score_audit")).scalar_one()
+
+
+def _stored(engine: Engine, score_ids: list[str]) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT COUNT(*) FROM score_audit WHERE score_id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": score_ids},
+        ).scalar_one()
+    return found == len(score_ids)
 
 
 def test_every_row_is_committed_when_its_future_completes(engine: Engine) -> None:
@@ -65,6 +78,15 @@ def test_a_duplicate_idempotency_key_fails_alone(engine: Engine) -> None:
         writer.close()
 
 
+def test_score_ids_are_formatted_as_uuid_formats_version_4() -> None:
+    import os
+
+    from serving.audit import uuid4_text
+
+    for raw in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(2000))]:
+        assert uuid4_text(raw) == str(uuid.UUID(bytes=raw, version=4))
+
+
 def test_score_ids_are_distinct_version_4_uuids_across_refills() -> None:
     from serving.audit import _ScoreIds
 
@@ -73,3 +95,62 @@ def test_score_ids_are_distinct_version_4_uuids_across_refills() -> None:
     assert len(set(drawn)) == 50
     parsed = [uuid.UUID(i) for i in drawn]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+
+
+def test_requests_on_the_event_loop_are_settled_once_their_rows_are_committed(
+    engine: Engine,
+) -> None:
+    upgrade(engine)
+    writer = AuditWriter(engine)
+
+    async def main() -> list:
+        await writer.write([_row("k1")])
+        rows = [[_row()] for _ in range(40)] + [[_row("k1")], [_row("k2"), _row("k3")]]
+
+        async def one(r: list) -> object:
+            try:
+                await writer.write(r)
+            except IntegrityError as err:
+                return err
+            return _stored(
+                engine, [x["score_id"] for x in r]
+            )  # committed before the await returned
+
+        return await asyncio.gather(*(one(r) for r in rows))
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        writer.close()
+    assert isinstance(outcomes[40], IntegrityError)  # the duplicate key fails alone
+    assert all(n is True for i, n in enumerate(outcomes) if i != 40)
+    assert _count(engine) == 1 + 40 + 2
+
+
+def test_a_request_cancelled_on_the_event_loop_writes_nothing(engine: Engine) -> None:
+    upgrade(engine)
+    writer = AuditWriter(engine)
+    release = threading.Event()
+    real_write = writer._write
+
+    def slow_write(batch: list) -> list:
+        release.wait(10)  # the first transaction is still running when the second request gives up
+        return real_write(batch)
+
+    writer._write = slow_write  # type: ignore[method-assign]
+
+    async def main() -> None:
+        first = asyncio.ensure_future(writer.write([_row()]))
+        await asyncio.sleep(0.1)
+        gave_up = asyncio.ensure_future(writer.write([_row()]))
+        await asyncio.sleep(0.1)
+        gave_up.cancel()
+        release.set()
+        await first
+        await writer.write([_row()])  # the writer is still alive
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+    assert _count(engine) == 2

@@ -84,3 +84,26 @@ def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) ->
     writer.close()
     assert count_audit(engine) == 2  # the cancelled request's row was not written
     engine.dispose()
+
+
+def test_request_digests_are_the_canonical_json_digests_stored_before() -> None:
+    """Digests of stored requests stay comparable across versions (retries after an upgrade)."""
+    import hashlib
+    import json
+
+    from serving.audit import request_digest
+    from serving.schemas import ApplicationIn
+
+    apps = [
+        ApplicationIn(household_id="H00001", program="poor_household", purpose="livestock",
+                      amount=40_000_000, term_months=36),
+        ApplicationIn(national_id="012345678901", program="near_poor", purpose="crops",
+                      amount=99_999_999.0, term_months=60, grace_months=6),
+        ApplicationIn(group_id="G0001", village_id="V01", program="poor_household",
+                      purpose="livestock", amount=1, term_months=1),
+    ]  # fmt: skip
+    for chosen in ([apps[0]], apps):
+        for explain in (True, False):
+            payload = {"apps": [a.model_dump(mode="json") for a in chosen], "explain": explain}
+            before = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+            assert request_digest(payload) == hashlib.sha256(before.encode()).hexdigest()

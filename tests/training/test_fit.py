@@ -14,7 +14,7 @@ from training.fit import (
     fit_logistic,
     monotone_constraints,
 )
-from training.scorer import Scorer
+from training.scorer import Calibrator, Scorer
 from training.train import TrainResult
 
 
@@ -115,3 +115,19 @@ def test_few_positives_get_an_intercept_only_calibration() -> None:
     assert cal.method == "platt" and cal.params["a"] == 1.0 and "intercept only" in reason
     assert cal(raw).mean() == pytest.approx(y.mean(), rel=1e-6)
     assert np.array_equal(np.argsort(cal(raw)), np.argsort(raw))
+
+
+@pytest.mark.parametrize(
+    "cal",
+    [
+        Calibrator("platt", {"a": 1.3, "b": -0.4}),
+        Calibrator("isotonic", {"x": [0.0, 0.05, 0.2, 1.0], "y": [0.01, 0.04, 0.3, 0.9]}),
+        Calibrator("none"),
+    ],
+    ids=lambda c: c.method,
+)
+def test_one_probability_is_calibrated_as_an_array_is(cal: Calibrator) -> None:
+    raw = np.concatenate([[0.0, 1e-12, 0.05, 0.5, 1.0 - 1e-12, 1.0],
+                          np.random.default_rng(3).uniform(0, 1, 200)])  # fmt: skip
+    as_array = cal(raw)
+    assert [cal.one(float(r)) for r in raw] == pytest.approx(as_array.tolist(), rel=0, abs=1e-15)
