@@ -5,7 +5,7 @@ for the disk, so a commit takes tens of microseconds — less than handing the r
 thread and waking the loop back (on this 2-core VM each hand-off cost hundreds of microseconds
 while the loop sat idle: the thread writer kept the loop waiting longer than the commit itself).
 Here the rows a request hands to :meth:`LoopAuditWriter.write` wait for the end of the loop's
-current pass; then one transaction commits every request's rows that arrived in that pass, and
+next pass; then one transaction commits every request's rows that arrived meanwhile, and
 each request is answered only after its rows are committed (nothing acknowledged is lost).
 
 The loop never waits for a lock or the disk:
@@ -69,7 +69,9 @@ class LoopAuditWriter:
         self._pending.append((list(rows), waiter))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush, loop, loop.time())
+            # after the loop's next pass, not this one: requests read in the next pass join the
+            # same transaction (6.2 requests a commit instead of 4.4 at concurrency 8)
+            loop.call_soon(loop.call_soon, self._flush, loop, loop.time())
         await waiter
 
     def close(self) -> None:
