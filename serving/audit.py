@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -21,15 +22,18 @@ from serving.db.schema import score_audit
 
 
 class _ScoreIds:
-    """Random (version 4) UUIDs from a buffer of ``os.urandom`` bytes refilled 256 ids at a time.
+    """Time-ordered UUIDs (version 7, RFC 9562): the millisecond, then 74 random bits.
 
-    ``uuid.uuid4()`` asks the kernel for 16 bytes per call, and that system call releases the
-    GIL: the audit writer's thread took it, and the event loop waited for it back on every
-    score (3 % of the service's samples). Same randomness source, one call per 256 ids.
+    Time-ordered so that the audit log's primary-key index grows at its end: random (version 4)
+    ids put each new row on a random page of an index that grows forever, and a commit of eight
+    rows wrote eight index pages instead of one or two (a third more time per commit). The
+    random bits come from a buffer of ``os.urandom`` bytes refilled 256 ids at a time:
+    ``uuid.uuid4()`` asks the kernel on every call, and that system call released the GIL to
+    another thread while the event loop waited to get it back.
     """
 
     def __init__(self, per_refill: int = 256) -> None:
-        self._size = 16 * per_refill
+        self._size = 10 * per_refill
         self._buf = b""
         self._at = 0
         self._lock = threading.Lock()
@@ -38,19 +42,19 @@ class _ScoreIds:
         with self._lock:
             if self._at >= len(self._buf):
                 self._buf, self._at = os.urandom(self._size), 0
-            raw = self._buf[self._at : self._at + 16]
-            self._at += 16
-        return uuid4_text(raw)
+            raw = self._buf[self._at : self._at + 10]
+            self._at += 10
+        return uuid7_text(time.time_ns() // 1_000_000, raw)
 
 
-def uuid4_text(raw: bytes) -> str:
-    """``str(uuid.UUID(bytes=raw, version=4))``, formatted directly (a fifth of the time)."""
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+def uuid7_text(unix_ms: int, random10: bytes) -> str:
+    """The text of the version 7 UUID of ``unix_ms`` with ten random bytes (74 bits used)."""
+    h = f"{unix_ms & 0xFFFF_FFFF_FFFF:012x}{random10.hex()}"
+    return f"{h[:8]}-{h[8:12]}-7{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 new_score_id = _ScoreIds()
-"""A fresh score id (random UUID, version 4)."""
+"""A fresh score id (time-ordered UUID, version 7)."""
 
 
 def request_digest(payload: Mapping[str, object]) -> str:

@@ -160,8 +160,11 @@ class _Insert:
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
         self.columns = [c.name for c in score_audit.columns]
-        self.processors: list[Callable | None] = [
+        processors = [
             c.type.dialect_impl(dialect).bind_processor(dialect) for c in score_audit.columns
+        ]
+        self.processors: list[tuple[int, Callable]] = [
+            (j, p) for j, p in enumerate(processors) if p is not None
         ]
         self.sql = (
             f"INSERT INTO {score_audit.name} ({', '.join(self.columns)}) "
@@ -174,11 +177,12 @@ class _Insert:
         Raises:
             sqlalchemy.exc.DBAPIError: The matching subclass (``IntegrityError``, ...).
         """
-        params = [
-            tuple(row.get(c) if p is None else p(row.get(c))
-                  for c, p in zip(self.columns, self.processors, strict=True))
-            for row in rows
-        ]  # fmt: skip
+        params = []
+        for row in rows:
+            values = [row.get(c) for c in self.columns]
+            for j, process in self.processors:  # dates and times to SQLAlchemy's stored text
+                values[j] = process(values[j])
+            params.append(values)
         try:
             conn.execute("BEGIN")  # one transaction whatever the driver's autocommit setting
             conn.executemany(self.sql, params)

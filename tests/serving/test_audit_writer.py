@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -78,23 +79,33 @@ def test_a_duplicate_idempotency_key_fails_alone(engine: Engine) -> None:
         writer.close()
 
 
-def test_score_ids_are_formatted_as_uuid_formats_version_4() -> None:
+def test_score_ids_are_version_7_uuids_of_their_millisecond() -> None:
     import os
 
-    from serving.audit import uuid4_text
+    from serving.audit import uuid7_text
 
-    for raw in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(2000))]:
-        assert uuid4_text(raw) == str(uuid.UUID(bytes=raw, version=4))
+    for ms in (0, 1, 1_764_255_600_123, 2**48 - 1):
+        for raw in (bytes(10), b"\xff" * 10, os.urandom(10)):
+            u = uuid.UUID(uuid7_text(ms, raw))
+            assert u.version == 7 and u.variant == uuid.RFC_4122
+            assert u.int >> 80 == ms  # the first 48 bits are the millisecond
+            # the rest is the random bytes but for the version and variant bits
+            mask = (1 << 80) - 1 & ~(0xF << 76) & ~(0x3 << 62)
+            assert u.int & mask == int.from_bytes(raw, "big") & mask
 
 
-def test_score_ids_are_distinct_version_4_uuids_across_refills() -> None:
+def test_score_ids_are_distinct_time_ordered_uuids_across_refills() -> None:
     from serving.audit import _ScoreIds
 
     ids = _ScoreIds(per_refill=4)
+    before = time.time_ns() // 1_000_000
     drawn = [ids() for _ in range(50)]  # 13 refills
+    after = time.time_ns() // 1_000_000
     assert len(set(drawn)) == 50
     parsed = [uuid.UUID(i) for i in drawn]
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    stamps = [u.int >> 80 for u in parsed]
+    assert stamps == sorted(stamps) and before <= stamps[0] and stamps[-1] <= after
 
 
 def test_requests_on_the_event_loop_are_settled_once_their_rows_are_committed(
