@@ -118,7 +118,7 @@ class AuditWriter:
                 waiter.set_exception(err)
         for loop, settled in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, settled)
+                loop.call_soon_threadsafe(settle, settled)
             except RuntimeError:  # the loop is closed: nobody waits any more
                 logger.debug("audit writer: %d waiters' loop is closed", len(settled))
 
@@ -153,7 +153,7 @@ def _still_waiting(waiter: Future | _LoopWaiter) -> bool:
     return waiter.set_running_or_notify_cancel()
 
 
-def _settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+def settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:
     """On the loop: complete the futures of one transaction (those not cancelled meanwhile)."""
     for future, err in settled:
         if future.done():

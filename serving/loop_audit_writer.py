@@ -38,6 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from serving.audit_writer import settle
 from serving.db.schema import score_audit
 
 logger = logging.getLogger(__name__)
@@ -94,13 +95,7 @@ class LoopAuditWriter:
                 loop.call_later(RETRY_SECONDS, self._flush, loop, since)
                 return
             outcomes = [(w, err) for _, w in batch]
-        for waiter, err in outcomes:
-            if waiter.done():
-                continue
-            if err is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(err)
+        settle(outcomes)
         self._commits += 1
         if self._commits % self.checkpoint_every == 0 and self._checkpoint is None:
             self._checkpoint = loop.run_in_executor(None, self._run_checkpoint)

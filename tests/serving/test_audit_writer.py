@@ -14,20 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from serving.audit import audit_row
 from serving.audit_writer import AuditWriter
 from serving.db.migrate import upgrade
-
-STORED = {"entity_type": "household", "entity_id": "H1", "group_id": "G1", "commune_id": "C1",
-          "as_of": None}  # fmt: skip
-
-
-def _row(idem: str | None = None) -> dict:
-    return audit_row(
-        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=idem,
-        digest="d", stored=STORED, model_name="m", model_version="1", probability=0.1,
-        band="medium", request={"amount": 1}, response={"ok": True},
-    )  # fmt: skip
+from tests.serving.audit_rows import made_up_row
 
 
 def _count(engine: Engine) -> int:
@@ -51,7 +40,7 @@ def test_every_row_is_committed_when_its_future_completes(engine: Engine) -> Non
     writer = AuditWriter(engine)
     try:
         with ThreadPoolExecutor(8) as pool:
-            futures = list(pool.map(lambda _: writer.submit([_row()]), range(200)))
+            futures = list(pool.map(lambda _: writer.submit([made_up_row()]), range(200)))
         for f in futures:
             f.result(timeout=30)
             # a completed future means the row is already visible to another connection
@@ -64,11 +53,11 @@ def test_a_duplicate_idempotency_key_fails_alone(engine: Engine) -> None:
     upgrade(engine)
     writer = AuditWriter(engine)
     try:
-        writer.submit([_row("k1")]).result(timeout=30)
+        writer.submit([made_up_row("k1")]).result(timeout=30)
         futures = [
-            writer.submit([_row("k1")]),
-            writer.submit([_row()]),
-            writer.submit([_row("k2")]),
+            writer.submit([made_up_row("k1")]),
+            writer.submit([made_up_row()]),
+            writer.submit([made_up_row("k2")]),
         ]
         with pytest.raises(IntegrityError):
             futures[0].result(timeout=30)
@@ -115,8 +104,11 @@ def test_requests_on_the_event_loop_are_settled_once_their_rows_are_committed(
     writer = AuditWriter(engine)
 
     async def main() -> list:
-        await writer.write([_row("k1")])
-        rows = [[_row()] for _ in range(40)] + [[_row("k1")], [_row("k2"), _row("k3")]]
+        await writer.write([made_up_row("k1")])
+        rows = [[made_up_row()] for _ in range(40)] + [
+            [made_up_row("k1")],
+            [made_up_row("k2"), made_up_row("k3")],
+        ]
 
         async def one(r: list) -> object:
             try:
@@ -151,14 +143,14 @@ def test_a_request_cancelled_on_the_event_loop_writes_nothing(engine: Engine) ->
     writer._write = slow_write  # type: ignore[method-assign]
 
     async def main() -> None:
-        first = asyncio.ensure_future(writer.write([_row()]))
+        first = asyncio.ensure_future(writer.write([made_up_row()]))
         await asyncio.sleep(0.1)
-        gave_up = asyncio.ensure_future(writer.write([_row()]))
+        gave_up = asyncio.ensure_future(writer.write([made_up_row()]))
         await asyncio.sleep(0.1)
         gave_up.cancel()
         release.set()
         await first
-        await writer.write([_row()])  # the writer is still alive
+        await writer.write([made_up_row()])  # the writer is still alive
 
     try:
         asyncio.run(main())

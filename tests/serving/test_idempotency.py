@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from features.db import make_engine
 from serving.app import create_app
-from serving.audit import audit_row
 from serving.audit_writer import AuditWriter
 from serving.db.migrate import upgrade
+from tests.serving.audit_rows import made_up_row
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import SCORE, application, filled_sqlite, household_ids
 
@@ -54,16 +53,6 @@ def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
     assert count_audit(make_engine(url)) == 3
 
 
-def _row() -> dict:
-    return audit_row(
-        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=None,
-        digest="d", stored={"entity_type": "household", "entity_id": "H1", "group_id": "G1",
-                            "commune_id": "C1", "as_of": None},
-        model_name="m", model_version="1", probability=0.1, band="medium",
-        request={"amount": 1}, response={"ok": True},
-    )  # fmt: skip
-
-
 def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path.as_posix()}")
@@ -72,15 +61,15 @@ def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) ->
     blocker = sqlite3.connect(path, timeout=1)
     blocker.execute("BEGIN EXCLUSIVE")  # the writer's first commit waits for the lock
     try:
-        first = writer.submit([_row()])
+        first = writer.submit([made_up_row()])
         time.sleep(0.3)
-        gave_up = writer.submit([_row()])
+        gave_up = writer.submit([made_up_row()])
         assert gave_up.cancel()  # what asyncio.wrap_future does when the request is cancelled
     finally:
         blocker.rollback()
         blocker.close()
     first.result(timeout=30)
-    writer.submit([_row()]).result(timeout=30)  # the writer is still alive
+    writer.submit([made_up_row()]).result(timeout=30)  # the writer is still alive
     writer.close()
     assert count_audit(engine) == 2  # the cancelled request's row was not written
     engine.dispose()

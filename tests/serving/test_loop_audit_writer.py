@@ -19,17 +19,7 @@ from features.db import make_engine
 from serving.audit import audit_row
 from serving.db.migrate import upgrade
 from serving.loop_audit_writer import LoopAuditWriter
-
-STORED = {"entity_type": "household", "entity_id": "H1", "group_id": "G1", "commune_id": "C1",
-          "as_of": None}  # fmt: skip
-
-
-def _row(idem: str | None = None) -> dict:
-    return audit_row(
-        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=idem,
-        digest="d", stored=STORED, model_name="m", model_version="1", probability=0.1,
-        band="medium", request={"amount": 1}, response={"ok": True},
-    )  # fmt: skip
+from tests.serving.audit_rows import STORED, made_up_row
 
 
 @pytest.fixture
@@ -58,8 +48,11 @@ def test_rows_are_committed_before_the_request_is_answered(db: tuple[Engine, Pat
         return {r["score_id"] for r in rows} <= _ids(engine)  # visible to another connection
 
     async def main() -> list:
-        await writer.write([_row("k1")])
-        batch = [[_row()] for _ in range(30)] + [[_row("k1")], [_row("k2"), _row("k3")]]
+        await writer.write([made_up_row("k1")])
+        batch = [[made_up_row()] for _ in range(30)] + [
+            [made_up_row("k1")],
+            [made_up_row("k2"), made_up_row("k3")],
+        ]
         return await asyncio.gather(*(one(r) for r in batch))
 
     outcomes = asyncio.run(main())
@@ -84,7 +77,7 @@ def test_a_held_lock_is_waited_for_without_blocking_the_loop(db: tuple[Engine, P
 
     async def main() -> None:
         tick = asyncio.create_task(ticker())
-        write = asyncio.create_task(writer.write([_row()]))
+        write = asyncio.create_task(writer.write([made_up_row()]))
         await asyncio.sleep(0.3)
         assert not write.done()
         blocker.rollback()  # the lock goes; the retried commit goes through
@@ -109,14 +102,14 @@ def test_a_lock_held_beyond_the_busy_timeout_fails_the_waiting_requests(
     async def main() -> float:
         start = time.perf_counter()
         with pytest.raises(OperationalError, match="locked"):
-            await writer.write([_row()])
+            await writer.write([made_up_row()])
         return time.perf_counter() - start
 
     waited = asyncio.run(main())
     blocker.rollback()
     blocker.close()
     assert waited >= 0.2
-    asyncio.run(writer.write([_row()]))  # and writes again once the lock is gone
+    asyncio.run(writer.write([made_up_row()]))  # and writes again once the lock is gone
     writer.close()
     assert len(_ids(engine)) == 1
 
@@ -124,7 +117,7 @@ def test_a_lock_held_beyond_the_busy_timeout_fails_the_waiting_requests(
 def test_a_cancelled_request_writes_nothing(db: tuple[Engine, Path]) -> None:
     engine, _ = db
     writer = LoopAuditWriter(engine)
-    rows = [_row(), _row()]
+    rows = [made_up_row(), made_up_row()]
 
     async def main() -> None:
         gave_up = asyncio.create_task(writer.write([rows[0]]))
@@ -144,7 +137,7 @@ def test_the_wal_is_checkpointed_off_the_loop(db: tuple[Engine, Path]) -> None:
 
     async def main() -> None:
         for _ in range(12):
-            await writer.write([_row()])
+            await writer.write([made_up_row()])
         while writer._checkpoint is not None:
             await asyncio.sleep(0.01)
 
