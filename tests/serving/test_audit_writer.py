@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving.audit_writer import AuditWriter
 from serving.db.migrate import upgrade
+from tests.serving import event_loop
 from tests.serving.audit_rows import made_up_row
 
 
@@ -122,7 +123,7 @@ def test_requests_on_the_event_loop_are_settled_once_their_rows_are_committed(
         return await asyncio.gather(*(one(r) for r in rows))
 
     try:
-        outcomes = asyncio.run(main())
+        outcomes = event_loop.run(main)
     finally:
         writer.close()
     assert isinstance(outcomes[40], IntegrityError)  # the duplicate key fails alone
@@ -153,7 +154,7 @@ def test_a_request_cancelled_on_the_event_loop_writes_nothing(engine: Engine) ->
         await writer.write([made_up_row()])  # the writer is still alive
 
     try:
-        asyncio.run(main())
+        event_loop.run(main)
     finally:
         writer.close()
     assert _count(engine) == 2

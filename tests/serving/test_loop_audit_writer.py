@@ -19,6 +19,7 @@ from features.db import make_engine
 from serving.audit import audit_row
 from serving.db.migrate import upgrade
 from serving.loop_audit_writer import LoopAuditWriter
+from tests.serving import event_loop
 from tests.serving.audit_rows import STORED, made_up_row
 
 
@@ -55,7 +56,7 @@ def test_rows_are_committed_before_the_request_is_answered(db: tuple[Engine, Pat
         ]
         return await asyncio.gather(*(one(r) for r in batch))
 
-    outcomes = asyncio.run(main())
+    outcomes = event_loop.run(main)
     writer.close()
     assert isinstance(outcomes[30], IntegrityError)  # the duplicate key fails alone
     assert all(o is True for i, o in enumerate(outcomes) if i != 30)
@@ -65,7 +66,7 @@ def test_rows_are_committed_before_the_request_is_answered(db: tuple[Engine, Pat
 def test_a_held_lock_is_waited_for_without_blocking_the_loop(db: tuple[Engine, Path]) -> None:
     engine, path = db
     writer = LoopAuditWriter(engine, busy_timeout=5.0)
-    blocker = sqlite3.connect(path, timeout=1)
+    blocker = sqlite3.connect(path, timeout=1, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     ticks = 0
 
@@ -84,7 +85,7 @@ def test_a_held_lock_is_waited_for_without_blocking_the_loop(db: tuple[Engine, P
         await write
         tick.cancel()
 
-    asyncio.run(main())
+    event_loop.run(main)
     writer.close()
     blocker.close()
     assert ticks >= 20  # the loop kept running while the commit waited for the lock
@@ -96,7 +97,7 @@ def test_a_lock_held_beyond_the_busy_timeout_fails_the_waiting_requests(
 ) -> None:
     engine, path = db
     writer = LoopAuditWriter(engine, busy_timeout=0.2)
-    blocker = sqlite3.connect(path, timeout=1)
+    blocker = sqlite3.connect(path, timeout=1, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
 
     async def main() -> float:
@@ -105,11 +106,11 @@ def test_a_lock_held_beyond_the_busy_timeout_fails_the_waiting_requests(
             await writer.write([made_up_row()])
         return time.perf_counter() - start
 
-    waited = asyncio.run(main())
+    waited = event_loop.run(main)
     blocker.rollback()
     blocker.close()
     assert waited >= 0.2
-    asyncio.run(writer.write([made_up_row()]))  # and writes again once the lock is gone
+    event_loop.run(lambda: writer.write([made_up_row()]))  # and writes again once the lock is gone
     writer.close()
     assert len(_ids(engine)) == 1
 
@@ -126,7 +127,7 @@ def test_a_cancelled_request_writes_nothing(db: tuple[Engine, Path]) -> None:
         gave_up.cancel()
         await kept
 
-    asyncio.run(main())
+    event_loop.run(main)
     writer.close()
     assert _ids(engine) == {rows[1]["score_id"]}
 
@@ -141,7 +142,7 @@ def test_the_wal_is_checkpointed_off_the_loop(db: tuple[Engine, Path]) -> None:
         while writer._checkpoint is not None:
             await asyncio.sleep(0.01)
 
-    asyncio.run(main())
+    event_loop.run(main)
     writer.close()
     busy, frames, checkpointed = writer.last_checkpoint
     assert busy == 0 and frames > 0 and checkpointed == frames
@@ -164,7 +165,7 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
     rows[1]["created_at"] = rows[0]["created_at"].replace(microsecond=0)
     rows[0]["created_at"] = rows[1]["created_at"]  # whole seconds: the format's corner case
     writer = LoopAuditWriter(engine)
-    asyncio.run(writer.write([rows[0]]))
+    event_loop.run(lambda: writer.write([rows[0]]))
     writer.close()
     with engine.begin() as conn:
         write(conn, [rows[1]])

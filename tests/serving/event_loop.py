@@ -1,0 +1,34 @@
+"""Run a coroutine on a fresh event loop in its own thread.
+
+``asyncio.run`` refuses to start in a thread whose loop is running, and the browser tests'
+Playwright (sync API) leaves one running in the main thread of a test worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60.0) -> T:
+    """``asyncio.run(main())`` in a new thread; its result, or its exception re-raised."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["result"] = asyncio.run(main())
+        except BaseException as err:  # handed to the caller's thread
+            out["error"] = err
+
+    thread = threading.Thread(target=target, name="test-event-loop")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"the coroutine did not finish in {timeout} s")
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
