@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -155,16 +158,27 @@ class _Insert:
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
         self.columns = [c.name for c in score_audit.columns]
-        processors = [
-            c.type.dialect_impl(dialect).bind_processor(dialect) for c in score_audit.columns
-        ]
-        self.processors: list[tuple[int, Callable]] = [
-            (j, p) for j, p in enumerate(processors) if p is not None
-        ]
+        self._values = operator.itemgetter(*self.columns)
+        self.processors: list[tuple[int, Callable]] = []
+        for j, column in enumerate(score_audit.columns):
+            impl = column.type.dialect_impl(dialect)
+            process = impl.bind_processor(dialect)
+            if process is not None:
+                self.processors.append((j, _fast_path(impl, process)))
         self.sql = (
             f"INSERT INTO {score_audit.name} ({', '.join(self.columns)}) "
             f"VALUES ({', '.join('?' for _ in self.columns)})"
         )
+
+    def params(self, row: Mapping[str, object]) -> list[object]:
+        """The row's values in column order, converted as SQLAlchemy converts them."""
+        try:
+            values = list(self._values(row))
+        except KeyError:  # a column left out is NULL, as with SQLAlchemy's insert
+            values = [row.get(c) for c in self.columns]
+        for j, process in self.processors:  # dates and times to SQLAlchemy's stored text
+            values[j] = process(values[j])
+        return values
 
     def __call__(self, conn: sqlite3.Connection, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert ``rows`` and commit (rolled back on error).
@@ -172,12 +186,7 @@ class _Insert:
         Raises:
             sqlalchemy.exc.DBAPIError: The matching subclass (``IntegrityError``, ...).
         """
-        params = []
-        for row in rows:
-            values = [row.get(c) for c in self.columns]
-            for j, process in self.processors:  # dates and times to SQLAlchemy's stored text
-                values[j] = process(values[j])
-            params.append(values)
+        params = [self.params(row) for row in rows]
         try:
             conn.execute("BEGIN")  # one transaction whatever the driver's autocommit setting
             conn.executemany(self.sql, params)
@@ -188,6 +197,40 @@ class _Insert:
             except sqlite3.Error:
                 logger.debug("audit writer: rollback failed", exc_info=True)
             raise DBAPIError.instance(self.sql, None, err, sqlite3.Error) from None
+
+
+_DATETIME_TEXT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+_DATE_TEXT = "%(year)04d-%(month)02d-%(day)02d"
+
+
+def _fast_path(impl: object, process: Callable) -> Callable:
+    """``process`` with the text of a plain value written directly.
+
+    SQLAlchemy's SQLite processors build ``YYYY-MM-DD HH:MM:SS.ffffff`` (``DATETIME``) and
+    ``YYYY-MM-DD`` (``DATE``) with ``%`` formatting, a few microseconds a value; ``isoformat``
+    writes the same text in C for a naive ``datetime`` (resp. a ``date``) with a four-digit
+    year. Any other value, or another storage format, goes to SQLAlchemy's own processor.
+    """
+    text_format = getattr(impl, "_storage_format", None)
+    if isinstance(impl, sa.DateTime) and text_format == _DATETIME_TEXT:
+
+        def fast_datetime(value: object) -> object:
+            if type(value) is datetime and value.tzinfo is None and value.year >= 1000:
+                return value.isoformat(" ", "microseconds")
+            return process(value)
+
+        return fast_datetime
+    if isinstance(impl, sa.Date) and text_format == _DATE_TEXT:
+
+        def fast_date(value: object) -> object:
+            if type(value) is date and value.year >= 1000:
+                return value.isoformat()
+            return process(value)
+
+        return fast_date
+    return process
 
 
 def _locked(err: OperationalError) -> bool:

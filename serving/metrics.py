@@ -30,6 +30,7 @@ class Metrics:
         self.scores = Counter(
             "vbsp_scores_total", "Scores served", ["endpoint", "model", "version"], registry=r
         )
+        self._score_children: dict[tuple[str, str, str], object] = {}
         self.in_flight = Gauge("vbsp_http_in_flight", "Requests being handled", registry=r)
         self.shed = Counter(
             "vbsp_http_shed_total", "Requests refused with 503 (overload)", registry=r
@@ -40,6 +41,14 @@ class Metrics:
             ["view", "model", "version"],
             registry=r,
         )
+
+    def scored(self, endpoint: str, model: str, version: str, n: int) -> None:
+        """Count ``n`` scores served by ``model`` ``version`` on ``endpoint``."""
+        key = (endpoint, model, version)
+        child = self._score_children.get(key)
+        if child is None:  # ``labels()`` takes a lock and checks its arguments on every call
+            child = self._score_children[key] = self.scores.labels(*key)
+        child.inc(n)
 
     def render(self) -> bytes:
         """The exposition text."""

@@ -125,7 +125,7 @@ async def _score(
         if stored is None:
             raise
         return [json.loads(r["response"]) for r in stored]
-    svc.metrics.scores.labels(endpoint, model.name, model.version).inc(len(responses))
+    svc.metrics.scored(endpoint, model.name, model.version, len(responses))
     return responses
 
 

@@ -341,3 +341,28 @@ def test_portfolio_scores_equal_the_batch_scorer(
     got = stored.set_index("household_id")["probability"]
     assert len(got) == len(expected)
     np.testing.assert_allclose(got.loc[expected.index].to_numpy(), expected.to_numpy(), atol=1e-12)
+
+
+def test_metrics_count_the_scores_served_by_model_version(
+    api: TestClient, api_db: Engine, served: Served
+) -> None:
+    def served_count(endpoint: str) -> float:
+        version = served.versions["application"]
+        line = (f'vbsp_scores_total{{endpoint="{endpoint}",model="overdue-risk-application",'
+                f'version="{version}"}} ')  # fmt: skip
+        found = [x for x in api.get("/metrics").text.splitlines() if x.startswith(line)]
+        return float(found[0].removeprefix(line)) if found else 0.0
+
+    row = household(api_db, served)
+    before = {e: served_count(e) for e in ("score", "score-batch")}
+    for _ in range(2):
+        r = api.post(SCORE, json=application(row["entity_id"]), headers=headers(served, "data"))
+        assert r.status_code == 200, r.text
+    apps = {"applications": [application(row["entity_id"])] * 3}
+    r = api.post("/v1/applications/score-batch", json=apps, headers=headers(served, "data"))
+    assert r.status_code == 200, r.text
+    rejected = api.post(SCORE, json=application(row["entity_id"], amount=10**12),
+                        headers=headers(served, "data"))  # fmt: skip
+    assert rejected.status_code == 422
+    assert served_count("score") == before["score"] + 2
+    assert served_count("score-batch") == before["score-batch"] + 3

@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 import time
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from features.db import make_engine
 from serving.audit import audit_row
 from serving.db.migrate import upgrade
-from serving.loop_audit_writer import LoopAuditWriter
+from serving.loop_audit_writer import LoopAuditWriter, _fast_path
 from tests.serving import event_loop
 from tests.serving.audit_rows import STORED, made_up_row
 
@@ -149,8 +150,6 @@ def test_the_wal_is_checkpointed_off_the_loop(db: tuple[Engine, Path]) -> None:
 
 
 def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, Path]) -> None:
-    from datetime import date
-
     from serving.audit import write
     from serving.db.schema import score_audit
 
@@ -178,3 +177,24 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
     # the same stored values, whichever path wrote them (but the id)
     stored_values = [tuple(v for k, v in r._mapping.items() if k != "score_id") for r in raw]
     assert stored_values[0] == stored_values[1]
+
+
+@pytest.mark.parametrize("column", ["created_at", "feature_as_of"])
+@pytest.mark.parametrize("value", [
+    datetime(2026, 1, 2, 3, 4, 5, 6), datetime(2026, 1, 2), datetime(999, 12, 31, 23, 59, 59),
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), date(2026, 1, 2), date(999, 1, 1), None, "2026-01-02",
+])  # fmt: skip
+def test_dates_and_times_are_written_as_sqlalchemy_writes_them(column: str, value: object) -> None:
+    from serving.db.schema import score_audit
+
+    dialect = sa.create_engine("sqlite://").dialect
+    impl = score_audit.c[column].type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+
+    def outcome(convert: object) -> object:
+        try:
+            return convert(value)
+        except TypeError:
+            return TypeError
+
+    assert outcome(_fast_path(impl, process)) == outcome(process)
