@@ -167,13 +167,26 @@ def assemble_vector(
         stored: A row from :func:`fetch` (``features`` as stored JSON, or already decoded).
         application: ``program``, ``purpose``, ``amount``, ``term_months``, ``grace_months``.
     """
-    feats = stored["features"]
-    vector: dict[str, object] = (
-        dict(feats) if isinstance(feats, Mapping) else json.loads(str(feats))
-    )
-    workers = stored["workers"] if stored["entity_type"] == "household" else None
-    vector.update(application_vector(application, None if workers is None else float(workers)))
+    vector = dict(stored_features(stored))
+    vector.update(application_part(stored, application))
     return vector
+
+
+def stored_features(stored: Mapping[str, object]) -> Mapping[str, object]:
+    """A stored row's history features (``features`` as stored JSON, or already decoded)."""
+    feats = stored["features"]
+    return feats if isinstance(feats, Mapping) else json.loads(str(feats))
+
+
+def application_part(
+    stored: Mapping[str, object], application: Mapping[str, object]
+) -> dict[str, object]:
+    """The application features of an application scored from a stored row (its workers).
+
+    :func:`assemble_vector` is the stored features updated with these.
+    """
+    workers = stored["workers"] if stored["entity_type"] == "household" else None
+    return application_vector(application, None if workers is None else float(workers))
 
 
 def vector_frame(vectors: list[Mapping[str, object]], view: str = "application") -> pd.DataFrame:

@@ -28,6 +28,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from features.catalog import all_feature_names
+from features.online_store import stored_features
 from serving.fast_predict import SingleRowPredictor
 from serving.model_checks import (
     ModelLoadError,
@@ -39,6 +40,8 @@ from serving.model_checks import (
 from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
+HISTORY_CACHE_ROWS = 100_000
+"""Encoded stored rows kept per model (about 1 KB each); the cache starts over beyond that."""
 
 
 @dataclass(frozen=True)
@@ -75,18 +78,78 @@ class LoadedModel:
 
         An unknown category is treated as missing, as LightGBM does for unseen categories.
         """
-        nan = math.nan
-        rows = []
-        for vec in vectors:
-            row = [vec.get(name) for name in self.names]
-            for j, codes in self._categorical:
-                value = row[j]
-                row[j] = nan if value is None else codes.get(str(value), nan)
-            rows.append(row)
-        # numpy turns None into NaN and booleans into 1.0 / 0.0
-        x = np.array(rows, dtype="float64").reshape(len(vectors), len(self.names))
-        x[~np.isfinite(x)] = nan
+        return _finite(
+            np.array([self._encode(vec, self._all_columns) for vec in vectors], dtype="float64")
+            .reshape(len(vectors), len(self.names))
+        )  # fmt: skip
+
+    def application_matrix(
+        self,
+        stored_rows: Sequence[Mapping[str, object]],
+        applications: Sequence[Mapping[str, object]],
+    ) -> np.ndarray:
+        """:meth:`matrix` of the vectors ``{**stored["features"], **application}``.
+
+        A stored row's features are encoded once per model and kept (the online store's rows
+        do not change; a new materialization gives new row objects), so a request encodes only
+        its application's few features.
+
+        Args:
+            stored_rows: Online-store rows (``features`` decoded), treated as immutable.
+            applications: Each row's application features
+                (:func:`features.online_store.application_part`).
+        """
+        x = np.empty((len(stored_rows), len(self.names)))
+        for i, (stored, application) in enumerate(zip(stored_rows, applications, strict=True)):
+            x[i] = self._history(stored)
+            columns = self._columns_of(tuple(application))
+            if columns:
+                x[i, [j for j, _, _ in columns]] = _finite(
+                    np.array(self._encode(application, columns), dtype="float64")
+                )
         return x
+
+    def _encode(self, vector: Mapping[str, object], columns: Sequence[tuple]) -> list:
+        """``vector``'s values at ``columns`` ((index, name, codes or ``None``)), codes mapped."""
+        nan = math.nan
+        row = [vector.get(name) for _, name, _ in columns]
+        for k, (_, _, codes) in enumerate(columns):
+            if codes is not None:
+                value = row[k]
+                row[k] = nan if value is None else codes.get(str(value), nan)
+        return row  # numpy turns None into NaN and booleans into 1.0 / 0.0
+
+    def _history(self, stored: Mapping[str, object]) -> np.ndarray:
+        cache = self._history_cache
+        hit = cache.get(id(stored))
+        if hit is not None and hit[0] is stored:  # the same object, not a reused id
+            return hit[1]
+        row = self.matrix([stored_features(stored)])[0]
+        row.flags.writeable = False
+        if len(cache) >= HISTORY_CACHE_ROWS:  # rows of an earlier materialization, mostly
+            cache.clear()
+        cache[id(stored)] = (stored, row)
+        return row
+
+    def _columns_of(self, keys: tuple[str, ...]) -> tuple[tuple, ...]:
+        columns = self._key_columns.get(keys)
+        if columns is None:
+            present = set(keys)
+            columns = tuple(c for c in self._all_columns if c[1] in present)
+            self._key_columns[keys] = columns
+        return columns
+
+    @cached_property
+    def _all_columns(self) -> tuple[tuple[int, str, Mapping[str, int] | None], ...]:
+        return tuple((j, n, self.codes.get(n)) for j, n in enumerate(self.names))
+
+    @cached_property
+    def _history_cache(self) -> dict[int, tuple[Mapping[str, object], np.ndarray]]:
+        return {}
+
+    @cached_property
+    def _key_columns(self) -> dict[tuple[str, ...], tuple[tuple, ...]]:
+        return {}
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """A feature table's rows as the booster's float matrix (same encoding as :meth:`matrix`)."""
@@ -101,10 +164,6 @@ class LoadedModel:
                 x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
         x[~np.isfinite(x)] = np.nan
         return x
-
-    @cached_property
-    def _categorical(self) -> list[tuple[int, Mapping[str, int]]]:
-        return [(j, self.codes[n]) for j, n in enumerate(self.names) if n in self.codes]
 
     @cached_property
     def single_row(self) -> SingleRowPredictor:
@@ -123,6 +182,11 @@ class LoadedModel:
         if x.shape[0] == 1:
             return self.single_row.contributions(x[0]).reshape(1, -1)
         return np.asarray(self.scorer.booster.predict(x, num_threads=1, pred_contrib=True))
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    x[~np.isfinite(x)] = math.nan
+    return x
 
 
 def _codes(scorer: Scorer) -> dict[str, dict[str, int]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from features.application import validate_application
 from features.domain import pseudonym
-from features.online_store import assemble_vector
+from features.online_store import application_part, assemble_vector
 from serving.bands import band
 from serving.model_store import LoadedModel
 from serving.reasons import top_reasons
@@ -37,7 +37,8 @@ class Scored:
     """One scored application (before it is written to the audit log)."""
 
     stored: Mapping[str, object]
-    vector: Mapping[str, object]
+    vector: Mapping[str, object] | None
+    """The assembled feature vector (only when explained)."""
     probability: float
     band: str
     reasons: list[dict[str, object]]
@@ -113,17 +114,23 @@ def score_applications(
     apps: Sequence[ApplicationIn],
     explain: bool = True,
 ) -> list[Scored]:
-    """Score applications in one booster call (and one contribution pass when explaining)."""
-    vectors = [
-        assemble_vector(stored, application_fields(app))
-        for stored, app in zip(stored_rows, apps, strict=True)
-    ]
-    x = model.matrix(vectors)
+    """Score applications in one booster call (and one contribution pass when explaining).
+
+    The matrix is :meth:`LoadedModel.matrix` of :func:`assemble_vector`'s vectors, built from
+    each stored row's features encoded once per model; the vectors themselves are assembled
+    only to word the reasons.
+    """
+    fields = [application_fields(app) for app in apps]
+    parts = [application_part(s, f) for s, f in zip(stored_rows, fields, strict=True)]
+    x = model.application_matrix(stored_rows, parts)
     probs = model.predict(x)
     contrib = model.contributions(x) if explain else None
     out = []
-    for i, (stored, vector) in enumerate(zip(stored_rows, vectors, strict=True)):
+    for i, (stored, f) in enumerate(zip(stored_rows, fields, strict=True)):
         p = float(probs[i])
-        reasons = top_reasons(model.names, contrib[i], vector) if contrib is not None else []
-        out.append(Scored(stored, vector, p, band(p), reasons))
+        if contrib is None:
+            out.append(Scored(stored, None, p, band(p), []))
+            continue
+        vector = assemble_vector(stored, f)
+        out.append(Scored(stored, vector, p, band(p), top_reasons(model.names, contrib[i], vector)))
     return out

@@ -4,6 +4,7 @@ refused before LightGBM (which would abort the process) reads it."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,45 @@ def test_a_booster_that_crashes_lightgbm_is_an_error_not_a_crash(
     check_structure(broken)
     with pytest.raises(BoosterFileError, match="corrupt"):
         probe_parse(broken)
+
+
+def test_application_matrix_equals_the_matrix_of_assembled_vectors(served: Served) -> None:
+    import json
+
+    from features.catalog import APPLICATION_FEATURES
+    from features.online_store import application_part, assemble_vector
+
+    model = load_registered(served.tracking_uri, NAMES["application"], "champion")
+    table = pd.read_parquet(served.features["application"]).tail(40)
+    history = [
+        {k: v for k, v in vec.items() if k not in APPLICATION_FEATURES}
+        for vec in _vectors(table, model.names)
+    ]
+    categorical = next(iter(model.codes))
+    numeric = next(n for n in model.names if n not in model.codes and n not in APPLICATION_FEATURES)
+    history[0] = {**history[0], categorical: "not-a-category", numeric: math.inf}
+    history[1] = {**history[1], categorical: None, numeric: None}
+    stored = [
+        {"entity_type": "household" if i % 3 else "group", "workers": i % 4 or None,
+         "features": json.dumps(h) if i % 5 == 0 else h}
+        for i, h in enumerate(history)
+    ]  # fmt: skip
+    fields = [
+        {"program": p, "purpose": "livestock", "amount": a, "term_months": 36, "grace_months": 0}
+        for p, a in [("poor_household", 40e6), ("student", 1e6), ("no-such-program", math.nan)]
+    ]
+
+    def both(apps: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        parts = [application_part(s, f) for s, f in zip(stored, apps, strict=True)]
+        cached = model.application_matrix(stored, parts)
+        plain = model.matrix([assemble_vector(s, f) for s, f in zip(stored, apps, strict=True)])
+        return cached, plain
+
+    for k in range(3):  # the same stored rows again (from the cache), other applications
+        cached, plain = both([fields[(i + k) % 3] for i in range(len(stored))])
+        np.testing.assert_array_equal(cached, plain)
+    changed = {**stored[2], "features": {**history[2], numeric: 12345.0}}  # a new row object
+    stored[2] = changed
+    cached, plain = both([fields[0]] * len(stored))
+    np.testing.assert_array_equal(cached, plain)
+    assert cached[2, model.names.index(numeric)] == 12345.0
