@@ -2,20 +2,22 @@
 
 Run on demand after ``make run`` (it uses the trained default district in ``state/``):
 
-    .venv/bin/python benchmarks/bench_serving.py [--seconds 15] [--repeat 3] [--concurrency 8]
+    .venv/bin/python benchmarks/bench_serving.py [--seconds 3] [--repeat 12] [--concurrency 8]
 
 It starts ``vbsp-risk serve`` on a free loopback port with a copy of the service database (so
 the benchmark's audit rows do not pollute ``state/``), a fresh ``data`` key and the benchmark
 endpoint on, then drives it with ``wrk`` (Debian package ``wrk``; installed with apt-get when
-missing) at the given concurrency, in rounds that interleave the three endpoints:
+missing) at the given concurrency, in short rounds that interleave the three endpoints (this machine's
+speed drifts by a third within minutes, so a ratio is only meaningful between runs close in time):
 
 * ``POST /v1/bench/noop`` — the scoring endpoint's signature (same body and its validation, same
   query and header parameters, key and role check, served model looked up) and nothing else;
 * ``POST /v1/applications/score`` — feature assembly, booster, reasons and the audit write;
 * ``POST /v1/applications/score?explain=false`` — the same without reasons.
 
-Printed: median requests/s and p50/p99 latency per endpoint over the rounds, the ratios to the
-no-op's throughput measured in the same run, and the issue's targets. Then the latency of
+Printed: median requests/s and p50/p99 latency per endpoint over the rounds; each endpoint's
+requests over the no-op's in the same rounds (and the median and range of the per-round ratios);
+and the issue's targets. Then the latency of
 ``GET /v1/inspections/priorities`` for the commune nearest the issue's ~650 households and for
 the largest commune (all households), sequentially.
 Medians, since the machine is shared and noisy.
@@ -83,8 +85,8 @@ def parse_wrk(text: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--state", type=Path, default=ROOT / "state")
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=12)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
@@ -133,8 +135,11 @@ def main() -> None:
         endpoints = {"noop": "/v1/bench/noop", "score": "/v1/applications/score",
                      "score_no_reasons": "/v1/applications/score?explain=false"}  # fmt: skip
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in endpoints}
-        for _ in range(args.repeat):
-            for name, path in endpoints.items():
+        for i in range(args.repeat):
+            # each round runs the endpoints back to back, in reverse order every other round, so
+            # a drift of the machine's speed within a round weighs on every endpoint alike
+            order = list(endpoints.items()) if i % 2 == 0 else list(endpoints.items())[::-1]
+            for name, path in order:
                 out = subprocess.run(
                     [wrk, "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency",
                      "-s", str(tmp / "post.lua"), base + path],
@@ -142,13 +147,21 @@ def main() -> None:
                 ).stdout  # fmt: skip
                 runs[name].append(parse_wrk(out))
         med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
-        noop = med["noop"]["rps"]
-        print(f"\nconcurrency {args.concurrency}, {args.repeat} rounds of {args.seconds}s, "
-              f"{args.workers} worker(s); medians")  # fmt: skip
-        print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}")
+        total = {n: sum(r["rps"] for r in rs) for n, rs in runs.items()}
+        paired = {n: [r["rps"] / b["rps"] for r, b in zip(rs, runs["noop"], strict=True)]
+                  for n, rs in runs.items()}  # fmt: skip
+        print(
+            f"\nconcurrency {args.concurrency}, {args.repeat} rounds of {args.seconds}s, "
+            f"{args.workers} worker(s); medians over the rounds; 'vs noop' = the endpoint's "
+            "requests over the no-op's in the same rounds (per-round ratios: median, range)"
+        )
+        print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}"
+              f"{'per round':>22}")  # fmt: skip
         for n, m in med.items():
+            r = sorted(paired[n])
             print(f"{n:<18}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
-                  f"{m['non_2xx']:>9.0f}{m['rps'] / noop:>9.0%}")  # fmt: skip
+                  f"{sum(x['non_2xx'] for x in runs[n]):>9.0f}{total[n] / total['noop']:>9.1%}"
+                  f"{statistics.median(r):>8.1%} ({r[0]:.0%}–{r[-1]:.0%})")  # fmt: skip
         print("targets: score ≥ 30% of noop and p99 ≤ 25 ms; score_no_reasons ≥ 75% of noop")
         with httpx.Client(headers={"X-API-Key": key}) as client:
             for commune in communes:
