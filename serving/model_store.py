@@ -45,6 +45,23 @@ HISTORY_CACHE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
+class _Columns:
+    """Some of a model's features: their positions, names and (categorical ones) codes."""
+
+    indices: tuple[int, ...]
+    names: tuple[str, ...]
+    categorical: tuple[tuple[int, Mapping[str, int]], ...]  # (position here, codes)
+
+    @classmethod
+    def of(cls, columns: list[tuple[int, str]], codes: Mapping[str, Mapping[str, int]]) -> _Columns:
+        return cls(
+            tuple(j for j, _ in columns),
+            tuple(n for _, n in columns),
+            tuple((k, codes[n]) for k, (_, n) in enumerate(columns) if n in codes),
+        )
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """One registered model version, ready to score feature vectors with numpy.
 
@@ -99,56 +116,56 @@ class LoadedModel:
             applications: Each row's application features
                 (:func:`features.online_store.application_part`).
         """
-        x = np.empty((len(stored_rows), len(self.names)))
-        for i, (stored, application) in enumerate(zip(stored_rows, applications, strict=True)):
-            x[i] = self._history(stored)
+        isfinite, nan = math.isfinite, math.nan
+        rows = []
+        for stored, application in zip(stored_rows, applications, strict=True):
+            row = list(self._history(stored))
             columns = self._columns_of(tuple(application))
-            if columns:
-                x[i, [j for j, _, _ in columns]] = _finite(
-                    np.array(self._encode(application, columns), dtype="float64")
-                )
-        return x
+            for j, value in zip(columns.indices, self._encode(application, columns), strict=True):
+                # as matrix(): None is NaN to numpy, and what is not finite becomes NaN
+                row[j] = value if value is None or isfinite(value) else nan  # type: ignore[arg-type]
+            rows.append(row)
+        return np.array(rows, dtype="float64").reshape(len(rows), len(self.names))
 
-    def _encode(self, vector: Mapping[str, object], columns: Sequence[tuple]) -> list:
-        """``vector``'s values at ``columns`` ((index, name, codes or ``None``)), codes mapped."""
+    def _encode(self, vector: Mapping[str, object], columns: _Columns) -> list:
+        """``vector``'s values at ``columns``, categories mapped to their codes."""
         nan = math.nan
-        row = [vector.get(name) for _, name, _ in columns]
-        for k, (_, _, codes) in enumerate(columns):
-            if codes is not None:
-                value = row[k]
-                row[k] = nan if value is None else codes.get(str(value), nan)
+        row = [vector.get(name) for name in columns.names]
+        for k, codes in columns.categorical:
+            value = row[k]
+            row[k] = nan if value is None else codes.get(str(value), nan)
         return row  # numpy turns None into NaN and booleans into 1.0 / 0.0
 
-    def _history(self, stored: Mapping[str, object]) -> np.ndarray:
+    def _history(self, stored: Mapping[str, object]) -> tuple[float, ...]:
         cache = self._history_cache
         hit = cache.get(id(stored))
         if hit is not None and hit[0] is stored:  # the same object, not a reused id
             return hit[1]
-        row = self.matrix([stored_features(stored)])[0]
-        row.flags.writeable = False
+        row = tuple(self.matrix([stored_features(stored)])[0].tolist())
         if len(cache) >= HISTORY_CACHE_ROWS:  # rows of an earlier materialization, mostly
             cache.clear()
         cache[id(stored)] = (stored, row)
         return row
 
-    def _columns_of(self, keys: tuple[str, ...]) -> tuple[tuple, ...]:
+    def _columns_of(self, keys: tuple[str, ...]) -> _Columns:
         columns = self._key_columns.get(keys)
         if columns is None:
             present = set(keys)
-            columns = tuple(c for c in self._all_columns if c[1] in present)
-            self._key_columns[keys] = columns
+            columns = self._key_columns[keys] = _Columns.of(
+                [(j, n) for j, n in enumerate(self.names) if n in present], self.codes
+            )
         return columns
 
     @cached_property
-    def _all_columns(self) -> tuple[tuple[int, str, Mapping[str, int] | None], ...]:
-        return tuple((j, n, self.codes.get(n)) for j, n in enumerate(self.names))
+    def _all_columns(self) -> _Columns:
+        return _Columns.of(list(enumerate(self.names)), self.codes)
 
     @cached_property
-    def _history_cache(self) -> dict[int, tuple[Mapping[str, object], np.ndarray]]:
+    def _history_cache(self) -> dict[int, tuple[Mapping[str, object], tuple[float, ...]]]:
         return {}
 
     @cached_property
-    def _key_columns(self) -> dict[tuple[str, ...], tuple[tuple, ...]]:
+    def _key_columns(self) -> dict[tuple[str, ...], _Columns]:
         return {}
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
