@@ -61,6 +61,8 @@ class SingleRowPredictor:
             PREDICT_NORMAL: np.zeros(1, dtype=np.float64),
             PREDICT_CONTRIB: np.zeros(self._n + 1, dtype=np.float64),
         }
+        self._in = np.zeros(self._n, dtype=np.float64)  # a row is copied here: its address is fixed
+        self._in_address = self._in.ctypes.data
         self._out_len = ctypes.c_int64()
         # ctypes arguments built once: converting them on every call cost more than the trees
         self._out_len_ref = ctypes.byref(self._out_len)
@@ -80,18 +82,19 @@ class SingleRowPredictor:
 
     def _call(self, kind: int, row: np.ndarray) -> np.ndarray:
         """Score ``row`` into the kind's output buffer; the caller holds the lock."""
-        if row.dtype != np.float64 or not row.flags.c_contiguous:
-            row = np.ascontiguousarray(row, dtype=np.float64)
         if row.shape != (self._n,):
             raise ValueError(f"expected one row of {self._n} features, got shape {row.shape}")
-        _safe_call(_predict_one(self._handles[kind], row.ctypes.data, self._out_len_ref,
-                                self._out_ptr[kind]))  # fmt: skip
+        self._in[:] = row  # as float64, contiguous; cheaper than asking a row for its address
+        code = _predict_one(self._handles[kind], self._in_address, self._out_len_ref,
+                            self._out_ptr[kind])  # fmt: skip
+        if code != 0:
+            _safe_call(code)  # raises LightGBM's error
         return self._out[kind]
 
     def probability(self, row: np.ndarray) -> float:
         """The booster's (uncalibrated) probability for one row, as ``Booster.predict``."""
         with self._lock:
-            return float(self._call(PREDICT_NORMAL, row)[0])
+            return self._call(PREDICT_NORMAL, row).item(0)
 
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """Contributions of one row (last entry: expected value), as ``pred_contrib=True``."""

@@ -59,7 +59,8 @@ class LoopAuditWriter:
         self.checkpoint_every = checkpoint_every
         self._pending: list[tuple[list, asyncio.Future]] = []
         self._scheduled = False
-        self._conn: object | None = None  # the pool's DBAPI connection (sqlite3)
+        self._conn: object | None = None  # the pool's proxy of the sqlite3 connection
+        self._sqlite: sqlite3.Connection | None = None  # that connection, used directly
         self._insert = _Insert(engine)
         self._commits = 0
         self._checkpoint: asyncio.Future | None = None
@@ -111,11 +112,12 @@ class LoopAuditWriter:
             OperationalError: The database is locked (the batch may be retried as a whole).
         """
         try:
-            if self._conn is None:
+            if self._sqlite is None:
                 self._conn = self.engine.raw_connection()
-                self._conn.execute("PRAGMA busy_timeout=0")
-                self._conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._insert(self._conn, [row for rows, _ in batch for row in rows])
+                self._sqlite = self._conn.dbapi_connection  # type: ignore[attr-defined]
+                self._sqlite.execute("PRAGMA busy_timeout=0")
+                self._sqlite.execute("PRAGMA wal_autocheckpoint=0")
+            self._insert(self._sqlite, [row for rows, _ in batch for row in rows])
         except OperationalError as err:
             self._discard_connection()
             if _locked(err):
@@ -135,7 +137,7 @@ class LoopAuditWriter:
                 self._conn.invalidate()
             except Exception:  # already broken
                 logger.debug("audit writer: closing a broken connection failed", exc_info=True)
-            self._conn = None
+            self._conn = self._sqlite = None
 
     def _run_checkpoint(self) -> tuple:
         with self.engine.connect() as conn:

@@ -12,7 +12,6 @@ in-flight requests finish on the old model while new ones get the new.
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -28,8 +27,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from features.catalog import all_feature_names
-from features.online_store import stored_features
 from serving.fast_predict import SingleRowPredictor
+from serving.feature_matrix import FeatureMatrix
 from serving.model_checks import (
     ModelLoadError,
     check_booster,
@@ -40,25 +39,6 @@ from serving.model_checks import (
 from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
-HISTORY_CACHE_ROWS = 100_000
-"""Encoded stored rows kept per model (about 1 KB each); the cache starts over beyond that."""
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """Some of a model's features: their positions, names and (categorical ones) codes."""
-
-    indices: tuple[int, ...]
-    names: tuple[str, ...]
-    categorical: tuple[tuple[int, Mapping[str, int]], ...]  # (position here, codes)
-
-    @classmethod
-    def of(cls, columns: list[tuple[int, str]], codes: Mapping[str, Mapping[str, int]]) -> _Columns:
-        return cls(
-            tuple(j for j, _ in columns),
-            tuple(n for _, n in columns),
-            tuple((k, codes[n]) for k, (_, n) in enumerate(columns) if n in codes),
-        )
 
 
 @dataclass(frozen=True)
@@ -90,97 +70,26 @@ class LoadedModel:
         """The calibration fitted on the validation window."""
         return self.scorer.calibrator
 
-    def matrix(self, vectors: Sequence[Mapping[str, object]]) -> np.ndarray:
-        """Feature vectors as the booster's float matrix (categoricals as codes, missing as NaN).
+    @cached_property
+    def encoder(self) -> FeatureMatrix:
+        """The encoding of feature vectors into the booster's matrix (with its row cache)."""
+        return FeatureMatrix(self.names, self.codes)
 
-        An unknown category is treated as missing, as LightGBM does for unseen categories.
-        """
-        return _finite(
-            np.array([self._encode(vec, self._all_columns) for vec in vectors], dtype="float64")
-            .reshape(len(vectors), len(self.names))
-        )  # fmt: skip
+    def matrix(self, vectors: Sequence[Mapping[str, object]]) -> np.ndarray:
+        """:meth:`FeatureMatrix.matrix`: feature vectors as the booster's float matrix."""
+        return self.encoder.matrix(vectors)
 
     def application_matrix(
         self,
         stored_rows: Sequence[Mapping[str, object]],
         applications: Sequence[Mapping[str, object]],
     ) -> np.ndarray:
-        """:meth:`matrix` of the vectors ``{**stored["features"], **application}``.
-
-        A stored row's features are encoded once per model and kept (the online store's rows
-        do not change; a new materialization gives new row objects), so a request encodes only
-        its application's few features.
-
-        Args:
-            stored_rows: Online-store rows (``features`` decoded), treated as immutable.
-            applications: Each row's application features
-                (:func:`features.online_store.application_part`).
-        """
-        isfinite, nan = math.isfinite, math.nan
-        rows = []
-        for stored, application in zip(stored_rows, applications, strict=True):
-            row = list(self._history(stored))
-            columns = self._columns_of(tuple(application))
-            for j, value in zip(columns.indices, self._encode(application, columns), strict=True):
-                # as matrix(): None is NaN to numpy, and what is not finite becomes NaN
-                row[j] = value if value is None or isfinite(value) else nan  # type: ignore[arg-type]
-            rows.append(row)
-        return np.array(rows, dtype="float64").reshape(len(rows), len(self.names))
-
-    def _encode(self, vector: Mapping[str, object], columns: _Columns) -> list:
-        """``vector``'s values at ``columns``, categories mapped to their codes."""
-        nan = math.nan
-        row = [vector.get(name) for name in columns.names]
-        for k, codes in columns.categorical:
-            value = row[k]
-            row[k] = nan if value is None else codes.get(str(value), nan)
-        return row  # numpy turns None into NaN and booleans into 1.0 / 0.0
-
-    def _history(self, stored: Mapping[str, object]) -> tuple[float, ...]:
-        cache = self._history_cache
-        hit = cache.get(id(stored))
-        if hit is not None and hit[0] is stored:  # the same object, not a reused id
-            return hit[1]
-        row = tuple(self.matrix([stored_features(stored)])[0].tolist())
-        if len(cache) >= HISTORY_CACHE_ROWS:  # rows of an earlier materialization, mostly
-            cache.clear()
-        cache[id(stored)] = (stored, row)
-        return row
-
-    def _columns_of(self, keys: tuple[str, ...]) -> _Columns:
-        columns = self._key_columns.get(keys)
-        if columns is None:
-            present = set(keys)
-            columns = self._key_columns[keys] = _Columns.of(
-                [(j, n) for j, n in enumerate(self.names) if n in present], self.codes
-            )
-        return columns
-
-    @cached_property
-    def _all_columns(self) -> _Columns:
-        return _Columns.of(list(enumerate(self.names)), self.codes)
-
-    @cached_property
-    def _history_cache(self) -> dict[int, tuple[Mapping[str, object], tuple[float, ...]]]:
-        return {}
-
-    @cached_property
-    def _key_columns(self) -> dict[tuple[str, ...], _Columns]:
-        return {}
+        """:meth:`FeatureMatrix.application_matrix`: stored rows with their applications."""
+        return self.encoder.application_matrix(stored_rows, applications)
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """A feature table's rows as the booster's float matrix (same encoding as :meth:`matrix`)."""
-        x = np.empty((len(frame), len(self.names)))
-        for j, name in enumerate(self.names):
-            col = frame[name]
-            codes = self.codes.get(name)
-            if codes is not None:
-                mapped = col.astype("object").map(codes)
-                x[:, j] = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype="float64")
-            else:
-                x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
-        x[~np.isfinite(x)] = np.nan
-        return x
+        """:meth:`FeatureMatrix.matrix_from_frame`: a feature table's rows."""
+        return self.encoder.matrix_from_frame(frame)
 
     @cached_property
     def single_row(self) -> SingleRowPredictor:
@@ -199,11 +108,6 @@ class LoadedModel:
         if x.shape[0] == 1:
             return self.single_row.contributions(x[0]).reshape(1, -1)
         return np.asarray(self.scorer.booster.predict(x, num_threads=1, pred_contrib=True))
-
-
-def _finite(x: np.ndarray) -> np.ndarray:
-    x[~np.isfinite(x)] = math.nan
-    return x
 
 
 def _codes(scorer: Scorer) -> dict[str, dict[str, int]]:

@@ -55,13 +55,16 @@ def application_fields(app: ApplicationIn) -> dict[str, object]:
     }
 
 
-def check_program(app: ApplicationIn) -> None:
+def check_program(fields: Mapping[str, object]) -> None:
     """Program caps, terms and grace from the domain.
+
+    Args:
+        fields: An application's :func:`application_fields`.
 
     Raises:
         ApplicationRejectedError: With every problem found.
     """
-    problems = validate_application(application_fields(app))
+    problems = validate_application(fields)
     if problems:
         raise ApplicationRejectedError(problems)
 
@@ -113,14 +116,17 @@ def score_applications(
     stored_rows: Sequence[Mapping[str, object]],
     apps: Sequence[ApplicationIn],
     explain: bool = True,
+    fields: Sequence[Mapping[str, object]] | None = None,
 ) -> list[Scored]:
     """Score applications in one booster call (and one contribution pass when explaining).
 
     The matrix is :meth:`LoadedModel.matrix` of :func:`assemble_vector`'s vectors, built from
     each stored row's features encoded once per model; the vectors themselves are assembled
-    only to word the reasons.
+    only to word the reasons. ``fields`` are the applications' :func:`application_fields`
+    when the caller has them already.
     """
-    fields = [application_fields(app) for app in apps]
+    if fields is None:
+        fields = [application_fields(app) for app in apps]
     parts = [application_part(s, f) for s, f in zip(stored_rows, fields, strict=True)]
     x = model.application_matrix(stored_rows, parts)
     probs = model.predict(x)

@@ -81,9 +81,10 @@ async def _score(
             if stored[0]["request_sha256"] != digest:
                 raise HTTPException(422, "Idempotency-Key was already used for another request")
             return [json.loads(r["response"]) for r in stored]
-    for i, app in enumerate(apps):
+    fields = [application_fields(app) for app in apps]
+    for i, f in enumerate(fields):
         try:
-            check_program(app)
+            check_program(f)
         except ApplicationRejectedError as err:
             if len(apps) == 1:
                 raise
@@ -91,9 +92,9 @@ async def _score(
                 [f"applications[{i}]: {p}" for p in err.problems]
             ) from None
     rows = _resolve(svc, client, apps)
-    scored = score_applications(model, rows, apps, explain)
+    scored = score_applications(model, rows, apps, explain, fields)
     responses, audit_rows = [], []
-    for i, (app, s) in enumerate(zip(apps, scored, strict=True)):
+    for i, s in enumerate(scored):
         score_id = audit.new_score_id()
         body = {
             "score_id": score_id,
@@ -111,7 +112,7 @@ async def _score(
                 score_id=score_id, endpoint=endpoint, client_id=client.client_id,
                 idempotency_key=keys[i] if idem else None, digest=digest, stored=s.stored,
                 model_name=model.name, model_version=model.version, probability=s.probability,
-                band=s.band, request=application_fields(app), response=body,
+                band=s.band, request=fields[i], response=body,
             )
         )  # fmt: skip
     try:  # answered only once the audit rows are committed

@@ -42,6 +42,10 @@ def test_results_are_copies_and_shapes_are_checked(booster: lgb.Booster) -> None
     assert np.array_equal(a, booster.predict(np.zeros((1, 5)), pred_contrib=True)[0])
     with pytest.raises(ValueError, match="one row of 5 features"):
         fast.probability(np.zeros(4))
+    rows = np.asfortranarray(np.random.default_rng(5).normal(size=(3, 5)))
+    for row in (rows[1], rows[2].astype(np.float32)):  # strided, then single precision
+        expected = booster.predict(np.ascontiguousarray(row, dtype=np.float64).reshape(1, 5))
+        assert fast.probability(row) == expected[0]
 
 
 def test_freed_with_the_predictor(booster: lgb.Booster) -> None:
