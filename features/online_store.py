@@ -167,8 +167,13 @@ def assemble_vector(
         stored: A row from :func:`fetch` (``features`` as stored JSON, or already decoded).
         application: ``program``, ``purpose``, ``amount``, ``term_months``, ``grace_months``.
     """
+    return complete_vector(stored, application_part(stored, application))
+
+
+def complete_vector(stored: Mapping[str, object], part: Mapping[str, object]) -> dict[str, object]:
+    """A stored row's features updated with an application's :func:`application_part`."""
     vector = dict(stored_features(stored))
-    vector.update(application_part(stored, application))
+    vector.update(part)
     return vector
 
 

@@ -135,8 +135,7 @@ class FeatureMatrix:
                 x[:, j] = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype="float64")
             else:
                 x[:, j] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
-        x[~np.isfinite(x)] = np.nan
-        return x
+        return _finite(x)
 
 
 def _finite(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ materialization time) changes — checked with the periodic model check.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.online_store import fetch, online_features
+from features.online_store import fetch, online_features, stored_features
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ Key = tuple[str, str]
 
 
 def _decoded(row: Mapping[str, object]) -> dict[str, object]:
-    return {**row, "features": json.loads(str(row["features"]))}
+    return {**row, "features": stored_features(row)}
 
 
 class OnlineCache:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from features.application import validate_application
 from features.domain import pseudonym
-from features.online_store import application_part, assemble_vector
+from features.online_store import application_part, complete_vector
 from serving.bands import band
 from serving.model_store import LoadedModel
 from serving.reasons import top_reasons
@@ -37,8 +37,6 @@ class Scored:
     """One scored application (before it is written to the audit log)."""
 
     stored: Mapping[str, object]
-    vector: Mapping[str, object] | None
-    """The assembled feature vector (only when explained)."""
     probability: float
     band: str
     reasons: list[dict[str, object]]
@@ -132,11 +130,11 @@ def score_applications(
     probs = model.predict(x)
     contrib = model.contributions(x) if explain else None
     out = []
-    for i, (stored, f) in enumerate(zip(stored_rows, fields, strict=True)):
+    for i, (stored, part) in enumerate(zip(stored_rows, parts, strict=True)):
         p = float(probs[i])
-        if contrib is None:
-            out.append(Scored(stored, None, p, band(p), []))
-            continue
-        vector = assemble_vector(stored, f)
-        out.append(Scored(stored, vector, p, band(p), top_reasons(model.names, contrib[i], vector)))
+        reasons = (
+            [] if contrib is None
+            else top_reasons(model.names, contrib[i], complete_vector(stored, part))
+        )  # fmt: skip
+        out.append(Scored(stored, p, band(p), reasons))
     return out
