@@ -37,7 +37,7 @@ def plan_cmd(
     from mlflow import MlflowClient
 
     from features.db import make_engine
-    from serving import planner
+    from serving import plan_store, planner
     from serving.settings import ServiceSettings
     from training.tracking import tracking_uri
 
@@ -51,12 +51,12 @@ def plan_cmd(
         .get_model_version_by_alias(name, settings.model_alias)
         .version
     )
-    places = planner.read_places(settings.state_dir / "data" / "district")
+    places = plan_store.read_places(settings.state_dir / "data" / "district")
     day = transaction_day or places.transaction_days.get(commune)
     if day is None:
         raise typer.BadParameter(f"transaction day of {commune} unknown; give --transaction-day")
     engine = make_engine(settings.db_url)
-    as_of, candidates = planner.load_candidates(engine, name, str(version), commune)
+    as_of, candidates = plan_store.load_candidates(engine, name, str(version), commune)
     if as_of is None:
         console.print(f"[red]no portfolio scores of {name} v{version} for {commune}[/]")
         raise typer.Exit(1)
@@ -79,14 +79,14 @@ def plan_cmd(
     console.print("* the commune's transaction day")
     if not save:
         return
-    existing = planner.find_plan(engine, commune, month)
+    existing = plan_store.find_plan(engine, commune, month)
     if existing is not None:
         if not replace:
             console.print(f"[red]{commune} already has plan {existing} for {month} (--replace)[/]")
             raise typer.Exit(1)
-        planner.delete_plan(engine, existing)
+        plan_store.delete_plan(engine, existing)
     n_random = int((visits["selection"] == "random").sum())
-    plan_id = planner.save_plan(
+    plan_id = plan_store.save_plan(
         engine, commune, request, visits, name, str(version), "cli",
         {"scores_as_of": as_of.isoformat(), "households": len(candidates),
          "random_visits": n_random,

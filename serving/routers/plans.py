@@ -1,8 +1,9 @@
 """``/v1/inspections/plans`` and ``/v1/inspections/visits``: monthly visit plans and outcomes.
 
 A plan is built from the served portfolio champion's latest scores of the commune
-(:mod:`serving.planner`); each visit records its score, model version, selection reason and
-selection probability, and outcomes entered against visits become labels.
+(:mod:`serving.planner`) and stored by :mod:`serving.plan_store`; each visit records its score,
+model version, selection reason and selection probability, and outcomes entered against visits
+become labels.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving import planner
+from serving import plan_store, planner
 from serving.auth import ApiClient
 from serving.deps import Context, Services, context, require, services
 from serving.json_types import JsonBool, Number, Timestamp
@@ -138,10 +139,10 @@ class Plan(PlanSummary):
 
 
 _places_lock = threading.Lock()
-_places_cache: dict[Path, tuple[float, planner.Places]] = {}
+_places_cache: dict[Path, tuple[float, plan_store.Places]] = {}
 
 
-def places(svc: Services) -> planner.Places:
+def places(svc: Services) -> plan_store.Places:
     """Transaction days and place names from the state's data folder (cached by mtime)."""
     folder = svc.settings.state_dir / "data" / "district"
     marker = folder / "communes.parquet"
@@ -150,11 +151,11 @@ def places(svc: Services) -> planner.Places:
             marker.stat().st_mtime if marker.exists() else (folder / "communes.csv").stat().st_mtime
         )
     except OSError:
-        return planner.Places()
+        return plan_store.Places()
     hit = _places_cache.get(folder)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    value = planner.read_places(folder)
+    value = plan_store.read_places(folder)
     with _places_lock:
         _places_cache[folder] = (stamp, value)
     return value
@@ -191,7 +192,7 @@ def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: Plan
     """
     if not client.can_see_commune(body.commune_id):
         raise HTTPException(403, "commune_id: outside this key's communes")
-    as_of, candidates = planner.load_candidates(
+    as_of, candidates = plan_store.load_candidates(
         svc.engine, model.name, model.version, body.commune_id
     )
     if as_of is None or candidates.empty:
@@ -201,14 +202,14 @@ def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: Plan
         raise HTTPException(
             409, "transaction_day: the commune's transaction day is unknown; give transaction_day"
         )
-    existing = planner.find_plan(svc.engine, body.commune_id, body.month)
+    existing = plan_store.find_plan(svc.engine, body.commune_id, body.month)
     if existing is not None:
         if not body.replace:
             raise HTTPException(
                 409, f"commune_id, month: the commune already has plan {existing} for this month"
             )
         try:
-            planner.delete_plan(svc.engine, existing)
+            plan_store.delete_plan(svc.engine, existing)
         except ValueError as err:
             raise HTTPException(409, str(err)) from None
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
@@ -222,20 +223,20 @@ def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: Plan
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
     n_random = int((visits["selection"] == "random").sum())
-    plan_id = planner.save_plan(
+    plan_id = plan_store.save_plan(
         svc.engine, body.commune_id, request, visits, model.name, model.version,
         client.client_id,
         {"scores_as_of": as_of.isoformat(), "households": len(candidates),
          "random_visits": n_random, "dates": [d.isoformat() for d in sorted(dates)]},
     )  # fmt: skip
-    plan = planner.get_plan(svc.engine, plan_id)
+    plan = plan_store.get_plan(svc.engine, plan_id)
     assert plan is not None
     return plan_body(plan)
 
 
 def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
     """A plan the caller may see (else 404, as for an unknown plan)."""
-    plan = planner.get_plan(svc.engine, plan_id)
+    plan = plan_store.get_plan(svc.engine, plan_id)
     if plan is None or not client.can_see_commune(plan["commune_id"]):
         raise HTTPException(404, "plan_id: unknown plan")
     return plan
@@ -243,10 +244,10 @@ def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
 
 def save_outcome(svc: Services, client: ApiClient, visit_id: str, body: OutcomeIn) -> dict:
     """Record a visit's outcome (404 for a visit the caller may not see)."""
-    found = planner.visit_plan(svc.engine, visit_id)
+    found = plan_store.visit_plan(svc.engine, visit_id)
     if found is None or not client.can_see_commune(found[1]):
         raise HTTPException(404, "visit_id: unknown visit")
-    return planner.record_outcome(
+    return plan_store.record_outcome(
         svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
         body.notes, client.client_id,
     )  # fmt: skip
@@ -272,7 +273,7 @@ def get_plans(
     svc: Services = Depends(services),
 ) -> list[dict]:
     """Plans of the communes the key may see, newest month first."""
-    rows = planner.list_plans(svc.engine, client.communes, commune_id, month)
+    rows = plan_store.list_plans(svc.engine, client.communes, commune_id, month)
     return [{**r, "model": {"name": r["model_name"], "version": r["model_version"]}} for r in rows]
 
 

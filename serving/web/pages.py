@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from features import domain
 from features.catalog import CATEGORY_LABELS
 from features.online_store import online_features
-from serving import planner
+from serving import plan_store, planner
 from serving.auth import ApiClient, allowed
 from serving.bands import BAND_NAMES, BANDS
 from serving.db.schema import portfolio_scores
@@ -375,7 +375,7 @@ def priorities_page(
     if rising:
         sel = sel[sel["rising"]]
     shown = sel.head(limit)
-    seen = planner.last_visits(svc.engine, list(shown["household_id"]))
+    seen = plan_store.last_visits(svc.engine, list(shown["household_id"]))
     rows = []
     for rank, r in zip(shown.index, shown.to_dict("records"), strict=True):
         rows.append({
@@ -470,7 +470,7 @@ def _plans(page: Page, commune_id: str | None, errors: list[str], form: dict,
     model = svc.holder.get("portfolio")
     communes = _visible_communes(page, model.name, model.version) if model else []
     commune_id = _valid_id(commune_id)
-    listing = planner.list_plans(svc.engine, page.client.communes, commune_id)  # type: ignore[union-attr]
+    listing = plan_store.list_plans(svc.engine, page.client.communes, commune_id)  # type: ignore[union-attr]
     defaults = {"commune_id": commune_id or (communes[0] if communes else ""),
                 "month": _next_month(), "capacity_per_day": "8", "days": "3", "sort": "risk",
                 "random_share": "10"}  # fmt: skip
@@ -520,7 +520,7 @@ def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Respo
     if not isinstance(page, Page):
         return page
     pid = _valid_id(plan_id)
-    plan = planner.get_plan(page.svc.engine, pid) if pid else None
+    plan = plan_store.get_plan(page.svc.engine, pid) if pid else None
     if plan is None or not page.client.can_see_commune(plan["commune_id"]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("plan_title"),
                       message=page.t("not_found"))  # fmt: skip
@@ -555,7 +555,7 @@ async def outcome_save(request: Request, visit_id: str) -> Response:
         return page
     form = await _form(request)
     vid = _valid_id(visit_id)
-    found = planner.visit_plan(page.svc.engine, vid) if vid else None
+    found = plan_store.visit_plan(page.svc.engine, vid) if vid else None
     if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("outcome"),
                       message=page.t("not_found"))  # fmt: skip

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from serving import planner
+from serving import plan_backtest, plan_store, planner
 from serving.model_store import load_registered
 from serving.portfolio import score_frame
 from tests.serving.conftest import Served
@@ -138,7 +138,7 @@ def test_backtest_plan_finds_more_trouble_than_practice(served: Served) -> None:
         "practice": practice_scores(rows)["practice_arrears"],
     })  # fmt: skip
     for capacity_per_day, days in ((8, 3), (5, 2)):  # the defaults, and a tighter month
-        result = planner.backtest(data, capacity_per_day, days, random_share=0.1, seed=11)
+        result = plan_backtest.backtest(data, capacity_per_day, days, random_share=0.1, seed=11)
         figures = {k: v for k, v in result.to_dict().items() if k != "by_month"}
         print(f"\nbacktest {capacity_per_day} visits/day x {days} days, 10% random: {figures}")
         assert result.visits == capacity_per_day * days * len(result.months) * result.communes
@@ -151,7 +151,7 @@ def test_damaged_places_file_is_logged_and_plans_fall_back(
 ) -> None:
     (tmp_path / "communes.parquet").write_bytes(b"PAR1 not really parquet")
     (tmp_path / "villages.parquet").write_bytes(b"")
-    with caplog.at_level(logging.WARNING, logger="serving.planner"):
-        places = planner.read_places(tmp_path)
-    assert places == planner.Places()
+    with caplog.at_level(logging.WARNING, logger="serving.plan_store"):
+        places = plan_store.read_places(tmp_path)
+    assert places == plan_store.Places()
     assert "communes" in caplog.text and "not read" in caplog.text

@@ -1,0 +1,262 @@
+"""Visit plans in the service database: candidates from the portfolio scores, plans, visits and
+outcomes, and the places (communes' transaction days and names) of the data folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from serving.db.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
+from serving.planner import USE_OF_FUNDS, PlanRequest
+
+logger = logging.getLogger(__name__)
+
+CANDIDATE_COLUMNS = ("household_id", "group_id", "village_id", "probability", "band",
+                     "outstanding", "exposure", "reasons")  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def load_candidates(
+    engine: Engine, model_name: str, version: str, commune_id: str
+) -> tuple[date | None, pd.DataFrame]:
+    """The commune's households at the latest month scored by the model version."""
+    t = portfolio_scores
+    cond = (
+        (t.c.model_name == model_name)
+        & (t.c.model_version == version)
+        & (t.c.commune_id == commune_id)
+    )
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(t.c.as_of)).where(cond)).scalar()
+        if latest is None:
+            return None, pd.DataFrame(columns=CANDIDATE_COLUMNS)
+        rows = conn.execute(
+            sa.select(*[t.c[c] for c in CANDIDATE_COLUMNS]).where(cond & (t.c.as_of == latest))
+        ).all()
+    return pd.Timestamp(latest).date(), pd.DataFrame.from_records(rows, columns=CANDIDATE_COLUMNS)
+
+
+def find_plan(engine: Engine, commune_id: str, month: str) -> str | None:
+    """The id of the commune's plan for the month, if any."""
+    t = inspection_plans
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(t.c.plan_id)
+            .where((t.c.commune_id == commune_id) & (t.c.month == month))
+            .order_by(t.c.created_at.desc())
+        ).scalar()
+
+
+def outcomes_count(engine: Engine, plan_id: str) -> int:
+    """Outcomes recorded against the plan's visits."""
+    v, o = plan_visits, visit_outcomes
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(o.join(v, o.c.visit_id == v.c.visit_id))
+            .where(v.c.plan_id == plan_id)
+        ).scalar_one()
+
+
+def delete_plan(engine: Engine, plan_id: str) -> None:
+    """Remove a plan and its visits (only plans without outcomes: outcomes are labels)."""
+    if outcomes_count(engine, plan_id):
+        raise ValueError(f"plan {plan_id} has recorded outcomes; it is kept")
+    with engine.begin() as conn:
+        conn.execute(plan_visits.delete().where(plan_visits.c.plan_id == plan_id))
+        conn.execute(inspection_plans.delete().where(inspection_plans.c.plan_id == plan_id))
+
+
+def save_plan(
+    engine: Engine,
+    commune_id: str,
+    request: PlanRequest,
+    visits: pd.DataFrame,
+    model_name: str,
+    model_version: str,
+    created_by: str,
+    extra_params: Mapping[str, object] | None = None,
+) -> str:
+    """Store a plan and its visits in one transaction; return the plan's id."""
+    plan_id = str(uuid.uuid4())
+    params = {**asdict(request), **dict(extra_params or {})}
+    plan = {
+        "plan_id": plan_id, "commune_id": commune_id, "month": request.month,
+        "created_at": _now(), "created_by": created_by, "model_name": model_name,
+        "model_version": model_version, "params": json.dumps(params, default=str),
+        "status": "draft",
+    }  # fmt: skip
+    rows = [
+        {
+            "visit_id": str(uuid.uuid4()),
+            "plan_id": plan_id,
+            "household_id": r["household_id"],
+            "group_id": r["group_id"],
+            "village_id": r["village_id"],
+            "visit_date": r["visit_date"],
+            "selection": r["selection"],
+            "selection_probability": float(r["selection_probability"]),
+            "probability": None if pd.isna(r["probability"]) else float(r["probability"]),
+            "model_version": model_version,
+            "reason": json.dumps(r["reason"], ensure_ascii=False),
+        }  # fmt: skip
+        for r in visits.to_dict("records")
+    ]
+    with engine.begin() as conn:
+        conn.execute(inspection_plans.insert(), plan)
+        if rows:
+            conn.execute(plan_visits.insert(), rows)
+    return plan_id
+
+
+def list_plans(
+    engine: Engine,
+    communes: frozenset[str] | None,
+    commune_id: str | None = None,
+    month: str | None = None,
+) -> list[dict]:
+    """Plans (newest month first) with their visit and outcome counts."""
+    p, v, o = inspection_plans, plan_visits, visit_outcomes
+    visits = sa.func.count(v.c.visit_id)
+    q = (
+        sa.select(p, visits.label("visits"), sa.func.count(o.c.visit_id).label("outcomes"))
+        .select_from(p.outerjoin(v, v.c.plan_id == p.c.plan_id).outerjoin(
+            o, o.c.visit_id == v.c.visit_id))
+        .group_by(*p.c)
+        .order_by(p.c.month.desc(), p.c.commune_id, p.c.created_at.desc())
+    )  # fmt: skip
+    if communes is not None:
+        q = q.where(p.c.commune_id.in_(sorted(communes)))
+    if commune_id is not None:
+        q = q.where(p.c.commune_id == commune_id)
+    if month is not None:
+        q = q.where(p.c.month == month)
+    with engine.connect() as conn:
+        rows = conn.execute(q).mappings().all()
+    return [{**dict(r), "params": json.loads(r["params"])} for r in rows]
+
+
+def get_plan(engine: Engine, plan_id: str) -> dict | None:
+    """A plan with its visits (by date, village, group) and each visit's outcome or ``None``."""
+    p, v, o = inspection_plans, plan_visits, visit_outcomes
+    with engine.connect() as conn:
+        plan = conn.execute(sa.select(p).where(p.c.plan_id == plan_id)).mappings().first()
+        if plan is None:
+            return None
+        visits = conn.execute(
+            sa.select(v, *[c.label(f"outcome_{c.name}") for c in o.c if c.name != "visit_id"])
+            .select_from(v.outerjoin(o, o.c.visit_id == v.c.visit_id))
+            .where(v.c.plan_id == plan_id)
+            .order_by(v.c.visit_date, v.c.village_id, v.c.group_id, v.c.visit_id)
+        ).mappings().all()  # fmt: skip
+    out = []
+    for r in visits:
+        visit = {c.name: r[c.name] for c in v.c if c.name != "plan_id"}
+        visit["reason"] = json.loads(visit["reason"]) if visit["reason"] else None
+        visit["outcome"] = (
+            None
+            if r["outcome_recorded_at"] is None
+            else {c.name: r[f"outcome_{c.name}"] for c in o.c if c.name != "visit_id"}
+        )
+        out.append(visit)
+    return {**dict(plan), "params": json.loads(plan["params"]), "visits": out}
+
+
+def visit_plan(engine: Engine, visit_id: str) -> tuple[str, str] | None:
+    """``(plan_id, commune_id)`` of a visit, or ``None``."""
+    v, p = plan_visits, inspection_plans
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(v.c.plan_id, p.c.commune_id)
+            .select_from(v.join(p, p.c.plan_id == v.c.plan_id))
+            .where(v.c.visit_id == visit_id)
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def record_outcome(
+    engine: Engine,
+    visit_id: str,
+    use_of_funds: str,
+    borrower_present: bool,
+    migrated: bool,
+    notes: str | None,
+    recorded_by: str,
+) -> dict:
+    """Record (or correct) what the inspector found on a visit; return the stored outcome."""
+    if use_of_funds not in USE_OF_FUNDS:
+        raise ValueError(f"use_of_funds must be one of {USE_OF_FUNDS}")
+    row = {
+        "visit_id": visit_id, "recorded_at": _now(), "recorded_by": recorded_by,
+        "use_of_funds": use_of_funds, "borrower_present": bool(borrower_present),
+        "migrated": bool(migrated), "notes": notes or None,
+    }  # fmt: skip
+    o = visit_outcomes
+    with engine.begin() as conn:
+        done = conn.execute(
+            o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
+        ).rowcount  # fmt: skip
+        if not done:
+            conn.execute(o.insert(), row)
+    return {k: v for k, v in row.items() if k != "visit_id"}
+
+
+def last_visits(engine: Engine, household_ids: Sequence[str]) -> dict[str, date]:
+    """Date of each household's last visit with a recorded outcome."""
+    if not len(household_ids):
+        return {}
+    v, o = plan_visits, visit_outcomes
+    q = (
+        sa.select(v.c.household_id, sa.func.max(v.c.visit_date))
+        .select_from(v.join(o, o.c.visit_id == v.c.visit_id))
+        .where(v.c.household_id.in_(list(household_ids)))
+        .group_by(v.c.household_id)
+    )
+    with engine.connect() as conn:
+        return {
+            h: (d if isinstance(d, date) else pd.Timestamp(d).date()) for h, d in conn.execute(q)
+        }
+
+
+@dataclass(frozen=True)
+class Places:
+    """Communes' transaction days and names, villages' names (places, never persons)."""
+
+    transaction_days: Mapping[str, int] = field(default_factory=dict)
+    commune_names: Mapping[str, str] = field(default_factory=dict)
+    village_names: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_places(data_dir: Path) -> Places:
+    """The communes and villages tables of a data folder.
+
+    Empty :class:`Places` (plans fall back to the default transaction day, ids instead of names)
+    when they are absent or damaged; a damaged file is logged with what is wrong with it.
+    """
+    from features.storage import MissingTableError, UnreadableFileError, read_raw
+
+    try:
+        communes = read_raw(data_dir, "communes")
+        villages = read_raw(data_dir, "villages")
+    except (MissingTableError, OSError):
+        return Places()
+    except UnreadableFileError as err:
+        logger.warning("places of %s not read (plans use default days and ids): %s", data_dir, err)
+        return Places()
+    return Places(
+        {str(c): int(d) for c, d in zip(communes["commune_id"], communes["transaction_day"], strict=True)},
+        {str(c): str(n) for c, n in zip(communes["commune_id"], communes["name"], strict=True)},
+        {str(v): str(n) for v, n in zip(villages["village_id"], villages["name"], strict=True)},
+    )  # fmt: skip
