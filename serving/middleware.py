@@ -2,8 +2,9 @@
 
 Pure ASGI (not ``BaseHTTPMiddleware``) to keep its cost per request to a few microseconds.
 Above ``max_in_flight`` concurrent requests the service answers 503 with ``Retry-After`` at once
-instead of queueing until clients time out; bodies over ``max_body_bytes`` get 413 before any
-handler runs (the body is read here, bounded, and replayed to the app).
+instead of queueing until clients time out (health probes and ``/metrics`` are never shed and
+not counted); bodies over ``max_body_bytes`` get 413 before any handler runs (the body is read
+here, bounded, and replayed to the app).
 """
 
 from __future__ import annotations
@@ -56,14 +57,17 @@ class GuardMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
-        unguarded = scope["path"] in UNGUARDED
-        if not unguarded and self.in_flight >= self.max_in_flight:
+        # probes and /metrics are neither shed nor counted: a burst of them must not push
+        # scoring requests into 503
+        counted = scope["path"] not in UNGUARDED
+        if counted and self.in_flight >= self.max_in_flight:
             self.metrics.shed.inc()
             await _answer(send_status, 503, "overloaded; retry shortly", [(b"retry-after", b"1")])
             self._record(scope, status["code"], start)
             return
-        self.in_flight += 1
-        self.metrics.in_flight.set(self.in_flight)
+        if counted:
+            self.in_flight += 1
+            self.metrics.in_flight.set(self.in_flight)
         try:
             body_receive = await self._bounded_body(scope, receive)
             if body_receive is None:
@@ -71,8 +75,9 @@ class GuardMiddleware:
                 return
             await self.app(scope, body_receive, send_status)
         finally:
-            self.in_flight -= 1
-            self.metrics.in_flight.set(self.in_flight)
+            if counted:
+                self.in_flight -= 1
+                self.metrics.in_flight.set(self.in_flight)
             self._record(scope, status["code"], start)
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive | None:

@@ -1,5 +1,10 @@
-"""Checks a model passes before it serves: its store exists, its booster file is whole, and it
-scores (the smoke check).
+"""Checks a model passes before it serves: its store exists, its files are the ones registered,
+its booster file is whole, and it scores (the smoke check).
+
+The files registered: a version registered by training carries the SHA-256 of each scorer file as
+a tag (``sha256.booster.txt`` ...), kept in the tracking database. A file that differs is refused
+(:func:`check_digests`), which also catches an edit LightGBM parses without complaint (a changed
+leaf value scores, wrongly, with no other check failing).
 
 LightGBM 4 does not raise on a truncated or corrupt model text: its parser aborts the whole
 process (``std::terminate`` or a segmentation fault; measured with LightGBM 4.7 on files cut at
@@ -24,6 +29,7 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +37,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+
+from training.scorer import DIGEST_TAG, file_digests
 
 if TYPE_CHECKING:
     from serving.model_store import LoadedModel
@@ -55,6 +63,31 @@ class ModelLoadError(RuntimeError):
 
 class BoosterFileError(ModelLoadError):
     """The booster file is truncated, corrupt or crashes LightGBM's parser."""
+
+
+def check_digests(tags: Mapping[str, str], folder: Path) -> bool:
+    """Compare the scorer files in ``folder`` with the SHA-256 tags of their model version.
+
+    Returns:
+        ``False`` when the version has no such tags (registered before they were recorded, or
+        by hand), so nothing could be checked; ``True`` when every tagged file matches.
+
+    Raises:
+        ModelLoadError: A tagged file is missing or differs from the registered one.
+    """
+    registered = {
+        k.removeprefix(DIGEST_TAG): v for k, v in tags.items() if k.startswith(DIGEST_TAG)
+    }
+    found = file_digests(folder)
+    for file, digest in sorted(registered.items()):
+        if file not in found:
+            raise ModelLoadError(f"{file} is missing (registered with sha256 {digest[:12]}…)")
+        if found[file] != digest:
+            raise ModelLoadError(
+                f"{file} differs from the file registered with this version "
+                f"(sha256 {found[file][:12]}…, registered {digest[:12]}…)"
+            )
+    return bool(registered)
 
 
 def check_structure(path: Path) -> None:

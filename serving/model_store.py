@@ -32,6 +32,7 @@ from serving.feature_matrix import FeatureMatrix
 from serving.model_checks import (
     ModelLoadError,
     check_booster,
+    check_digests,
     read_example,
     registry_client,
     smoke_check,
@@ -167,6 +168,9 @@ def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
                 artifact_uri=source, dst_path=tmp, tracking_uri=tracking_uri
             )
             model_dir = Path(local)
+            if not check_digests(mv.tags or {}, model_dir / "artifacts"):
+                logger.warning("%s v%s has no registered file checksums: files not verified",
+                               name, mv.version)  # fmt: skip
             if (model_dir / "artifacts" / "booster.txt").is_file():
                 check_booster(model_dir / "artifacts" / "booster.txt")
             scorer = Scorer.load(model_dir / "artifacts")

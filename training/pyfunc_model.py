@@ -31,7 +31,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from training.scorer import Scorer
+from training.scorer import DIGEST_TAG, Scorer, file_digests
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,8 @@ def log_scorer_model(
     name: str = MODEL_NAME,
     metadata: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Log the scorer as a pyfunc model in the active run, and register it.
+    """Log the scorer as a pyfunc model in the active run, and register it (with the SHA-256
+    of its files as the version's ``sha256.<file>`` tags).
 
     Args:
         scorer: The trained scorer.
@@ -186,6 +187,13 @@ def log_scorer_model(
             pip_requirements=_requirements(),
             metadata=dict(metadata or {}),
         )
+        if registered_model_name:
+            client = mlflow.MlflowClient()
+            for file, digest in file_digests(folder).items():
+                client.set_model_version_tag(
+                    registered_model_name, str(info.registered_model_version),
+                    DIGEST_TAG + file, digest,
+                )  # fmt: skip
     logger.info(
         "logged model %s%s",
         info.model_uri,

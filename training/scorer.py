@@ -15,6 +15,7 @@ MLflow pyfunc wrapper can ship the same files as artifacts:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -26,6 +27,18 @@ import numpy as np
 import pandas as pd
 
 FILES = ("booster.txt", "calibrator.json", "features.json")
+DIGEST_TAG = "sha256."
+"""Prefix of the model version tags holding the files' SHA-256 (``sha256.booster.txt`` ...)."""
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of each scorer file present in ``folder``, by file name.
+
+    The registry keeps them as the model version's ``sha256.<file>`` tags, in the tracking
+    database rather than beside the files, and the service checks what it downloads against them.
+    """
+    paths = [Path(folder) / name for name in FILES]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from serving.app import create_app
 from serving.lifecycle import reload_models
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import filled_sqlite
+from tests.serving.model_files import change_a_leaf
 
 APP = "overdue-risk-application"
 
@@ -42,8 +43,11 @@ class Registry:
     def uri(self) -> str:
         return f"sqlite:///{self.path.as_posix()}"
 
-    def champion_with(self, change: Callable[[Path], None]) -> str:
-        """Register a copy of the champion's files changed by ``change``; make it champion."""
+    def champion_with(self, change: Callable[[Path], None], checksums: bool = False) -> str:
+        """Register a copy of the champion's files changed by ``change``; make it champion.
+
+        ``checksums``: the new version carries the champion's file digests (its files were
+        changed after they were registered)."""
         v1 = self.client.get_model_version_by_alias(APP, "champion")
         source = Path(
             self.client.get_model_version_download_uri(APP, v1.version).removeprefix("file://")
@@ -52,6 +56,9 @@ class Registry:
         shutil.copytree(source, copy)
         change(copy / "artifacts")
         v2 = self.client.create_model_version(APP, copy.as_uri(), v1.run_id)
+        for key, value in v1.tags.items():
+            if checksums and key.startswith("sha256."):
+                self.client.set_model_version_tag(APP, v2.version, key, value)
         self.client.set_registered_model_alias(APP, "champion", v2.version)
         return str(v2.version)
 
@@ -115,6 +122,10 @@ FAULTS: dict[str, tuple[Callable[[Registry], str | None], str]] = {
     "corrupted booster": (
         lambda r: r.champion_with(_overwrite_digits) and None,
         "booster.txt is corrupt",
+    ),
+    "booster altered after registration": (
+        lambda r: r.champion_with(change_a_leaf, checksums=True) and None,
+        "booster.txt differs from the file registered",
     ),
     "truncated calibrator": (
         lambda r: r.champion_with(_truncate("calibrator.json", 0.5)) and None,

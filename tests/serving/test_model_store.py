@@ -1,6 +1,7 @@
 """Model lifecycle: numpy scoring equals the scorer's pandas path; reload swaps atomically and
 keeps the old model when the new one cannot be loaded; a truncated or corrupt booster file is
-refused before LightGBM (which would abort the process) reads it."""
+refused before LightGBM (which would abort the process) reads it, and a file that is not the one
+registered is refused even when LightGBM would read it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from serving.model_checks import BoosterFileError, check_booster, check_structure, probe_parse
+from serving.model_checks import (
+    BoosterFileError,
+    check_booster,
+    check_digests,
+    check_structure,
+    probe_parse,
+)
 from serving.model_store import ModelHolder, ModelLoadError, load_registered
 from tests.serving.conftest import Served
+from tests.serving.model_files import change_a_leaf
+from training.scorer import file_digests
 
 NAMES = {"portfolio": "overdue-risk-portfolio", "application": "overdue-risk-application"}
 
@@ -168,3 +177,23 @@ def test_application_matrix_equals_the_matrix_of_assembled_vectors(served: Serve
     cached, plain = both([fields[0]] * len(stored))
     np.testing.assert_array_equal(cached, plain)
     assert cached[2, model.names.index(numeric)] == 12345.0
+
+
+def test_files_are_checked_against_their_registered_digests(
+    booster_file: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    shutil.copy(booster_file, folder / "booster.txt")
+    (folder / "calibrator.json").write_text('{"method": "none"}')
+    tags = {f"sha256.{f}": d for f, d in file_digests(folder).items()} | {"view": "x"}
+    assert check_digests(tags, folder) is True
+    assert check_digests({"view": "x"}, folder) is False  # nothing registered to check against
+
+    change_a_leaf(folder)
+    check_booster(folder / "booster.txt")  # LightGBM reads the edit: only the digest sees it
+    with pytest.raises(ModelLoadError, match="booster.txt differs from the file registered"):
+        check_digests(tags, folder)
+    (folder / "booster.txt").unlink()
+    with pytest.raises(ModelLoadError, match="booster.txt is missing"):
+        check_digests(tags, folder)

@@ -20,7 +20,7 @@ from training.pyfunc_model import (
     schema_types,
     to_model_input,
 )
-from training.scorer import Calibrator, Scorer
+from training.scorer import FILES, Calibrator, Scorer, file_digests
 
 VALID_KEY = re.compile(r"^[A-Za-z0-9_\-. /]+$")
 
@@ -145,7 +145,7 @@ def test_signature_uses_serving_types(scorer: Scorer) -> None:
     assert x["rating"].dropna().map(type).eq(str).all()
 
 
-def test_pyfunc_predictions_equal_the_scorer(store: str, scorer: Scorer) -> None:
+def test_pyfunc_predictions_equal_the_scorer(store: str, scorer: Scorer, tmp_path: Path) -> None:
     df = _frame(seed=1)
     exp = tracking.ensure_experiment("unit-pyfunc")
     assert exp == tracking.ensure_experiment("unit-pyfunc")
@@ -162,3 +162,10 @@ def test_pyfunc_predictions_equal_the_scorer(store: str, scorer: Scorer) -> None
     np.testing.assert_array_equal(np.asarray(got), scorer.predict_proba(df))
     example = model.metadata.load_input_example(model.metadata.get_model_info().model_uri)
     assert example is not None and len(example) == 5
+    # the registered version names the SHA-256 of each file it was registered with
+    tags = client.get_model_version("unit-scorer", info.registered_model_version).tags
+    saved = file_digests(scorer.save(tmp_path / "saved"))
+    assert set(saved) == set(FILES)
+    assert {k: v for k, v in tags.items() if k.startswith("sha256.")} == {
+        f"sha256.{file}": digest for file, digest in saved.items()
+    }
