@@ -1,4 +1,5 @@
-"""A pure-ASGI guard in front of the app: load shedding, body size bound, request metrics.
+"""A pure-ASGI guard in front of the app: load shedding, body size bound, request metrics, and
+the request id (``X-Request-ID`` on every answer, ``request_id`` on every log line).
 
 Pure ASGI (not ``BaseHTTPMiddleware``) to keep its cost per request to a few microseconds.
 Above ``max_in_flight`` concurrent requests the service answers 503 with ``Retry-After`` at once
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from serving.metrics import Metrics
+from serving.request_id import HEADER, REQUEST_ID, RequestIds
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,6 +46,7 @@ class GuardMiddleware:
         self.max_body = max_body
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.request_ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,10 +54,14 @@ class GuardMiddleware:
             return
         start = time.perf_counter()
         status = {"code": 500}
+        rid = self.request_ids()
+        token = REQUEST_ID.set(rid)
+        rid_header = (HEADER, rid.encode())
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), rid_header]}
             await send(message)
 
         # probes and /metrics are neither shed nor counted: a burst of them must not push
@@ -64,6 +71,7 @@ class GuardMiddleware:
             self.metrics.shed.inc()
             await _answer(send_status, 503, "overloaded; retry shortly", [(b"retry-after", b"1")])
             self._record(scope, status["code"], start)
+            REQUEST_ID.reset(token)
             return
         if counted:
             self.in_flight += 1
@@ -79,6 +87,7 @@ class GuardMiddleware:
                 self.in_flight -= 1
                 self.metrics.in_flight.set(self.in_flight)
             self._record(scope, status["code"], start)
+            REQUEST_ID.reset(token)
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive | None:
         """A receive that replays the body read here, or ``None`` when it is too large."""

@@ -18,10 +18,13 @@ app = typer.Typer(
 def _main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
+    from serving.request_id import install_log_filter
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
+    install_log_filter()  # "-" outside the service's requests
 
 
 # --- validate / docs (features.validation, features.contract_docs) ---------------------------

@@ -41,6 +41,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "role": ("Vai trò", "Role"),
     "denied": ("Vai trò của bạn không được xem trang này.", "Your role may not see this page."),
     "not_found": ("Không tìm thấy.", "Not found."),
+    "request_id": ("Mã yêu cầu (báo cho bộ phận kỹ thuật)", "Request id (quote it to support)"),
     "commune": ("Xã", "Commune"),
     "village": ("Thôn", "Village"),
     "group": ("Tổ TK&VV", "Group"),

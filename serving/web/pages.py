@@ -44,6 +44,7 @@ from serving.bands import BAND_NAMES, BANDS
 from serving.db.schema import portfolio_scores
 from serving.deps import Context, Services
 from serving.priorities import household_scores, priorities
+from serving.request_id import REQUEST_ID
 from serving.routers import applications, plans
 from serving.schemas import ApplicationIn
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
@@ -164,7 +165,8 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
         vnd=lambda a: i18n.vnd(a, lang), pct=lambda v, d=1, s=False: i18n.pct(v, lang, d, s),
         day=lambda d, w=False: i18n.day(d, lang, w), month=lambda m: i18n.month(m, lang),
         band_name=lambda b: i18n.band_name(b, lang), url_with=url_with,
-        reason_text=lambda r: planner.reason_text(r, lang), **ctx,
+        reason_text=lambda r: planner.reason_text(r, lang),
+        request_id=REQUEST_ID.get() if status >= 400 else None, **ctx,
     )  # fmt: skip
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
 

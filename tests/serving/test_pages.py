@@ -177,3 +177,13 @@ def test_model_page_and_language_toggle(web: TestClient, served: Served) -> None
     web.cookies.set("vbsp_lang", "vi")
     # Admins read no households.
     assert web.get("/ui/priorities").status_code == 403
+
+
+def test_error_pages_show_the_request_id(web: TestClient, served: Served) -> None:
+    login(web, served, "data")
+    r = web.get("/ui/households/H-nobody", headers={"Accept-Language": "en"})
+    assert r.status_code == 404
+    shown = re.search(r'id="request-id">[^<]*<code>([^<]+)</code>', r.text)
+    assert shown and shown.group(1) == r.headers["x-request-id"]
+    ok = web.get("/ui/priorities")
+    assert ok.status_code == 200 and 'id="request-id"' not in ok.text
