@@ -7,6 +7,7 @@ import asyncio
 
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
+from tests.serving.event_loop import run as in_thread
 
 
 def _guard(gates: dict[str, asyncio.Event]) -> GuardMiddleware:
@@ -55,4 +56,4 @@ def test_requests_above_the_limit_are_shed_but_probes_are_not_counted() -> None:
         assert (await _get(guard, "/v1/other"))[0] == 200
         assert guard.metrics.shed._value.get() == 1
 
-    asyncio.run(run())
+    in_thread(run)  # Playwright may leave a loop running in this thread
