@@ -66,7 +66,7 @@ def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
 
 def _append_gate_rule(artifacts: dict[str, Path]) -> None:
     """Add the champion gate's rule to the model card written by the trainer."""
-    from training.registry import GATE_RULE_MD
+    from training.gate import GATE_RULE_MD
 
     card = artifacts.get("model_card.md")
     if card is not None and Path(card).is_file():
