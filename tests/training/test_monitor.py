@@ -19,6 +19,7 @@ from features.build import build_feature_table
 from features.simulator import SimConfig, simulate
 from features.validation import load_tables
 from tests.training.shift import inject_flood
+from training import drift
 from training import monitor as mon
 from training.train import train_view
 
@@ -39,18 +40,18 @@ PROGRAM_FEATURES = {"main_program", "loan_to_cap", "outstanding_principal"}
 def test_psi_arithmetic() -> None:
     rng = np.random.default_rng(0)
     a = pd.Series(rng.normal(size=5000))
-    assert mon.psi(a, a) == pytest.approx(0.0, abs=1e-12)
-    assert mon.psi(a, pd.Series(rng.normal(size=5000))) < 0.02
-    assert mon.psi(a, pd.Series(rng.normal(1.0, 1.0, size=5000))) > 0.25
+    assert drift.psi(a, a) == pytest.approx(0.0, abs=1e-12)
+    assert drift.psi(a, pd.Series(rng.normal(size=5000))) < 0.02
+    assert drift.psi(a, pd.Series(rng.normal(1.0, 1.0, size=5000))) > 0.25
     # two categories, 50/50 → 80/20: Σ (c − r) ln(c / r)
     r = pd.Series(["a"] * 50 + ["b"] * 50)
     c = pd.Series(["a"] * 80 + ["b"] * 20)
     expected = 0.3 * np.log(0.8 / 0.5) + (-0.3) * np.log(0.2 / 0.5)
-    assert mon.psi(r, c) == pytest.approx(expected)
+    assert drift.psi(r, c) == pytest.approx(expected)
     # missing values are a bin of their own; ageing past a year is no shift for "months since"
-    assert mon.psi(pd.Series([1.0, np.nan] * 50), pd.Series([1.0] * 100)) > 1
-    assert mon.psi(pd.Series([20.0] * 100), pd.Series([40.0] * 100), "months_since_x") == 0
-    assert [mon.psi_band(v) for v in (0.05, 0.1, 0.2, 0.25, 3)] == [
+    assert drift.psi(pd.Series([1.0, np.nan] * 50), pd.Series([1.0] * 100)) > 1
+    assert drift.psi(pd.Series([20.0] * 100), pd.Series([40.0] * 100), "months_since_x") == 0
+    assert [drift.psi_band(v) for v in (0.05, 0.1, 0.2, 0.25, 3)] == [
         "stable", "moderate", "moderate", "major", "major"]  # fmt: skip
 
 
@@ -136,5 +137,5 @@ def test_alerts_are_stored_as_service_events(districts: dict, tmp_path: Path) ->
 
 
 def test_values_beyond_a_constant_reference_are_a_shift() -> None:
-    assert mon.psi(pd.Series([0.0] * 100), pd.Series([9.0] * 100)) > 5
-    assert mon.psi(pd.Series([0.0] * 100), pd.Series([0.0] * 100)) == 0
+    assert drift.psi(pd.Series([0.0] * 100), pd.Series([9.0] * 100)) > 5
+    assert drift.psi(pd.Series([0.0] * 100), pd.Series([0.0] * 100)) == 0
