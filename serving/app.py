@@ -26,7 +26,7 @@ from serving.model_store import ModelHolder
 from serving.routers import admin, applications, households, inspections, plans
 from serving.security_headers import SecurityHeadersMiddleware
 from serving.settings import ServiceSettings
-from serving.web import pages
+from serving.web import pages, render
 
 logger = logging.getLogger(__name__)
 VIEWS = ("portfolio", "application")
@@ -70,7 +70,7 @@ def create_app(
     for router in (applications.router, households.router, inspections.router, plans.router,
                    admin.router, pages.router):  # fmt: skip
         app.include_router(router)
-    app.mount("/static", pages.static_files(), name="static")
+    app.mount("/static", render.static_files(), name="static")
     if cfg.bench_endpoints:
         app.include_router(admin.bench)
     error_handlers.install(app)

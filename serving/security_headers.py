@@ -5,7 +5,7 @@
 - ``Cache-Control: no-store`` on everything but ``/static`` (scores, reasons and plans are
   personal-risk data: no browser or proxy may keep a copy);
 - a ``Content-Security-Policy`` that allows nothing and no framing on the JSON API (the pages set
-  their own, stricter than a default, in :mod:`serving.web.pages`; ``/docs`` and ``/redoc`` load
+  their own, stricter than a default, in :mod:`serving.web.render`; ``/docs`` and ``/redoc`` load
   their scripts from a CDN and keep FastAPI's page);
 - ``Strict-Transport-Security`` when the request came over HTTPS.
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from serving.app import create_app
 from serving.auth import PERMISSIONS
-from serving.web import pages
+from serving.web import render
 from tests.serving.conftest import Served, headers
 
 # Public without a key, and why: liveness, readiness and metrics for the orchestrator and
@@ -35,7 +35,7 @@ def routes(app: object) -> list[tuple[str, str, str | None, bool]]:
     """(method, path with ids filled in, permission, is a page) of every route of the app.
 
     The API's permission is the one its ``require()`` dependency checks; a page's is its entry
-    in :data:`serving.web.pages.PAGES`.
+    in :data:`serving.web.render.PAGES`.
     """
     out = []
     for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
@@ -48,7 +48,7 @@ def routes(app: object) -> list[tuple[str, str, str | None, bool]]:
             if method == "HEAD":
                 continue
             if page:
-                perm = pages.PAGES.get((method, path), "missing from PAGES")
+                perm = render.PAGES.get((method, path), "missing from PAGES")
             else:
                 perm = _permission(route.dependant) if isinstance(route, APIRoute) else None
             out.append((method, filled, perm, page))

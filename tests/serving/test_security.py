@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from serving.auth import PERMISSIONS
-from serving.web import pages
+from serving.web import render
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.request_models import body_routes, example, fields, query_params, spoil
 from tests.serving.test_access import ROLES, routes
@@ -236,7 +236,7 @@ def test_security_headers(api: TestClient, served: Served) -> None:
         assert "frame-ancestors 'none'" in h["content-security-policy"], path
         assert h["x-content-type-options"] == "nosniff" and h["cache-control"] == "no-store"
     api.cookies.clear()
-    static = api.get("/static/" + sorted((pages.HERE / "static").glob("*.*"))[0].name)
+    static = api.get("/static/" + sorted((render.HERE / "static").glob("*.*"))[0].name)
     assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
 
 

@@ -1,0 +1,134 @@
+"""The loan officer's application check: a household's (or a new member's) risk, explained."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from features import domain
+from features.catalog import CATEGORY_LABELS
+from features.online_store import online_features
+from serving.deps import Context
+from serving.priorities import household_scores
+from serving.routers import applications, plans
+from serving.schemas import ApplicationIn
+from serving.scoring import ApplicationRejectedError, UnknownEntityError
+from serving.web import i18n
+from serving.web.render import (
+    Page,
+    finite_or_none,
+    form_fields,
+    form_number,
+    page_for,
+    render,
+    valid_id,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _groups_for(page: Page) -> list[dict]:
+    t = online_features
+    q = sa.select(t.c.entity_id, t.c.village_id, t.c.commune_id).where(t.c.entity_type == "group")
+    with page.svc.engine.connect() as conn:
+        rows = conn.execute(q.order_by(t.c.entity_id)).all()
+    return [{"group_id": g, "village_id": v, "commune_id": c} for g, v, c in rows
+            if page.client is not None and page.client.can_see_commune(c)]  # fmt: skip
+
+
+def _application_ctx(page: Page) -> dict:
+    labels = CATEGORY_LABELS.get("app_purpose", {})
+    return {
+        "programs": [
+            {"code": p.code, "label": p.label_vi if page.lang == "vi" else p.label_en,
+             "cap": p.cap_vnd, "term": p.max_term_months}
+            for p in domain.PROGRAMS.values()
+        ],
+        "purposes": [(p, i18n.pair(labels[p][::-1], page.lang) if p in labels else p)
+                     for p in domain.PURPOSES],
+        "groups": _groups_for(page),
+    }  # fmt: skip
+
+
+@router.get("/ui/application")
+def application_page(request: Request, household_id: str | None = None) -> Response:
+    page = page_for(request)
+    if not isinstance(page, Page):
+        return page
+    lookup = None
+    hid = valid_id(household_id)
+    if hid:
+        stored = page.svc.online.get(household_id=hid)
+        if stored is not None and page.client.can_see_commune(str(stored["commune_id"])):  # type: ignore[union-attr]
+            rows = household_scores(page.svc.engine, page.svc.settings.portfolio_model, hid)
+            lookup = {"household_id": hid, "commune_id": stored["commune_id"],
+                      "village_id": stored["village_id"], "group_id": stored["group_id"],
+                      "band": None if rows.empty else rows["band"].iloc[-1],
+                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1])}  # fmt: skip
+        else:
+            lookup = {}
+    # An id that found nothing is not shown back (it may be a mistyped citizen ID or a name).
+    form = {"identity": "household", "household_id": hid if lookup else "", "program": "poor_household",
+            "purpose": "livestock", "amount": "", "term_months": "36", "grace_months": "0"}  # fmt: skip
+    return render(page, "application.html", form=form, result=None, errors=[], lookup=lookup,
+                  places=plans.places(page.svc), **_application_ctx(page))  # fmt: skip
+
+
+def _app_fields(form: dict[str, str]) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "program": form.get("program", ""), "purpose": form.get("purpose", ""),
+        "amount": form_number(form.get("amount", "").replace(".", "").replace(",", "")
+                               .replace(" ", "").replace("₫", "") or None),
+        "term_months": form_number(form.get("term_months") or None),
+        "grace_months": form_number(form.get("grace_months") or 0),
+    }  # fmt: skip
+    identity = form.get("identity", "household")
+    if identity == "national":
+        fields["national_id"] = form.get("national_id", "").strip() or None
+    elif identity == "new":
+        group = form.get("group_id", "")
+        fields["group_id"] = group or None
+        fields["village_id"] = form.get(f"village_of_{group}") or form.get("village_id") or None
+    else:
+        fields["household_id"] = form.get("household_id", "").strip() or None
+    return fields
+
+
+@router.post("/ui/application")
+async def application_score(request: Request) -> Response:
+    page = page_for(request)
+    if not isinstance(page, Page):
+        return page
+    form = await form_fields(request)
+    if form.get("identity") == "new" and form.get("group_id"):
+        g = next((g for g in _groups_for(page) if g["group_id"] == form["group_id"]), None)
+        if g is not None:
+            form["village_id"] = g["village_id"]
+    errors: list[dict] = []
+    result = None
+    status = 200
+    try:
+        app = ApplicationIn(**_app_fields(form))
+        model = page.svc.holder.get("application")
+        if model is None:
+            raise HTTPException(503, page.t("no_model"))
+        ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
+        result = (await applications._score(ctx, [app], True, None, "score"))[0]
+    except ValidationError as err:  # the API's 422 wording (serving.app._invalid)
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
+                   "message": e.get("msg", "")} for e in err.errors()]  # fmt: skip
+        status = 422
+    except ApplicationRejectedError as err:
+        errors = [{"field": "body", "message": p} for p in err.problems]
+        status = 422
+    except UnknownEntityError as err:
+        errors = [{"field": "household", "message": str(err)}]
+        status = 404
+    except HTTPException as err:
+        errors = [{"field": "", "message": str(err.detail)}]
+        status = err.status_code
+    shown = {k: v for k, v in form.items() if k != "national_id"}  # never echoed back
+    return render(page, "application.html", status, form=shown, result=result, errors=errors,
+                  lookup=None, places=plans.places(page.svc), **_application_ctx(page))  # fmt: skip

@@ -1,0 +1,172 @@
+"""Pages of the portfolio: a commune's inspection priorities and a household's risk."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from serving import plan_store
+from serving.bands import BAND_NAMES
+from serving.db.schema import portfolio_scores
+from serving.priorities import household_scores, priorities
+from serving.routers import plans
+from serving.web import i18n
+from serving.web.render import Page, finite_or_none, page_for, render, valid_id, visible_communes
+
+router = APIRouter(include_in_schema=False)
+
+
+def _trend(engine: sa.Engine, model_name: str, version: str, commune_id: str) -> dict:
+    t = portfolio_scores
+    q = (
+        sa.select(t.c.as_of, t.c.band, sa.func.count(), sa.func.avg(t.c.probability))
+        .where((t.c.model_name == model_name) & (t.c.model_version == version)
+               & (t.c.commune_id == commune_id))
+        .group_by(t.c.as_of, t.c.band)
+        .order_by(t.c.as_of)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    months: dict[str, dict] = {}
+    for as_of, band, n, mean in rows:
+        m = months.setdefault(str(as_of)[:10], {"counts": dict.fromkeys(BAND_NAMES, 0), "sum": 0.0})
+        m["counts"][band] = int(n)
+        m["sum"] += float(mean) * int(n)
+    out = []
+    for as_of, m in sorted(months.items()):
+        total = sum(m["counts"].values())
+        out.append({"as_of": as_of, "counts": m["counts"], "total": total,
+                    "mean": m["sum"] / total if total else None})  # fmt: skip
+    return {"months": out, "bands": list(BAND_NAMES)}
+
+
+@router.get("/ui/priorities")
+def priorities_page(
+    request: Request,
+    commune_id: str | None = None,
+    village_id: str | None = None,
+    group_id: str | None = None,
+    band: str | None = None,
+    sort: str = "risk",
+    rising: str | None = None,
+    limit: int = 50,
+) -> Response:
+    page = page_for(request)
+    if not isinstance(page, Page):
+        return page
+    svc, lang = page.svc, page.lang
+    model = svc.holder.get("portfolio")
+    if model is None:
+        return render(page, "message.html", 503, title=page.t("nav_priorities"),
+                      message=page.t("no_model"))  # fmt: skip
+    communes = visible_communes(page, model.name, model.version)
+    commune_id = valid_id(commune_id)
+    if commune_id not in communes:
+        commune_id = communes[0] if communes else None
+    sort = sort if sort in ("risk", "exposure") else "risk"
+    limit = min(max(limit, 1), 500)
+    places = plans.places(svc)
+    ctx: dict[str, Any] = {
+        "communes": communes, "commune_id": commune_id, "village_id": None, "group_id": None,
+        "band": band if band in BAND_NAMES else None, "sort": sort, "rising": bool(rising),
+        "limit": limit, "villages": [], "groups_all": [], "rows": [], "groups": [],
+        "as_of": None, "model": model, "total": 0, "shown_of": 0, "chart": None,
+        "commune_names": places.commune_names, "village_names": places.village_names,
+        "bands": BAND_NAMES,
+        "chart_labels": {"bands": list(BAND_NAMES), "lang": lang,
+                         "band_names": [i18n.band_name(b, lang) for b in BAND_NAMES]},
+    }  # fmt: skip
+    ctx["query"] = {"commune_id": commune_id, "band": ctx["band"], "sort": sort,
+                    "rising": "1" if rising else None, "limit": str(limit)}  # fmt: skip
+    if commune_id is None:
+        return render(page, "priorities.html", **ctx)
+    as_of, ranked, groups = priorities(svc.engine, model.name, model.version, commune_id, sort=sort)
+    if as_of is None:
+        return render(page, "priorities.html", **ctx)
+    ctx["villages"] = sorted(ranked["village_id"].unique())
+    village_id = valid_id(village_id)
+    village_id = village_id if village_id in ctx["villages"] else None
+    sel = ranked if village_id is None else ranked[ranked["village_id"] == village_id]
+    ctx["groups_all"] = sorted(sel["group_id"].unique())
+    group_id = valid_id(group_id)
+    group_id = group_id if group_id in ctx["groups_all"] else None
+    if group_id is not None:
+        sel = sel[sel["group_id"] == group_id]
+    if ctx["band"]:
+        sel = sel[sel["band"] == ctx["band"]]
+    if rising:
+        sel = sel[sel["rising"]]
+    shown = sel.head(limit)
+    seen = plan_store.last_visits(svc.engine, list(shown["household_id"]))
+    rows = []
+    for rank, r in zip(shown.index, shown.to_dict("records"), strict=True):
+        rows.append({
+            "rank": int(rank) + 1, "household_id": r["household_id"], "group_id": r["group_id"],
+            "village_id": r["village_id"], "probability": r["probability"], "band": r["band"],
+            "change_3m": finite_or_none(r["change_3m"]), "rising": bool(r["rising"]),
+            "outstanding": finite_or_none(r["outstanding"]), "exposure": finite_or_none(r["exposure"]),
+            "reasons": [x[f"text_{lang}"] for x in r["reasons"][:3]],
+            "last_visit": seen.get(r["household_id"]),
+        })  # fmt: skip
+    gsel = groups
+    if village_id is not None:
+        gsel = gsel[gsel["village_id"] == village_id]
+    ctx.update(
+        village_id=village_id, group_id=group_id, rows=rows, as_of=as_of,
+        total=len(ranked), shown_of=len(sel),
+        groups=[{**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
+                for g in gsel.head(30).to_dict("records")],
+        chart=_trend(svc.engine, model.name, model.version, commune_id),
+    )  # fmt: skip
+    return render(page, "priorities.html", **ctx)
+
+
+def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
+    from serving.db.schema import inspection_plans, plan_visits, visit_outcomes
+
+    v, o, p = plan_visits, visit_outcomes, inspection_plans
+    q = (
+        sa.select(v.c.visit_date, v.c.selection, v.c.plan_id, p.c.month, o.c.use_of_funds,
+                  o.c.borrower_present, o.c.migrated, o.c.recorded_at)
+        .select_from(v.join(p, p.c.plan_id == v.c.plan_id).outerjoin(o, o.c.visit_id == v.c.visit_id))
+        .where(v.c.household_id == household_id)
+        .order_by(v.c.visit_date.desc())
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+@router.get("/ui/households/{household_id}")
+def household_page(request: Request, household_id: str) -> Response:
+    page = page_for(request)
+    if not isinstance(page, Page):
+        return page
+    svc = page.svc
+    hid = valid_id(household_id)
+    rows = (
+        household_scores(svc.engine, svc.settings.portfolio_model, hid) if hid else pd.DataFrame()
+    )
+    if rows.empty or not page.client.can_see_commune(str(rows["commune_id"].iloc[-1])):  # type: ignore[union-attr]
+        return render(page, "message.html", 404, title=page.t("household_title"),
+                      message=page.t("not_found"))  # fmt: skip
+    rows = rows.tail(svc.settings.history_months)
+    last = rows.iloc[-1]
+    history = [{"as_of": str(r["as_of"])[:10], "probability": float(r["probability"]),
+                "band": r["band"], "version": r["model_version"]}
+               for r in rows.to_dict("records")]  # fmt: skip
+    places = plans.places(svc)
+    return render(
+        page, "household.html", household_id=hid, commune_id=last["commune_id"],
+        village_id=last["village_id"], group_id=last["group_id"],
+        probability=float(last["probability"]), band=last["band"],
+        outstanding=finite_or_none(last["outstanding"]), reasons=json.loads(last["reasons"]),
+        history=history, chart={"history": history},
+        visits=_household_visits(svc.engine, hid) if page.can("inspections:read") else [],
+        commune_names=places.commune_names, village_names=places.village_names,
+        as_of=last["as_of"],
+    )  # fmt: skip
