@@ -17,6 +17,8 @@ speed drifts by a third within minutes, so a ratio is only meaningful between ru
 
 Printed: median requests/s and p50/p99 latency per endpoint over the rounds; each endpoint's
 requests over the no-op's in the same rounds (and the median and range of the per-round ratios);
+the server's CPU time per request (user + system, from ``/proc``: with one worker at 100 % of a
+core, throughput is its inverse, so this shows where a gap comes from without the host's drift);
 and the issue's targets. Then the latency of
 ``GET /v1/inspections/priorities`` for the commune nearest the issue's ~650 households and for
 the largest commune (all households), sequentially.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -80,6 +83,13 @@ def parse_wrk(text: str) -> dict[str, float]:
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     out["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
     return out
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def main() -> None:
@@ -140,12 +150,20 @@ def main() -> None:
             # a drift of the machine's speed within a round weighs on every endpoint alike
             order = list(endpoints.items()) if i % 2 == 0 else list(endpoints.items())[::-1]
             for name, path in order:
+                before = cpu_seconds(server.pid)
                 out = subprocess.run(
                     [wrk, "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency",
                      "-s", str(tmp / "post.lua"), base + path],
                     capture_output=True, text=True, check=True,
                 ).stdout  # fmt: skip
-                runs[name].append(parse_wrk(out))
+                after = cpu_seconds(server.pid)
+                run = parse_wrk(out)
+                done = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
+                # worker processes' CPU is not the supervisor's: counted with one worker only
+                one = args.workers == 1
+                run["user_us"] = (after[0] - before[0]) / done * 1e6 if one else math.nan
+                run["sys_us"] = (after[1] - before[1]) / done * 1e6 if one else math.nan
+                runs[name].append(run)
         med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
         total = {n: sum(r["rps"] for r in rs) for n, rs in runs.items()}
         paired = {n: [r["rps"] / b["rps"] for r, b in zip(rs, runs["noop"], strict=True)]
@@ -156,12 +174,13 @@ def main() -> None:
             "requests over the no-op's in the same rounds (per-round ratios: median, range)"
         )
         print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}"
-              f"{'per round':>22}")  # fmt: skip
+              f"{'per round':>22}{'server CPU µs/req (user+sys)':>31}")  # fmt: skip
         for n, m in med.items():
             r = sorted(paired[n])
             print(f"{n:<18}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
                   f"{sum(x['non_2xx'] for x in runs[n]):>9.0f}{total[n] / total['noop']:>9.1%}"
-                  f"{statistics.median(r):>8.1%} ({r[0]:.0%}–{r[-1]:.0%})")  # fmt: skip
+                  f"{statistics.median(r):>8.1%} ({r[0]:.0%}–{r[-1]:.0%})"
+                  f"{m['user_us'] + m['sys_us']:>14.0f} ({m['user_us']:.0f}+{m['sys_us']:.0f})")  # fmt: skip
         print("targets: score ≥ 30% of noop and p99 ≤ 25 ms; score_no_reasons ≥ 75% of noop")
         with httpx.Client(headers={"X-API-Key": key}) as client:
             for commune in communes:
