@@ -15,7 +15,6 @@ MLflow pyfunc wrapper can ship the same files as artifacts:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -37,8 +36,10 @@ def file_digests(folder: Path) -> dict[str, str]:
     The registry keeps them as the model version's ``sha256.<file>`` tags, in the tracking
     database rather than beside the files, and the service checks what it downloads against them.
     """
+    from training.tracking import file_sha256
+
     paths = [Path(folder) / name for name in FILES]
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+    return {p.name: file_sha256(p) for p in paths if p.is_file()}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
