@@ -48,7 +48,7 @@ SERVING = """
 import json, statistics, sys, time
 from pathlib import Path
 from features import storage
-from features.db import make_engine
+from vbsp_state.engine import make_engine
 from features.online_store import assemble_vector, default_as_of, fetch, materialize
 from features.validation import load_tables
 data, db = Path(sys.argv[1]), sys.argv[2]

@@ -129,9 +129,9 @@ def step_features(args: argparse.Namespace) -> dict[str, Any]:
 
 def step_materialize(args: argparse.Namespace) -> dict[str, Any]:
     from features import storage
-    from features.db import make_engine
     from features.engine import store_rows, write_store_rows
     from features.online_store import default_as_of
+    from vbsp_state.engine import make_engine
 
     engine = _engine(args.engine, args.workers)
     as_of = default_as_of(storage.read_manifest(args.data)["export_date"])

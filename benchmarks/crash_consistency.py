@@ -33,13 +33,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.db import make_engine  # noqa: E402
-from features.online_store import online_features  # noqa: E402
 from serving.auth import add_client  # noqa: E402
-from serving.db.migrate import upgrade  # noqa: E402
-from serving.db.schema import portfolio_scores  # noqa: E402
 from tests.db_engines import pg_server_url, postgres_engine  # noqa: E402
 from tests.serving.crash_cycles import CrashReport, check, run_cycles  # noqa: E402
+from vbsp_state.engine import make_engine  # noqa: E402
+from vbsp_state.migrate import upgrade  # noqa: E402
+from vbsp_state.schema import online_features, portfolio_scores  # noqa: E402
 
 
 def copy_to(source: sa.engine.Engine, target: sa.engine.Engine) -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
 
-from features.raw_files import FileFault
+from features.file_faults import FileFault
 
 logger = logging.getLogger(__name__)
 

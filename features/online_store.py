@@ -28,28 +28,12 @@ from features.application import application_vector
 from features.build import PLACE, commune_tables, feature_rows
 from features.catalog import CATALOG_VERSION, all_feature_names, feature_dtypes_for
 from features.pit import as_ns
+from vbsp_state.schema import metadata, online_features
 
 logger = logging.getLogger(__name__)
 
 NEW_MEMBER = "__new_member__"
 """Household id used for a group's "new member without history" row."""
-
-metadata = sa.MetaData()
-
-online_features = sa.Table(
-    "online_features",
-    metadata,
-    sa.Column("entity_type", sa.String(16), primary_key=True),  # household | group
-    sa.Column("entity_id", sa.String(64), primary_key=True),
-    sa.Column("group_id", sa.String(64), nullable=False, index=True),
-    sa.Column("village_id", sa.String(64), nullable=False),
-    sa.Column("commune_id", sa.String(64), nullable=False, index=True),
-    sa.Column("workers", sa.Integer, nullable=True),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("feature_set_version", sa.String(64), nullable=False),
-    sa.Column("features", sa.Text, nullable=False),
-    sa.Column("materialized_at", sa.DateTime, nullable=False),
-)
 
 
 def default_as_of(export_date: str | pd.Timestamp) -> pd.Timestamp:
@@ -122,7 +106,7 @@ def materialize(
             "features": json.dumps({n: _encode(rec[n]) for n in names}, allow_nan=False),
             "materialized_at": now,
         })  # fmt: skip
-    metadata.create_all(engine)
+    metadata.create_all(engine, tables=[online_features], checkfirst=True)
     with engine.begin() as conn:
         conn.execute(online_features.delete())
         conn.execute(online_features.insert(), records)

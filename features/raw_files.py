@@ -8,46 +8,22 @@ validator turns faults into failures (``unreadable_file``, ``encoding``, ``csv_f
 ``missing_column``), so ``vbsp-risk validate`` names the file and line and carries on with the
 other tables.
 
-CSV files are read by :mod:`features.csv_files`.
+CSV files are read by :mod:`features.csv_files`; both report :class:`features.file_faults.FileFault`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.csv_files import read_csv_file
+from features.file_faults import FileFault
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FileFault:
-    """Something wrong with a file of a table, found while reading it.
-
-    Attributes:
-        file: The file, relative to the data folder (e.g. ``loans/part-C1.parquet``).
-        rule: ``unreadable_file``, ``encoding``, ``csv_format`` or ``missing_column``.
-        message: A sentence naming the file, line and column where known, and the fix.
-        line: 1-based line of a CSV file (the header is line 1), when the fault is on one.
-        column: Column concerned, when known.
-        rows_lost: True when rows of the table could not be read because of the fault.
-    """
-
-    file: str
-    rule: str
-    message: str
-    line: int | None = None
-    column: str | None = None
-    rows_lost: bool = True
-
-    @property
-    def where(self) -> str:
-        """``file`` or ``file:line``."""
-        return self.file if self.line is None else f"{self.file}:{self.line}"
 
 
 def read_files(
@@ -66,8 +42,6 @@ def read_files(
     """
     frames: list[tuple[str, pd.DataFrame]] = []
     faults: list[FileFault] = []
-    from features.csv_files import read_csv_file
-
     for path in paths:
         name = _relative(path, data_dir)
         if path.suffix == ".csv":

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from features import raw_files
 from features.contract import MANIFEST, TABLES, TableSpec
-from features.raw_files import FileFault
+from features.file_faults import FileFault
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class MissingTableError(FileNotFoundError):
 
 
 class UnreadableFileError(ValueError):
-    """A file of a table is damaged (see :class:`~features.raw_files.FileFault`)."""
+    """A file of a table is damaged (see :class:`~features.file_faults.FileFault`)."""
 
     def __init__(self, faults: list[FileFault]) -> None:
         self.faults = faults
@@ -89,7 +89,7 @@ def read_table(data_dir: Path, name: str) -> tuple[pd.DataFrame | None, list[Fil
 
     Returns:
         The rows that could be read (None when no file could) and the faults
-        (:class:`~features.raw_files.FileFault`: file cut short or empty, not UTF-8, a CSV
+        (:class:`~features.file_faults.FileFault`: file cut short or empty, not UTF-8, a CSV
         line with the wrong number of fields, a part lacking a column).
 
     Raises:

@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from serving.db.schema import score_audit
+from vbsp_state.schema import score_audit
 
 
 class _ScoreIds:

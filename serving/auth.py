@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from serving.db.schema import api_clients
+from vbsp_state.schema import api_clients
 
 logger = logging.getLogger(__name__)
 

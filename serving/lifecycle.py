@@ -6,17 +6,13 @@ import asyncio
 import gc
 import json
 import logging
-import os
 import time
 from datetime import UTC, datetime
 
 from anyio import to_thread
 
-from features.db import make_engine
 from serving.audit_writer import AuditWriter
 from serving.auth import ClientCache, read_keys_file, sync_clients
-from serving.db.migrate import check_current
-from serving.db.schema import service_events
 from serving.deps import Services
 from serving.loop_audit_writer import LoopAuditWriter
 from serving.metrics import Metrics
@@ -24,15 +20,27 @@ from serving.model_store import ModelHolder
 from serving.online_cache import OnlineCache
 from serving.portfolio import has_scores, score_online_store
 from serving.settings import ServiceSettings
+from vbsp_state.engine import make_engine
+from vbsp_state.migrate import check_current
+from vbsp_state.schema import service_events
 
 logger = logging.getLogger(__name__)
 
 # MLflow retries an unreachable tracking server 7 times with exponential backoff (about four
 # minutes) and waits 120 s per request: the service would not start, or a reload would hang, for
-# that long. Bounded here unless MLflow's own variables are set.
-TRACKING_REQUEST_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-                           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                           "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}  # fmt: skip
+# that long. Bounded here unless MLflow's own variables are set: the limits become MLflow's
+# defaults (read at each request, after the environment), so the environment is never written.
+TRACKING_REQUEST_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
+                           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+                           "MLFLOW_HTTP_REQUEST_TIMEOUT": 10}  # fmt: skip
+
+
+def bound_tracking_requests() -> None:
+    """Make :data:`TRACKING_REQUEST_LIMITS` MLflow's defaults (its variables, when set, win)."""
+    from mlflow import environment_variables
+
+    for name, value in TRACKING_REQUEST_LIMITS.items():
+        getattr(environment_variables, name).default = value
 
 
 def build_services(
@@ -44,10 +52,7 @@ def build_services(
         RuntimeError: The database is not migrated to the code's revision.
         ValueError: The API keys file is invalid (names the entry and rule).
     """
-    from training.tracking import tracking_uri
-
-    for name, value in TRACKING_REQUEST_LIMITS.items():
-        os.environ.setdefault(name, value)
+    bound_tracking_requests()
     engine = make_engine(settings.db_url)
     check_current(engine)
     if settings.keys_file.is_file():
@@ -64,7 +69,7 @@ def build_services(
         holder=holder or ModelHolder(),
         clients=ClientCache(engine),
         metrics=metrics or Metrics(),
-        tracking_uri=settings.tracking_uri or tracking_uri(settings.state_dir),
+        tracking_uri=settings.mlflow_uri,
         online=online,
         audit_writer=(
             LoopAuditWriter(engine) if engine.dialect.name == "sqlite" else AuditWriter(engine)

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serving.audit_writer import settle
-from serving.db.schema import score_audit
+from vbsp_state.schema import score_audit
 
 logger = logging.getLogger(__name__)
 RETRY_SECONDS = 0.002

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.online_store import fetch, online_features, stored_features
+from features.online_store import fetch, stored_features
+from vbsp_state.schema import online_features
 
 logger = logging.getLogger(__name__)
 

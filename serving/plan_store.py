@@ -15,8 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from serving.db.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 from serving.planner import USE_OF_FUNDS, PlanRequest
+from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.online_store import online_features
 from serving.bands import BAND_NAMES, BANDS
-from serving.db.schema import portfolio_scores
 from serving.model_store import LoadedModel
 from serving.reasons import top_reasons
+from vbsp_state.schema import online_features, portfolio_scores
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from serving.db.schema import portfolio_scores
+from vbsp_state.schema import portfolio_scores
 
 RISE_ABS = 0.01
 RISE_REL = 0.25

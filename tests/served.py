@@ -25,12 +25,12 @@ from features.build import build_feature_table
 from features.online_store import default_as_of, materialize
 from features.validation import load_tables
 from serving.auth import add_client
-from serving.db.migrate import upgrade
 from serving.model_store import load_registered
 from serving.portfolio import feature_table_months, score_frame, write_scores
 from serving.settings import ServiceSettings
 from training import tracking
 from training.pipeline import run_training
+from vbsp_state.migrate import upgrade
 
 VIEWS = ("portfolio", "application")
 OTHER = "C-OTHER"

@@ -430,7 +430,7 @@ def log_report(report: MonitorReport, experiment: str = "overdue-risk-monitoring
 
 def record_alerts(engine: Any, report: MonitorReport) -> int:
     """Store each alert as a ``service_events`` row (kind ``monitor_alert``); returns the count."""
-    from serving.db.schema import service_events
+    from vbsp_state.schema import service_events
 
     if report.alerts.empty:
         return 0
@@ -450,7 +450,7 @@ def stored_alerts(engine: Any) -> pd.DataFrame:
     """The monitor alerts stored in the service's database, newest first."""
     import sqlalchemy as sa
 
-    from serving.db.schema import service_events
+    from vbsp_state.schema import service_events
 
     q = sa.select(service_events).where(service_events.c.kind == EVENT_KIND)
     with engine.connect() as conn:

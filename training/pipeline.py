@@ -107,7 +107,7 @@ def _fairness(
 
 def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     """Where the protected attributes are: given, beside ``truth/``, or the state's data folder."""
-    from vbsp_risk.settings import get_state
+    from vbsp_state.settings import get_state
 
     for cand in (explicit, Path(truth_dir).parent if truth_dir else None, get_state().data_dir):
         if cand is not None and any(Path(cand).glob("protected_attributes*")):

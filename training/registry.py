@@ -48,7 +48,6 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import os
 from typing import Any
 
 import mlflow
@@ -63,34 +62,13 @@ from sqlalchemy.engine import Engine
 from training import tracking
 from training.gate import DEFAULT_CAPACITY, N_BOOT, GateDecision, gate_checks
 from training.pyfunc_model import schema_types, to_model_input
+from vbsp_state.engine import make_engine
+from vbsp_state.schema import alias_history, metadata
+from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
-
-metadata = sa.MetaData()
-alias_history = sa.Table(
-    "model_alias_history",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("model_name", sa.String(200), nullable=False),
-    sa.Column("alias", sa.String(50), nullable=False),
-    sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("from_version", sa.String(20)),
-    sa.Column("to_version", sa.String(20)),
-    sa.Column("candidate_version", sa.String(20), nullable=False),
-    sa.Column("forced", sa.Boolean, nullable=False),
-    sa.Column("gate_passed", sa.Boolean),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("figures", sa.Text, nullable=False),
-    sa.Column("gate_run_id", sa.String(64)),
-    sa.Column("tracking_store", sa.String(500)),
-)
-"""Audit of every champion decision (``action``: promoted / refused / unchanged)."""
-
 
 # --- registry helpers -------------------------------------------------------------------------
 
@@ -123,7 +101,7 @@ def _score(model_name: str, version: str, frame: pd.DataFrame) -> np.ndarray:
 
 def _default_actor() -> str:
     try:
-        return os.environ.get("VBSP_RISK_ACTOR") or getpass.getuser()
+        return get_state().actor or getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
 
@@ -314,9 +292,6 @@ def promote(
         client.set_registered_model_alias(model_name, CHAMPION, version)
     decision.gate_run_id = _record_mlflow(client, decision, candidate.run_id)
     if engine is None:
-        from features.db import make_engine
-        from vbsp_risk.settings import get_state
-
         engine = make_engine(db_url or get_state().db_url)
     record_audit(engine, decision, _store_name(mlflow.get_tracking_uri()))
     logger.info(

@@ -171,7 +171,7 @@ def retrain(
         FileNotFoundError: If ``data_dir`` does not exist.
     """
     from features import storage
-    from vbsp_risk.settings import StateSettings, get_state
+    from vbsp_state.settings import StateSettings, get_state
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -342,9 +342,9 @@ def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | Non
 
 
 def _materialize(tables: dict, export: pd.Timestamp, db_url: str) -> dict:
-    from features.db import make_engine
     from features.online_store import default_as_of, materialize
-    from serving.db.migrate import upgrade
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import upgrade
 
     engine = make_engine(db_url)
     try:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import tempfile
 import time
@@ -42,11 +41,11 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from vbsp_risk.settings import get_state
+from vbsp_state import settings
+from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 
-ENV_URI = "MLFLOW_TRACKING_URI"
 EXPERIMENT_PREFIX = "overdue-risk"
 TEST_WINDOW_ARTIFACT = "gate/test_window.parquet"
 """Run artifact holding the test window (keys, label and features) for the champion gate."""
@@ -56,13 +55,13 @@ _METRIC_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 def default_tracking_uri(state_dir: Path | None = None) -> str:
     """The embedded store: ``sqlite:///<state>/mlflow/mlflow.db`` (absolute path)."""
-    folder = (Path(state_dir) / "mlflow") if state_dir is not None else get_state().mlflow_dir
-    return f"sqlite:///{(folder.resolve() / 'mlflow.db').as_posix()}"
+    return settings.default_tracking_uri(get_state().state_dir if state_dir is None else state_dir)
 
 
 def tracking_uri(state_dir: Path | None = None) -> str:
-    """``$MLFLOW_TRACKING_URI`` when set, else the embedded SQLite store."""
-    return os.environ.get(ENV_URI) or default_tracking_uri(state_dir)
+    """The configured tracking URI (``$MLFLOW_TRACKING_URI`` / ``$VBSP_RISK_TRACKING_URI``), else
+    the embedded SQLite store of ``state_dir`` (default: the state folder)."""
+    return get_state(state_dir).mlflow_uri
 
 
 def artifact_root(uri: str) -> str | None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vbsp_risk.settings import get_state
+from vbsp_state.settings import get_state
 
 if TYPE_CHECKING:
     from features.engine import DaskEngine, LocalEngine
@@ -209,10 +209,10 @@ def materialize_cmd(
 ) -> None:
     """Write every household's latest history features into the service's database."""
     from features import partitions, storage
-    from features.db import make_engine
     from features.engine import materialize as materialize_on
     from features.online_store import default_as_of, materialize
     from features.validation import ContractViolation, check_files
+    from vbsp_state.engine import make_engine
 
     url = get_state().db_url
     if engine is EngineName.local:  # the whole folder through the contract, as always

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vbsp_risk.settings import get_state
+from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -86,8 +86,8 @@ def list_cmd(
 @db_app.command("upgrade")
 def upgrade_cmd() -> None:
     """Migrate the service database ($VBSP_RISK_DATABASE_URL) to the code's revision."""
-    from features.db import make_engine
-    from serving.db.migrate import safe_url, upgrade
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import safe_url, upgrade
 
     engine = make_engine(get_state().db_url)
     try:
@@ -102,8 +102,8 @@ def upgrade_cmd() -> None:
 @db_app.command("current")
 def current_cmd() -> None:
     """Show the database's revision and the code's (exit 1 when they differ)."""
-    from features.db import make_engine
-    from serving.db.migrate import current_revision, head_revision, safe_url
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import current_revision, head_revision, safe_url
 
     engine = make_engine(get_state().db_url)
     try:

@@ -53,9 +53,9 @@ def monitor_cmd(
     log_mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log an MLflow run."),
 ) -> None:
     """Drift (PSI), label maturity, back-test and alerts of the portfolio champion."""
-    from features.db import make_engine
     from training import monitor, tracking
-    from vbsp_risk.settings import get_state
+    from vbsp_state.engine import make_engine
+    from vbsp_state.settings import get_state
 
     tracking.configure()
     table, export = _portfolio_table(data, features)
@@ -102,7 +102,7 @@ def fairness_cmd(
     import numpy as np
 
     from training import fairness, monitor, tracking
-    from vbsp_risk.settings import get_state
+    from vbsp_state.settings import get_state
 
     tracking.configure()
     try:

@@ -36,10 +36,10 @@ def plan_cmd(
     expected exposure plus a random share, grouped by village, around the transaction day."""
     from mlflow import MlflowClient
 
-    from features.db import make_engine
     from serving import plan_store, planner
     from serving.settings import ServiceSettings
     from training.tracking import tracking_uri
+    from vbsp_state.engine import make_engine
 
     if sort not in planner.SORTS or lang not in ("vi", "en"):
         raise typer.BadParameter("--sort must be risk or exposure, --lang vi or en")

@@ -48,14 +48,14 @@ def score_cmd(
 ) -> None:
     """Score the last months of a portfolio feature table with the champion and store the
     scores (history and priorities of the service)."""
-    from features.db import make_engine
     from features.storage import read_raw
     from serving.batch_score import score_parquet, write_score_parts
-    from serving.db.migrate import upgrade
     from serving.model_store import load_registered
     from serving.portfolio import write_scores
     from serving.settings import ServiceSettings
     from training.tracking import tracking_uri
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import upgrade
 
     settings = ServiceSettings()
     uri = settings.tracking_uri or tracking_uri(settings.state_dir)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from serving.settings import ServiceSettings
 
 console = Console()
 logger = logging.getLogger(__name__)
@@ -22,13 +26,27 @@ def serve_cmd(
     workers: int = typer.Option(1, "--workers", min=1, max=16, help="Worker processes."),
 ) -> None:
     """Serve the scoring API (configuration from the environment; see the README)."""
-    import uvicorn
-
-    from features.db import make_engine
-    from serving.db.migrate import upgrade
     from serving.settings import ServiceSettings
 
     settings = ServiceSettings()  # fail fast on bad configuration, before binding the port
+    serve(settings, host=host, port=port, migrate=migrate, workers=workers)
+
+
+def serve(settings: ServiceSettings, *, host: str, port: int, migrate: bool, workers: int) -> None:
+    """Serve the scoring API with ``settings`` (a ``ServiceSettings``).
+
+    One worker serves exactly these settings (so a caller can add values, e.g. ``vbsp-risk run``
+    its simulator's PII key, without writing the environment); worker processes read their own
+    from the environment.
+    """
+    import functools
+
+    import uvicorn
+
+    from serving.app import create_app
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import upgrade
+
     if migrate:
         revision = upgrade(make_engine(settings.db_url))
         console.print(f"database {settings.db_url.split('@')[-1]} at revision {revision}")
@@ -43,7 +61,8 @@ def serve_cmd(
     if workers > 1:
         _serve_workers(uvicorn.Config("serving.app:create_app", **options))
         return
-    server = _graceful_server_class()(uvicorn.Config("serving.app:create_app", **options))
+    app = functools.partial(create_app, settings)
+    server = _graceful_server_class()(uvicorn.Config(app, **options))
     server.run()
     if not server.started:
         raise typer.Exit(3)  # the app did not start (its error is logged above)

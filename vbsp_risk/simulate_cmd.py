@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vbsp_risk.settings import get_state
+from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -179,11 +179,11 @@ def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
     """Features for both views → training and the champion gate → online store."""
     from features import partitions
     from features.build import partitioned_feature_table, write_feature_table
-    from features.db import make_engine
     from features.online_store import default_as_of, materialize
     from features.validation import load_tables
     from training.pipeline import train_and_promote
     from vbsp_risk.train_cmd import metrics_table, print_decision
+    from vbsp_state.engine import make_engine
 
     features_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -219,12 +219,14 @@ DEMO_ROLES = ("officer", "inspector", "data", "admin")
 
 def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
     """Score the portfolio's last months, issue demo keys, then serve the API."""
-    import os
+
+    from pydantic import SecretStr
 
     from features.simulator import pii_key
     from serving.auth import add_client
+    from serving.settings import ServiceSettings
     from vbsp_risk.score_cmd import score_cmd
-    from vbsp_risk.serve_cmd import serve_cmd
+    from vbsp_risk.serve_cmd import serve
 
     score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6, data=None)
     keys_file = state_dir / "api_keys.json"
@@ -239,8 +241,6 @@ def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
         )
         for role in DEMO_ROLES
     }
-    # The simulator's pseudonym key, so national-ID lookups work on the simulated district.
-    os.environ.setdefault("VBSP_RISK_PII_KEY", pii_key(seed).hex())
     table = Table(title="demo API keys (shown once; only their hashes are stored)")
     table.add_column("role")
     table.add_column("communes")
@@ -249,7 +249,12 @@ def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
         table.add_row(role, ", ".join(first) if role in ("officer", "inspector") else "all", key)
     console.print(table)
     if serve:
-        serve_cmd(host="127.0.0.1", port=port, migrate=True, workers=1)
+        settings = ServiceSettings()
+        if (
+            settings.pii_key is None
+        ):  # the simulator's key: national-ID lookups work on its district
+            settings = settings.model_copy(update={"pii_key": SecretStr(pii_key(seed).hex())})
+        serve(settings, host="127.0.0.1", port=port, migrate=True, workers=1)
 
 
 def register(app: typer.Typer) -> None:

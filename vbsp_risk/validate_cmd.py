@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vbsp_risk.settings import get_state
+from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 console = Console()

@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from features import domain
 from features.catalog import CATEGORY_LABELS
-from features.online_store import online_features
 from serving.deps import Context
 from serving.priorities import household_scores
 from serving.routers import applications, plans
@@ -25,6 +24,7 @@ from serving.web.render import (
     render,
     valid_id,
 )
+from vbsp_state.schema import online_features
 
 router = APIRouter(include_in_schema=False)
 

@@ -12,11 +12,11 @@ from fastapi.responses import Response
 
 from serving import plan_store
 from serving.bands import BAND_NAMES
-from serving.db.schema import portfolio_scores
 from serving.priorities import household_scores, priorities
 from serving.routers import plans
 from serving.web import i18n
 from serving.web.render import Page, finite_or_none, page_for, render, valid_id, visible_communes
+from vbsp_state.schema import portfolio_scores
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,7 +127,7 @@ def priorities_page(
 
 
 def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
-    from serving.db.schema import inspection_plans, plan_visits, visit_outcomes
+    from vbsp_state.schema import inspection_plans, plan_visits, visit_outcomes
 
     v, o, p = plan_visits, visit_outcomes, inspection_plans
     q = (

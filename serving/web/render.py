@@ -17,10 +17,10 @@ from fastapi.staticfiles import StaticFiles
 
 from serving import planner
 from serving.auth import ApiClient, allowed
-from serving.db.schema import portfolio_scores
 from serving.deps import Services
 from serving.request_id import REQUEST_ID
 from serving.web import i18n
+from vbsp_state.schema import portfolio_scores
 
 HERE = Path(__file__).parent
 KEY_COOKIE, LANG_COOKIE = "vbsp_key", "vbsp_lang"

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from features.db import make_engine
-from features.online_store import online_features
 from serving.app import create_app
 from tests.served import Served, fill_database
 from tests.serving.test_plans_api import write_places
+from vbsp_state.engine import make_engine
+from vbsp_state.schema import online_features
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("VBSP_RISK_CHROMIUM", "/usr/bin/chromium")

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from features import online_store, storage
+from features import storage
 from features.build import write_feature_table
 from features.engine import (
     DaskEngine,
@@ -29,6 +29,7 @@ from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation
 from serving.batch_score import score_frame, score_parquet, write_score_parts
 from vbsp_risk.cli import app
+from vbsp_state.schema import online_features
 
 pytest.importorskip("distributed")
 
@@ -138,7 +139,7 @@ def test_materialize_cli_writes_the_same_store(
         )
         assert result.exit_code == 0, result.output
         with sa.create_engine(url).connect() as conn:
-            rows = pd.read_sql(sa.select(online_store.online_features), conn)
+            rows = pd.read_sql(sa.select(online_features), conn)
         return rows.drop(columns="materialized_at").sort_values(["entity_type", "entity_id"])
 
     local = stored([], "local")

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from features.db import make_engine
 from serving.app import create_app
 from tests.db_engines import pg_server_url, postgres_engine
 from tests.served import OTHER, PII_KEY, VIEWS, Served, fill_database
+from vbsp_state.engine import make_engine
 
 __all__ = ["OTHER", "PII_KEY", "VIEWS", "Served", "count_audit", "fill_database", "headers"]
 

@@ -45,8 +45,8 @@ def filled_sqlite(served: object, folder: Path) -> str:
     """URL of a fresh copy of a filled service database (filled once per test session)."""
     import shutil
 
-    from features.db import make_engine
     from tests.served import fill_database
+    from vbsp_state.engine import make_engine
 
     template = served.folder / "live-template.db"  # type: ignore[attr-defined]
     if not template.is_file():

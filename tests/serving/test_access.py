@@ -124,8 +124,8 @@ def test_reload_keeps_serving_when_nothing_changed(api: TestClient, served: Serv
 
 
 def test_not_ready_without_models_and_503_on_scoring(served: Served, tmp_path) -> None:
-    from features.db import make_engine
-    from serving.db.migrate import upgrade
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import upgrade
 
     url = f"sqlite:///{(tmp_path / 'empty.db').as_posix()}"
     upgrade(make_engine(url))

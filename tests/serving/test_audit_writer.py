@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from serving.audit_writer import AuditWriter
-from serving.db.migrate import upgrade
 from tests.serving import event_loop
 from tests.serving.audit_rows import made_up_row
+from vbsp_state.migrate import upgrade
 
 
 def _count(engine: Engine) -> int:

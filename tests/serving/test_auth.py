@@ -25,8 +25,8 @@ from serving.auth import (
     read_keys_file,
     sync_clients,
 )
-from serving.db.migrate import upgrade
-from serving.db.schema import api_clients
+from vbsp_state.migrate import upgrade
+from vbsp_state.schema import api_clients
 
 H1, H2, H3 = (hash_key(k) for k in ("k1", "k2", "k3"))
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from features.db import make_engine
 from tests.serving.conftest import Served, headers
 from tests.serving.crash_cycles import check, run_cycles
 from tests.serving.live_server import application, filled_sqlite, household_ids, served_env
+from vbsp_state.engine import make_engine
 
 CYCLES = 3
 

@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from features import online_store
-from serving.db import migrate, schema
-from serving.db.migrate import (
+from training import registry
+from vbsp_state import migrate, schema
+from vbsp_state.migrate import (
     MIGRATIONS_DIR,
     alembic_config,
     check_current,
@@ -22,10 +22,9 @@ from serving.db.migrate import (
     safe_url,
     upgrade,
 )
-from training import registry
 
-own_tables = set(schema.metadata.tables)
-all_tables = {name for md in schema.ALL_METADATA for name in md.tables}
+all_tables = set(schema.metadata.tables)
+own_tables = all_tables - {"online_features", "model_alias_history"}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -34,15 +33,15 @@ def tables(engine: Engine) -> set[str]:
 
 def schema_diff(engine: Engine) -> list:
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), list(schema.ALL_METADATA))
+        return compare_metadata(MigrationContext.configure(conn), schema.metadata)
 
 
-def test_all_metadata_holds_the_service_store_and_audit_tables() -> None:
+def test_metadata_holds_the_service_store_and_audit_tables() -> None:
     assert own_tables == {
         "api_clients", "score_audit", "portfolio_scores", "inspection_plans", "plan_visits",
         "visit_outcomes", "service_events",
     }  # fmt: skip
-    assert all_tables == own_tables | {"online_features", "model_alias_history"}
+    assert {"online_features", "model_alias_history"} < all_tables
 
 
 def test_upgrade_on_an_empty_database_creates_every_table(engine: Engine) -> None:
@@ -68,7 +67,7 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
 
 
 def test_upgrade_keeps_an_existing_online_store_and_audit(engine: Engine) -> None:
-    online_store.metadata.create_all(engine)
+    schema.metadata.create_all(engine, tables=[schema.online_features])
     registry.ensure_audit_table(engine)
     row = {
         "entity_type": "household", "entity_id": "H1", "group_id": "G1", "village_id": "V1",
@@ -76,13 +75,11 @@ def test_upgrade_keeps_an_existing_online_store_and_audit(engine: Engine) -> Non
         "feature_set_version": "x", "features": "{}", "materialized_at": datetime(2025, 1, 1),
     }  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(online_store.online_features.insert(), row)
+        conn.execute(schema.online_features.insert(), row)
     upgrade(engine)
     assert tables(engine) == all_tables
     with engine.connect() as conn:
-        assert conn.execute(
-            sa.select(online_store.online_features.c.entity_id)
-        ).scalars().all() == ["H1"]
+        assert conn.execute(sa.select(schema.online_features.c.entity_id)).scalars().all() == ["H1"]
     assert schema_diff(engine) == []
 
 

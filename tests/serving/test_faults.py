@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
-from features.db import make_engine
 from serving.app import create_app
 from serving.lifecycle import reload_models
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import filled_sqlite
 from tests.serving.model_files import change_a_leaf
+from vbsp_state.engine import make_engine
 
 APP = "overdue-risk-application"
 

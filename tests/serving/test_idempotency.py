@@ -15,13 +15,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from features.db import make_engine
 from serving.app import create_app
 from serving.audit_writer import AuditWriter
-from serving.db.migrate import upgrade
 from tests.serving.audit_rows import made_up_row
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import SCORE, application, filled_sqlite, household_ids
+from vbsp_state.engine import make_engine
+from vbsp_state.migrate import upgrade
 
 
 def _rows_for(url: str, key: str) -> list[tuple]:

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from features.db import make_engine
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import (
     SCORE,
@@ -25,6 +24,7 @@ from tests.serving.live_server import (
     start_server,
 )
 from tests.serving.load_client import run_load, summary
+from vbsp_state.engine import make_engine
 
 
 @pytest.fixture(autouse=True)

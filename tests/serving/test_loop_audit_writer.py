@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from features.db import make_engine
 from serving.audit import audit_row
-from serving.db.migrate import upgrade
 from serving.loop_audit_writer import LoopAuditWriter, _fast_path
 from tests.serving import event_loop
 from tests.serving.audit_rows import STORED, made_up_row
+from vbsp_state.engine import make_engine
+from vbsp_state.migrate import upgrade
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_the_wal_is_checkpointed_off_the_loop(db: tuple[Engine, Path]) -> None:
 
 def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, Path]) -> None:
     from serving.audit import write
-    from serving.db.schema import score_audit
+    from vbsp_state.schema import score_audit
 
     engine, _ = db
     stored = {**STORED, "as_of": date(2025, 1, 1)}
@@ -185,7 +185,7 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
     datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), date(2026, 1, 2), date(999, 1, 1), None, "2026-01-02",
 ])  # fmt: skip
 def test_dates_and_times_are_written_as_sqlalchemy_writes_them(column: str, value: object) -> None:
-    from serving.db.schema import score_audit
+    from vbsp_state.schema import score_audit
 
     dialect = sa.create_engine("sqlite://").dialect
     impl = score_audit.c[column].type.dialect_impl(dialect)

@@ -17,7 +17,7 @@ from tests.serving.test_plans_api import write_places
 @pytest.fixture(scope="module")
 def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The real app on a filled SQLite database, with the data folder's places."""
-    from features.db import make_engine
+    from vbsp_state.engine import make_engine
 
     folder = tmp_path_factory.mktemp("pages")
     url = f"sqlite:///{(folder / 'service.db').as_posix()}"

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from serving.app import create_app
-from serving.db.schema import plan_visits, visit_outcomes
 from tests.serving.conftest import Served, headers
+from vbsp_state.schema import plan_visits, visit_outcomes
 
 
 def write_places(served: Served, state_dir: Path) -> Path:

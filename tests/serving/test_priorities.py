@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from serving.bands import BANDS, band
-from serving.db.migrate import upgrade
 from serving.portfolio import write_scores
 from serving.priorities import priorities
+from vbsp_state.migrate import upgrade
 
 NOW, BEFORE = date(2025, 12, 1), date(2025, 9, 1)
 

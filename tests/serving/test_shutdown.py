@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from features.db import make_engine
 from tests.serving.conftest import Served, count_audit, headers
 from tests.serving.live_server import (
     application,
@@ -25,6 +24,7 @@ from tests.serving.live_server import (
     start_server,
     stream,
 )
+from vbsp_state.engine import make_engine
 
 
 def test_sigterm_under_load_completes_accepted_requests_and_exits_0(

@@ -121,8 +121,8 @@ def test_injected_flood_is_attributed_to_its_communes(districts: dict) -> None:
 
 
 def test_alerts_are_stored_as_service_events(districts: dict, tmp_path: Path) -> None:
-    from features.db import make_engine
-    from serving.db.migrate import upgrade
+    from vbsp_state.engine import make_engine
+    from vbsp_state.migrate import upgrade
 
     engine = make_engine(f"sqlite:///{(tmp_path / 'service.db').as_posix()}")
     upgrade(engine)

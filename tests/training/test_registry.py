@@ -159,7 +159,7 @@ def test_unknown_model_or_version_is_an_error(trained: dict[str, str], tmp_path:
 
 
 def test_default_audit_goes_to_the_service_database(trained: dict[str, str], store: Path) -> None:
-    from features.db import make_engine
+    from vbsp_state.engine import make_engine
 
     name = _register(trained, "good")
     d = registry.promote(name, n_boot=GATE_BOOT)  # newest version, default database

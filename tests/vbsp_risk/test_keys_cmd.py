@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from serving.auth import hash_key, read_keys_file
-from serving.db.migrate import current_revision, head_revision
 from vbsp_risk.keys_cmd import register
+from vbsp_state.migrate import current_revision, head_revision
 
 runner = CliRunner()
 

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from features.db import make_engine
 from tests.served import Served, fill_database
 from vbsp_risk.cli import app
+from vbsp_state.engine import make_engine
 
 
 @pytest.fixture()

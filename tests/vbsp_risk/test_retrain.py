@@ -98,8 +98,8 @@ def test_monthly_retrain_and_service_pickup(store: Path, small_district: Path) -
         champion = client.get_model_version_by_alias(NAME, "champion").version
         assert str(champion) == str(decision["champion"])
         # the gate's decision and reason are in the audit table the service shares
-        from features.db import make_engine
         from training.registry import alias_history_frame
+        from vbsp_state.engine import make_engine
 
         engine = make_engine(settings.db_url)
         history = alias_history_frame(engine, NAME)

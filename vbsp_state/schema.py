@@ -1,9 +1,9 @@
-"""Tables of the scoring service's database (SQLAlchemy Core).
+"""Every table of the service database (SQLAlchemy Core), on one :data:`metadata`.
 
-The service's own tables live on :data:`metadata`. The service database also holds the online
-feature store (:mod:`features.online_store`) and the champion audit (:mod:`training.registry`),
-each declared on its own ``MetaData``; :data:`ALL_METADATA` gathers the three so the migrations
-(and their tests) see every table of the database without redefining any.
+The scoring service's own tables, the online feature store written by
+:mod:`features.online_store` and the champion audit written by :mod:`training.registry` share
+one database, so they are declared here, once, below every layer that reads or writes them;
+the migrations (and their tests) compare the database with this one ``MetaData``.
 
 Timestamps are naive UTC. JSON payloads are stored as text so SQLite and PostgreSQL share one
 schema.
@@ -13,10 +13,45 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from features import online_store
-from training import registry
-
 metadata = sa.MetaData()
+
+online_features = sa.Table(
+    "online_features",
+    metadata,
+    sa.Column("entity_type", sa.String(16), primary_key=True),  # household | group
+    sa.Column("entity_id", sa.String(64), primary_key=True),
+    sa.Column("group_id", sa.String(64), nullable=False, index=True),
+    sa.Column("village_id", sa.String(64), nullable=False),
+    sa.Column("commune_id", sa.String(64), nullable=False, index=True),
+    sa.Column("workers", sa.Integer, nullable=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("feature_set_version", sa.String(64), nullable=False),
+    sa.Column("features", sa.Text, nullable=False),
+    sa.Column("materialized_at", sa.DateTime, nullable=False),
+)
+"""Online feature store: each household's (and each group's new-member) latest features."""
+
+alias_history = sa.Table(
+    "model_alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("alias", sa.String(50), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("from_version", sa.String(20)),
+    sa.Column("to_version", sa.String(20)),
+    sa.Column("candidate_version", sa.String(20), nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("gate_passed", sa.Boolean),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),
+    sa.Column("gate_run_id", sa.String(64)),
+    sa.Column("tracking_store", sa.String(500)),
+)
+"""Audit of every champion decision (``action``: promoted / refused / unchanged)."""
 
 api_clients = sa.Table(
     "api_clients",
@@ -137,10 +172,3 @@ service_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),  # JSON
 )
 """Alerts and model reloads."""
-
-ALL_METADATA: tuple[sa.MetaData, ...] = (
-    metadata,
-    online_store.metadata,
-    registry.metadata,
-)
-"""Every table of the service database: the service's own, the online store, the audit."""

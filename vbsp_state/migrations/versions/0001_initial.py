@@ -52,7 +52,7 @@ def upgrade() -> None:
             return
         op.create_table(name, *elements)
 
-    # features.online_store.online_features
+    # vbsp_state.schema.online_features (written by features.online_store)
     create(
         "online_features",
         sa.Column("entity_type", sa.String(16), primary_key=True),
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("features", sa.Text, nullable=False),
         sa.Column("materialized_at", sa.DateTime, nullable=False),
     )
-    # training.registry.alias_history
+    # vbsp_state.schema.alias_history (written by training.registry)
     create(
         "model_alias_history",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

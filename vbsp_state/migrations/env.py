@@ -1,6 +1,6 @@
 """Alembic environment of the service database.
 
-Run through :mod:`serving.db.migrate`, which passes an open connection in
+Run through :mod:`vbsp_state.migrate`, which passes an open connection in
 ``config.attributes["connection"]``. Without one (e.g. the ``alembic`` command with a config
 naming this folder) the URL comes from ``sqlalchemy.url`` or the project's settings.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from serving.db.schema import ALL_METADATA
+from vbsp_state.schema import metadata
 
 config = context.config
-target_metadata = list(ALL_METADATA)
+target_metadata = metadata
 
 
 def _configure(connection: sa.Connection) -> None:
@@ -46,10 +46,10 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from vbsp_risk.settings import get_state
+        from vbsp_state.settings import get_state
 
         url = get_state().db_url
-    from features.db import make_engine
+    from vbsp_state.engine import make_engine
 
     engine = make_engine(url)
     try:
