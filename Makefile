@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test audit lint format docs bench clean
+.PHONY: run test test-system test-all audit lint format docs bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "error: Python >= 3.11 is required (set PYTHON=...)" >&2; exit 1)
@@ -25,23 +25,36 @@ $(VENV)/.installed-dev: pyproject.toml requirements.lock | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/vbsp-risk run
 
-## test: create .venv if missing, install dev extras, lint and run the whole test suite
-## (the browser tests drive Debian's chromium; installed here when missing and we are root)
-test: $(VENV)/.installed-dev audit
+## test: create .venv if missing, install dev extras, lint, check the layers (import-linter) and
+## run the unit and integration tiers in parallel (pytest-xdist); `make test-all` adds the system tier
+PYTEST_WORKERS ?= 2
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not system"
+
+## test-system: the system tier only (kill -9 and crash cycles, load shedding, fuzzing, Chromium
+## browser tests, notebooks, the full-district calibration); the browser tests drive Debian's
+## chromium, installed here when missing and we are root
+test-system: $(VENV)/.installed-dev
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "note: no chromium; the browser tests will be skipped (apt-get install chromium)"; }
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m system
+
+## test-all: everything (make test, then the system tier)
+test-all: test test-system
 
 ## audit: known vulnerabilities of the pinned dependencies (pip-audit on requirements.lock, asks
-## PyPI); fails on any, or when PyPI cannot be reached; AUDIT_STRICT=1 also fails on unaudited pins
+## PyPI); fails on any, or when PyPI cannot be reached; AUDIT_STRICT=1 also fails on unaudited pins.
+## Not part of `make test` (it needs the network); .ci/run runs it
 audit: $(VENV)/.installed-dev
 	$(BIN)/python scripts/audit_deps.py --lock requirements.lock
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -14,7 +14,7 @@ portfolio scores copied from the SQLite copy) when a server is reachable.
 Printed per back end: requests sent, 2xx, 4xx, 5xx, no response (in flight at the kill, or
 refused while down), truncated, timeouts, requests answered 200 whose audit row is missing
 (rows lost) or differs, retries that found their first attempt committed, replays differing,
-cycles survived and ``PRAGMA integrity_check``. The cycle logic is ``tests/serving/crash_cycles.py``
+cycles survived and ``PRAGMA integrity_check``. The cycle logic is ``tests/support/crash_cycles.py``
 (``tests/serving/test_crash.py`` runs three cycles in ``make test``).
 """
 
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from serving.auth import add_client  # noqa: E402
-from tests.db_engines import pg_server_url, postgres_engine  # noqa: E402
-from tests.serving.crash_cycles import CrashReport, check, run_cycles  # noqa: E402
+from tests.support.crash_cycles import CrashReport, check, run_cycles  # noqa: E402
+from tests.support.db_engines import pg_server_url, postgres_engine  # noqa: E402
 from vbsp_state.engine import make_engine  # noqa: E402
 from vbsp_state.migrate import upgrade  # noqa: E402
 from vbsp_state.schema import online_features, portfolio_scores  # noqa: E402

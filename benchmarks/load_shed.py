@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_serving import LUA, ensure_wrk, parse_wrk  # noqa: E402
 from serving.auth import add_client  # noqa: E402
-from tests.serving.live_server import SCORE, LiveServer  # noqa: E402
-from tests.serving.load_client import run_load, summary  # noqa: E402
+from tests.support.live_server import SCORE, LiveServer  # noqa: E402
+from tests.support.load_client import run_load, summary  # noqa: E402
 
 
 def wrk_phase(wrk: str, base: str, lua: Path, seconds: int, conns: int = 8) -> dict[str, float]:

@@ -1,4 +1,12 @@
-"""Shared fixtures: simulated districts built once per test session."""
+"""Shared fixtures (simulated districts built once per test run) and the test tiers.
+
+Tiers (README, "Tests"): ``unit`` (no shared district, no database), ``integration`` (the shared
+district, the served models or a database) — both in ``make test``, in parallel — and ``system``
+(kill -9 and crash cycles, load shedding, fuzzing, the browser, notebooks, the full-district
+calibration), in ``make test-all``. ``system`` is set per module (``pytestmark``) or per folder
+(:data:`SYSTEM_FOLDERS`); ``integration`` and ``unit`` are derived here from the fixtures a test
+uses, so a new test lands in the right tier without being marked.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +19,45 @@ from sqlalchemy.engine import Engine
 
 from features import storage
 from features.simulator import SimConfig, simulate
-from tests.db_engines import pg_server_url, postgres_engine, sqlite_engine
-from tests.served import served  # noqa: F401  (session fixture shared by every test package)
+from tests.support.db_engines import pg_server_url, postgres_engine, sqlite_engine
+from tests.support.districts import SMALL, shared_folder
+from tests.support.served import served  # noqa: F401  (session fixture shared by every package)
 
-SMALL = SimConfig(households=600, seed=7, start="2019-01", end="2025-12")
+SYSTEM_FOLDERS = ("browser", "notebooks")
+"""Test folders whose every test is in the system tier."""
+
+INTEGRATION_FIXTURES = frozenset({
+    "small_district", "small_tables", "small_export", "small_training_data", "served", "engine",
+    "api_db",
+})  # fmt: skip
+"""Fixtures that make a test an integration test (a district, trained models or a database)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put each test in its tier: ``system`` by folder or mark, else integration or unit."""
+    for item in items:
+        parts = item.path.relative_to(Path(__file__).parent).parts
+        if parts[0] in SYSTEM_FOLDERS or "default_district" in item.fixturenames:
+            item.add_marker(pytest.mark.system)
+        if item.get_closest_marker("system") is None:
+            used = INTEGRATION_FIXTURES.intersection(item.fixturenames)
+            item.add_marker(pytest.mark.integration if used else pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")
-def small_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A small simulated district (600 borrowers, 7 years) shared by integration tests."""
-    out = tmp_path_factory.mktemp("small-district")
-    simulate(out, SMALL)
-    return out
+    return shared_folder(
+        tmp_path_factory, worker_id, "small-district", lambda o: simulate(o, SMALL)
+    )
 
 
 @pytest.fixture(scope="session")
-def default_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def default_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The default (Dakrong-size) district, for calibration tests only."""
-    out = tmp_path_factory.mktemp("default-district")
-    simulate(out, SimConfig())
-    return out
+    return shared_folder(
+        tmp_path_factory, worker_id, "default-district", lambda o: simulate(o, SimConfig())
+    )
 
 
 @pytest.fixture(scope="session")

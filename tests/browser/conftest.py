@@ -8,36 +8,21 @@ the reason. Screenshots go to ``test-artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from serving.app import create_app
-from tests.served import Served, fill_database
-from tests.serving.test_plans_api import write_places
+from tests.support.browser import ARTIFACTS, CHROMIUM, LiveServer
+from tests.support.served import Served, fill_database, write_places
 from vbsp_state.engine import make_engine
 from vbsp_state.schema import online_features
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("VBSP_RISK_CHROMIUM", "/usr/bin/chromium")
-
-
-@dataclass
-class LiveServer:
-    """The running service: its URL, state and one household the officer may score."""
-
-    url: str
-    served: Served
-    household_id: str
-    engine: sa.Engine
 
 
 @pytest.fixture(scope="session")
@@ -108,16 +93,3 @@ def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     pg.set_default_timeout(15_000)
     yield pg
     context.close()
-
-
-def shot(page: object, name: str, full: bool = True) -> None:
-    """Save a screenshot of the page under test-artifacts/."""
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)  # type: ignore[attr-defined]
-
-
-def login(page: object, server: LiveServer, role: str, start: str = "/") -> None:
-    """Open ``start`` (redirected to the login form) and sign in with the role's key."""
-    page.goto(server.url + start)  # type: ignore[attr-defined]
-    page.fill("#api_key", server.served.keys[role])  # type: ignore[attr-defined]
-    page.press("#api_key", "Enter")  # type: ignore[attr-defined]
-    page.wait_for_load_state()  # type: ignore[attr-defined]

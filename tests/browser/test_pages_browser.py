@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import LiveServer, login, shot
+from tests.support.browser import LiveServer, login, shot
 
 
 def test_inspector_logs_in_sees_priorities_filters_and_opens_a_household(

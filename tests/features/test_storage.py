@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features import storage
-from tests.tiny_district import tiny_district, write_parquet
+from tests.support.tiny_district import tiny_district, write_parquet
 
 
 def test_csv_is_read_as_text_with_empty_cells_null(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from features.validation import (
     load_with_report,
     validate_dir,
 )
-from tests.tiny_district import (
+from tests.support.tiny_district import (
     EXPORT_DATE,
     as_text,
     tiny_district,

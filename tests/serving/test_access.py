@@ -13,7 +13,7 @@ from starlette.routing import Route
 from serving.app import create_app
 from serving.auth import PERMISSIONS
 from serving.web import render
-from tests.serving.conftest import Served, headers
+from tests.support.served import Served, headers
 
 # Public without a key, and why: liveness, readiness and metrics for the orchestrator and
 # Prometheus (no personal data: counts and latencies by route template and model version); the

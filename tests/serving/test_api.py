@@ -18,7 +18,7 @@ from features.domain import PROGRAMS
 from features.online_store import assemble_application, assemble_vector, fetch
 from serving.bands import band
 from serving.model_store import load_registered
-from tests.serving.conftest import Served, count_audit, headers
+from tests.support.served import Served, count_audit, headers
 from training.pyfunc_model import schema_types, to_model_input
 
 SCORE = "/v1/applications/score"

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from serving.audit_writer import AuditWriter
-from tests.serving import event_loop
-from tests.serving.audit_rows import made_up_row
+from tests.support import event_loop
+from tests.support.audit_rows import made_up_row
 from vbsp_state.migrate import upgrade
 
 

@@ -1,7 +1,7 @@
 """Bad input on every route: 4xx at once, naming the field, no audit row, never a 5xx.
 
 The request bodies, their fields and the query parameters come from the app's routes and their
-pydantic models (:mod:`tests.serving.request_models`).
+pydantic models (:mod:`tests.support.request_models`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.request_models import (
+from tests.support.request_models import (
     body_routes,
     example,
     field_name,
@@ -23,6 +22,7 @@ from tests.serving.request_models import (
     query_params,
     spoil,
 )
+from tests.support.served import Served, count_audit, headers
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e309", "-1e309")
 MASS_ASSIGNMENT = ("score", "probability", "band", "model_version", "model", "approved",

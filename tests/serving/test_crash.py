@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.serving.conftest import Served, headers
-from tests.serving.crash_cycles import check, run_cycles
-from tests.serving.live_server import application, filled_sqlite, household_ids, served_env
+from tests.support.crash_cycles import check, run_cycles
+from tests.support.live_server import application, filled_sqlite, household_ids, served_env
+from tests.support.served import Served, headers
 from vbsp_state.engine import make_engine
+
+pytestmark = pytest.mark.system  # kill -9 cycles of a live server (make test-all)
 
 CYCLES = 3
 

@@ -23,9 +23,9 @@ from sqlalchemy.engine import Engine
 
 from serving.app import create_app
 from serving.lifecycle import reload_models
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import filled_sqlite
-from tests.serving.model_files import change_a_leaf
+from tests.support.live_server import filled_sqlite
+from tests.support.model_files import change_a_leaf
+from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
 
 APP = "overdue-risk-application"

@@ -20,11 +20,14 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from schemathesis.engine import events, from_schema
 
-from tests.serving.conftest import Served, headers
+from tests.support.served import Served, headers
+
+pytestmark = pytest.mark.system  # Schemathesis fuzzing of the API (make test-all)
 
 logger = logging.getLogger(__name__)
 SEED = 20261127

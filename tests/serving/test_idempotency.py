@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.audit_writer import AuditWriter
-from tests.serving.audit_rows import made_up_row
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import SCORE, application, filled_sqlite, household_ids
+from tests.support.audit_rows import made_up_row
+from tests.support.live_server import SCORE, application, filled_sqlite, household_ids
+from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
 from vbsp_state.migrate import upgrade
 

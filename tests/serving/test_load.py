@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import (
+from tests.support.live_server import (
     SCORE,
     application,
     filled_sqlite,
@@ -23,8 +22,11 @@ from tests.serving.live_server import (
     served_env,
     start_server,
 )
-from tests.serving.load_client import run_load, summary
+from tests.support.load_client import run_load, summary
+from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
+
+pytestmark = pytest.mark.system  # load shedding on a live server (make test-all)
 
 
 @pytest.fixture(autouse=True)

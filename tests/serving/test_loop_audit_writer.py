@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from serving.audit import audit_row
 from serving.loop_audit_writer import LoopAuditWriter, _fast_path
-from tests.serving import event_loop
-from tests.serving.audit_rows import STORED, made_up_row
+from tests.support import event_loop
+from tests.support.audit_rows import STORED, made_up_row
 from vbsp_state.engine import make_engine
 from vbsp_state.migrate import upgrade
 

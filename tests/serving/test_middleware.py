@@ -7,7 +7,7 @@ import asyncio
 
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
-from tests.serving.event_loop import run as in_thread
+from tests.support.event_loop import run as in_thread
 
 
 def _guard(gates: dict[str, asyncio.Event]) -> GuardMiddleware:

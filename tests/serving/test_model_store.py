@@ -22,8 +22,8 @@ from serving.model_checks import (
     probe_parse,
 )
 from serving.model_store import ModelHolder, ModelLoadError, load_registered
-from tests.serving.conftest import Served
-from tests.serving.model_files import change_a_leaf
+from tests.support.model_files import change_a_leaf
+from tests.support.served import Served
 from training.scorer import file_digests
 
 NAMES = {"portfolio": "overdue-risk-portfolio", "application": "overdue-risk-application"}

@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 
 from features import domain
 from serving.app import create_app
-from tests.serving.conftest import Served, fill_database
-from tests.serving.test_plans_api import write_places
+from tests.support.served import Served, fill_database, write_places
 
 
 @pytest.fixture(scope="module")

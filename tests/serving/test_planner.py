@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from serving import plan_backtest, plan_store, planner
 from serving.model_store import load_registered
 from serving.portfolio import score_frame
-from tests.serving.conftest import Served
+from tests.support.served import Served
 from training.rankings import practice_scores
 
 

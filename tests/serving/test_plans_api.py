@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,17 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from serving.app import create_app
-from tests.serving.conftest import Served, headers
+from tests.support.served import Served, headers, write_places
 from vbsp_state.schema import plan_visits, visit_outcomes
-
-
-def write_places(served: Served, state_dir: Path) -> Path:
-    """The communes and villages tables where the service looks for transaction days."""
-    folder = state_dir / "data" / "district"
-    folder.mkdir(parents=True, exist_ok=True)
-    served.tables["communes"].to_parquet(folder / "communes.parquet", index=False)
-    served.tables["villages"].to_parquet(folder / "villages.parquet", index=False)
-    return state_dir
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.request_id import RequestIdFilter, RequestIds
-from tests.serving.conftest import Served, headers
+from tests.support.served import Served, headers
 
 ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]+")
 

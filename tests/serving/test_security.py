@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 
 from serving.auth import PERMISSIONS
 from serving.web import render
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.request_models import body_routes, example, fields, query_params, spoil
 from tests.serving.test_access import ROLES, routes
+from tests.support.request_models import body_routes, example, fields, query_params, spoil
+from tests.support.served import Served, count_audit, headers
 
 CANARIES = ("079912345678", "Hồ Thị Canary", "Vân Kiều")
 CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, not the service

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.serving.conftest import Served
+from tests.support.served import Served
 from vbsp_risk.cli import app
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.conftest import Served, count_audit, headers
-from tests.serving.live_server import (
+from tests.support.live_server import (
     application,
     filled_sqlite,
     household_ids,
@@ -24,7 +23,10 @@ from tests.serving.live_server import (
     start_server,
     stream,
 )
+from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
+
+pytestmark = pytest.mark.system  # SIGTERM under load on a live server (make test-all)
 
 
 def test_sigterm_under_load_completes_accepted_requests_and_exits_0(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.training.conftest import N_BOOT, fresh_mlflow_store
+from tests.support.mlflow_store import N_BOOT, fresh_mlflow_store
 from training.dask_train import ValidationStopping, booster_matrix, dask_fitting, logloss
 from training.fit import feature_spec, model_frame
 from training.scorer import Scorer

@@ -87,8 +87,8 @@ def test_training_logs_the_fairness_report(
     seed and replicates as the session's ``small_result``)."""
     import mlflow
 
-    from tests.training.conftest import N_BOOT as SESSION_N_BOOT
-    from tests.training.conftest import fresh_mlflow_store
+    from tests.support.mlflow_store import N_BOOT as SESSION_N_BOOT
+    from tests.support.mlflow_store import fresh_mlflow_store
     from training.pipeline import run_training
 
     store = fresh_mlflow_store(tmp_path_factory, "fairness-mlflow")

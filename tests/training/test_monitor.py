@@ -2,7 +2,7 @@
 
 The acceptance case: a three-commune district (the small district has a single commune, so it
 cannot show attribution), a champion trained on its clean tables, then the same tables with a
-flood, its arrears and a new program forced in C01 and C02 (``tests/training/shift.py``). The
+flood, its arrears and a new program forced in C01 and C02 (``tests/support/shift.py``). The
 monitor must raise drift and back-test alerts for exactly those two communes, and none on the
 clean district (whose seed has no natural hazard in the compared months — checked below).
 """
@@ -18,7 +18,7 @@ import pytest
 from features.build import build_feature_table
 from features.simulator import SimConfig, simulate
 from features.validation import load_tables
-from tests.training.shift import inject_flood
+from tests.support.shift import inject_flood
 from training import drift
 from training import monitor as mon
 from training.train import train_view

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from features.build import build_feature_table
 from features.validation import load_tables
-from tests.training.conftest import fresh_mlflow_store
+from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry, tracking
 from training.pipeline import run_training
 from training.pyfunc_model import schema_types, to_model_input

@@ -14,8 +14,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
-from tests.db_engines import sqlite_engine
-from tests.training.conftest import fresh_mlflow_store
+from tests.support.db_engines import sqlite_engine
+from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry
 from training.pipeline import run_training
 

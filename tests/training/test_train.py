@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from tests.training.conftest import N_BOOT
+from tests.support.mlflow_store import N_BOOT
 from training.train import TrainResult, train_view
 
 RANKERS = ("lightgbm", "logistic", "practice_arrears", "practice_group_arrears",

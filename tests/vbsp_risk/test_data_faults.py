@@ -1,6 +1,6 @@
 """Data-side faults: a damaged export gets clear failures or documented handling, never a crash.
 
-Each fault of :data:`FAULTS` is planted in the tiny district (``tests/tiny_district.py``) written
+Each fault of :data:`FAULTS` is planted in the tiny district (``tests/support/tiny_district.py``) written
 as CSV or as Parquet parts by commune, then ``vbsp-risk validate`` and ``vbsp-risk features``
 run on it. A failing fault must exit 1 with exactly the expected failures (table, rule, column,
 file/line or key, message words) and no traceback, while every other table is still read in full
@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from features.csv_files import read_csv_file
 from features.validation import validate_dir
-from tests.tiny_district import tiny_district, write_csv, write_parquet
+from tests.support.tiny_district import tiny_district, write_csv, write_parquet
 from vbsp_risk.cli import app
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.served import Served, fill_database
+from tests.support.served import Served, fill_database
 from vbsp_risk.cli import app
 from vbsp_state.engine import make_engine
 

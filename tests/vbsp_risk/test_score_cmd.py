@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.served import Served
+from tests.support.served import Served
 from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features.contract_docs import render_contract_docs
-from tests.tiny_district import tiny_district, write_csv, write_parquet
+from tests.support.tiny_district import tiny_district, write_csv, write_parquet
 from vbsp_risk.cli import app
 
 runner = CliRunner()

@@ -26,8 +26,8 @@ VBSP_RISK = Path(sys.executable).with_name("vbsp-risk")
 
 
 def served_env(served: object, db_url: str, **extra: object) -> dict[str, str]:
-    """Environment serving the test fixture ``served`` (a :class:`tests.served.Served`)."""
-    from tests.served import PII_KEY
+    """Environment serving the test fixture ``served`` (a :class:`tests.support.served.Served`)."""
+    from tests.support.served import PII_KEY
 
     env = {
         "VBSP_RISK_STATE_DIR": str(served.folder / "state"),  # type: ignore[attr-defined]
@@ -45,7 +45,7 @@ def filled_sqlite(served: object, folder: Path) -> str:
     """URL of a fresh copy of a filled service database (filled once per test session)."""
     import shutil
 
-    from tests.served import fill_database
+    from tests.support.served import fill_database
     from vbsp_state.engine import make_engine
 
     template = served.folder / "live-template.db"  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """The small district trained, served and keyed, built once per session (``served``).
 
-Declared here and registered in ``tests/conftest.py`` only, so the service, browser and
+Declared here and registered in ``tests/conftest.py`` only (with the helpers the tests of it share), so the service, browser and
 hardening tests share one instance.
 
 ``served`` trains both views on the small simulated district into a fresh MLflow store, makes
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
@@ -116,3 +117,23 @@ def served(tmp_path_factory: pytest.TempPathFactory, small_district: Path) -> It
     )
     s.keys["inspector_all"] = add_client(s.keys_file, "test-inspector-all", "inspector", None)
     yield s
+
+
+def write_places(served: Served, state_dir: Path) -> Path:
+    """The communes and villages tables where the service looks for transaction days."""
+    folder = state_dir / "data" / "district"
+    folder.mkdir(parents=True, exist_ok=True)
+    served.tables["communes"].to_parquet(folder / "communes.parquet", index=False)
+    served.tables["villages"].to_parquet(folder / "villages.parquet", index=False)
+    return state_dir
+
+
+def headers(served: Served, role: str) -> dict[str, str]:
+    """Request headers with the test key of ``role``."""
+    return {"X-API-Key": served.keys[role]}
+
+
+def count_audit(engine: Engine) -> int:
+    """Rows in the score audit log."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM score_audit")).scalar_one()

@@ -21,7 +21,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.serving.live_server import SCORE, Outcome, send, start_server, stream
+from tests.support.live_server import SCORE, Outcome, send, start_server, stream
 
 
 @dataclass

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from tests.serving.live_server import SCORE, Outcome
+from tests.support.live_server import SCORE, Outcome
 
 
 async def _one(client: httpx.AsyncClient, body: dict, headers: dict, key: str) -> Outcome:

@@ -1,0 +1,33 @@
+"""A fresh MLflow store and service database for one training test module.
+
+The environment is set through ``pytest.MonkeyPatch`` (the code under test reads it through
+:class:`vbsp_state.settings.StateSettings`) and restored when the module is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+N_BOOT = 30
+"""Bootstrap replicates in the training tests (small: the figures are checked, not their noise)."""
+
+
+def fresh_mlflow_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A fresh MLflow store, service database and state folder for one test module."""
+    import mlflow
+
+    from training import tracking
+
+    folder = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
+        mp.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{(folder / 'service.db').as_posix()}")
+        mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
+        tracking.configure()
+        yield folder
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
