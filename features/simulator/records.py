@@ -7,16 +7,11 @@ contract's tables at the end.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from features import domain
 from features.simulator.lending import PURPOSE
-
-if TYPE_CHECKING:
-    from features.simulator.commune import CommuneSim
 
 ACTIVE, CLOSED, FROZEN = 0, 1, 3
 PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
@@ -58,7 +53,7 @@ class Recorder:
         self.day = day
         self.loans = Columns(hh="i8", prog="i8", purpose="i8", amount="i8", rate="f8", term="i8", grace="i8",
                              disb="i8", lag="i8", misuse="?", status="i8", closed="i8", paid="i8", arrears="i8",
-                             n_open="i8")  # fmt: skip
+                             n_open="i8", n_inst="i8", bad="?")  # fmt: skip
         self.inst = Columns(loan="i8", no="i8", due="i8", cur="i8", amt="i8", paid="i8", paid_m="i8",
                             status="i8", ext="i8")  # fmt: skip
         self.interest_rows = Columns(loan="i8", t="i8", due="i8", paid="i8", arrears="i8")
@@ -66,7 +61,7 @@ class Recorder:
         self.event_rows = Columns(
             loan="i8", t="i8", kind="i8", cause="i8", inst="i8", amount="i8", new_due="i8"
         )
-        self.truth_rows = Columns(hh="i8", t="i8", p="f8", in_ep="?")
+        self.truth_rows = Columns(hh="i8", t="i8", p="f8", in_ep="?", p12="f8")
         self.rating_rows: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.poverty_rows: list[tuple[int, int, int]] = []
         self.leader_rows: list[list] = []
@@ -82,7 +77,7 @@ class Recorder:
         """Book a new loan disbursed in month ``t`` and its schedule; return its index."""
         li = int(self.loans.add(hh=h, prog=prog, purpose=purpose, amount=amount, rate=rate, term=term,
                                 grace=grace, disb=t, lag=lag, misuse=misuse, status=ACTIVE, closed=-1,
-                                paid=0, arrears=0, n_open=len(offsets))[0])  # fmt: skip
+                                paid=0, arrears=0, n_open=len(offsets), n_inst=len(offsets), bad=False)[0])  # fmt: skip
         k = len(offsets)
         self.inst.add(loan=li, no=np.arange(1, k + 1), due=t + offsets, cur=t + offsets, amt=principal, paid=0,
                       paid_m=NONE, status=PENDING, ext=0)  # fmt: skip
@@ -139,9 +134,13 @@ class Recorder:
 
     # ---------------------------------------------------------------- monthly session
     def interest_session(
-        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int
+        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int, deferred: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Accrue and collect a month's interest; return interest due and paid by group."""
+        """Accrue and collect a month's interest; return interest due and paid by group.
+
+        Households in ``deferred`` have their interest suspended by the bank after a disaster:
+        nothing falls due (and no arrears grow) while the deferral lasts.
+        """
         L = self.loans.cols
         li = self._open_loans()
         li = li[L["disb"][li] < t]
@@ -153,8 +152,9 @@ class Recorder:
             out * L["rate"][li] / 1200
             + od * L["rate"][li] * (domain.OVERDUE_INTEREST_MULTIPLIER - 1) / 1200
         )
-        due = due.astype(np.int64)
+        due = np.where(deferred[L["hh"][li]], 0, due).astype(np.int64)
         pays = paying[L["hh"][li]]
+        L["bad"][li[~pays & (due > 0)]] = True
         paid = np.where(pays, due + L["arrears"][li], 0)
         L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due)
         self.interest_rows.add(loan=li, t=t, due=due, paid=paid, arrears=L["arrears"][li])
@@ -193,11 +193,13 @@ class Recorder:
         inst = self.inst.cols
         inst["cur"][i] = t + months
         inst["ext"][i] += 1
+        self.loans.cols["bad"][inst["loan"][i]] = True
         self._event(i, t, "extension", cause, int(inst["amt"][i] - inst["paid"][i]), t + months)
 
     def mark_overdue(self, i: int, t: int, cause: str) -> None:
         """Installment ``i`` unpaid at its due date and not extended (nợ quá hạn)."""
         self.inst.cols["status"][i] = OVERDUE
+        self.loans.cols["bad"][self.inst.cols["loan"][i]] = True
         self._event(
             i, t, "overdue", cause, int(self.inst.cols["amt"][i] - self.inst.cols["paid"][i])
         )
@@ -245,14 +247,64 @@ class Recorder:
             )
         self._pay(i, t)  # interest arrears are paid at this month's session
 
-    def close_paid_loans(self, t: int) -> np.ndarray:
-        """Close active loans with nothing left to pay; return their indices."""
+    def close_paid_loans(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Close active loans with nothing left to pay; return them and which were clean
+        (never in arrears, extended or overdue)."""
         L = self.loans.cols
         li = self._open_loans()
         done = li[(L["n_open"][li] == 0) & (L["arrears"][li] == 0)]
         L["status"][done] = CLOSED
         L["closed"][done] = t
-        return done
+        return done, ~L["bad"][done]
+
+    def household_loan_age(self, n: int, t: int) -> np.ndarray:
+        """Months since each household's newest active loan was disbursed (120 without one)."""
+        li = self._open_loans()
+        newest = np.full(n, t - 120, dtype=np.int64)
+        np.maximum.at(newest, self.loans["hh"][li], self.loans["disb"][li])
+        return t - newest
+
+    def household_paid_share(self, n: int) -> np.ndarray:
+        """Share of the installments of each household's active loans already paid."""
+        li = self._open_loans()
+        hh = self.loans["hh"][li]
+        total = np.bincount(hh, weights=self.loans["n_inst"][li], minlength=n)
+        paid = np.bincount(
+            hh, weights=self.loans["n_inst"][li] - self.loans["n_open"][li], minlength=n
+        )
+        return paid / np.maximum(total, 1)
+
+    def due_matrix(self, hh: np.ndarray, t: int, horizon: int) -> np.ndarray:
+        """``(len(hh), horizon)``: whether household ``hh[j]`` has an installment due in ``t + k``."""
+        i = np.flatnonzero(
+            (self.inst["status"] == PENDING)
+            & (self.inst["cur"] >= t)
+            & (self.inst["cur"] < t + horizon)
+        )
+        pos = np.full(int(max(hh.max(initial=0), self.loans["hh"].max(initial=0))) + 1, -1)
+        pos[hh] = np.arange(hh.size)
+        row = pos[self.loans["hh"][self.inst["loan"][i]]]
+        out = np.zeros((hh.size, horizon), dtype=bool)
+        keep = row >= 0
+        out[row[keep], self.inst["cur"][i][keep] - t] = True
+        return out
+
+    def defer_interest(self, h: int, t: int, cause: str) -> None:
+        """The bank suspends the interest of household ``h``'s active loans after a disaster
+        (recorded against the next pending installment of each loan, amount = outstanding)."""
+        L = self.loans.cols
+        li = self._open_loans()
+        for loan in li[L["hh"][li] == h]:
+            pend = np.flatnonzero((self.inst["loan"] == loan) & (self.inst["status"] == PENDING))
+            if pend.size == 0:
+                continue
+            self._event(
+                int(pend[0]),
+                t,
+                "interest_deferred",
+                cause,
+                int(L["amount"][loan] - L["paid"][loan]),
+            )
 
     def group_overdue(self, g: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
         """Overdue principal and outstanding principal by group."""
@@ -265,9 +317,11 @@ class Recorder:
         return np.bincount(g[L["hh"][li]], weights=od, minlength=n_groups), out
 
     # ---------------------------------------------------------------- other events
-    def truth(self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray) -> None:
-        """True onset probability of every household with a loan this month."""
-        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh])
+    def truth(
+        self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray, p12: np.ndarray
+    ) -> None:
+        """True onset probability and state oracle of every household with a loan this month."""
+        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh], p12=p12)
 
     def savings(
         self, hh: np.ndarray, t: int, kind: str, amount: np.ndarray, balance: np.ndarray
@@ -311,9 +365,3 @@ class Recorder:
             if row[0] == gi and row[2] is None:
                 row[2] = pd.Timestamp(self.date(t, 1)) - pd.Timedelta(days=1)
                 return
-
-    def tables(self, sim: CommuneSim) -> dict[str, pd.DataFrame]:
-        """The commune's part of every table, in contract column order."""
-        from features.simulator.assemble import assemble
-
-        return assemble(self, sim)
