@@ -23,7 +23,7 @@ from features.simulator.assemble import assemble
 from features.simulator.config import SimConfig
 from features.simulator.exposure import CommuneHazards
 from features.simulator.households import Households
-from features.simulator.oracle import state_oracle
+from features.simulator.oracle import StateOracle
 from features.simulator.risk import (
     STRESS_AR,
     STRESS_SD,
@@ -66,6 +66,7 @@ class CommuneSim(Households):
         self.initial_loans()
         rec.settle_past()
         n_g = len(self.groups)
+        oracle = StateOracle(self)
         half_due, half_paid, collection = np.zeros(n_g), np.zeros(n_g), np.ones(n_g)
         growth = (1 + cfg.amount_growth) ** ((np.arange(self.T) - self.T + 1) / 12)
         for t in range(self.T):
@@ -81,7 +82,7 @@ class CommuneSim(Households):
             static = static_logit(cfg, self.c, self.leader_weak[self.g], rec.household_misuse(n), burden,
                                   self.remote, self.effect, self.repaid_ok, rec.household_paid_share(n))  # fmt: skip
             idx = np.flatnonzero(has_loan)
-            p12 = state_oracle(self, t, idx, static[idx])
+            oracle.snapshot(t, idx, static[idx])
             # latent processes
             new_shock = self.member & (rng.random(n) < cfg.shock_rate)
             self.shock_rem = np.where(
@@ -100,7 +101,7 @@ class CommuneSim(Households):
             )
             p = sigmoid(z)
             in_ep = self.ep_rem > 0
-            rec.truth(idx, t, p, in_ep, p12)
+            rec.truth(idx, t, p, in_ep)
             onset = has_loan & ~in_ep & ~self.migrated & (rng.random(n) < p)
             self._start_episodes(onset, t, hz)
             self._migrate(has_loan & ~self.migrated, t)
@@ -134,6 +135,7 @@ class CommuneSim(Households):
                 behaviour.rate_groups(self, t, collection)
                 half_due[:], half_paid[:] = 0, 0
             behaviour.leave(self, t)
+        rec.truth_rows.cols["p12"][: rec.truth_rows.n] = oracle.run()
         return assemble(rec, self)  # fmt: skip
 
     def _start_episodes(self, onset: np.ndarray, t: int, hz: np.ndarray) -> None:

@@ -30,7 +30,7 @@ class Fact:
 FACTS = [
     Fact("group_variance_ratio", 1.5, 10.0, "variance of group-year trouble rates / binomial"),
     Fact("intra_group_correlation", 0.01, 0.2, "ICC of yearly trouble within groups"),
-    Fact("collective_default_ratio", 2.0, 12.0, "group-years with >= 3x the district's trouble rate / independence"),
+    Fact("collective_default_ratio", 2.0, 12.0, "group-years above independence's 95th percentile / expected"),
     Fact("onset_month_max_min", 1.3, 3.5, "highest / lowest monthly onset rate by calendar month"),
     Fact("lean_tet_vs_harvest", 1.1, 3.0, "onsets in Tết and lean months / harvest months"),
     Fact("early_vs_seasoned_loan", 1.2, 4.0, "onset rate, loan age 0-11 / 36-59 months"),
@@ -62,14 +62,19 @@ def _rate_ratio(y: pd.Series, a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _group_facts(on: pd.DataFrame) -> dict[str, float]:
-    year = on.assign(year=on["month"].dt.year).groupby(["group_id", "year", "household_id"])["onset"].max()
+    year = (
+        on.assign(year=on["month"].dt.year)
+        .groupby(["group_id", "year", "household_id"])["onset"]
+        .max()
+    )
     g = year.groupby(["group_id", "year"]).agg(["sum", "count"]).reset_index()
     g = g[g["count"] >= 5]
     p = g.groupby("year")["sum"].transform("sum") / g.groupby("year")["count"].transform("sum")
     rate = g["sum"] / g["count"]
     ratio = float(((rate - p) ** 2).sum() / (p * (1 - p) / g["count"]).sum())
     icc = (ratio - 1) / max(float(g["count"].mean()) - 1, 1.0)
-    k = np.maximum(np.ceil(3 * p * g["count"]), 2)  # a collective default: 3x the district's rate
+    # a collective default: more members in trouble than independence gives 5 % of the time
+    k = binom.ppf(0.95, g["count"], p) + 1
     expected = binom.sf(k - 1, g["count"], p).mean()
     collective = float((g["sum"] >= k).mean() / expected) if expected > 0 else float("nan")
     hy = year.reset_index()
@@ -88,13 +93,23 @@ def _calendar_facts(on: pd.DataFrame) -> dict[str, float]:
             "lean_tet_vs_harvest": _rate_ratio(on["onset"], lean, harvest)}  # fmt: skip
 
 
-def _loan_facts(on: pd.DataFrame, loans: pd.DataFrame, households: pd.DataFrame) -> dict[str, float]:
-    ln = loans.sort_values("disbursement_date")[["household_id", "disbursement_date", "amount", "loan_id"]]
+def _loan_facts(
+    on: pd.DataFrame, loans: pd.DataFrame, households: pd.DataFrame
+) -> dict[str, float]:
+    ln = loans.sort_values("disbursement_date")[
+        ["household_id", "disbursement_date", "amount", "loan_id"]
+    ]
     ln = ln.assign(n_before=ln.groupby("household_id").cumcount())
     ln = ln.merge(households[["household_id", "workers"]], on="household_id")
     ln["per_worker"] = ln["amount"] / ln["workers"].clip(lower=1)
-    m = pd.merge_asof(on.sort_values("month"), ln.sort_values("disbursement_date"), left_on="month",
-                      right_on="disbursement_date", by="household_id", allow_exact_matches=False)
+    m = pd.merge_asof(
+        on.sort_values("month"),
+        ln.sort_values("disbursement_date"),
+        left_on="month",
+        right_on="disbursement_date",
+        by="household_id",
+        allow_exact_matches=False,
+    )
     m = m[m["disbursement_date"].notna()]
     age = (m["month"] - m["disbursement_date"]).dt.days / 30.44
     q = pd.qcut(m["per_worker"].rank(method="first"), 5, labels=False)

@@ -317,11 +317,10 @@ class Recorder:
         return np.bincount(g[L["hh"][li]], weights=od, minlength=n_groups), out
 
     # ---------------------------------------------------------------- other events
-    def truth(
-        self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray, p12: np.ndarray
-    ) -> None:
-        """True onset probability and state oracle of every household with a loan this month."""
-        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh], p12=p12)
+    def truth(self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray) -> None:
+        """True onset probability of every household with a loan this month (the state
+        oracle's column ``p12`` is filled at the end)."""
+        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh], p12=np.nan)
 
     def savings(
         self, hh: np.ndarray, t: int, kind: str, amount: np.ndarray, balance: np.ndarray

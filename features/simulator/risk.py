@@ -83,9 +83,9 @@ def dynamic_logit(
     shock_on: np.ndarray,
     hazard: np.ndarray | None,
     livestock: np.ndarray,
-    livestock_wave: bool,
+    livestock_wave: bool | np.ndarray,
     group: np.ndarray,
-    month: int,
+    month: int | np.ndarray,
     loan_age: np.ndarray,
 ) -> np.ndarray:
     """Logit terms that move month by month.
@@ -97,14 +97,14 @@ def dynamic_logit(
         livestock_wave: Whether the dominant hazard is a livestock-disease wave: it weighs more
             on livestock loans, and its disaster stress falls on them only.
         group: The household's :func:`group_logit`.
-        month: Calendar month 1..12.
+        month: Calendar month 1..12 (one, or one per household).
         loan_age: Months since the household's newest active loan was disbursed.
     """
     z = (cfg.w_stress * stress + SHOCK_LOGIT * shock_on + group
          + (cfg.season_scale * SEASON[month - 1]
             + cfg.w_new_loan * np.exp(-np.maximum(loan_age, 0) / cfg.new_loan_months)))  # fmt: skip
     if hazard is not None:
-        hit = livestock if livestock_wave else 1.0
+        hit = np.where(livestock_wave, livestock, 1.0)
         z = z + hazard * (
             cfg.w_hazard * (1 + 0.5 * livestock * livestock_wave) + cfg.w_disaster * hit
         )
