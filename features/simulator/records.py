@@ -1,8 +1,9 @@
 """The bank's books for one simulated commune: loan and installment state, and row buffers.
 
 :class:`Recorder` keeps loans and installments as growable numpy columns so that each month's
-interest session, due installments and cures are vectorised, and turns everything into the
-contract's tables at the end.
+interest session, due installments and cures are vectorised; its read-only views are in
+:mod:`features.simulator.book_queries`, and :mod:`features.simulator.assemble` turns the books into
+the contract's tables (this module does not import it: no cycle).
 """
 
 from __future__ import annotations
@@ -11,40 +12,23 @@ import numpy as np
 import pandas as pd
 
 from features import domain
-from features.simulator.lending import PURPOSE
+from features.simulator.book_queries import (
+    ACTIVE,
+    CLOSED,
+    FROZEN,
+    I_FROZEN,
+    NONE,
+    OVERDUE,
+    PAID,
+    PENDING,
+    BookQueries,
+    Columns,
+)
 
-ACTIVE, CLOSED, FROZEN = 0, 1, 3
-PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
-LIVESTOCK = PURPOSE["livestock"]
-NONE = -1_000_000  # "no month" (month offsets may be negative)
-
-
-class Columns:
-    """Struct of growable numpy arrays."""
-
-    def __init__(self, **dtypes: str) -> None:
-        self.n = 0
-        self._cap = 1024
-        self.cols = {k: np.zeros(self._cap, dtype=v) for k, v in dtypes.items()}
-
-    def add(self, **values: object) -> np.ndarray:
-        """Append rows (scalars or equal-length arrays); return their indices."""
-        k = max((np.size(v) for v in values.values()), default=1)
-        while self.n + k > self._cap:
-            self._cap *= 2
-            for name, arr in self.cols.items():
-                self.cols[name] = np.resize(arr, self._cap)
-        idx = np.arange(self.n, self.n + k)
-        for name, v in values.items():
-            self.cols[name][idx] = v
-        self.n += k
-        return idx
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.cols[name][: self.n]
+__all__ = ["ACTIVE", "CLOSED", "FROZEN", "NONE", "Columns", "Recorder"]
 
 
-class Recorder:
+class Recorder(BookQueries):
     """Loan book and event buffers of one commune."""
 
     def __init__(self, commune_id: str, months: pd.DatetimeIndex, day: int) -> None:
@@ -97,41 +81,6 @@ class Recorder:
         np.add.at(loans["paid"], inst["loan"][i], owed)
         np.add.at(loans["n_open"], inst["loan"][i], -1)
 
-    def _open_loans(self) -> np.ndarray:
-        return np.flatnonzero(self.loans["status"] == ACTIVE)
-
-    def household_outstanding(self, n: int) -> np.ndarray:
-        """Outstanding principal of every household's active (not frozen) loans."""
-        li = self._open_loans()
-        out = self.loans["amount"][li] - self.loans["paid"][li]
-        return np.bincount(self.loans["hh"][li], weights=out, minlength=n)
-
-    def household_misuse(self, n: int) -> np.ndarray:
-        """1 where an active loan of the household is being misused."""
-        li = self._open_loans()
-        return (
-            np.bincount(self.loans["hh"][li], weights=self.loans["misuse"][li], minlength=n) > 0
-        ).astype(float)
-
-    def household_livestock(self, n: int) -> np.ndarray:
-        """1 where an active loan of the household funds livestock."""
-        li = self._open_loans()
-        w = self.loans["purpose"][li] == LIVESTOCK
-        return (np.bincount(self.loans["hh"][li], weights=w, minlength=n) > 0).astype(float)
-
-    def loan_misuse(self, li: int) -> bool:
-        """Whether loan ``li`` is misused (hidden truth)."""
-        return bool(self.loans.cols["misuse"][li])
-
-    def recent_disbursement(self, hh: np.ndarray, t: int) -> np.ndarray:
-        """Households (of ``hh``) with a loan disbursed 3–9 months before ``t``."""
-        li = self._open_loans()
-        age = t - self.loans["disb"][li]
-        recent = np.zeros(int(hh.max()) + 1, dtype=bool)
-        sel = li[(age >= 3) & (age <= 9)]
-        recent[self.loans["hh"][sel][self.loans["hh"][sel] <= hh.max()]] = True
-        return recent[hh]
-
     # ---------------------------------------------------------------- monthly session
     def interest_session(
         self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int, deferred: np.ndarray
@@ -161,11 +110,6 @@ class Recorder:
         gi = g[L["hh"][li]]
         return (np.bincount(gi, weights=due, minlength=n_groups),
                 np.bincount(gi, weights=np.minimum(paid, due), minlength=n_groups))  # fmt: skip
-
-    def _overdue_by_loan(self) -> np.ndarray:
-        i = np.flatnonzero(self.inst["status"] == OVERDUE)
-        owed = self.inst["amt"][i] - self.inst["paid"][i]
-        return np.bincount(self.inst["loan"][i], weights=owed, minlength=self.loans.n)
 
     def due_installments(self, t: int) -> np.ndarray:
         """Pending installments falling due in month ``t``."""
@@ -257,38 +201,6 @@ class Recorder:
         L["closed"][done] = t
         return done, ~L["bad"][done]
 
-    def household_loan_age(self, n: int, t: int) -> np.ndarray:
-        """Months since each household's newest active loan was disbursed (120 without one)."""
-        li = self._open_loans()
-        newest = np.full(n, t - 120, dtype=np.int64)
-        np.maximum.at(newest, self.loans["hh"][li], self.loans["disb"][li])
-        return t - newest
-
-    def household_paid_share(self, n: int) -> np.ndarray:
-        """Share of the installments of each household's active loans already paid."""
-        li = self._open_loans()
-        hh = self.loans["hh"][li]
-        total = np.bincount(hh, weights=self.loans["n_inst"][li], minlength=n)
-        paid = np.bincount(
-            hh, weights=self.loans["n_inst"][li] - self.loans["n_open"][li], minlength=n
-        )
-        return paid / np.maximum(total, 1)
-
-    def due_matrix(self, hh: np.ndarray, t: int, horizon: int) -> np.ndarray:
-        """``(len(hh), horizon)``: whether household ``hh[j]`` has an installment due in ``t + k``."""
-        i = np.flatnonzero(
-            (self.inst["status"] == PENDING)
-            & (self.inst["cur"] >= t)
-            & (self.inst["cur"] < t + horizon)
-        )
-        pos = np.full(int(max(hh.max(initial=0), self.loans["hh"].max(initial=0))) + 1, -1)
-        pos[hh] = np.arange(hh.size)
-        row = pos[self.loans["hh"][self.inst["loan"][i]]]
-        out = np.zeros((hh.size, horizon), dtype=bool)
-        keep = row >= 0
-        out[row[keep], self.inst["cur"][i][keep] - t] = True
-        return out
-
     def defer_interest(self, h: int, t: int, cause: str) -> None:
         """The bank suspends the interest of household ``h``'s active loans after a disaster
         (recorded against the next pending installment of each loan, amount = outstanding)."""
@@ -305,16 +217,6 @@ class Recorder:
                 cause,
                 int(L["amount"][loan] - L["paid"][loan]),
             )
-
-    def group_overdue(self, g: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-        """Overdue principal and outstanding principal by group."""
-        li = self._open_loans()
-        L = self.loans.cols
-        out = np.bincount(
-            g[L["hh"][li]], weights=L["amount"][li] - L["paid"][li], minlength=n_groups
-        )
-        od = self._overdue_by_loan()[li]
-        return np.bincount(g[L["hh"][li]], weights=od, minlength=n_groups), out
 
     # ---------------------------------------------------------------- other events
     def truth(self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray) -> None:
