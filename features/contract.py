@@ -111,6 +111,14 @@ class Households(_Base):
     left_date: Series[pa.DateTime] = _date("Date the household left the group, if it did", True)
     household_size: Series[int] = _f("Persons in the household", "persons", ge=1, le=20)
     workers: Series[int] = _f("Persons of working age who work", "persons", ge=0, le=20)
+    member_no: Series[int] = _f(
+        "The member's number in the group's register (optional column)",
+        "number",
+        ge=1,
+        le=10_000,
+        nullable=True,
+        required=False,
+    )
 
 
 class ProtectedAttributes(_Base):

@@ -125,7 +125,15 @@ GROUP_RATINGS = ["good", "fair", "average", "weak"]
 POVERTY_STATUSES = ["poor", "near_poor", "escaped_poverty", "other_policy"]
 LOAN_STATUSES = ["active", "closed", "overdue", "frozen", "written_off"]
 INSTALLMENT_STATUSES = ["pending", "paid", "overdue", "frozen", "written_off"]
-DEBT_EVENT_TYPES = ["extension", "overdue", "overdue_cured", "freeze", "write_off"]
+# ``interest_deferred``: the bank suspends a loan's interest after a disaster (not arrears).
+DEBT_EVENT_TYPES = [
+    "extension",
+    "overdue",
+    "overdue_cured",
+    "freeze",
+    "write_off",
+    "interest_deferred",
+]
 DEBT_CAUSES = [
     "natural_disaster",
     "livestock_disease",

@@ -128,6 +128,8 @@ def _arrow_table(df: pd.DataFrame, spec: TableSpec) -> pa.Table:
     schema_cols = spec.model.to_schema().columns
     arrays, fields = [], []
     for col in spec.columns:
+        if col not in df.columns and not schema_cols[col].required:
+            continue  # an optional column the producer does not have
         s = df[col]
         dtype = str(schema_cols[col].dtype)
         if dtype.startswith("datetime64"):

@@ -23,17 +23,13 @@ from features import storage
 from features.contract import TABLES, TRUTH_DIR
 from features.simulator.commune import CommuneSim
 from features.simulator.config import SimConfig
-from features.simulator.structure import (
-    build_hazards,
-    build_structure,
-    hazard_intensity,
-    month_index,
-)
+from features.simulator.disasters import build_hazards
+from features.simulator.structure import build_structure, month_index
 
 __all__ = ["SimConfig", "simulate"]
 
 logger = logging.getLogger(__name__)
-GENERATOR = "vbsp-risk simulator 1"
+GENERATOR = "vbsp-risk simulator 2"
 
 
 def _clear(out: Path) -> None:
@@ -87,9 +83,8 @@ def simulate(
     leaders, ratings = [], []
     for idx, commune in communes.iterrows():
         cid = str(commune["commune_id"])
-        pressure, kind = hazard_intensity(hazards, cid, months)
-        sim = CommuneSim(cfg, int(idx), commune, groups[groups["commune_id"] == cid], months, pressure, kind,
-                         members_per_group, key)  # fmt: skip
+        sim = CommuneSim(cfg, int(idx), commune, groups[groups["commune_id"] == cid], months,
+                         hazards[hazards["commune_id"] == cid], members_per_group, key)  # fmt: skip
         tables = sim.run()
         for name, df in tables.items():
             if name == "truth":

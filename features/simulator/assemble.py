@@ -42,6 +42,7 @@ def assemble(rec: Recorder, sim: CommuneSim) -> dict[str, pd.DataFrame]:
         "left_date": _dates(rec, sim.left_m, null=-1),
         "household_size": sim.size.astype("int64"),
         "workers": sim.workers.astype("int64"),
+        "member_no": sim.member_no,
     })  # fmt: skip
     out["protected_attributes"] = pd.DataFrame(
         {
@@ -152,6 +153,6 @@ def assemble(rec: Recorder, sim: CommuneSim) -> dict[str, pd.DataFrame]:
     tr = rec.truth_rows
     out["truth"] = pd.DataFrame({
         "household_id": hh_id[tr["hh"]], "commune_id": c, "month": _dates(rec, tr["t"], 1),
-        "p_trouble": tr["p"], "in_trouble": tr["in_ep"],
+        "p_trouble": tr["p"], "in_trouble": tr["in_ep"], "p_trouble_12m_state": tr["p12"],
     })  # fmt: skip
     return out

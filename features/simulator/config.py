@@ -55,17 +55,40 @@ class SimConfig:
     w_misuse: float = 1.4
     w_burden: float = 0.5
     w_remote: float = 0.25
+    # correlated risk: persistent group and village random effects (logit sd), peer trigger
+    group_effect_sd: float = 0.55
+    village_effect_sd: float = 0.3
+    w_peer: float = 0.35  # per recent onset in the group (capped at 2), decaying
+    peer_decay: float = 0.5  # per month
+    # calendar: scale of the seasonal logit profile (lean months, Tết, flood season)
+    season_scale: float = 0.8
+    # loan life cycle: early-loan hazard, seasoning by installments paid, repeat borrowers,
+    # burden relative to capacity
+    w_new_loan: float = 0.8  # × exp(-loan age / new_loan_months)
+    new_loan_months: float = 6.0
+    w_seasoned: float = 0.5  # × share of the household's installments already paid
+    w_repeat: float = 0.25  # per loan repaid without trouble (at most 3)
+    w_burden_capacity: float = 0.4  # × excess of burden over what capacity carries
+    # disasters: extra stress in exposed villages, on top of w_hazard (livestock disease: only
+    # on households whose loan funds livestock)
+    w_disaster: float = 2.0
+    replay_events: tuple[str, ...] = ("asf_2019", "floods_2020_10")
     shock_rate: float = 0.004  # idiosyncratic shocks per household-month
     migration_rate: float = 0.00015
     misuse_rate: float = 0.025
     weak_leader_rate: float = 0.06
     leader_change_rate: float = 0.08  # per year
     one_off_late_rate: float = 0.003
-    # debt handling
-    extension_prob_subjective: float = 0.95
-    cure_prob_per_month: float = 0.55
+    # debt handling. Extension practice: the chance an unpaid installment of a household in
+    # trouble for a non-objective cause is extended rather than left overdue (documented range
+    # 0.5–0.99, docs/simulator.md); objective causes are always extended once, then frozen.
+    extension_prob_subjective: float = 0.85
+    freeze_prob_objective: float = 0.6  # a second failure after an objective-cause extension
+    cure_prob_per_month: float = 0.4
     migration_repaid_prob: float = 0.9
     freeze_prob_death: float = 0.5
+    # state oracle: forward replicates of the hidden processes per household-month
+    oracle_replicates: int = 16
     # inspections: share of borrowers visited per year, share of visits at random
     inspection_rate: float = 0.10
     random_visit_share: float = 0.2

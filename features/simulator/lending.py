@@ -71,7 +71,7 @@ def loan_terms(
     """
     code = PROGRAM_CODES[prog]
     spec = domain.PROGRAMS[code]
-    typical = 1.22 * TYPICAL[code] * (1 + amount_growth) ** year_offset
+    typical = 1.24 * TYPICAL[code] * (1 + amount_growth) ** year_offset
     size = (
         typical * np.exp(rng.normal(0.0, 0.25) + 0.08 * capacity) * (0.85 + 0.05 * min(workers, 4))
     )

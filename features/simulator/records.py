@@ -1,55 +1,34 @@
 """The bank's books for one simulated commune: loan and installment state, and row buffers.
 
 :class:`Recorder` keeps loans and installments as growable numpy columns so that each month's
-interest session, due installments and cures are vectorised, and turns everything into the
-contract's tables at the end.
+interest session, due installments and cures are vectorised; its read-only views are in
+:mod:`features.simulator.book_queries`, and :mod:`features.simulator.assemble` turns the books into
+the contract's tables (this module does not import it: no cycle).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features import domain
-from features.simulator.lending import PURPOSE
+from features.simulator.book_queries import (
+    ACTIVE,
+    CLOSED,
+    FROZEN,
+    I_FROZEN,
+    NONE,
+    OVERDUE,
+    PAID,
+    PENDING,
+    BookQueries,
+    Columns,
+)
 
-if TYPE_CHECKING:
-    from features.simulator.commune import CommuneSim
-
-ACTIVE, CLOSED, FROZEN = 0, 1, 3
-PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
-LIVESTOCK = PURPOSE["livestock"]
-NONE = -1_000_000  # "no month" (month offsets may be negative)
-
-
-class Columns:
-    """Struct of growable numpy arrays."""
-
-    def __init__(self, **dtypes: str) -> None:
-        self.n = 0
-        self._cap = 1024
-        self.cols = {k: np.zeros(self._cap, dtype=v) for k, v in dtypes.items()}
-
-    def add(self, **values: object) -> np.ndarray:
-        """Append rows (scalars or equal-length arrays); return their indices."""
-        k = max((np.size(v) for v in values.values()), default=1)
-        while self.n + k > self._cap:
-            self._cap *= 2
-            for name, arr in self.cols.items():
-                self.cols[name] = np.resize(arr, self._cap)
-        idx = np.arange(self.n, self.n + k)
-        for name, v in values.items():
-            self.cols[name][idx] = v
-        self.n += k
-        return idx
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.cols[name][: self.n]
+__all__ = ["ACTIVE", "CLOSED", "FROZEN", "NONE", "Columns", "Recorder"]
 
 
-class Recorder:
+class Recorder(BookQueries):
     """Loan book and event buffers of one commune."""
 
     def __init__(self, commune_id: str, months: pd.DatetimeIndex, day: int) -> None:
@@ -58,7 +37,7 @@ class Recorder:
         self.day = day
         self.loans = Columns(hh="i8", prog="i8", purpose="i8", amount="i8", rate="f8", term="i8", grace="i8",
                              disb="i8", lag="i8", misuse="?", status="i8", closed="i8", paid="i8", arrears="i8",
-                             n_open="i8")  # fmt: skip
+                             n_open="i8", n_inst="i8", bad="?")  # fmt: skip
         self.inst = Columns(loan="i8", no="i8", due="i8", cur="i8", amt="i8", paid="i8", paid_m="i8",
                             status="i8", ext="i8")  # fmt: skip
         self.interest_rows = Columns(loan="i8", t="i8", due="i8", paid="i8", arrears="i8")
@@ -66,7 +45,7 @@ class Recorder:
         self.event_rows = Columns(
             loan="i8", t="i8", kind="i8", cause="i8", inst="i8", amount="i8", new_due="i8"
         )
-        self.truth_rows = Columns(hh="i8", t="i8", p="f8", in_ep="?")
+        self.truth_rows = Columns(hh="i8", t="i8", p="f8", in_ep="?", p12="f8")
         self.rating_rows: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.poverty_rows: list[tuple[int, int, int]] = []
         self.leader_rows: list[list] = []
@@ -82,7 +61,7 @@ class Recorder:
         """Book a new loan disbursed in month ``t`` and its schedule; return its index."""
         li = int(self.loans.add(hh=h, prog=prog, purpose=purpose, amount=amount, rate=rate, term=term,
                                 grace=grace, disb=t, lag=lag, misuse=misuse, status=ACTIVE, closed=-1,
-                                paid=0, arrears=0, n_open=len(offsets))[0])  # fmt: skip
+                                paid=0, arrears=0, n_open=len(offsets), n_inst=len(offsets), bad=False)[0])  # fmt: skip
         k = len(offsets)
         self.inst.add(loan=li, no=np.arange(1, k + 1), due=t + offsets, cur=t + offsets, amt=principal, paid=0,
                       paid_m=NONE, status=PENDING, ext=0)  # fmt: skip
@@ -102,46 +81,15 @@ class Recorder:
         np.add.at(loans["paid"], inst["loan"][i], owed)
         np.add.at(loans["n_open"], inst["loan"][i], -1)
 
-    def _open_loans(self) -> np.ndarray:
-        return np.flatnonzero(self.loans["status"] == ACTIVE)
-
-    def household_outstanding(self, n: int) -> np.ndarray:
-        """Outstanding principal of every household's active (not frozen) loans."""
-        li = self._open_loans()
-        out = self.loans["amount"][li] - self.loans["paid"][li]
-        return np.bincount(self.loans["hh"][li], weights=out, minlength=n)
-
-    def household_misuse(self, n: int) -> np.ndarray:
-        """1 where an active loan of the household is being misused."""
-        li = self._open_loans()
-        return (
-            np.bincount(self.loans["hh"][li], weights=self.loans["misuse"][li], minlength=n) > 0
-        ).astype(float)
-
-    def household_livestock(self, n: int) -> np.ndarray:
-        """1 where an active loan of the household funds livestock."""
-        li = self._open_loans()
-        w = self.loans["purpose"][li] == LIVESTOCK
-        return (np.bincount(self.loans["hh"][li], weights=w, minlength=n) > 0).astype(float)
-
-    def loan_misuse(self, li: int) -> bool:
-        """Whether loan ``li`` is misused (hidden truth)."""
-        return bool(self.loans.cols["misuse"][li])
-
-    def recent_disbursement(self, hh: np.ndarray, t: int) -> np.ndarray:
-        """Households (of ``hh``) with a loan disbursed 3–9 months before ``t``."""
-        li = self._open_loans()
-        age = t - self.loans["disb"][li]
-        recent = np.zeros(int(hh.max()) + 1, dtype=bool)
-        sel = li[(age >= 3) & (age <= 9)]
-        recent[self.loans["hh"][sel][self.loans["hh"][sel] <= hh.max()]] = True
-        return recent[hh]
-
     # ---------------------------------------------------------------- monthly session
     def interest_session(
-        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int
+        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int, deferred: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Accrue and collect a month's interest; return interest due and paid by group."""
+        """Accrue and collect a month's interest; return interest due and paid by group.
+
+        Households in ``deferred`` have their interest suspended by the bank after a disaster:
+        nothing falls due (and no arrears grow) while the deferral lasts.
+        """
         L = self.loans.cols
         li = self._open_loans()
         li = li[L["disb"][li] < t]
@@ -153,19 +101,15 @@ class Recorder:
             out * L["rate"][li] / 1200
             + od * L["rate"][li] * (domain.OVERDUE_INTEREST_MULTIPLIER - 1) / 1200
         )
-        due = due.astype(np.int64)
+        due = np.where(deferred[L["hh"][li]], 0, due).astype(np.int64)
         pays = paying[L["hh"][li]]
+        L["bad"][li[~pays & (due > 0)]] = True
         paid = np.where(pays, due + L["arrears"][li], 0)
         L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due)
         self.interest_rows.add(loan=li, t=t, due=due, paid=paid, arrears=L["arrears"][li])
         gi = g[L["hh"][li]]
         return (np.bincount(gi, weights=due, minlength=n_groups),
                 np.bincount(gi, weights=np.minimum(paid, due), minlength=n_groups))  # fmt: skip
-
-    def _overdue_by_loan(self) -> np.ndarray:
-        i = np.flatnonzero(self.inst["status"] == OVERDUE)
-        owed = self.inst["amt"][i] - self.inst["paid"][i]
-        return np.bincount(self.inst["loan"][i], weights=owed, minlength=self.loans.n)
 
     def due_installments(self, t: int) -> np.ndarray:
         """Pending installments falling due in month ``t``."""
@@ -193,11 +137,13 @@ class Recorder:
         inst = self.inst.cols
         inst["cur"][i] = t + months
         inst["ext"][i] += 1
+        self.loans.cols["bad"][inst["loan"][i]] = True
         self._event(i, t, "extension", cause, int(inst["amt"][i] - inst["paid"][i]), t + months)
 
     def mark_overdue(self, i: int, t: int, cause: str) -> None:
         """Installment ``i`` unpaid at its due date and not extended (nợ quá hạn)."""
         self.inst.cols["status"][i] = OVERDUE
+        self.loans.cols["bad"][self.inst.cols["loan"][i]] = True
         self._event(
             i, t, "overdue", cause, int(self.inst.cols["amt"][i] - self.inst.cols["paid"][i])
         )
@@ -245,29 +191,38 @@ class Recorder:
             )
         self._pay(i, t)  # interest arrears are paid at this month's session
 
-    def close_paid_loans(self, t: int) -> np.ndarray:
-        """Close active loans with nothing left to pay; return their indices."""
+    def close_paid_loans(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Close active loans with nothing left to pay; return them and which were clean
+        (never in arrears, extended or overdue)."""
         L = self.loans.cols
         li = self._open_loans()
         done = li[(L["n_open"][li] == 0) & (L["arrears"][li] == 0)]
         L["status"][done] = CLOSED
         L["closed"][done] = t
-        return done
+        return done, ~L["bad"][done]
 
-    def group_overdue(self, g: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-        """Overdue principal and outstanding principal by group."""
-        li = self._open_loans()
+    def defer_interest(self, h: int, t: int, cause: str) -> None:
+        """The bank suspends the interest of household ``h``'s active loans after a disaster
+        (recorded against the next pending installment of each loan, amount = outstanding)."""
         L = self.loans.cols
-        out = np.bincount(
-            g[L["hh"][li]], weights=L["amount"][li] - L["paid"][li], minlength=n_groups
-        )
-        od = self._overdue_by_loan()[li]
-        return np.bincount(g[L["hh"][li]], weights=od, minlength=n_groups), out
+        li = self._open_loans()
+        for loan in li[L["hh"][li] == h]:
+            pend = np.flatnonzero((self.inst["loan"] == loan) & (self.inst["status"] == PENDING))
+            if pend.size == 0:
+                continue
+            self._event(
+                int(pend[0]),
+                t,
+                "interest_deferred",
+                cause,
+                int(L["amount"][loan] - L["paid"][loan]),
+            )
 
     # ---------------------------------------------------------------- other events
     def truth(self, hh: np.ndarray, t: int, p: np.ndarray, in_ep: np.ndarray) -> None:
-        """True onset probability of every household with a loan this month."""
-        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh])
+        """True onset probability of every household with a loan this month (the state
+        oracle's column ``p12`` is filled at the end)."""
+        self.truth_rows.add(hh=hh, t=t, p=p[hh], in_ep=in_ep[hh], p12=np.nan)
 
     def savings(
         self, hh: np.ndarray, t: int, kind: str, amount: np.ndarray, balance: np.ndarray
@@ -311,9 +266,3 @@ class Recorder:
             if row[0] == gi and row[2] is None:
                 row[2] = pd.Timestamp(self.date(t, 1)) - pd.Timedelta(days=1)
                 return
-
-    def tables(self, sim: CommuneSim) -> dict[str, pd.DataFrame]:
-        """The commune's part of every table, in contract column order."""
-        from features.simulator.assemble import assemble
-
-        return assemble(self, sim)

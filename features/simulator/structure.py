@@ -1,8 +1,7 @@
-"""The district's fixed structure: communes, villages, groups, and commune hazard events.
+"""The district's fixed structure: communes, villages and groups.
 
-These tables are small (one row per commune/village/group/event) and are drawn up front for
-the whole district, so that district-wide events (a typhoon, a swine-fever wave) hit several
-communes in the same months, as they do in the field.
+These tables are small (one row per commune/village/group) and are drawn up front for the whole
+district; hazard events are drawn in :mod:`features.simulator.disasters`.
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ import pandas as pd
 
 from features import domain
 from features.simulator.config import COMMUNES_PER_HH, GROUPS_PER_HH, VILLAGES_PER_HH, SimConfig
-
-HAZARD_DAMAGE = {"flood": 1.0, "typhoon": 1.2, "landslide": 0.8, "drought": 0.6,
-                 "livestock_disease": 1.0, "epidemic": 0.7}  # fmt: skip
 
 
 def month_index(start: str, end: str) -> pd.DatetimeIndex:
@@ -91,99 +87,3 @@ def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
         }
     )
     return {"communes": communes, "villages": villages, "groups": groups}
-
-
-def build_hazards(cfg: SimConfig, communes: pd.DataFrame) -> pd.DataFrame:
-    """District-wide and local hazard events, clustered in time and space.
-
-    Typhoons and floods come in the rainy season (September–November) and hit several
-    communes at once (remote ones more often); livestock-disease waves spread over a few
-    months; droughts and landslides are local.
-    """
-    rng = np.random.default_rng([cfg.seed, 1])
-    months = month_index(cfg.start, cfg.end)
-    ids = communes["commune_id"].to_numpy()
-    remote = communes["is_remote"].to_numpy()
-    rows: list[tuple[str, str, pd.Timestamp, pd.Timestamp, int]] = []
-    for m in months:
-        if m.month in (9, 10, 11) and rng.random() < 0.22:  # a storm reaching the district
-            kind = "typhoon" if rng.random() < 0.5 else "flood"
-            hit = rng.random(len(ids)) < np.where(remote, 0.55, 0.3)
-            sev = rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15])
-            for c in ids[hit]:
-                rows.append(
-                    (
-                        c,
-                        kind,
-                        m,
-                        m + pd.offsets.MonthEnd(0),
-                        int(min(3, max(1, sev + rng.integers(-1, 2)))),
-                    )
-                )
-        if rng.random() < 0.012:  # a livestock-disease wave (e.g. African swine fever 2019)
-            hit = rng.random(len(ids)) < 0.5
-            for c in ids[hit]:
-                lag = int(rng.integers(0, 4))
-                s = m + pd.DateOffset(months=lag)
-                rows.append(
-                    (
-                        c,
-                        "livestock_disease",
-                        s,
-                        s + pd.DateOffset(months=int(rng.integers(2, 5))) - pd.Timedelta(days=1),
-                        int(rng.choice([1, 2, 3], p=[0.3, 0.5, 0.2])),
-                    )
-                )
-        for c in ids[rng.random(len(ids)) < 0.004]:
-            kind = rng.choice(["drought", "landslide", "epidemic"])
-            rows.append(
-                (
-                    c,
-                    str(kind),
-                    m,
-                    m + pd.offsets.MonthEnd(0) + pd.DateOffset(months=int(rng.integers(0, 3))),
-                    int(rng.integers(1, 3)),
-                )
-            )
-    end = pd.Period(cfg.end, "M").end_time.normalize()
-    df = pd.DataFrame(
-        rows, columns=["commune_id", "hazard_type", "start_date", "end_date", "severity"]
-    )
-    df["start_date"] = pd.to_datetime(df["start_date"]).astype("datetime64[ns]")
-    df["end_date"] = pd.to_datetime(df["end_date"]).astype("datetime64[ns]")
-    df = df[df["start_date"] <= end].copy()
-    df["end_date"] = df["end_date"].clip(upper=end).dt.normalize()
-    df = df.sort_values(["commune_id", "start_date", "hazard_type"], kind="stable").reset_index(
-        drop=True
-    )
-    df.insert(0, "event_id", [f"HZ{i + 1:06d}" for i in range(len(df))])
-    df["severity"] = df["severity"].astype("int64")
-    return df
-
-
-def hazard_intensity(
-    hazards: pd.DataFrame, commune_id: str, months: pd.DatetimeIndex
-) -> tuple[np.ndarray, list[str]]:
-    """Monthly hazard pressure on a commune and the dominant hazard of each month.
-
-    Pressure is damage × severity while an event lasts, decaying by 0.75 a month after it.
-    """
-    t_n = len(months)
-    direct = np.zeros(t_n)
-    kind = [""] * t_n
-    for ev in hazards[hazards["commune_id"] == commune_id].itertuples():
-        a = months.searchsorted(ev.start_date.to_period("M").start_time)
-        b = months.searchsorted(ev.end_date.to_period("M").start_time, side="right")
-        val = HAZARD_DAMAGE[ev.hazard_type] * ev.severity / 3
-        for t in range(a, min(b, t_n)):
-            if val > direct[t]:
-                direct[t], kind[t] = val, ev.hazard_type
-    pressure = np.zeros(t_n)
-    last, last_kind = 0.0, ""
-    for t in range(t_n):
-        last = max(direct[t], last * 0.75)
-        if direct[t] > 0:
-            last_kind = kind[t]
-        pressure[t] = last
-        kind[t] = last_kind if last > 0.05 else ""
-    return pressure, kind

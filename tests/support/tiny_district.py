@@ -90,11 +90,11 @@ def _build() -> dict[str, pd.DataFrame]:
         ),
         "households": _frame(
             "households",
-            "household_id commune_id village_id group_id joined_date left_date household_size workers",
+            "household_id commune_id village_id group_id joined_date left_date household_size workers member_no",
             [
-                ("H1", "C1", "V1", "G1", "2018-01-15", N, 5, 2),
-                ("H2", "C1", "V1", "G1", "2019-04-02", N, 3, 1),
-                ("H3", "C2", "V2", "G2", "2018-02-10", N, 4, 2),
+                ("H1", "C1", "V1", "G1", "2018-01-15", N, 5, 2, 1),
+                ("H2", "C1", "V1", "G1", "2019-04-02", N, 3, 1, 2),
+                ("H3", "C2", "V2", "G2", "2018-02-10", N, 4, 2, 1),
             ],
         ),
         "protected_attributes": _frame(
