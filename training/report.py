@@ -192,6 +192,11 @@ def _pool_section(params: dict[str, Any]) -> str:
     )
 
 
+def _capacity_note(params: dict[str, Any]) -> str:
+    note = params.get("capacity_note")
+    return f"Capture and precision at capacity: {note}.\n" if note else ""
+
+
 def model_card(
     *,
     label: str,
@@ -265,6 +270,7 @@ rankings are not probabilities (no Brier/calibration). Predicted trouble rate
 
 {metrics_table(metrics)}
 {params.get("oracle_note", "")}
+{_capacity_note(params)}
 
 ### Backtest (ROC AUC per test window)
 {bt}

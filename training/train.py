@@ -32,7 +32,12 @@ import pandas as pd
 from features.catalog import CATALOG_VERSION, LABELS
 from features.feature_table import require_feature_table
 from training import report
-from training.evaluate import N_BOOT, evaluate_rankings, reliability_table
+from training.evaluate import (
+    CAPACITY_NOT_COMPUTED,
+    N_BOOT,
+    evaluate_rankings,
+    reliability_table,
+)
 from training.fit import (
     LOGISTIC_MAX_ROWS,
     RARE_EVENT_HANDLING,
@@ -53,6 +58,7 @@ from training.split import (
     labelled,
     make_split,
     month_number,
+    require_positives,
     window_months,
 )
 
@@ -353,6 +359,17 @@ def _gaps(rankers: list[str]) -> list[tuple[str, str]]:
     return [("lightgbm", n) for n in others]
 
 
+def _enough(win: Split, label: str) -> bool:
+    """Whether a backtest window holds enough positives to refit on (the main one always does,
+    :func:`training.split.require_positives` checked it); a short older window is left out."""
+    try:
+        require_positives(win, label)
+    except ValueError as err:
+        logger.warning("backtest window %s left out: %s", win.info.params.get("window"), err)
+        return False
+    return True
+
+
 def _clean(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
@@ -410,6 +427,8 @@ def train_view(
     Raises:
         features.feature_table.FeatureTableError: If ``table`` breaks the contract.
         ValueError: If no labelled rows remain.
+        training.split.TooFewPositivesError: If a train, validation or test window holds fewer
+            than :data:`training.split.MIN_POSITIVES` positives or negatives (a ``ValueError``).
     """
     started = time.perf_counter()
     timer = _Timer()
@@ -437,6 +456,8 @@ def train_view(
         null_label_rows=n_null,
     )
     split.info.params["window_months_reason"] = months_reason
+    require_positives(split, label)
+    windows = [w for w in windows if _enough(w, label)]
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
     oracle = oracle_proba(data, truth, horizon) if truth is not None else None
     truth = None  # a province's truth table is large; only the oracle column is kept
@@ -518,6 +539,7 @@ def train_view(
         "window_months_reason": months_reason,
         "pool_note": POOL_NOTE if pooled is not None else "",
         "oracle_note": ORACLE_NOTE if oracle is not None else "",
+        "capacity_note": "" if "commune_id" in data.columns else CAPACITY_NOT_COMPUTED,
     }
 
     reliability = pd.concat(

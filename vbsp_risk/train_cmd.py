@@ -89,7 +89,11 @@ def train_cmd(
     label: str = typer.Option("trouble_12m", "--label", help="Label column."),
     view: View = typer.Option(View.portfolio, "--view", help="portfolio or application."),
     model_name: str | None = typer.Option(
-        None, "--model-name", help="Registered model (default overdue-risk-<view>)."
+        None,
+        "--model-name",
+        help="Registered model (default: overdue-risk-<view> for a table with exactly the "
+        "catalog's features, else the file's name without extension, so runs of different data "
+        "are not versions of one model).",
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of split, models and bootstrap."),
     truth: Path | None = typer.Option(

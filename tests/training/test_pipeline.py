@@ -17,7 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
-from features.build import build_feature_table
+from features.build import build_feature_table, write_feature_table
 from features.validation import load_tables
 from tests.training.conftest import fresh_mlflow_store
 from training import registry, tracking
@@ -42,7 +42,7 @@ def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Pa
     district = small_training_data[0].parent
     table = build_feature_table(load_tables(district), "application", "2025-12-31")
     path = store / "application.parquet"
-    table.to_parquet(path, index=False)
+    write_feature_table(iter([("all", table)]), path)  # the project's own writer
     return path, small_training_data[1]
 
 
@@ -138,6 +138,19 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     np.testing.assert_array_equal(np.load(out), service.predict_proba(table))
     np.testing.assert_array_equal(
         model.predict(to_model_input(window, schema_types(model))), service.predict_proba(window)
+    )
+
+
+def test_registered_model_scores_the_feature_table_as_written(
+    first: dict, application: tuple[Path, Path]
+) -> None:
+    """The pyfunc takes the table exactly as ``vbsp-risk features`` writes it (pandas
+    ``category`` columns included), as a data scientist would read it."""
+    table = pd.read_parquet(application[0])
+    assert any(isinstance(t, pd.CategoricalDtype) for t in table.dtypes)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{first['model_version']}")
+    np.testing.assert_array_equal(
+        np.asarray(model.predict(table), dtype="float64"), first["scorer"].predict_proba(table)
     )
 
 
