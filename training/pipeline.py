@@ -17,6 +17,7 @@ import mlflow
 import pandas as pd
 
 from training import N_BOOT, boot_replicates, tracking
+from training.monotone import DEFAULT_MODE, TOLERANCE
 from training.pyfunc_model import log_scorer_model, model_name_for
 from training.training_table import read_training_table
 
@@ -47,7 +48,9 @@ def read_feature_table(path: Path, label: str) -> pd.DataFrame:
 
 
 TRUTH_COLUMNS = ("household_id", "month", "p_trouble", "in_trouble")
-"""The columns of ``truth/`` the oracle uses (:func:`training.rankings.oracle_proba`)."""
+"""The columns of ``truth/`` the clairvoyant oracle uses (:func:`training.rankings.oracle_proba`);
+the state oracle's column is read too when the simulator wrote it
+(:func:`training.rankings.state_oracle_proba`)."""
 
 
 def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
@@ -61,7 +64,13 @@ def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
     truth_dir = Path(truth_dir)
     if not truth_dir.exists():
         raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
-    return pd.read_parquet(truth_dir, columns=list(TRUTH_COLUMNS))
+    import pyarrow.dataset as ds
+
+    from training.rankings import STATE_COLUMN
+
+    names = set(ds.dataset(truth_dir, format="parquet").schema.names)
+    extra = [STATE_COLUMN] if STATE_COLUMN in names else []
+    return pd.read_parquet(truth_dir, columns=[*TRUTH_COLUMNS, *extra])
 
 
 def _append_gate_rule(artifacts: dict[str, Path]) -> None:
@@ -136,6 +145,8 @@ def run_training(
     pool_features: Path | None = None,
     data_dir: Path | None = None,
     train_months: int | None = None,
+    monotone: str = DEFAULT_MODE,
+    monotone_tolerance: float = TOLERANCE,
 ) -> dict[str, Any]:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
@@ -162,6 +173,8 @@ def run_training(
             report leaves the ethnic dimension out).
         train_months: Train on the latest that many snapshot months of the training window
             (:func:`training.train.train_view`; ``None``: all, the default).
+        monotone: ``catalog``, ``auto`` or ``off`` (:mod:`training.monotone`).
+        monotone_tolerance: Validation AUC a group of constraints may cost and still be kept.
 
     The table is read by :func:`training.training_table.read_training_table`: the contract is
     checked on each row group as stored, and the training frame holds only the columns training
@@ -195,7 +208,8 @@ def run_training(
             table, label, view, Path(tmp), seed=seed, truth=read_truth(truth_dir),
             capacity_per_commune_month=capacity, n_boot=n_boot, pool=pool,
             pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
-            train_months=train_months, contract_checked=True,
+            train_months=train_months, contract_checked=True, monotone=monotone,
+            monotone_tolerance=monotone_tolerance,
         )  # fmt: skip
         _append_gate_rule(result.artifacts)
         fairness_metrics, fairness_note = _fairness(result, table, _protected_dir(data_dir, truth_dir),
@@ -222,6 +236,9 @@ def run_training(
                 },
             )
             mlflow.log_metrics(fairness_metrics)
+            if result.monotone is not None:
+                mlflow.log_metrics({tracking.metric_key(k): v
+                                    for k, v in result.monotone.metrics().items()})  # fmt: skip
             mlflow.set_tag("fairness.note", fairness_note or "complete")
             info = log_scorer_model(
                 result.scorer,

@@ -23,6 +23,7 @@ from tests.training.conftest import fresh_mlflow_store
 from training import registry, tracking
 from training.pipeline import run_training
 from training.pyfunc_model import schema_types, to_model_input
+from training.rankings import STATE_COLUMN
 from training.scorer import Scorer
 from vbsp_risk.cli import app
 
@@ -43,7 +44,11 @@ def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Pa
     table = build_feature_table(load_tables(district), "application", "2025-12-31")
     path = store / "application.parquet"
     write_feature_table(iter([("all", table)]), path)  # the project's own writer
-    return path, small_training_data[1]
+    truth = pd.read_parquet(small_training_data[1])
+    truth[STATE_COLUMN] = np.random.default_rng(3).random(len(truth))  # a state oracle column
+    (store / "truth").mkdir()
+    truth.to_parquet(store / "truth" / "part-all.parquet", index=False)
+    return path, store / "truth"
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +72,12 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
     assert int(params["data.rows"]) == len(pd.read_parquet(application[0]))
     assert params["catalog_version"] == tags["catalog_version"]
     assert tags["split.kind"] in ("time", "household") and tags["split.reason"]
+    assert params["model.monotone.mode"] == "auto"
     for key in ("lightgbm.roc_auc", "lightgbm.roc_auc_lo", "lightgbm.roc_auc_hi",
                 "lightgbm.capture_at_capacity", "logistic.roc_auc", "random.roc_auc",
-                "oracle.roc_auc", "lightgbm.calibration_slope"):  # fmt: skip
+                "oracle.roc_auc", "lightgbm.calibration_slope", "state_oracle.roc_auc",
+                "gap_lightgbm_vs_state_oracle.roc_auc_lo", "gap_lightgbm_vs_oracle.roc_auc_hi",
+                "monotone.interest_ontime_share.auc_cost", "monotone.extensions.kept"):  # fmt: skip
         assert key in metrics, key
     assert metrics["lightgbm.roc_auc_lo"] <= metrics["lightgbm.roc_auc"]
     assert client.get_metric_history(first["run_id"], "backtest.lightgbm.roc_auc")
@@ -99,7 +107,8 @@ def test_retraining_with_same_seed_and_data_reproduces_metrics(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     second_run = result.stdout.strip().splitlines()[-1]
-    assert "ROC AUC" in result.output and "oracle" in result.output
+    assert "ROC AUC" in result.output and "clairvoyant oracle" in result.output
+    assert "gap to state oracle" in result.output
     client = MlflowClient()
     a, b = client.get_run(first["run_id"]).data, client.get_run(second_run).data
     assert second_run != first["run_id"] and a.metrics == b.metrics
