@@ -11,18 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.monotone import TOLERANCE, constraint_groups
+from training.fit import feature_spec, lightgbm_params, model_frame, monotone_constraints
+from training.monotone import TOLERANCE, choose_constraints, constraint_groups
 from training.train import TrainResult, train_view
 
 ROWS = 20_000
 
 
-def contrary_table(rows: int = ROWS, seed: int = 1) -> pd.DataFrame:
+def contrary_table(rows: int = ROWS, seed: int = 1, effect: float = -0.9) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     extensions = rng.poisson(1.5, rows).astype("int64")
     ontime = rng.beta(5, 1, rows)
     noise = rng.normal(size=rows)
-    z = -1.0 - 0.9 * extensions - 2.0 * (ontime - 0.8) + 0.3 * noise
+    z = -1.0 + effect * extensions - 2.0 * (ontime - 0.8) + 0.3 * noise
     y = (rng.random(rows) < 1 / (1 + np.exp(-z))).astype("int64")
     return pd.DataFrame({
         "household_id": [f"Q{i:06d}" for i in range(rows)],
@@ -99,3 +100,19 @@ def test_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="monotone mode must be one of"):
         train_view(contrary_table(2000), "trouble_12m", "portfolio", tmp_path, n_boot=0,
                    monotone="sometimes")  # fmt: skip
+
+
+def test_right_constraints_are_kept_together_after_two_fits() -> None:
+    """When dropping every constraint gains nothing, no group is tested alone."""
+    table = contrary_table(effect=0.9)  # extensions riskier, as the catalog says
+    names, cats = feature_spec(table)
+    x, y = model_frame(table, names, cats), table["trouble_12m"].astype("int64").to_numpy()
+    half = len(table) // 2
+    choice = choose_constraints(
+        "auto", names, monotone_constraints(names, cats), x.iloc[:half], y[:half],
+        x.iloc[half:], y[half:], lightgbm_params(42, int(y[:half].sum()), half),
+    )  # fmt: skip
+    assert choice.constraints == [1, -1, 0]
+    for g in choice.groups.values():
+        assert g["kept"] and g["tested_with"] == 2 and g["auc_cost"] < TOLERANCE
+    assert "(with 2 groups)" in choice.markdown()
