@@ -49,7 +49,13 @@ from training.fit import (
     model_frame,
     monotone_constraints,
 )
-from training.monotone import DEFAULT_MODE, TOLERANCE, MonotoneChoice, choose_constraints
+from training.monotone import (
+    DEFAULT_MODE,
+    MODES,
+    TOLERANCE,
+    MonotoneChoice,
+    choose_constraints,
+)
 from training.rankings import (
     ORACLE,
     PRACTICE,
@@ -508,6 +514,8 @@ def train_view(
     timer("prepare").__enter__()
     if train_months is not None and train_months < 1:
         raise ValueError(f"train_months must be at least 1, not {train_months}")
+    if monotone not in MODES:
+        raise ValueError(f"monotone mode must be one of {list(MODES)}, not {monotone!r}")
     if not contract_checked:
         require_feature_table(table, label)
     definition = LABELS.get(label)
