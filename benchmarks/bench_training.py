@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("training.monotone").setLevel(logging.INFO)
     paths, truth_dir = _tables(args)
     if not paths:
         parser.error("give --state, or --portfolio and/or --application")
@@ -123,6 +124,8 @@ def main() -> None:
             stages = dict(results[view].params["stage_seconds"])
             stages["total"] = results[view].params["train_seconds"]
             stage_runs[view].append(stages)
+            print(f"repeat {len(totals) + 1} {view}: {stages['total']:.1f} s "
+                  f"(monotone {stages.get('monotone', 0.0):.1f} s)", file=sys.stderr, flush=True)  # fmt: skip
         totals.append(time.perf_counter() - t0)
         plain = sum(
             plain_fit(
@@ -133,6 +136,14 @@ def main() -> None:
         plains.append(plain)
         ratios.append(totals[-1] / plain)
         last = results
+        print(f"repeat {len(totals)}: both views {totals[-1]:.1f} s, plain fits {plain:.1f} s, "
+              f"ratio {ratios[-1]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
+        for view, r in results.items():
+            m = r.metrics
+            line = ", ".join(f"{n} {m[n]['roc_auc']:.3f}" for n in
+                             ("lightgbm", "logistic", "state_oracle", "oracle") if n in m)  # fmt: skip
+            print(f"  {view}: AUC {line}; monotone {r.params['monotone']}", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
     figures: dict[str, dict] = {}
     for view, runs in stage_runs.items():
