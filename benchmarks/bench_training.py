@@ -1,19 +1,24 @@
-"""Training figures: ``train_view`` on both views' feature tables, wall time per stage.
+"""Training figures: both views of the default district, wall time per stage, against a plain fit.
 
-Run on demand (not a test), on feature tables built beforehand (feature building is not timed):
+Run on demand (not a test), on the state folder of ``vbsp-risk run --no-serve`` (feature tables
+in ``STATE/features``, truth in ``STATE/data/district/truth``); feature tables missing there are
+built from ``STATE/data/district`` first (not timed):
 
-    .venv/bin/python benchmarks/bench_training.py \\
-        --portfolio /tmp/h6/portfolio.parquet --application /tmp/h6/application.parquet \\
-        --truth /tmp/h6/district/truth [--n-boot 1000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_training.py --state state [--repeat 3] [--n-boot 1000]
+    .venv/bin/python benchmarks/bench_training.py --portfolio P.parquet --application A.parquet \\
+        --truth DISTRICT/truth
 
-Each repeat trains every given view with ``train_view`` (as ``vbsp-risk train`` does, without
-MLflow; the application view pools the portfolio table's rows into its training window when
-both are given, as ``make run`` does) and reads the stage timings it records in
-``params["stage_seconds"]``: prepare (contract check, split, oracle, model frames), fit LightGBM, calibrate, fit logistic, evaluate + bootstrap,
-backtest (refits and point metrics of the older windows) and report (plots, SHAP, model card).
-Printed: the median of each stage over the repeats, its share of the view's total, the median
-total per view and the median of both views together, plus the headline test metrics of the
-last run. Medians, since the machine is shared and noisy.
+Each repeat trains both views with ``train_view`` as ``vbsp-risk run`` does (tables read by
+``read_training_table``, the application view pooling the portfolio rows into its training
+window, ``--monotone auto``, the oracles from ``truth/``), without MLflow, and reads the stage
+timings it records (``params["stage_seconds"]``): prepare, monotone (the ``auto`` test fits),
+fit LightGBM, calibrate, fit logistic, evaluate + bootstrap, backtest, report.
+
+Baseline, measured in the same run, interleaved with the repeats: a plain LightGBM fit (same
+parameters, no constraints, no validation) of the model's rounds on the same training matrix.
+The machine is shared and its speed drifts, so the ratio ``train_view / plain fit`` of each
+repeat is a steadier figure than seconds; printed are the medians over the repeats, the ratios'
+median and range, and the acceptance line (both views within 180 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -27,88 +32,158 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import N_BOOT
-from training.train import STAGES, train_view
+from training.fit import model_frame
+from training.pipeline import read_truth
+from training.train import STAGES, TrainResult, train_view
+from training.training_table import read_training_table
+
+BUDGET_SECONDS = 180.0
+VIEWS = ("portfolio", "application")
+
+
+def _tables(args: argparse.Namespace) -> tuple[dict[str, Path], Path | None]:
+    """Feature tables and truth folder: given, or the state folder's (built when missing)."""
+    if args.state is None:
+        paths = {v: p for v, p in (("portfolio", args.portfolio), ("application", args.application))
+                 if p is not None}  # fmt: skip
+        return paths, args.truth
+    data = args.state / "data" / "district"
+    paths = {v: args.state / "features" / f"{v}.parquet" for v in VIEWS}
+    for view, path in paths.items():
+        if not path.exists():
+            from features.build import partitioned_feature_table, write_feature_table
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pieces, _ = partitioned_feature_table(data, view)
+            write_feature_table(pieces, path)
+    return paths, (data / "truth") if (data / "truth").is_dir() else None
+
+
+def _train_rows(table: pd.DataFrame, label: str, start: str, end: str) -> pd.DataFrame:
+    as_of = pd.to_datetime(table["as_of"])
+    keep = table[label].notna() & (as_of >= start) & (as_of <= end)
+    return table[keep.to_numpy()]
+
+
+def plain_fit(r: TrainResult, table: pd.DataFrame, pool: pd.DataFrame | None, label: str) -> float:
+    """Seconds of a plain LightGBM fit of the model's rounds on its training matrix."""
+    w = r.split.windows["train"]
+    rows = [_train_rows(table, label, w["start"], w["end"])]
+    if pool is not None and r.params.get("pool", {}).get("rows"):
+        rows.append(_train_rows(pool, label, r.params["pool"]["start"], r.params["pool"]["end"]))
+    names, cats = r.scorer.names, r.scorer.categorical
+    train = pd.concat([f.reindex(columns=[*names, label]) for f in rows], ignore_index=True)
+    params = {**r.params["lightgbm_params"], "metric": "none"}
+    t0 = time.perf_counter()
+    x = model_frame(train, names, cats)
+    lgb.train(params, lgb.Dataset(x, label=train[label].astype("int64").to_numpy()),
+              num_boost_round=int(r.params["num_boost_round"]))  # fmt: skip
+    return time.perf_counter() - t0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--state", type=Path, help="state folder of vbsp-risk run --no-serve")
     parser.add_argument("--portfolio", type=Path, help="portfolio feature table (Parquet)")
     parser.add_argument("--application", type=Path, help="application feature table (Parquet)")
-    parser.add_argument("--truth", type=Path, help="simulator truth/ folder (adds the oracle)")
+    parser.add_argument("--truth", type=Path, help="simulator truth/ folder (adds the oracles)")
     parser.add_argument("--label", default="trouble_12m")
     parser.add_argument("--n-boot", type=int, default=N_BOOT, help=f"as the CLI (default {N_BOOT})")
+    parser.add_argument("--monotone", default="auto", choices=("catalog", "auto", "off"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    views = {v: p for v, p in (("portfolio", args.portfolio), ("application", args.application))}
-    views = {v: p for v, p in views.items() if p is not None}
-    if not views:
-        parser.error("give --portfolio and/or --application")
-    tables = {v: pd.read_parquet(p) for v, p in views.items()}
-    truth = pd.read_parquet(args.truth) if args.truth else None
+    logging.getLogger("training.monotone").setLevel(logging.INFO)
+    paths, truth_dir = _tables(args)
+    if not paths:
+        parser.error("give --state, or --portfolio and/or --application")
+    tables = {v: read_training_table(p, args.label) for v, p in paths.items()}
+    truth = read_truth(truth_dir)
 
-    stage_runs: dict[str, list[dict[str, float]]] = {v: [] for v in views}
-    totals: list[float] = []
-    last: dict[str, dict] = {}
+    stage_runs: dict[str, list[dict[str, float]]] = {v: [] for v in tables}
+    totals, plains, ratios = [], [], []
+    last: dict[str, TrainResult] = {}
     for _ in range(args.repeat):
         t0 = time.perf_counter()
+        results = {}
         for view, table in tables.items():
+            pool = tables.get("portfolio") if view == "application" else None
             with tempfile.TemporaryDirectory() as out:
-                pool = tables.get("portfolio") if view == "application" else None
-                r = train_view(table, args.label, view, Path(out), seed=args.seed, truth=truth,
-                               n_boot=args.n_boot, pool=pool)  # fmt: skip
-            stages = dict(r.params["stage_seconds"])
-            stages["total"] = r.params["train_seconds"]
+                results[view] = train_view(table, args.label, view, Path(out), seed=args.seed,
+                                           truth=truth, n_boot=args.n_boot, pool=pool,
+                                           contract_checked=True, monotone=args.monotone)  # fmt: skip
+            stages = dict(results[view].params["stage_seconds"])
+            stages["total"] = results[view].params["train_seconds"]
             stage_runs[view].append(stages)
-            last[view] = {
-                n: {
-                    k: r.metrics[n].get(k)
-                    for k in (
-                        "roc_auc",
-                        "roc_auc_lo",
-                        "roc_auc_hi",
-                        "capture_top10",
-                        "capture_top10_lo",
-                        "capture_top10_hi",
-                    )
-                }  # fmt: skip
-                for n in ("lightgbm", "logistic", "oracle")
-                if n in r.metrics
-            }
+            print(f"repeat {len(totals) + 1} {view}: {stages['total']:.1f} s "
+                  f"(monotone {stages.get('monotone', 0.0):.1f} s)", file=sys.stderr, flush=True)  # fmt: skip
         totals.append(time.perf_counter() - t0)
+        plain = sum(
+            plain_fit(
+                r, tables[v], tables.get("portfolio") if v == "application" else None, args.label
+            )  # fmt: skip
+            for v, r in results.items()
+        )
+        plains.append(plain)
+        ratios.append(totals[-1] / plain)
+        last = results
+        print(f"repeat {len(totals)}: both views {totals[-1]:.1f} s, plain fits {plain:.1f} s, "
+              f"ratio {ratios[-1]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
+        for view, r in results.items():
+            m = r.metrics
+            line = ", ".join(f"{n} {m[n]['roc_auc']:.3f}" for n in
+                             ("lightgbm", "logistic", "state_oracle", "oracle") if n in m)  # fmt: skip
+            print(f"  {view}: AUC {line}; monotone {r.params['monotone']}", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
     figures: dict[str, dict] = {}
     for view, runs in stage_runs.items():
-        med = {k: statistics.median(run[k] for run in runs) for k in (*STAGES, "total")}
-        figures[view] = {
-            "median_seconds": med,
-            "share_of_total": {k: med[k] / med["total"] for k in STAGES},
-        }
-    both = statistics.median(totals)
+        med = {k: statistics.median(run.get(k, 0.0) for run in runs) for k in (*STAGES, "total")}
+        figures[view] = {"median_seconds": med,
+                         "share_of_total": {k: med[k] / med["total"] for k in STAGES}}  # fmt: skip
+    both, plain = statistics.median(totals), statistics.median(plains)
+    metrics = {
+        view: {n: {k: r.metrics[n].get(k) for k in ("roc_auc", "roc_auc_lo", "roc_auc_hi")}
+               for n in r.metrics if n in ("lightgbm", "logistic", "state_oracle", "oracle",
+                                           "gap_lightgbm_vs_state_oracle", "gap_lightgbm_vs_oracle")}
+        for view, r in last.items()
+    }  # fmt: skip
+    monotone = {v: r.params["monotone"] for v, r in last.items()}
     if args.json:
-        doc = {"views": figures, "both_views_median_seconds": both, "repeat": args.repeat,
-               "n_boot": args.n_boot, "metrics": last}  # fmt: skip
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({"views": figures, "both_views_seconds": totals, "plain_fit_seconds": plains,
+                          "ratios": ratios, "both_views_median_seconds": both, "repeat": args.repeat,
+                          "n_boot": args.n_boot, "metrics": metrics, "monotone": monotone},
+                         indent=2))  # fmt: skip
         return
-    print(f"train_view, n_boot={args.n_boot}, median of {args.repeat} run(s), wall seconds")
+    print(f"train_view, n_boot={args.n_boot}, --monotone {args.monotone}, median of "
+          f"{args.repeat} run(s), wall seconds")  # fmt: skip
     for view, f in figures.items():
         print(f"\n{view}: total {f['median_seconds']['total']:.1f} s")
         for k in STAGES:
             sec, share = f["median_seconds"][k], f["share_of_total"][k]
             print(f"  {k:<14} {sec:7.2f} s  {100 * share:5.1f} %")
-    print(f"\nboth views: {both:.1f} s (budget 180 s)")
-    for view, m in last.items():
+        m = monotone[view]
+        print(f"  monotone: {m['groups']} groups, dropped {m['dropped'] or 'none'}")
+    print(f"\nboth views: median {both:.1f} s (runs {', '.join(f'{t:.1f}' for t in totals)}); "
+          f"plain LightGBM fits of the same matrices: median {plain:.1f} s")  # fmt: skip
+    print(f"ratio both views / plain fits: median {statistics.median(ratios):.2f} "
+          f"(range {min(ratios):.2f}–{max(ratios):.2f})")  # fmt: skip
+    verdict = "PASS" if both <= BUDGET_SECONDS else "FAIL"
+    print(f"acceptance: training both views on the default district <= {BUDGET_SECONDS:.0f} s "
+          f"on 2 cores: {verdict} ({both:.1f} s)")  # fmt: skip
+    for view, m in metrics.items():
         for name, v in m.items():
-            print(f"{view:<12} {name:<9} ROC AUC {v['roc_auc']:.3f} [{v['roc_auc_lo']:.3f}, "
-                  f"{v['roc_auc_hi']:.3f}]  capture top 10% {100 * v['capture_top10']:.1f}% "
-                  f"[{100 * v['capture_top10_lo']:.1f}, {100 * v['capture_top10_hi']:.1f}]")  # fmt: skip
+            print(f"{view:<12} {name:<30} ROC AUC {v['roc_auc']:+.3f} "
+                  f"[{v['roc_auc_lo'] or np.nan:+.3f}, {v['roc_auc_hi'] or np.nan:+.3f}]")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,23 @@ logger = logging.getLogger(__name__)
 TOP_K = (1, 2, 5, 10)
 EPS = 1e-6
 GAP_METRICS = ("roc_auc", "pr_auc", "capture_top10", "capture_at_capacity")
+CAPACITY_METRICS = ("precision_at_capacity", "capture_at_capacity", "visits_at_capacity_share")
+CAPACITY_NOT_COMPUTED = (
+    "not computed: the table has no commune_id column, and capacity is a number of visits per "
+    "commune and month (an officer's days at one commune's transaction point); a district-wide "
+    "figure would be a different metric under the same name"
+)
+"""Why the capacity metrics are missing from a table without ``commune_id``."""
+
+
+def _without_capacity(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``metrics`` with every capacity metric (and its bounds) set to NaN: not computed."""
+    for m in metrics.values():
+        for key in CAPACITY_METRICS:
+            for suffix in ("", "_lo", "_hi"):
+                if key + suffix in m:
+                    m[key + suffix] = float("nan")
+    return metrics
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -305,7 +322,26 @@ def evaluate_rankings(
 
     Returns:
         Name → metric → value; with ``n_boot`` every metric also has ``_lo`` and ``_hi``.
+        Without a ``commune_id`` column the capacity metrics are NaN
+        (:data:`CAPACITY_NOT_COMPUTED`).
     """
+    if "commune_id" not in frame.columns:
+        return _without_capacity(_evaluate(frame, scores, probabilities, label, capacity, n_boot,
+                                           seed, gaps))  # fmt: skip
+    return _evaluate(frame, scores, probabilities, label, capacity, n_boot, seed, gaps)
+
+
+def _evaluate(
+    frame: pd.DataFrame,
+    scores: Mapping[str, np.ndarray],
+    probabilities: Sequence[str],
+    label: str,
+    capacity: int,
+    n_boot: int,
+    seed: int,
+    gaps: Sequence[tuple[str, str]],
+) -> dict[str, dict[str, float]]:
+    """:func:`evaluate_rankings` with capacity cells of a whole month when there is no commune."""
     y = frame[label].astype("int64").to_numpy()
     period, cell = period_cells(frame)
     evaluators = {}

@@ -45,6 +45,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
 """Dimension → candidate columns (first present wins)."""
 METRICS = ("selection_rate", "precision", "capture", "observed_rate", "mean_predicted",
            "calibration_ratio", "selection_ratio")  # fmt: skip
+REPORT_COLUMNS = ("dimension", "group", "households", "rows", "metric", "value", "lo", "hi")
 MIN_HOUSEHOLDS = 20
 N_BOOT = 200
 SEED = 42
@@ -232,8 +233,35 @@ def fairness_report(
                 "value": math.nan if small else float(v),
                 "lo": math.nan if small else float(lo), "hi": math.nan if small else float(hi),
             })  # fmt: skip
+    if not records:  # no dimension in the table and no protected attributes: nothing to report
+        return pd.DataFrame(columns=REPORT_COLUMNS)
     out = pd.DataFrame(records).sort_values(["dimension", "group", "metric"], kind="stable")
     return out.reset_index(drop=True)
+
+
+def missing_note(table: pd.DataFrame, minority: pd.DataFrame | None) -> str:
+    """What the fairness report could not cover and why ("" when every dimension is there).
+
+    A brought-in table may lack the protected attributes (ethnicity is kept in its own table,
+    beside the bank's data) and the catalog columns the other dimensions read; the report then
+    says so in the model card and in MLflow rather than failing or staying silent.
+    """
+    parts = []
+    if minority is None:
+        parts.append("ethnic-minority status was not checked: no protected_attributes table was "
+                     "found beside the data")  # fmt: skip
+    absent = [
+        f"{dim} (column {' or '.join(cols)})"
+        for dim, cols in DIMENSIONS.items()
+        if dim != "ethnic_minority" and not any(c in table.columns for c in cols)
+    ]
+    if absent:
+        parts.append("not in the table: " + ", ".join(absent))
+    if not parts:
+        return ""
+    covered = minority is not None or len(absent) < len(DIMENSIONS) - 1
+    head = "Fairness report incomplete" if covered else "Fairness report skipped"
+    return f"{head}: {'; '.join(parts)}."
 
 
 def _pct(v: float) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.evaluate import CAPACITY_NOT_COMPUTED
+
 SLOPE_RANGE = (0.8, 1.2)
 RATE_TOLERANCE = 0.20
 GATE_METRICS = ("roc_auc", "capture_at_capacity")
@@ -139,6 +141,10 @@ def gate_checks(
     for m in GATE_METRICS:
         d, lo, hi = gap[m], gap.get(f"{m}_lo", math.nan), gap.get(f"{m}_hi", math.nan)
         figures.update({f"diff.{m}": d, f"diff.{m}_lo": lo, f"diff.{m}_hi": hi})
+        if m == "capture_at_capacity" and "commune_id" not in frame.columns:
+            lines.append(f"N/A capture_at_capacity: {CAPACITY_NOT_COMPUTED}; the decision rests "
+                         "on ROC AUC")  # fmt: skip
+            continue
         if (
             m == "capture_at_capacity"
             and cand.get("visits_at_capacity_share", 0) >= CAPACITY_SATURATED

@@ -17,7 +17,8 @@ import mlflow
 import pandas as pd
 
 from training import N_BOOT, boot_replicates, tracking
-from training.pyfunc_model import default_model_name, log_scorer_model
+from training.monotone import DEFAULT_MODE, TOLERANCE
+from training.pyfunc_model import log_scorer_model, model_name_for
 from training.training_table import read_training_table
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ def read_feature_table(path: Path, label: str) -> pd.DataFrame:
 
 
 TRUTH_COLUMNS = ("household_id", "month", "p_trouble", "in_trouble")
-"""The columns of ``truth/`` the oracle uses (:func:`training.rankings.oracle_proba`)."""
+"""The columns of ``truth/`` the clairvoyant oracle uses (:func:`training.rankings.oracle_proba`);
+the state oracle's column is read too when the simulator wrote it
+(:func:`training.rankings.state_oracle_proba`)."""
 
 
 def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
@@ -61,7 +64,13 @@ def read_truth(truth_dir: Path | None) -> pd.DataFrame | None:
     truth_dir = Path(truth_dir)
     if not truth_dir.exists():
         raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
-    return pd.read_parquet(truth_dir, columns=list(TRUTH_COLUMNS))
+    import pyarrow.dataset as ds
+
+    from training.rankings import STATE_COLUMN
+
+    names = set(ds.dataset(truth_dir, format="parquet").schema.names)
+    extra = [STATE_COLUMN] if STATE_COLUMN in names else []
+    return pd.read_parquet(truth_dir, columns=[*TRUTH_COLUMNS, *extra])
 
 
 def _append_gate_rule(artifacts: dict[str, Path]) -> None:
@@ -82,9 +91,10 @@ def _fairness(
     capacity: int,
     n_boot: int,
     seed: int,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], str]:
     """Fairness report of the test window: files into the run's artifacts, section into the
-    model card; returns the metrics to log (``training/fairness.py``)."""
+    model card; returns the metrics to log and the note on what it could not cover
+    (``training/fairness.py``; "" when complete)."""
     from training import fairness
     from training.report import with_fairness
 
@@ -92,17 +102,20 @@ def _fairness(
     n_boot = boot_replicates(len(result.test_frame), n_boot)  # the evaluation's row budget
     report = fairness.fairness_report(result.test_frame, table, minority, capacity=capacity,
                                       n_boot=n_boot, seed=seed)  # fmt: skip
+    note = fairness.missing_note(table, minority)
+    if note:
+        logger.info("%s", note)
     files = fairness.write(report, out / "fairness", capacity, n_boot)
     result.artifacts.update(files)
     card = result.artifacts.get("model_card.md")
     if card is not None and Path(card).is_file():
         text = Path(card).read_text(encoding="utf-8")
-        section = fairness.markdown(report, capacity, n_boot)
-        if minority is None:
-            section += ("\n\nEthnic-minority status was not available (no protected_attributes "
-                        "table found beside the data), so that dimension is missing.")  # fmt: skip
+        if report.empty:
+            section = f"## Fairness\n{note}"
+        else:
+            section = fairness.markdown(report, capacity, n_boot) + (f"\n\n{note}" if note else "")
         Path(card).write_text(with_fairness(text, section), encoding="utf-8")
-    return fairness.metric_dict(report)
+    return fairness.metric_dict(report), note
 
 
 def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
@@ -132,6 +145,8 @@ def run_training(
     pool_features: Path | None = None,
     data_dir: Path | None = None,
     train_months: int | None = None,
+    monotone: str = DEFAULT_MODE,
+    monotone_tolerance: float = TOLERANCE,
 ) -> dict[str, Any]:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
@@ -139,7 +154,9 @@ def run_training(
         features_path: Parquet feature table (feature-table contract).
         label: Label column.
         view: ``portfolio`` or ``application``.
-        model_name: Registered model name (default ``overdue-risk-<view>``).
+        model_name: Registered model name (default: ``overdue-risk-<view>`` for the project's
+            own table, the file's stem for a brought-in one; see
+            :func:`training.pyfunc_model.model_name_for`).
         seed: Seed of the split, the models and the bootstrap.
         promote: Run the champion gate on the new version.
         truth_dir: Simulator ``truth/`` folder (adds the oracle ranking).
@@ -156,6 +173,8 @@ def run_training(
             report leaves the ethnic dimension out).
         train_months: Train on the latest that many snapshot months of the training window
             (:func:`training.train.train_view`; ``None``: all, the default).
+        monotone: ``catalog``, ``auto`` or ``off`` (:mod:`training.monotone`).
+        monotone_tolerance: Validation AUC a group of constraints may cost and still be kept.
 
     The table is read by :func:`training.training_table.read_training_table`: the contract is
     checked on each row group as stored, and the training frame holds only the columns training
@@ -176,11 +195,11 @@ def run_training(
     if view not in VIEWS:
         raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
     started = time.perf_counter()
-    model_name = model_name or default_model_name(view)
     features_path = Path(features_path)
     if truth_dir is not None and not Path(truth_dir).exists():
         raise FileNotFoundError(f"truth folder {truth_dir} does not exist")
     table = read_training_table(features_path, label)
+    model_name = model_name or model_name_for(table, view, features_path)
     pool = read_training_table(Path(pool_features), label) if pool_features is not None else None
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
@@ -189,10 +208,11 @@ def run_training(
             table, label, view, Path(tmp), seed=seed, truth=read_truth(truth_dir),
             capacity_per_commune_month=capacity, n_boot=n_boot, pool=pool,
             pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
-            train_months=train_months, contract_checked=True,
+            train_months=train_months, contract_checked=True, monotone=monotone,
+            monotone_tolerance=monotone_tolerance,
         )  # fmt: skip
         _append_gate_rule(result.artifacts)
-        fairness_metrics = _fairness(result, table, _protected_dir(data_dir, truth_dir),
+        fairness_metrics, fairness_note = _fairness(result, table, _protected_dir(data_dir, truth_dir),
                                      Path(tmp), capacity, n_boot, seed)  # fmt: skip
         run_name = f"{view} {label} seed {seed}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
@@ -216,6 +236,10 @@ def run_training(
                 },
             )
             mlflow.log_metrics(fairness_metrics)
+            if result.monotone is not None:
+                mlflow.log_metrics({tracking.metric_key(k): v
+                                    for k, v in result.monotone.metrics().items()})  # fmt: skip
+            mlflow.set_tag("fairness.note", fairness_note or "complete")
             info = log_scorer_model(
                 result.scorer,
                 tracking.test_window_rows(table, result.test_frame, result.scorer.names, label),

@@ -9,16 +9,23 @@ exactly the service's probabilities.
 The model is logged *from code* (this file is the model's code, no pickle); loading it needs the
 project installed (``training.scorer``) and LightGBM, as the service does.
 
-Input signature — serving's types: categorical features are **string** columns (values from the
-declared category set, null allowed), booleans **boolean**, integer counts **long**, everything
-else **double**. :func:`to_model_input` turns a feature table (pandas ``category``/``Int64``
-columns) into that shape. Output: one ``double`` column, the calibrated probability of trouble.
+Input signature — serving's types: booleans **boolean**, integer counts **long**, everything
+else **double**; categorical features are declared **Any** (:class:`mlflow.types.schema.AnyType`)
+and read as their string values. Not ``string``: MLflow's schema check refuses a pandas
+``category`` column for a ``string`` spec ("Can not safely convert category to <U0"), so the
+feature table exactly as ``vbsp-risk features`` writes it (``pd.read_parquet`` gives
+``category`` columns) could not be scored; with ``Any`` a category, object or string column
+passes, and :meth:`training.scorer.Scorer.frame` maps every value onto the declared category set
+as before. :func:`schema_types` reports these columns as ``string`` and :func:`to_model_input`
+turns a feature table into serving's shape (object columns of strings). Output: one ``double``
+column, the calibrated probability of trouble.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -30,6 +37,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from training.scorer import DIGEST_TAG, Scorer, file_digests
 
@@ -42,12 +50,32 @@ ARTIFACT_KEYS = {
 }
 MODEL_NAME = "model"
 """Name of the logged model within a run."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
 
 
 def default_model_name(view: str) -> str:
     """Registered model name of a view: ``overdue-risk-portfolio`` / ``overdue-risk-application``."""
     return f"overdue-risk-{view}"
+
+
+def model_name_for(table: pd.DataFrame, view: str, path: Path) -> str:
+    """The registered model a table's training becomes a version of, when none is named.
+
+    The project's own table (its features are exactly the view's catalog features, as
+    ``vbsp-risk features`` writes them) → :func:`default_model_name`, the model the service and
+    the champion gate use. Any other table — a data team's own, with extra or fewer columns — is
+    a different data set, so it gets its own model, named after the file (its stem, characters
+    outside ``A-Z a-z 0-9 . _ -`` replaced by ``-``): otherwise its runs would become new
+    versions of the district's model and could even be gated against its champion.
+    """
+    from features.catalog import all_feature_names
+    from features.feature_table import feature_columns
+
+    if set(feature_columns(table)) == set(all_feature_names(view)):
+        return default_model_name(view)
+    stem = _UNSAFE.sub("-", Path(path).stem).strip("-.")
+    return stem or default_model_name(view)
 
 
 class ScorerModel(mlflow.pyfunc.PythonModel):
@@ -99,16 +127,21 @@ def column_types(frame: pd.DataFrame, scorer: Scorer) -> dict[str, str]:
 
 
 def input_schema(types: Mapping[str, str]) -> Schema:
-    """The input schema of :func:`column_types`."""
-    return Schema([ColSpec(t, name) for name, t in types.items()])
+    """The input schema of :func:`column_types` (categorical ``string`` columns as ``Any``, see
+    the module docstring)."""
+    return Schema([ColSpec(AnyType() if t == "string" else t, name) for name, t in types.items()])
 
 
 def schema_types(model: Any) -> dict[str, str]:
-    """Column types of a loaded pyfunc model's input schema (``{}`` without a signature)."""
+    """Column types of a loaded pyfunc model's input schema (``{}`` without a signature);
+    ``Any`` columns (categorical features) are reported as ``string``."""
     schema = model.metadata.get_input_schema()
     if schema is None:
         return {}
-    return {c.name: getattr(c.type, "name", str(c.type)) for c in schema.inputs}
+    return {
+        c.name: "string" if isinstance(c.type, AnyType) else getattr(c.type, "name", str(c.type))
+        for c in schema.inputs
+    }
 
 
 def to_model_input(frame: pd.DataFrame, types: Mapping[str, str]) -> pd.DataFrame:

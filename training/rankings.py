@@ -16,9 +16,20 @@ order (see :mod:`training.evaluate`), which is how an officer working down such 
 They are rankings, not probabilities: probability metrics (Brier, log loss, calibration) are
 left undefined for them.
 
-The oracle (simulated data only) is the probability of trouble within the horizon implied by
-the simulator's true monthly probabilities: 1 when the household is already in a trouble
-episode at the snapshot month, else ``1 - prod(1 - p_trouble)`` over the horizon's months.
+Two oracles, on simulated data only (the simulator's ``truth/``, never the bank's tables):
+
+* the **clairvoyant oracle** (``oracle``) is the probability of trouble within the horizon
+  implied by the simulator's *realised* monthly probabilities: 1 when the household is already
+  in a trouble episode at the snapshot month, else ``1 - prod(1 - p_trouble)`` over the
+  horizon's months. Those probabilities contain the shocks, stress and hazards of the coming
+  months, which nobody can know at ``as_of``: no model can reach it;
+* the **state oracle** (``state_oracle``) is ``truth.p_trouble_12m_state`` of the snapshot's
+  month: the probability of trouble in the 12 months from ``as_of`` given the full hidden state
+  at ``as_of`` (capacity, stress, leader, …) with the future integrated out by the simulator.
+  It is what perfect knowledge of *today* achieves, so the gap of a model to it is what better
+  features could still recover, and the gap between the two oracles is what nobody can.
+  :func:`state_oracle_proba` returns ``None`` (and the reports skip it with a note) when
+  ``truth/`` has no such column, e.g. a district simulated by an older simulator.
 """
 
 from __future__ import annotations
@@ -33,6 +44,15 @@ logger = logging.getLogger(__name__)
 PRACTICE = ("practice_arrears", "practice_group_arrears", "practice_last_year")
 RANDOM = "random"
 ORACLE = "oracle"
+STATE_ORACLE = "state_oracle"
+STATE_COLUMN = "p_trouble_12m_state"
+"""Column of ``truth/`` holding the state oracle (see the module docstring)."""
+DISPLAY_NAMES = {ORACLE: "clairvoyant oracle", STATE_ORACLE: "state oracle"}
+"""How reports name the oracles (the metric keys stay ``oracle`` / ``state_oracle``)."""
+STATE_ORACLE_MISSING = (
+    f"State oracle not shown: the simulator's truth/ has no {STATE_COLUMN} column (a district "
+    "simulated before it was added); simulate again to see the achievable ceiling."
+)
 
 _NEEDS = {
     "practice_arrears": ("interest_ontime_share_12m", "interest_sessions_12m"),
@@ -122,3 +142,44 @@ def oracle_proba(rows: pd.DataFrame, truth: pd.DataFrame, horizon: int = 12) -> 
     if missing:
         logger.warning("oracle: %d row(s) of households without truth", missing)
     return out
+
+
+def _month_number(dates: pd.Series) -> np.ndarray:
+    d = pd.to_datetime(dates)
+    return (d.dt.year * 12 + d.dt.month - 1).to_numpy("int64")
+
+
+def state_oracle_proba(rows: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray | None:
+    """The state oracle of each row: ``truth.p_trouble_12m_state`` of its household and month.
+
+    A row with ``as_of`` = A is matched with the truth row of the same household whose
+    ``month`` is the month of A (A itself for the portfolio view's month-start snapshots; an
+    application dated inside a month gets the state at the start of its month, the latest
+    state wholly before the application).
+
+    Args:
+        rows: Frame with ``household_id`` and ``as_of``.
+        truth: The simulator's ``truth/`` table (``household_id``, ``month`` and, from the
+            simulator that computes it, :data:`STATE_COLUMN`).
+
+    Returns:
+        One probability per row of ``rows`` (NaN where the household or month has no truth
+        row), or ``None`` when ``truth`` has no :data:`STATE_COLUMN` (logged).
+    """
+    if STATE_COLUMN not in truth.columns:
+        logger.info("%s", STATE_ORACLE_MISSING)
+        return None
+    t = pd.DataFrame({
+        "household_id": truth["household_id"].astype(str).to_numpy(),
+        "month": _month_number(truth["month"]),
+        "p": pd.to_numeric(truth[STATE_COLUMN], errors="coerce").to_numpy("float64"),
+    }).drop_duplicates(["household_id", "month"], keep="last")  # fmt: skip
+    keys = pd.DataFrame({
+        "household_id": rows["household_id"].astype(str).to_numpy(),
+        "month": _month_number(rows["as_of"]),
+    })  # fmt: skip
+    out = keys.merge(t, on=["household_id", "month"], how="left")["p"].to_numpy("float64")
+    missing = int(np.isnan(out).sum())
+    if missing:
+        logger.warning("state oracle: %d of %d row(s) without a truth row", missing, len(out))
+    return np.clip(out, 0.0, 1.0)

@@ -13,6 +13,7 @@ Everything is written with matplotlib's Agg backend (no display needed):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from training.evaluate import RankingEvaluator, period_cells
+from training.rankings import DISPLAY_NAMES, ORACLE, PRACTICE, RANDOM, STATE_ORACLE
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +147,39 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+RANKING_ORDER = ("lightgbm", "logistic", *PRACTICE, RANDOM, STATE_ORACLE, ORACLE)
+"""Order of the rankings in every table: the model, its challenger, today's practice, random,
+then the two ceilings (achievable with today's full state, then clairvoyant)."""
+
+
+def display_name(name: str) -> str:
+    """A ranking's name in tables (the oracles spelled out, see :data:`DISPLAY_NAMES`)."""
+    return DISPLAY_NAMES.get(name, name)
+
+
+def ranking_rows(
+    metrics: dict[str, dict[str, float]], cell: Callable[[dict[str, float], str], str],
+    keys: Sequence[str],
+) -> list[tuple[str, list[str], str | None]]:  # fmt: skip
+    """The rows of the model-vs-rankings table: ``(name, cells, style)``.
+
+    One row per ranking in :data:`RANKING_ORDER` (others after), then the paired gap of the
+    model to each oracle present ("gap to state oracle", "gap to clairvoyant oracle"), so the
+    terminal (``vbsp-risk train`` / ``run``) and the model card show the same figures.
+    ``cell(metrics_of_row, key)`` formats one value with its interval; style is ``bold`` for the
+    model, ``dim`` for the gaps.
+    """
+    names = [n for n in RANKING_ORDER if n in metrics]
+    names += [n for n in metrics if n not in names and not n.startswith("gap_")]
+    rows = [(display_name(n), [cell(metrics[n], k) for k in keys],
+             "bold" if n == "lightgbm" else None) for n in names]  # fmt: skip
+    for oracle in (STATE_ORACLE, ORACLE):
+        gap = metrics.get(f"gap_lightgbm_vs_{oracle}")
+        if gap:
+            rows.append((f"gap to {display_name(oracle)}", [cell(gap, k) for k in keys], "dim"))
+    return rows
+
+
 def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     """Markdown table of the headline metrics of each ranking."""
     cols = [
@@ -156,19 +191,21 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
         ("Brier", "brier", False),
         ("cal. slope", "calibration_slope", False),
     ]
+    pct = {k for _, k, p in cols if p}
     lines = ["| ranking | " + " | ".join(c[0] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name, m in metrics.items():
-        if name.startswith("gap_"):
-            continue
-        lines.append(f"| {name} | " + " | ".join(_fmt(m, k, pct) for _, k, pct in cols) + " |")
+    plain = {n: m for n, m in metrics.items() if not n.startswith("gap_")}
+    for name, cells, _ in ranking_rows(plain, lambda m, k: _fmt(m, k, k in pct),
+                                       [k for _, k, _ in cols]):  # fmt: skip
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     gaps = [n for n in metrics if n.startswith("gap_")]
     if gaps:
         lines += ["", "| difference (paired bootstrap) | ROC AUC | PR AUC | capture top 10% | "
                   "capture at capacity |", "|---|---|---|---|---|"]  # fmt: skip
         for n in gaps:
             m = metrics[n]
+            a, b = n.removeprefix("gap_").split("_vs_", 1)
             lines.append(
-                f"| {n.removeprefix('gap_').replace('_vs_', ' − ')} | {_fmt(m, 'roc_auc')} | "
+                f"| {display_name(a)} − {display_name(b)} | {_fmt(m, 'roc_auc')} | "
                 f"{_fmt(m, 'pr_auc')} | {_fmt(m, 'capture_top10', True)} | "
                 f"{_fmt(m, 'capture_at_capacity', True)} |"
             )
@@ -192,6 +229,11 @@ def _pool_section(params: dict[str, Any]) -> str:
     )
 
 
+def _capacity_note(params: dict[str, Any]) -> str:
+    note = params.get("capacity_note")
+    return f"Capture and precision at capacity: {note}.\n" if note else ""
+
+
 def model_card(
     *,
     label: str,
@@ -204,8 +246,10 @@ def model_card(
     top_features: list[str],
     capacity: int,
     n_boot: int,
+    monotone: str = "",
 ) -> str:
-    """The model card (Markdown)."""
+    """The model card (Markdown); ``monotone`` is the constraints' section
+    (:meth:`training.monotone.MonotoneChoice.markdown`)."""
     w = split["windows"]
     rows = "\n".join(
         f"| {p} | {w[p]['start']} … {w[p]['end']} | {w[p]['months']} | {w[p]['rows']} | "
@@ -247,7 +291,8 @@ Backtest test-window starts: {", ".join(split["cutoffs"]) or "—"}.
 
 ## Model
 LightGBM binary, {params["num_boost_round"]} rounds (early stopping on the validation log
-loss), monotone constraints from the catalog's risk directions, native categorical features,
+loss), monotone constraints from the catalog's risk directions as checked below, native
+categorical features,
 seed {params["seed"]}. Rare events: {params["rare_event_handling"]}.
 Calibration: {params["calibration_reason"]}.
 Challenger: logistic regression (signed log, median imputation + missing indicators,
@@ -255,6 +300,8 @@ standardisation clipped to ±5 sd, one-hot categories, C=0.1; at most
 {params.get("logistic_max_rows", "all"):,} sampled training rows) on the same split.
 
 Top features (SHAP): {", ".join(top_features[:10])}.
+
+{monotone}
 
 ## Metrics on the test window
 Intervals: 95% percentile intervals from {n_boot} bootstrap replicates that resample households
@@ -264,7 +311,9 @@ rankings are not probabilities (no Brier/calibration). Predicted trouble rate
 {_fmt(lgbm, "predicted_rate", True)} against observed {_fmt(lgbm, "observed_rate", True)}.
 
 {metrics_table(metrics)}
+{params.get("state_oracle_note", "")}
 {params.get("oracle_note", "")}
+{_capacity_note(params)}
 
 ### Backtest (ROC AUC per test window)
 {bt}
@@ -273,7 +322,8 @@ rankings are not probabilities (no Brier/calibration). Predicted trouble rate
 - Trained on snapshots that end {params.get("train_end", "?")}; the newest labels are at least a
   horizon old when the model is used, and drift (new programmes, disasters) is not modelled.
 - Part of the risk comes from shocks (disasters, illness, migration) that no history reveals;
-  the gap to the oracle on simulated data shows how much.
+  on simulated data the gap to the state oracle shows what better features could still recover
+  and the gap between the state and the clairvoyant oracle what nobody can know at `as_of`.
 - Visit outcomes are labels only for visited households; targeted visits bias future labels,
   so keep a share of random visits.
 - Monthly snapshots of one household are correlated; intervals account for that by resampling

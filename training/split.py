@@ -36,6 +36,43 @@ logger = logging.getLogger(__name__)
 PARTS = ("train", "valid", "test")
 MIN_WINDOW_POSITIVES = 200
 """Fewest positives the newest ``months`` window should hold before windows are lengthened."""
+MIN_POSITIVES = 3
+"""Fewest positives (and negatives) each of the train, validation and test windows must hold.
+
+A floor for *can be trained and measured*, not for *can be trusted*: with one class in a window
+scikit-learn stops with a message that does not name the label, and with one or two positives
+the calibration shift, the early-stopping loss and a test AUC rest on one or two cases (every
+bootstrap interval degenerates). Above the floor, how far to trust the figures is what their
+intervals say (the small simulated district's application view trains with 4 validation
+positives and reports intervals wide enough to show it). Under it the trainer stops with
+:class:`TooFewPositivesError`, naming the label and every window's counts."""
+
+
+class TooFewPositivesError(ValueError):
+    """A window of the split holds too few positives (or negatives) of the label to train on."""
+
+
+def require_positives(split: Split, label: str, minimum: int = MIN_POSITIVES) -> None:
+    """Raise :class:`TooFewPositivesError` unless every window holds ``minimum`` positives and
+    ``minimum`` negatives of ``label``.
+
+    The message names the label, the split kind and the counts of every window, so the data team
+    sees at once whether the label is too rare overall or only in one window.
+    """
+    w = split.info.windows
+    short = [
+        p for p in PARTS
+        if w[p]["positives"] < minimum or w[p]["rows"] - w[p]["positives"] < minimum
+    ]  # fmt: skip
+    if short:
+        counts = ", ".join(
+            f"{p} {w[p]['positives']} positive(s) of {w[p]['rows']} rows" for p in PARTS
+        )
+        raise TooFewPositivesError(
+            f"label '{label}' has fewer than {minimum} positives (or negatives) in the "
+            f"{'/'.join(short)} window(s) of the {split.info.kind} split: {counts}; at least "
+            f"{minimum} of each class are needed in every window (training.split.MIN_POSITIVES)"
+        )
 
 
 @dataclass

@@ -10,8 +10,8 @@
 3. fit LightGBM with monotone constraints and native categoricals, stop early and calibrate on
    the validation window, and fit the logistic-regression challenger (:mod:`training.fit`);
 4. score the test window with the model, the challenger, today's practice rankings, a random
-   ranking and — on simulated data — the oracle (:mod:`training.rankings`), and compute every
-   metric with clustered bootstrap intervals (:mod:`training.evaluate`);
+   ranking and — on simulated data — the state and clairvoyant oracles (:mod:`training.rankings`),
+   and compute every metric with clustered bootstrap intervals (:mod:`training.evaluate`);
 5. repeat steps 3–4 (point estimates) on each rolling backtest window;
 6. write plots, tables, ``metrics.json`` and the model card (:mod:`training.report`).
 """
@@ -32,7 +32,12 @@ import pandas as pd
 from features.catalog import CATALOG_VERSION, LABELS
 from features.feature_table import require_feature_table
 from training import report
-from training.evaluate import N_BOOT, evaluate_rankings, reliability_table
+from training.evaluate import (
+    CAPACITY_NOT_COMPUTED,
+    N_BOOT,
+    evaluate_rankings,
+    reliability_table,
+)
 from training.fit import (
     LOGISTIC_MAX_ROWS,
     RARE_EVENT_HANDLING,
@@ -44,7 +49,23 @@ from training.fit import (
     model_frame,
     monotone_constraints,
 )
-from training.rankings import ORACLE, PRACTICE, RANDOM, oracle_proba, practice_scores
+from training.monotone import (
+    DEFAULT_MODE,
+    MODES,
+    TOLERANCE,
+    MonotoneChoice,
+    choose_constraints,
+)
+from training.rankings import (
+    ORACLE,
+    PRACTICE,
+    RANDOM,
+    STATE_ORACLE,
+    STATE_ORACLE_MISSING,
+    oracle_proba,
+    practice_scores,
+    state_oracle_proba,
+)
 from training.scorer import Scorer
 from training.split import (
     Split,
@@ -53,6 +74,7 @@ from training.split import (
     labelled,
     make_split,
     month_number,
+    require_positives,
     window_months,
 )
 
@@ -89,6 +111,33 @@ ORACLE_NOTE = (
 )
 
 
+STATE_LABEL = "trouble_12m"
+"""The label the simulator's state oracle is a probability of."""
+STATE_ORACLE_NOTE = (
+    "The state oracle is the simulator's probability of trouble in the 12 months from as_of given "
+    "the full hidden state at as_of (future shocks, stress and hazards integrated out): what "
+    "perfect knowledge of today achieves. The model's gap to it is what better features could "
+    "still recover; the clairvoyant oracle also knows the realised future, so the gap between the "
+    "two oracles is what no model can know. Application rows dated inside a month use the state "
+    "at the start of their month."
+)
+
+
+def _fill_state(state: np.ndarray) -> tuple[np.ndarray, str]:
+    """The state oracle with rows that have no truth row (e.g. a first loan's application, made
+    before the household was a borrower the simulator tracked) set to the mean of the others:
+    an uninformed guess, so the ceiling is a lower bound there, and a note saying how many."""
+    missing = np.isnan(state)
+    if not missing.any():
+        return state, ""
+    fill = float(np.nanmean(state)) if (~missing).any() else 0.0
+    note = (
+        f"{int(missing.sum()):,} of {len(state):,} rows had no truth row for their month (not yet "
+        f"a borrower the simulator tracked): the state oracle gives them the mean {fill:.4f}."
+    )
+    return np.where(missing, fill, state), note
+
+
 def _drop_oracle_calibration(metrics: dict[str, dict[str, float]]) -> None:
     m = metrics.get(ORACLE)
     if m is None:
@@ -99,7 +148,16 @@ def _drop_oracle_calibration(metrics: dict[str, dict[str, float]]) -> None:
                 m[key + suffix] = float("nan")
 
 
-STAGES = ("prepare", "fit_lightgbm", "calibrate", "fit_logistic", "evaluate", "backtest", "report")
+STAGES = (
+    "prepare",
+    "monotone",
+    "fit_lightgbm",
+    "calibrate",
+    "fit_logistic",
+    "evaluate",
+    "backtest",
+    "report",
+)
 """Stages whose wall time ``train_view`` records in ``params["stage_seconds"]``."""
 
 
@@ -133,11 +191,15 @@ class TrainResult:
         split: Which split was used, why, and what each window holds.
         metrics: Ranking → metric → value on the test window, with ``_lo``/``_hi`` bootstrap
             bounds; rankings ``lightgbm``, ``logistic``, practice rankings, ``random``,
-            ``oracle`` (when truth was given) and ``gap_<a>_vs_<b>`` paired differences.
+            ``state_oracle`` and ``oracle`` (the clairvoyant one; when truth was given) and
+            ``gap_<a>_vs_<b>`` paired differences (``lightgbm`` against every other ranking but
+            ``random``, both oracles included).
         backtest: One row per (backtest window, ranking) with point metrics.
         test_frame: Test rows: keys, ``label`` and one score column per ranking.
         artifacts: File name → path of the files written into ``out_dir``.
         params: LightGBM parameters, rounds, calibration, seed, label, view, features ...
+        monotone: The monotone constraints chosen and the AUC cost of each group
+            (:mod:`training.monotone`).
     """
 
     scorer: Scorer
@@ -148,6 +210,7 @@ class TrainResult:
     test_frame: pd.DataFrame
     artifacts: dict[str, Path] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    monotone: MonotoneChoice | None = None
 
 
 @dataclass
@@ -210,6 +273,7 @@ class _Fitted:
     scorer: Scorer
     baseline: Any
     info: dict[str, Any]
+    monotone: MonotoneChoice | None = None
 
 
 def _fit(
@@ -224,6 +288,8 @@ def _fit(
     num_boost_round: int | None = None,
     pool: Pool | None = None,
     train_months: int | None = None,
+    monotone: str | list[int] = DEFAULT_MODE,
+    tolerance: float = TOLERANCE,
 ) -> _Fitted:
     """Fit booster, calibrator and challenger on one split.
 
@@ -231,7 +297,9 @@ def _fit(
     so a backtest window measures the main model's recipe rather than a new search. ``pool``
     given: its allowed rows (:func:`pool_rows`) join the training window of both models.
     ``train_months`` given: only the latest that many snapshot months of the training window
-    train the models (:func:`recent_rows`).
+    train the models (:func:`recent_rows`). ``monotone``: a mode of :mod:`training.monotone`
+    (chosen on this split's validation window, within ``tolerance``), or the constraints
+    themselves (backtest refits reuse the main model's).
     """
     with timer("prepare"):
         own = recent_rows(data, split, train_months)
@@ -254,12 +322,20 @@ def _fit(
         y_train = train[label].astype("int64").to_numpy()
         y_valid = data[label].iloc[split.valid].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
-        constraints = monotone_constraints(names, categorical)
+        catalog = monotone_constraints(names, categorical)
         x_train = model_frame(train, names, categorical)
         x_valid = model_frame(data.iloc[split.valid], names, categorical)
         logit_rows, logit_y = logistic_sample(train, y_train, seed)
         used = _describe_used(data, label, own, split, train_months)
         del train  # only the model frame and the challenger's sample are needed from here
+    choice = None
+    if isinstance(monotone, str):
+        with timer("monotone"):
+            choice = choose_constraints(monotone, names, catalog, x_train, y_train, x_valid,
+                                        y_valid, params, seed, tolerance)  # fmt: skip
+        constraints = choice.constraints
+    else:
+        constraints = list(monotone)
     with timer("fit_lightgbm"):
         if num_boost_round is None:
             booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
@@ -282,7 +358,7 @@ def _fit(
         "train_rows_used": used,
         "pool": pool_info,
     }
-    return _Fitted(scorer, baseline, info)
+    return _Fitted(scorer, baseline, info, choice)
 
 
 def recent_rows(data: pd.DataFrame, split: Split, train_months: int | None) -> np.ndarray:
@@ -326,7 +402,7 @@ def _test_frame(
     label: str,
     fitted: _Fitted,
     names: list[str],
-    oracle: np.ndarray | None,
+    oracles: dict[str, np.ndarray],
     seed: int,
 ) -> pd.DataFrame:
     rows = data.iloc[pos]
@@ -337,20 +413,31 @@ def _test_frame(
     frame["logistic"] = fitted.baseline.predict_proba(rows[names])[:, 1]
     for name, s in practice_scores(rows, seed).items():
         frame[name] = s
-    if oracle is not None:
-        frame[ORACLE] = oracle[pos]
+    for name, values in oracles.items():
+        frame[name] = values[pos]
     return frame
 
 
 def _rankers(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    names = [n for n in (*MODELS, *PRACTICE, RANDOM, ORACLE) if n in frame.columns]
-    probas = [n for n in (*MODELS, ORACLE) if n in frame.columns]
+    names = [n for n in (*MODELS, *PRACTICE, RANDOM, STATE_ORACLE, ORACLE) if n in frame.columns]
+    probas = [n for n in (*MODELS, STATE_ORACLE, ORACLE) if n in frame.columns]
     return names, probas
 
 
 def _gaps(rankers: list[str]) -> list[tuple[str, str]]:
     others = [n for n in rankers if n != "lightgbm" and n != RANDOM]
     return [("lightgbm", n) for n in others]
+
+
+def _enough(win: Split, label: str) -> bool:
+    """Whether a backtest window holds enough positives to refit on (the main one always does,
+    :func:`training.split.require_positives` checked it); a short older window is left out."""
+    try:
+        require_positives(win, label)
+    except ValueError as err:
+        logger.warning("backtest window %s left out: %s", win.info.params.get("window"), err)
+        return False
+    return True
 
 
 def _clean(obj: Any) -> Any:
@@ -380,6 +467,8 @@ def train_view(
     pool_source: str = "portfolio view",
     train_months: int | None = None,
     contract_checked: bool = False,
+    monotone: str = DEFAULT_MODE,
+    monotone_tolerance: float = TOLERANCE,
 ) -> TrainResult:
     """Train, evaluate and report one model on a feature table.
 
@@ -389,7 +478,9 @@ def train_view(
         view: ``portfolio`` or ``application`` (recorded with the model).
         out_dir: Folder for the report files (created).
         seed: Seed of LightGBM, the household split, the random ranking and the bootstrap.
-        truth: The simulator's ``truth/`` table, for the oracle ranking (simulated data only).
+        truth: The simulator's ``truth/`` table, for the oracle rankings (simulated data only;
+            the state oracle needs its ``p_trouble_12m_state`` column and the label
+            ``trouble_12m``, else it is skipped with a note in ``params["state_oracle_note"]``).
         capacity_per_commune_month: Visits per commune and month for the capacity metrics.
         n_boot: Bootstrap replicates for the test-window intervals.
         pool: Another feature table with the same label (the portfolio view, for the
@@ -400,6 +491,11 @@ def train_view(
             only (validation, calibration and test windows are untouched; ``None``: all months,
             the default). Bounds memory and time on a province's ten years (see
             ``docs/scale.md``).
+        monotone: ``catalog``, ``auto`` (default) or ``off``: which of the catalog's monotone
+            constraints the booster is held to (:mod:`training.monotone`; chosen on the main
+            split's validation window, reused by the backtest refits).
+        monotone_tolerance: Validation AUC a group of constraints may cost and still be kept
+            (``auto``; :data:`training.monotone.TOLERANCE`).
         contract_checked: The table was checked against the contract as stored
             (:func:`training.training_table.read_training_table` reads compact dtypes after
             checking each row group), so it is not checked again here.
@@ -410,12 +506,16 @@ def train_view(
     Raises:
         features.feature_table.FeatureTableError: If ``table`` breaks the contract.
         ValueError: If no labelled rows remain.
+        training.split.TooFewPositivesError: If a train, validation or test window holds fewer
+            than :data:`training.split.MIN_POSITIVES` positives or negatives (a ``ValueError``).
     """
     started = time.perf_counter()
     timer = _Timer()
     timer("prepare").__enter__()
     if train_months is not None and train_months < 1:
         raise ValueError(f"train_months must be at least 1, not {train_months}")
+    if monotone not in MODES:
+        raise ValueError(f"monotone mode must be one of {list(MODES)}, not {monotone!r}")
     if not contract_checked:
         require_feature_table(table, label)
     definition = LABELS.get(label)
@@ -437,9 +537,21 @@ def train_view(
         null_label_rows=n_null,
     )
     split.info.params["window_months_reason"] = months_reason
+    require_positives(split, label)
+    windows = [w for w in windows if _enough(w, label)]
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
-    oracle = oracle_proba(data, truth, horizon) if truth is not None else None
-    truth = None  # a province's truth table is large; only the oracle column is kept
+    oracles: dict[str, np.ndarray] = {}
+    state_note = ""
+    if truth is not None:
+        state = state_oracle_proba(data, truth) if label == STATE_LABEL else None
+        if state is not None:
+            oracles[STATE_ORACLE], state_note = _fill_state(state)
+        else:
+            state_note = STATE_ORACLE_MISSING if label == STATE_LABEL else (
+                f"State oracle not shown: the simulator computes it for {STATE_LABEL}, not {label}."
+            )  # fmt: skip
+        oracles[ORACLE] = oracle_proba(data, truth, horizon)
+    truth = None  # a province's truth table is large; only the oracle columns are kept
     meta = {
         "label": label,
         "view": view,
@@ -451,9 +563,10 @@ def train_view(
     timer.__exit__()
 
     fitted = _fit(data, label, split, names, categorical, seed, meta, timer, pool=pooled,
-                  train_months=train_months)  # fmt: skip
+                  train_months=train_months, monotone=monotone, tolerance=monotone_tolerance)  # fmt: skip
+    choice = fitted.monotone
     with timer("evaluate"):
-        test_frame = _test_frame(data, split.test, label, fitted, names, oracle, seed)
+        test_frame = _test_frame(data, split.test, label, fitted, names, oracles, seed)
         rankers, probas = _rankers(test_frame)
         scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
         metrics = evaluate_rankings(test_frame, scores, probas, "label",
@@ -469,9 +582,10 @@ def train_view(
             win_metrics, win_fit = metrics, fitted
         else:
             win_fit = _fit(data, label, win, names, categorical, seed, meta, backtest_timer,
-                           num_boost_round=rounds, pool=pooled, train_months=train_months)  # fmt: skip
+                           num_boost_round=rounds, pool=pooled, train_months=train_months,
+                           monotone=choice.constraints)  # fmt: skip
             with backtest_timer("evaluate"):
-                frame = _test_frame(data, win.test, label, win_fit, names, oracle, seed)
+                frame = _test_frame(data, win.test, label, win_fit, names, oracles, seed)
                 win_metrics = evaluate_rankings(
                     frame, {n: frame[n].to_numpy("float64") for n in rankers}, probas, "label",
                     capacity_per_commune_month, 0, seed,
@@ -517,7 +631,12 @@ def train_view(
         "window_months": months,
         "window_months_reason": months_reason,
         "pool_note": POOL_NOTE if pooled is not None else "",
-        "oracle_note": ORACLE_NOTE if oracle is not None else "",
+        "oracle_note": ORACLE_NOTE if ORACLE in oracles else "",
+        "state_oracle_note": f"{STATE_ORACLE_NOTE} {state_note}".strip()
+        if STATE_ORACLE in oracles
+        else state_note,
+        "capacity_note": "" if "commune_id" in data.columns else CAPACITY_NOT_COMPUTED,
+        "monotone": choice.summary(),
     }
 
     reliability = pd.concat(
@@ -540,6 +659,7 @@ def train_view(
         top_features=list(shap.index),
         capacity=capacity_per_commune_month,
         n_boot=n_boot,
+        monotone=choice.markdown(),
     )
     out = Path(out_dir)
     artifacts = report.write_report(
@@ -568,4 +688,5 @@ def train_view(
         test_frame=test_frame,
         artifacts=artifacts,
         params=params,
+        monotone=choice,
     )

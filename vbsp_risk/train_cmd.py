@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from training import N_BOOT
+from training.monotone import TOLERANCE
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -25,8 +26,6 @@ HEADERS = {
     "capture_at_capacity": "capture @ capacity",
     "calibration_slope": "calib. slope",
 }
-ORDER = ("lightgbm", "logistic", "practice_arrears", "practice_group_arrears",
-         "practice_last_year", "random", "oracle")  # fmt: skip
 
 
 class View(StrEnum):
@@ -34,6 +33,14 @@ class View(StrEnum):
 
     portfolio = "portfolio"
     application = "application"
+
+
+class Monotone(StrEnum):
+    """Which catalog monotone constraints the booster is held to (training/monotone.py)."""
+
+    catalog = "catalog"
+    auto = "auto"
+    off = "off"
 
 
 class Engine(StrEnum):
@@ -54,19 +61,17 @@ def _cell(m: dict[str, float], key: str) -> str:
 
 
 def metrics_table(metrics: dict[str, dict[str, float]], title: str = "test window") -> Table:
-    """Model vs practice rankings vs oracle, with 95 % bootstrap intervals."""
+    """Model vs challenger vs practice rankings vs random vs the state and clairvoyant oracles,
+    with 95 % bootstrap intervals and the model's paired gap to each oracle (rows from
+    :func:`training.report.ranking_rows`, shared with the model card)."""
+    from training.report import ranking_rows
+
     table = Table(title=title, caption="value (95% bootstrap interval)")
     table.add_column("ranking", no_wrap=True)
     for key in SHOWN:
         table.add_column(HEADERS[key], justify="right")
-    names = [n for n in ORDER if n in metrics]
-    names += [n for n in metrics if n not in names and not n.startswith("gap_")]
-    for name in names:
-        style = "bold" if name == "lightgbm" else None
-        table.add_row(name, *(_cell(metrics[name], k) for k in SHOWN), style=style)
-    gap = metrics.get("gap_lightgbm_vs_oracle")
-    if gap:
-        table.add_row("gap to oracle", *(_cell(gap, k) for k in SHOWN), style="dim")
+    for name, cells, style in ranking_rows(metrics, _cell, SHOWN):
+        table.add_row(name, *cells, style=style)
     return table
 
 
@@ -89,7 +94,11 @@ def train_cmd(
     label: str = typer.Option("trouble_12m", "--label", help="Label column."),
     view: View = typer.Option(View.portfolio, "--view", help="portfolio or application."),
     model_name: str | None = typer.Option(
-        None, "--model-name", help="Registered model (default overdue-risk-<view>)."
+        None,
+        "--model-name",
+        help="Registered model (default: overdue-risk-<view> for a table with exactly the "
+        "catalog's features, else the file's name without extension, so runs of different data "
+        "are not versions of one model).",
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of split, models and bootstrap."),
     truth: Path | None = typer.Option(
@@ -116,6 +125,16 @@ def train_cmd(
         help="With --engine dask: address of a running Dask scheduler (tcp://host:8786), or "
         "'local' to start a LocalCluster with one worker per core.",
     ),
+    monotone: Monotone = typer.Option(
+        Monotone.auto,
+        "--monotone",
+        help="catalog: every catalog direction is a constraint; off: none; auto: each group is "
+        "kept only if dropping it gains less than --monotone-tolerance validation ROC AUC "
+        "(costs in the model card and MLflow).",
+    ),
+    monotone_tolerance: float = typer.Option(
+        TOLERANCE, "--monotone-tolerance", min=0.0, help="AUC a kept constraint group may cost."
+    ),
     train_months: int | None = typer.Option(
         None,
         "--train-months",
@@ -141,7 +160,8 @@ def train_cmd(
             out = train(
                 features, label, view.value, model_name, seed, promote, truth,
                 capacity=capacity, n_boot=n_boot, pool_features=pool_features,
-                train_months=train_months,
+                train_months=train_months, monotone=monotone.value,
+                monotone_tolerance=monotone_tolerance,
             )  # fmt: skip
         except FeatureTableError as err:
             console.print(

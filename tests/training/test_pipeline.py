@@ -17,12 +17,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
-from features.build import build_feature_table
+from features.build import build_feature_table, write_feature_table
 from features.validation import load_tables
 from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry, tracking
 from training.pipeline import run_training
 from training.pyfunc_model import schema_types, to_model_input
+from training.rankings import STATE_COLUMN
 from training.scorer import Scorer
 from vbsp_risk.cli import app
 
@@ -42,8 +43,12 @@ def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Pa
     district = small_training_data[0].parent
     table = build_feature_table(load_tables(district), "application", "2025-12-31")
     path = store / "application.parquet"
-    table.to_parquet(path, index=False)
-    return path, small_training_data[1]
+    write_feature_table(iter([("all", table)]), path)  # the project's own writer
+    truth = pd.read_parquet(small_training_data[1])
+    truth[STATE_COLUMN] = np.random.default_rng(3).random(len(truth))  # a state oracle column
+    (store / "truth").mkdir()
+    truth.to_parquet(store / "truth" / "part-all.parquet", index=False)
+    return path, store / "truth"
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +72,12 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
     assert int(params["data.rows"]) == len(pd.read_parquet(application[0]))
     assert params["catalog_version"] == tags["catalog_version"]
     assert tags["split.kind"] in ("time", "household") and tags["split.reason"]
+    assert params["model.monotone.mode"] == "auto"
     for key in ("lightgbm.roc_auc", "lightgbm.roc_auc_lo", "lightgbm.roc_auc_hi",
                 "lightgbm.capture_at_capacity", "logistic.roc_auc", "random.roc_auc",
-                "oracle.roc_auc", "lightgbm.calibration_slope"):  # fmt: skip
+                "oracle.roc_auc", "lightgbm.calibration_slope", "state_oracle.roc_auc",
+                "gap_lightgbm_vs_state_oracle.roc_auc_lo", "gap_lightgbm_vs_oracle.roc_auc_hi",
+                "monotone.interest_ontime_share.auc_cost", "monotone.extensions.kept"):  # fmt: skip
         assert key in metrics, key
     assert metrics["lightgbm.roc_auc_lo"] <= metrics["lightgbm.roc_auc"]
     assert client.get_metric_history(first["run_id"], "backtest.lightgbm.roc_auc")
@@ -99,7 +107,8 @@ def test_retraining_with_same_seed_and_data_reproduces_metrics(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     second_run = result.stdout.strip().splitlines()[-1]
-    assert "ROC AUC" in result.output and "oracle" in result.output
+    assert "ROC AUC" in result.output and "clairvoyant oracle" in result.output
+    assert "gap to state oracle" in result.output
     client = MlflowClient()
     a, b = client.get_run(first["run_id"]).data, client.get_run(second_run).data
     assert second_run != first["run_id"] and a.metrics == b.metrics
@@ -138,6 +147,19 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     np.testing.assert_array_equal(np.load(out), service.predict_proba(table))
     np.testing.assert_array_equal(
         model.predict(to_model_input(window, schema_types(model))), service.predict_proba(window)
+    )
+
+
+def test_registered_model_scores_the_feature_table_as_written(
+    first: dict, application: tuple[Path, Path]
+) -> None:
+    """The pyfunc takes the table exactly as ``vbsp-risk features`` writes it (pandas
+    ``category`` columns included), as a data scientist would read it."""
+    table = pd.read_parquet(application[0])
+    assert any(isinstance(t, pd.CategoricalDtype) for t in table.dtypes)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{first['model_version']}")
+    np.testing.assert_array_equal(
+        np.asarray(model.predict(table), dtype="float64"), first["scorer"].predict_proba(table)
     )
 
 
