@@ -622,7 +622,7 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         reason_missing_vi="Xếp loại tổ chưa từng thay đổi",
     ),
     *(_peer_ontime(w) for w in (6, 12)),
-    *(_peer_arrears(w) for w in (6, 12)),
+    *(_peer_arrears(w) for w in (2, 6, 12)),
     Feature(
         "group_extension_rate_12m",
         "Share of the OTHER current members with an interest session in the last 12 months "
@@ -748,6 +748,20 @@ AREA_FEATURES: tuple[Feature, ...] = (
         reason_vi="Đợt thiên tai, dịch bệnh gần nhất tại xã bắt đầu cách đây {value} tháng",
         reason_missing_en="No natural hazard or epidemic on record in the commune",
         reason_missing_vi="Chưa ghi nhận đợt thiên tai, dịch bệnh nào tại xã",
+    ),
+    Feature(
+        "hazard_pressure",
+        "Hazard pressure on the commune now: over its hazard / epidemic events started in the "
+        "last 24 months, severity (1-3) times 0.75 to the power of the months since the start "
+        "(0 when none); the end date is never read",
+        "Mức ảnh hưởng hiện tại của thiên tai, dịch bệnh tại xã (mức độ nghiêm trọng giảm dần "
+        "theo số tháng kể từ khi xảy ra)",
+        "score",
+        1,
+        ("hazard_events",),
+        reason_en="Hazard pressure on the commune now: {value} (severity fading by a quarter a "
+        "month)",
+        reason_vi="Mức ảnh hưởng của thiên tai, dịch bệnh tại xã hiện nay: {value}",
     ),
     Feature(
         "commune_arrears_share_3m",
