@@ -15,6 +15,8 @@ Usage (after ``vbsp-risk features`` for both views of a district)::
 
     python benchmarks/bench_application_rows.py --data DIR --features FEATURES_DIR \
         [--truth DIR/truth] [--variants app_only,pooled_terms,pooled_empty] [--n-boot 200]
+    python benchmarks/bench_application_rows.py --data x --features x \
+        --champion-gains sqlite:///STATE/mlflow/mlflow.db   # gains of a run's champion
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def report(name: str, result, seconds: float) -> None:
           + ", ".join(f"{k} {v:.0f}" for k, v in app.sort_values(ascending=False).items()))  # fmt: skip
 
 
+def champion_gains(tracking_uri: str, name: str = "overdue-risk-application") -> None:
+    """Print the split gain of the application fields in a registered champion."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    gains = importance(model.unwrap_python_model().scorer.booster)
+    app = gains[[n for n in gains.index if n.startswith("app_")]]
+    print(f"{name}@champion: application-field gain share {app.sum() / gains.sum():.3f}")
+    print(app.sort_values(ascending=False).round(1).to_string())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
@@ -59,7 +73,15 @@ def main() -> None:
     ap.add_argument("--variants", default="app_only,pooled_terms,pooled_empty")
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--champion-gains",
+        metavar="TRACKING_URI",
+        help="only print the application fields' gain in that store's champion",
+    )
     args = ap.parse_args()
+    if args.champion_gains:
+        champion_gains(args.champion_gains)
+        return
     table = read_training_table(args.features / "application.parquet", LABEL)
     truth = read_truth(args.truth)
     variants = args.variants.split(",")

@@ -86,14 +86,17 @@ def residual_correlations(
     latents: pd.DataFrame, features: Path, tracking_uri: str, model_name: str, start: str, end: str
 ) -> pd.DataFrame:
     """Correlation of each cause with ``trouble_12m - p`` over the test window's rows."""
-    from serving.model_store import load_registered
+    import mlflow
+
+    from training.pyfunc_model import schema_types, to_model_input
 
     frame = pd.read_parquet(features)
     month = pd.to_datetime(frame["as_of"]).dt.to_period("M")
     frame = frame[(month >= pd.Period(start, "M")) & (month <= pd.Period(end, "M"))]
     frame = frame[frame["trouble_12m"].notna()].reset_index(drop=True)
-    model = load_registered(tracking_uri, model_name, "champion")
-    p = model.predict(model.matrix_from_frame(frame))
+    mlflow.set_tracking_uri(tracking_uri)  # the registered pyfunc: any catalog version
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    p = np.asarray(model.predict(to_model_input(frame, schema_types(model))), dtype="float64")
     frame = frame.assign(residual=frame["trouble_12m"].astype(float) - p,
                          month=pd.to_datetime(frame["as_of"]).dt.to_period("M").dt.start_time)  # fmt: skip
     lat = latents.assign(month=pd.to_datetime(latents["month"]).dt.to_period("M").dt.start_time)
