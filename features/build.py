@@ -92,7 +92,7 @@ def feature_rows(
         )
     if view == "application":
         app = application_features(
-            snaps[APPLICATION_FIELDS + ["household_id"]], tables["households"]
+            snaps[APPLICATION_FIELDS + ["household_id"]], tables["households"], hist
         )
         parts.append(app.drop(columns=[c for c in app.columns if c in parts[0].columns]))
     out = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)

@@ -38,7 +38,7 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "features-3"
+CATALOG_VERSION = "features-4"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
@@ -206,6 +206,17 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         dtype=_INT,
         reason_en="{value} loan{s} fully repaid so far",
         reason_vi="Hộ đã tất toán {value} món vay",
+    ),
+    Feature(
+        "repaid_amount",
+        "Total disbursed amount of the household's loans fully repaid / closed before as_of "
+        "(0 when none): the size of debt the household has already shown it can carry",
+        "Tổng số tiền các món vay hộ đã trả hết (tất toán)",
+        "VND",
+        0,
+        _LOANS,
+        reason_en="{value} of loans fully repaid so far",
+        reason_vi="Hộ đã trả hết các món vay với tổng số tiền {value}",
     ),
     Feature(
         "active_loans",
@@ -611,7 +622,7 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         reason_missing_vi="Xếp loại tổ chưa từng thay đổi",
     ),
     *(_peer_ontime(w) for w in (6, 12)),
-    *(_peer_arrears(w) for w in (6, 12)),
+    *(_peer_arrears(w) for w in (2, 6, 12)),
     Feature(
         "group_extension_rate_12m",
         "Share of the OTHER current members with an interest session in the last 12 months "
@@ -739,6 +750,20 @@ AREA_FEATURES: tuple[Feature, ...] = (
         reason_missing_vi="Chưa ghi nhận đợt thiên tai, dịch bệnh nào tại xã",
     ),
     Feature(
+        "hazard_pressure",
+        "Hazard pressure on the commune now: over its hazard / epidemic events started in the "
+        "last 24 months, severity (1-3) times 0.75 to the power of the months since the start "
+        "(0 when none); the end date is never read",
+        "Mức ảnh hưởng hiện tại của thiên tai, dịch bệnh tại xã (mức độ nghiêm trọng giảm dần "
+        "theo số tháng kể từ khi xảy ra)",
+        "score",
+        1,
+        ("hazard_events",),
+        reason_en="Hazard pressure on the commune now: {value} (severity fading by a quarter a "
+        "month)",
+        reason_vi="Mức ảnh hưởng của thiên tai, dịch bệnh tại xã hiện nay: {value}",
+    ),
+    Feature(
         "commune_arrears_share_3m",
         "Share of the loan interest records at the commune's transaction sessions in the last "
         "3 months left with interest arrears (NaN when no session)",
@@ -863,6 +888,102 @@ APPLICATION_FEATURES: tuple[Feature, ...] = (
         reason_missing_en="Household unknown or without a working member: no amount per worker",
         reason_missing_vi="Chưa rõ hộ hoặc hộ không có lao động: không tính được số tiền vay "
         "trên mỗi lao động",
+    ),
+    Feature(
+        "app_monthly_payment",
+        "Monthly principal + interest of the loan applied for after its grace period: amount "
+        "over the months after grace, plus a month's interest on the amount at the program's "
+        "standard rate (never the borrower's own rate, which depends on ethnicity for job "
+        "creation loans)",
+        "Số tiền gốc và lãi phải trả mỗi tháng của món vay đề nghị",
+        "VND",
+        1,
+        _APP,
+        reason_en="The loan applied for would cost {value} a month in principal and interest",
+        reason_vi="Món vay đề nghị phải trả {value} gốc và lãi mỗi tháng",
+        reason_missing_en="Monthly payment of the loan applied for unknown",
+        reason_missing_vi="Chưa tính được số tiền phải trả mỗi tháng của món vay đề nghị",
+    ),
+    Feature(
+        "app_payment_per_worker",
+        "Monthly payment of the loan applied for per working member of the household (NaN when "
+        "the household has no worker on record)",
+        "Số tiền phải trả mỗi tháng của món vay đề nghị trên mỗi lao động",
+        "VND/person",
+        1,
+        ("loans", "households"),
+        reason_en="{value} a month to repay per working member",
+        reason_vi="Mỗi lao động phải gánh {value} tiền trả nợ mỗi tháng",
+        reason_missing_en="No working member on record: repayment per worker unknown",
+        reason_missing_vi="Hộ không có lao động được ghi nhận: chưa tính được tiền trả nợ trên "
+        "mỗi lao động",
+    ),
+    Feature(
+        "app_payment_to_savings",
+        "Monthly payment of the loan applied for over the household's monthly savings deposits "
+        "of the last 12 months (NaN when it made no deposit in them)",
+        "Số tiền phải trả mỗi tháng so với số tiền gửi tiết kiệm bình quân mỗi tháng trong 12 "
+        "tháng qua",
+        "ratio",
+        1,
+        ("loans", "savings"),
+        reason_en="The monthly payment is {value} of what the household saved a month in the "
+        "last 12 months",
+        reason_vi="Tiền trả nợ mỗi tháng bằng {value} số tiền hộ gửi tiết kiệm mỗi tháng trong "
+        "12 tháng qua",
+        reason_missing_en="No savings deposit in the last 12 months to set the payment against",
+        reason_missing_vi="Hộ không gửi tiết kiệm trong 12 tháng qua để so với tiền trả nợ",
+    ),
+    Feature(
+        "app_debt_after_to_cap",
+        "Outstanding principal plus the amount applied for, relative to the program's cap",
+        "Tổng dư nợ sau khi vay so với mức cho vay tối đa của chương trình",
+        "ratio",
+        1,
+        ("loans", "installments", "debt_events"),
+        reason_en="Debt after this loan would be {value} of the program's cap",
+        reason_vi="Tổng dư nợ sau khi vay bằng {value} mức cho vay tối đa của chương trình",
+        reason_missing_en="Program cap unknown for the debt after this loan",
+        reason_missing_vi="Chưa rõ mức cho vay tối đa để so với tổng dư nợ sau khi vay",
+    ),
+    Feature(
+        "app_debt_after_per_worker",
+        "Outstanding principal plus the amount applied for, per working member (NaN when no "
+        "worker on record)",
+        "Tổng dư nợ sau khi vay trên mỗi lao động",
+        "VND/person",
+        1,
+        ("loans", "installments", "debt_events", "households"),
+        reason_en="Debt after this loan would be {value} per working member",
+        reason_vi="Tổng dư nợ sau khi vay là {value} trên mỗi lao động",
+        reason_missing_en="No working member on record: debt per worker unknown",
+        reason_missing_vi="Hộ không có lao động được ghi nhận: chưa tính được dư nợ trên mỗi "
+        "lao động",
+    ),
+    Feature(
+        "app_debt_after_to_repaid",
+        "Outstanding principal plus the amount applied for, over the amount of the household's "
+        "loans already repaid (NaN when none repaid yet): more than it has shown it can carry",
+        "Tổng dư nợ sau khi vay so với tổng số tiền các món vay hộ đã trả hết",
+        "ratio",
+        1,
+        ("loans", "installments", "debt_events"),
+        reason_en="Debt after this loan would be {value} of the loans the household has already "
+        "repaid",
+        reason_vi="Tổng dư nợ sau khi vay bằng {value} tổng số tiền các món vay hộ đã trả hết",
+        reason_missing_en="No loan repaid yet to compare the new debt with",
+        reason_missing_vi="Hộ chưa trả hết món vay nào để so với dư nợ mới",
+    ),
+    Feature(
+        "app_first_loan",
+        "The household has had no loan disbursed before the application (a first loan)",
+        "Hộ vay vốn lần đầu",
+        "flag",
+        0,
+        ("loans",),
+        kind="boolean",
+        reason_en="This is {not}the household's first loan",
+        reason_vi="Hộ {not}vay vốn lần đầu",
     ),
 )
 """The application's own fields (:func:`features.application.application_features`).

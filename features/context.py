@@ -257,6 +257,10 @@ def group_features(
             cols[f"group_arrears_rate_{w}m"] = np.where(
                 borrowers > 0, stats[f"arrears_{w}"] / borrowers, np.nan
             )
+        # the last two months: members in trouble now (a session a month), the group's contagion
+        cols["group_arrears_rate_2m"] = np.where(
+            stats["borrowers_2"] > 0, stats["arrears_2"] / stats["borrowers_2"], np.nan
+        )
         borrowers = stats["borrowers_12"]
         cols["group_extension_rate_12m"] = np.where(
             borrowers > 0, stats["extended_12"] / borrowers, np.nan
@@ -320,6 +324,10 @@ def _group_static(t: dict[str, pd.DataFrame], G: pd.DataFrame) -> dict[str, np.n
 
 
 _STAT_COLS = [
+    "sessions_2",
+    "ontime_2",
+    "borrowers_2",
+    "arrears_2",
     "sessions_6",
     "ontime_6",
     "borrowers_6",
@@ -330,6 +338,9 @@ _STAT_COLS = [
     "arrears_12",
     "extended_12",
 ]
+
+_PEER_WINDOWS = (2, 6, 12)
+"""Windows (months) of the other members' session figures."""
 
 # Events are counted with sorted integer keys ``household code * _SPAN + day``: the number of a
 # household's events strictly before a date is a difference of two binary searches.
@@ -415,7 +426,7 @@ def _peer_stats(
     left_date = hh["left_date"].to_numpy()
     cuts = {
         "as_of": G["as_of"].to_numpy(),
-        **{f"lo{w}": add_months(G["as_of"].to_numpy(), -w) for w in (6, 12)},
+        **{f"lo{w}": add_months(G["as_of"].to_numpy(), -w) for w in _PEER_WINDOWS},
     }
 
     parts = (
@@ -444,7 +455,7 @@ def _peer_stats(
         n_s = {k: sessions.count(code, d) for k, d in at.items()}
         n_ok = {k: ontime.count(code, d) for k, d in at.items()}
         n_late = {k: arrears.count(code, d) for k, d in at.items()}
-        for w in (6, 12):
+        for w in _PEER_WINDOWS:
             lo = f"lo{w}"
             stat[f"sessions_{w}"] = n_s["as_of"] - n_s[lo]
             stat[f"ontime_{w}"] = n_ok["as_of"] - n_ok[lo]
@@ -548,6 +559,7 @@ def _commune_month(t: dict[str, pd.DataFrame], C: pd.DataFrame) -> dict[str, np.
     out["hazard_max_severity_12m"] = severity
     last = last_before(C, "as_of", hz, "commune_id", "start_date", [])
     out["months_since_hazard"] = months_between(as_of, last["_last_date"])
+    out["hazard_pressure"] = _hazard_pressure(C, hz)
 
     inter = t["interest"]
     late = inter[inter["arrears_after"].to_numpy() > 0]
@@ -564,3 +576,17 @@ def _commune_month(t: dict[str, pd.DataFrame], C: pd.DataFrame) -> dict[str, np.
 
 
 _AREA_CUTS = ("as_of", "lo3", "lo6")
+HAZARD_DECAY = 0.75
+"""Monthly decay of a hazard's weight after it starts (damage fades as households recover)."""
+
+
+def _hazard_pressure(C: pd.DataFrame, hz: pd.DataFrame) -> np.ndarray:
+    """Sum over the commune's hazards started in the 24 months before ``as_of`` of severity ×
+    :data:`HAZARD_DECAY` ** (months since the start): how hard the commune is hit right now."""
+    pairs = C[[ROW, "commune_id", "as_of"]].merge(
+        hz[["commune_id", "start_date", "severity"]], on="commune_id", how="inner"
+    )
+    age = months_between(pairs["as_of"].to_numpy(), pairs["start_date"].to_numpy())
+    keep = (pairs["start_date"] < pairs["as_of"]).to_numpy() & (age <= 24)
+    weight = pairs["severity"].to_numpy(dtype="float64") * HAZARD_DECAY ** np.nan_to_num(age)
+    return np.bincount(pairs[ROW].to_numpy()[keep], weights=weight[keep], minlength=len(C))

@@ -306,6 +306,7 @@ def _loan_features(
             "remaining": np.where(active, remaining, np.nan),
             "to_cap": np.where(active, amount / cap, np.nan),
             "active_amount": np.where(active, amount, 0.0),
+            "repaid": np.where(closed, amount, 0.0),
         }
     )
     agg = (
@@ -318,6 +319,7 @@ def _loan_features(
             remaining=("remaining", "max"),
             to_cap=("to_cap", "max"),
             active_amount=("active_amount", "sum"),
+            repaid=("repaid", "sum"),
         )
         .reindex(np.arange(n))
     )
@@ -330,6 +332,7 @@ def _loan_features(
     return {
         "loans_taken": agg["taken"].fillna(0).to_numpy(dtype="int64"),
         "loans_closed": agg["closed"].fillna(0).to_numpy(dtype="int64"),
+        "repaid_amount": agg["repaid"].fillna(0.0).to_numpy(dtype="float64"),
         "active_loans": agg["active"].fillna(0).to_numpy(dtype="int64"),
         "main_program": main.to_numpy(dtype=object),
         "outstanding_principal": agg["outstanding"].fillna(0.0).to_numpy(dtype="float64"),

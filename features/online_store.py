@@ -170,12 +170,15 @@ def stored_features(stored: Mapping[str, object]) -> Mapping[str, object]:
 def application_part(
     stored: Mapping[str, object], application: Mapping[str, object]
 ) -> dict[str, object]:
-    """The application features of an application scored from a stored row (its workers).
+    """The application features of an application scored from a stored row (its workers and
+    history features: the burden of the loan, :mod:`features.application_burden`).
 
     :func:`assemble_vector` is the stored features updated with these.
     """
     workers = stored["workers"] if stored["entity_type"] == "household" else None
-    return application_vector(application, None if workers is None else float(workers))
+    return application_vector(
+        application, None if workers is None else float(workers), stored_features(stored)
+    )
 
 
 def vector_frame(vectors: list[Mapping[str, object]], view: str = "application") -> pd.DataFrame:

@@ -109,6 +109,27 @@ class ModelRef(BaseModel):
     version: str
 
 
+class WhatIfPoint(BaseModel):
+    """The same household's risk at another amount and term (program, purpose, grace kept)."""
+
+    amount: float = Field(gt=0, le=10_000_000_000, description="Amount, VND (within the cap)")
+    term_months: int = Field(ge=1, le=240)
+    probability: float = Field(ge=0, le=1)
+    band: Band
+    difference: float = Field(ge=-1, le=1, description="Probability minus the request's")
+    requested: bool = Field(description="This point is the request's own amount and term")
+
+
+class WhatIf(BaseModel):
+    """How the risk changes around the request: a grid of amounts × terms (``what_if=true``)."""
+
+    amounts: list[float] = Field(min_length=1, max_length=6, description="The grid's amounts, VND")
+    terms: list[int] = Field(min_length=1, max_length=5, description="The grid's terms, months")
+    points: list[WhatIfPoint] = Field(
+        min_length=1, max_length=30, description="One per amount and term, amount-major"
+    )
+
+
 class ApplicationScore(BaseModel):
     """Risk of trouble within 12 months if the loan is granted."""
 
@@ -120,6 +141,9 @@ class ApplicationScore(BaseModel):
     feature_as_of: dt.date
     entity: Literal["household", "new_member"]
     commune_id: str
+    what_if: WhatIf | None = Field(
+        None, description="Only with what_if=true: the risk at other amounts and terms"
+    )
 
 
 class BatchScore(BaseModel):

@@ -128,6 +128,35 @@ def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None
     return None
 
 
+def _data_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
+    """The data folder with the bank's ``loans``: given, beside ``truth/``, or the state's."""
+    from vbsp_risk.settings import get_state
+
+    for cand in (explicit, Path(truth_dir).parent if truth_dir else None, get_state().data_dir):
+        if cand is not None and any(Path(cand).glob("loans*")):
+            return Path(cand)
+    return None
+
+
+def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataFrame:
+    """The application model's pool with each snapshot's main-loan terms in the application
+    columns (:mod:`features.application_pool`; chosen by measurement, README "Application
+    model"); as it is, with a warning, when no data folder with ``loans`` is found."""
+    from features import storage
+    from features.application_pool import pool_with_loan_terms
+    from features.feature_table import feature_columns
+    from training.training_table import compact
+
+    if data_dir is None:
+        logger.warning("no data folder with loans found: the pool's application fields stay "
+                       "empty, so the booster cannot learn from them (give --data)")  # fmt: skip
+        return pool
+    loans = storage.read_raw(data_dir, "loans")
+    households = storage.read_raw(data_dir, "households")
+    out = pool_with_loan_terms(pool, loans, households)
+    return compact(out, feature_columns(out))
+
+
 def run_training(
     features_path: Path,
     label: str = "trouble_12m",
@@ -167,7 +196,9 @@ def run_training(
         db_url: The service's database for the gate's audit (default: state settings).
         pool_features: Another Parquet feature table with the same label whose older rows join
             the training window (the portfolio view for the application model; see
-            :data:`training.train.POOL_NOTE`). Its file hash is logged.
+            :data:`training.train.POOL_NOTE`). Its file hash is logged. For the application
+            view each pool row gets its current main loan's terms in the application columns
+            (:mod:`features.application_pool`), read from ``data_dir``'s ``loans``.
         data_dir: The data folder whose ``protected_attributes`` feed the fairness report
             (default: beside ``truth_dir``, else the state's data folder; without one the
             report leaves the ethnic dimension out).
@@ -201,6 +232,8 @@ def run_training(
     table = read_training_table(features_path, label)
     model_name = model_name or model_name_for(table, view, features_path)
     pool = read_training_table(Path(pool_features), label) if pool_features is not None else None
+    if pool is not None and view == "application":
+        pool = _pool_with_loan_terms(pool, _data_dir(data_dir, truth_dir))
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:

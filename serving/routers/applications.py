@@ -22,12 +22,18 @@ from serving.scoring import (
     resolve,
     score_applications,
 )
+from serving.what_if import score_what_if
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 IdempotencyKey = Header(
     None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"
 )
 Explain = Query(True, description="Attach the top reasons (false: probability and band only)")
+WhatIfFlag = Query(
+    False,
+    description="Also return the probability at other amounts and terms around the request "
+    "(within the program's cap and longest term): what a smaller loan or a longer term would do",
+)
 
 
 def _resolve(svc: Services, client: ApiClient, apps: list[ApplicationIn]) -> list:
@@ -69,12 +75,12 @@ async def _score(
     explain: bool,
     idem: str | None,
     endpoint: str,
+    what_if: bool = False,
 ) -> list[dict]:
     svc, client, model = ctx.svc, ctx.client, ctx.model
     keys = [idem] if endpoint == "score" else [f"{idem}#{i}" for i in range(len(apps))]
-    digest = audit.request_digest(
-        {"apps": [a.model_dump(mode="json") for a in apps], "explain": explain}
-    )
+    request = {"apps": [a.model_dump(mode="json") for a in apps], "explain": explain}
+    digest = audit.request_digest({**request, "what_if": True} if what_if else request)
     if idem:
         stored = await to_thread.run_sync(audit.replay, svc.engine, client.client_id, keys)
         if stored is not None:
@@ -106,6 +112,8 @@ async def _score(
             "entity": "household" if s.stored["entity_type"] == "household" else "new_member",
             "commune_id": s.stored["commune_id"],
         }
+        if what_if:
+            body["what_if"] = score_what_if(model, s.stored, fields[i], s.probability)
         responses.append(body)
         audit_rows.append(
             audit.audit_row(
@@ -134,6 +142,7 @@ async def _score(
 async def score_application(
     application: ApplicationIn,
     explain: bool = Explain,
+    what_if: bool = WhatIfFlag,
     idempotency_key: str | None = IdempotencyKey,
     ctx: Context = Depends(context("applications:score", "application")),
 ) -> Response:
@@ -142,8 +151,10 @@ async def score_application(
     An amount over the program's cap, a term or grace period over its limits, is a 422 with
     the rule broken, not a score. Every score is written to the audit log before it is answered;
     a retry with the same ``Idempotency-Key`` returns the same answer and writes nothing.
+    ``what_if=true`` adds ``what_if``: the probability at up to five amounts and five terms
+    around the request (``serving/what_if.py``), audited with the answer.
     """
-    body = await _score(ctx, [application], explain, idempotency_key, "score")
+    body = await _score(ctx, [application], explain, idempotency_key, "score", what_if)
     # Built to the response model above (tests check it); returned as is, not validated again.
     return Response(orjson.dumps(body[0]), media_type="application/json")
 

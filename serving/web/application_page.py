@@ -115,7 +115,7 @@ async def application_score(request: Request) -> Response:
         if model is None:
             raise HTTPException(503, page.t("no_model"))
         ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
-        result = (await applications._score(ctx, [app], True, None, "score"))[0]
+        result = (await applications._score(ctx, [app], True, None, "score", what_if=True))[0]
     except ValidationError as err:  # the API's 422 wording (serving.app._invalid)
         errors = [{"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
                    "message": e.get("msg", "")} for e in err.errors()]  # fmt: skip

@@ -171,6 +171,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_model": ("Chưa có mô hình nào được nạp.", "No model is loaded."),
     "no_scores": ("Chưa có điểm rủi ro cho lựa chọn này.", "No scores for this selection."),
     "unavailable": ("Không đọc được", "Unavailable"),
+    "what_if": ("Nếu thay đổi số tiền hoặc thời hạn", "At other amounts and terms"),
+    "what_if_help": (
+        "Xác suất gặp khó khăn của cùng hộ, cùng chương trình và mục đích; ô được tô là hồ sơ này.",
+        "Probability of trouble for the same household, program and purpose; the marked cell is "
+        "this application.",
+    ),
+    "what_if_amount": ("Số tiền / thời hạn (tháng)", "Amount / term (months)"),
 }
 
 BAND_EN = {"low": "low", "medium": "medium", "high": "high", "very_high": "very high"}

@@ -64,16 +64,68 @@ def test_without_households_and_inputs_untouched() -> None:
     pd.testing.assert_frame_equal(HOUSEHOLDS, hh)
     narrow = application_features(APPS, HOUSEHOLDS[["household_id", "workers"]])
     pd.testing.assert_frame_equal(narrow, out)
+    per_worker = ["app_amount_per_worker", "app_payment_per_worker", "app_debt_after_per_worker"]
     for households in (None, HOUSEHOLDS.iloc[:0]):
         got = application_features(APPS, households)
-        assert got["app_amount_per_worker"].isna().all()
-        pd.testing.assert_frame_equal(
-            got.drop(columns="app_amount_per_worker"), out.drop(columns="app_amount_per_worker")
-        )
+        assert got[per_worker].isna().all().all()
+        pd.testing.assert_frame_equal(got.drop(columns=per_worker), out.drop(columns=per_worker))
     fields = APPS[["program", "purpose", "amount", "term_months", "grace_months"]]
     assert list(application_features(fields).columns) == feature_names("application")
     with pytest.raises(ValueError, match="grace_months"):
         application_features(APPS.drop(columns="grace_months"))
+
+
+HISTORY = pd.DataFrame(
+    {
+        "outstanding_principal": [30 * M, 0.0, 0.0, 10 * M, 30 * M],
+        "loans_taken": [2, 0, 0, 1, 2],
+        "repaid_amount": [40 * M, 0.0, 0.0, 0.0, 40 * M],
+        "savings_deposits_12m": [12, 6, 0, 3, 12],
+        "savings_deposit_mean_12m": [100_000.0, 50_000.0, math.nan, 80_000.0, 100_000.0],
+        "workers": [9, 9, 9, 9, 9],  # a history column the burden must not read
+    },
+    index=[0, 1, 2, 3, 4],  # positional: the index need not match the applications'
+)
+
+
+def test_burden_of_the_loan_hand_computed() -> None:
+    out = application_features(APPS, HOUSEHOLDS, HISTORY)
+    # L1: 50 M over 36 months at the poor-household standard 6.6 %/year
+    pay = 50 * M / 36 + 50 * M * 0.066 / 12
+    assert out.loc[10, "app_monthly_payment"] == pytest.approx(pay)
+    assert out.loc[10, "app_payment_per_worker"] == pytest.approx(pay / 2)
+    assert out.loc[10, "app_payment_to_savings"] == pytest.approx(pay / 100_000)
+    assert out.loc[10, "app_debt_after_to_cap"] == pytest.approx(0.8)  # (30 + 50) / 100
+    assert out.loc[10, "app_debt_after_per_worker"] == pytest.approx(40 * M)
+    assert out.loc[10, "app_debt_after_to_repaid"] == pytest.approx(2.0)  # 80 / 40
+    # L2: 20 M, 60 months with 6 of grace at 9 %; 6 deposits of 50k in 12 months
+    pay2 = 20 * M / 54 + 20 * M * 0.09 / 12
+    assert out.loc[11, "app_payment_to_savings"] == pytest.approx(pay2 / 25_000)
+    # L4 job creation: the program's standard rate 7.92 %, never the loan's own 3.96 %
+    assert out.loc[13, "app_monthly_payment"] == pytest.approx(80 * M / 108 + 80 * M * 0.0792 / 12)
+    assert out["app_first_loan"].tolist() == [False, True, True, False, False]
+    # nothing repaid, no worker, no deposit, unknown program: missing, never infinite
+    assert math.isnan(out.loc[13, "app_debt_after_to_repaid"])
+    assert math.isnan(out.loc[11, "app_payment_per_worker"])
+    assert math.isnan(out.loc[12, "app_payment_to_savings"])
+    assert math.isnan(out.loc[14, "app_monthly_payment"])
+    # without history: debt after = the amount, every application a first loan
+    bare = application_features(APPS, HOUSEHOLDS)
+    assert bare["app_first_loan"].all()
+    assert bare.loc[10, "app_debt_after_to_cap"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="history has 2 rows"):
+        application_features(APPS, HOUSEHOLDS, HISTORY.iloc[:2])
+
+
+def test_more_amount_is_never_less_burden() -> None:
+    amounts = [5 * M, 20 * M, 40 * M, 100 * M]
+    apps = pd.DataFrame({"household_id": "A", "program": "poor_household", "purpose": "crops",
+                         "amount": amounts, "term_months": 36, "grace_months": 0})  # fmt: skip
+    hist = pd.concat([HISTORY.iloc[[0]]] * len(amounts), ignore_index=True)
+    out = application_features(apps, HOUSEHOLDS, hist)
+    for name in ("app_monthly_payment", "app_payment_per_worker", "app_payment_to_savings",
+                 "app_debt_after_to_cap", "app_debt_after_per_worker", "app_debt_after_to_repaid"):  # fmt: skip
+        assert out[name].is_monotonic_increasing and out[name].nunique() == len(amounts), name
 
 
 def _app(**kw: object) -> dict[str, object]:
@@ -150,10 +202,16 @@ def test_single_application_fast_path_equals_batch() -> None:
         }
     )
     households = pd.DataFrame({"household_id": ["A", "B", "C"], "workers": [2, 0, 3]})
-    batch = application_features(apps, households)
     workers = {"A": 2.0, "B": 0.0, "C": 3.0}
+    history = pd.DataFrame(
+        {"outstanding_principal": [10 * M, 0, 5 * M, 0], "loans_taken": [1, 0, 3, 0],
+         "repaid_amount": [0.0, 0.0, 12 * M, 0.0], "savings_deposits_12m": [7, 0, 12, 0],
+         "savings_deposit_mean_12m": [35_000.0, math.nan, 20_000.0, math.nan]}
+    )  # fmt: skip
+    batch = application_features(apps, households, history)
+    records = history.to_dict("records")
     for i, row in apps.iterrows():
-        fast = application_vector(row.to_dict(), workers.get(row["household_id"]))
+        fast = application_vector(row.to_dict(), workers.get(row["household_id"]), records[i])
         got = pd.DataFrame([fast]).astype(feature_dtypes("application"))
         want = batch.loc[[i], list(fast)].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_exact=True)

@@ -234,6 +234,7 @@ EXPECTED_GROUP = [
         "group_months_since_rating_change": 10,
         # others: B, sessions 2023-07..09 all on time; C has left
         "group_ontime_share_6m": 1.0,
+        "group_arrears_rate_2m": 0.0,
         "group_arrears_rate_12m": 0.0,
         "group_extension_rate_12m": 1.0,
     },
@@ -265,6 +266,8 @@ C1_JAN = {
     "hazards_12m": 2,  # Z1, Z2; Z4 is older
     "hazard_max_severity_12m": 2,
     "months_since_hazard": 1,
+    # Z2 (severity 1, 1 month old), Z1 (2, 4 months), Z4 (3, 14 months); Z3 starts on as_of
+    "hazard_pressure": 1 * 0.75 + 2 * 0.75**4 + 3 * 0.75**14,
     # loan sessions 2023-10..12: LA, LA2, LB → 9, late LA 11 and LB 12; 2023-07..09: LA2 08
     "commune_arrears_share_3m": 2 / 9,
     "commune_arrears_trend_3m": 2 / 9 - 1 / 9,
@@ -278,6 +281,7 @@ C2_JAN = {
     "hazards_12m": 0,
     "hazard_max_severity_12m": 0,
     "months_since_hazard": NAN,
+    "hazard_pressure": 0.0,
     "commune_arrears_share_3m": 0.0,
     "commune_arrears_trend_3m": 0.0,
 }
@@ -515,11 +519,11 @@ def reference_group(
     r["group_months_since_rating_change"] = _months(as_of, changed_at) if changed_at else NAN
     others = [m for m in members if m != me]
     ext = t["debt_events"][t["debt_events"]["event_type"] == "extension"]
-    per: dict[int, list] = {6: [0, 0, 0, 0], 12: [0, 0, 0, 0]}  # sessions, ok, borrowers, late
+    per: dict[int, list] = {w: [0, 0, 0, 0] for w in (2, 6, 12)}  # sessions, ok, borrowers, late
     extended = 0
     for m in others:
         their = by_hh.get(m, pd.Series([], index=pd.DatetimeIndex([]), dtype="int64"))
-        for w in (6, 12):
+        for w in (2, 6, 12):
             lo = as_of - pd.DateOffset(months=w)
             sess = their[(their.index >= lo) & (their.index < as_of)]
             per[w][0] += len(sess)
@@ -529,9 +533,10 @@ def reference_group(
             if w == 12 and len(sess):
                 e = ext[(ext["household_id"] == m) & (ext["event_date"] >= lo)]
                 extended += int((e["event_date"] < as_of).any())
-    for w in (6, 12):
+    for w in (2, 6, 12):
         s, ok, b, late = per[w]
-        r[f"group_ontime_share_{w}m"] = ok / s if s else NAN
+        if w != 2:
+            r[f"group_ontime_share_{w}m"] = ok / s if s else NAN
         r[f"group_arrears_rate_{w}m"] = late / b if b else NAN
     r["group_extension_rate_12m"] = extended / per[12][2] if per[12][2] else NAN
     return r
@@ -553,6 +558,11 @@ def reference_area(t: dict[str, pd.DataFrame], snap: pd.Series) -> dict:
     recent = hz[hz["start_date"] >= as_of - pd.DateOffset(months=12)]
     r["hazard_max_severity_12m"] = int(recent["severity"].max()) if len(recent) else 0
     r["months_since_hazard"] = _months(as_of, hz["start_date"].max()) if len(hz) else NAN
+    r["hazard_pressure"] = sum(
+        e.severity * 0.75 ** _months(as_of, e.start_date)
+        for e in hz.itertuples()
+        if _months(as_of, e.start_date) <= 24
+    )
     it = t["interest"][t["interest"]["commune_id"] == cid]
     lo3, lo6 = as_of - pd.DateOffset(months=3), as_of - pd.DateOffset(months=6)
     a = it[(it["session_date"] >= lo3) & (it["session_date"] < as_of)]

@@ -565,6 +565,7 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
     inst = t["installments"]
     r["loans_taken"] = len(loans)
     r["loans_closed"] = int((loans["closed_date"] < as_of).sum())
+    r["repaid_amount"] = float(loans.loc[loans["closed_date"] < as_of, "amount"].sum())
     r["active_loans"] = len(active)
     outstanding, remaining, to_cap, amount = 0.0, [], [], 0.0
     for ln in active:

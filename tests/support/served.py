@@ -96,8 +96,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, small_district: Path) -> It
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         for view in VIEWS:
             res = run_training(
-                features[view], view=view, n_boot=20, truth_dir=small_district / "truth"
-            )
+                features[view], view=view, n_boot=20, truth_dir=small_district / "truth",
+                pool_features=features["portfolio"] if view == "application" else None,
+            )  # fmt: skip
             name = f"overdue-risk-{view}"
             client.set_registered_model_alias(name, "champion", res["model_version"])
             s.versions[view] = str(res["model_version"])
