@@ -48,6 +48,20 @@ def _decisions(page: Page) -> dict[str, dict]:
     return out
 
 
+def reload_lines(page: Page, result: dict[str, str]) -> list[tuple[str, str]]:
+    """The reload's report in the page's language (the service words it in English)."""
+    lines = []
+    for key, text in result.items():
+        label = page.t(f"view_{key}" if key in ("portfolio", "application") else f"data_{key}")
+        word, _, rest = text.partition(" ")
+        if word.rstrip(":") in ("unchanged", "loaded", "failed", "reloaded"):
+            text = f"{page.t('data_r_' + word.rstrip(':'))} {rest}".strip()
+        elif rest.startswith("households scored with "):
+            text = f"{word} {page.t('data_scored')} {rest.removeprefix('households scored with ')}"
+        lines.append((label, text))
+    return lines
+
+
 def _render(page: Page, status: int = 200, reloaded: dict | None = None, error: str | None = None):
     reports = page.svc.settings.state_dir / "reports"
     fairness = data_reports.fairness_summary(reports / "fairness") if page.can(
@@ -56,7 +70,8 @@ def _render(page: Page, status: int = 200, reloaded: dict | None = None, error: 
         page, "data.html", status, champions=sorted(page.svc.holder.all().items()),
         decisions=_decisions(page), monitor=data_reports.monitor_report(reports / "monitor"),
         fairness=fairness, fairness_metrics=data_reports.FAIRNESS_METRICS,
-        csrf=csrf_token(page.request), reloaded=reloaded, error=error,
+        csrf=csrf_token(page.request), error=error,
+        reloaded=None if reloaded is None else reload_lines(page, reloaded),
     )  # fmt: skip
 
 

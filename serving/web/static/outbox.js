@@ -47,12 +47,15 @@
   function markWaiting(item) {
     var li = document.getElementById("v-" + item.visit);
     var box = panel();
-    if (!li || !box || li.querySelector("[data-testid=outcome-waiting]")) { return; }
-    var p = document.createElement("p");
-    p.className = "outcome-waiting";
-    p.setAttribute("data-testid", "outcome-waiting");
+    if (!li || !box) { return; }
+    var p = li.querySelector("[data-testid=outcome-waiting]");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "outcome-waiting";
+      p.setAttribute("data-testid", "outcome-waiting");
+      li.insertBefore(p, li.querySelector("details"));
+    }
     p.textContent = box.getAttribute("data-queued") + ": " + item.summary;
-    li.insertBefore(p, li.querySelector("details"));
     var details = li.querySelector("details");
     if (details) { details.open = false; }
   }
@@ -122,8 +125,9 @@
         visit: li ? li.id.slice(2) : "", label: hh ? hh.textContent.trim() : input.value,
         summary: summary(form), at: Date.now()
       };
-      var queue = function () {
+      var queue = function () {  // a later edit of this visit replaces it, under a new key
         store(load().filter(function (i) { return i.action !== item.action; }).concat([item]));
+        input.value = newKey();
         render();
       };
       if (!navigator.onLine) { queue(); return; }

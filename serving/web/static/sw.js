@@ -7,7 +7,7 @@
 var VERSION = "vbsp-offline-1";
 var PAGES = VERSION + "-pages";
 var ASSETS = VERSION + "-assets";
-var PRECACHE = ["/static/app.css", "/static/app.js", "/static/outbox.js"];
+var PRECACHE = ["/static/app.css", "/static/offline.css", "/static/app.js", "/static/outbox.js"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(ASSETS).then(function (c) { return c.addAll(PRECACHE); })
