@@ -116,6 +116,7 @@
     }
     input.value = newKey();
     form.addEventListener("submit", function (ev) {
+      if (ev.defaultPrevented) { return; }  // another check (app.js) stopped this submission
       ev.preventDefault();
       var li = form.closest("li.visit");
       var hh = li ? li.querySelector(".hh") : null;
