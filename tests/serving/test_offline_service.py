@@ -185,7 +185,7 @@ def test_data_page_shows_reports_and_reloads_only_with_its_token(
 def test_contacts_are_sealed_and_shown_only_to_the_commune(
     app19: TestClient, served: Served, api_db: Engine, plan19: dict
 ) -> None:
-    visit = plan19["visit_list"][0]
+    visit = next(v for v in plan19["visit_list"] if v["selection"] == "risk")  # a top risk
     hh = served.tables["households"].set_index("household_id")
     table = pd.DataFrame({"household_id": [visit["household_id"]],
                           "commune_id": [hh.loc[visit["household_id"], "commune_id"]],
@@ -196,13 +196,14 @@ def test_contacts_are_sealed_and_shown_only_to_the_commune(
         sealed = conn.execute(sa.select(household_contacts.c.sealed)).scalar_one()
     assert NAME.encode() not in bytes(sealed) and b"Canary" not in bytes(sealed)
     url = f"/ui/plans/{plan19['plan_id']}"
+    ranked = f"/ui/priorities?commune_id={plan19['commune_id']}&limit=200"
     try:
         app19.cookies.set("vbsp_key", served.keys["inspector"])  # scoped to the commune
-        assert NAME in app19.get(url).text
+        assert NAME in app19.get(url).text and NAME in app19.get(ranked).text
         for role in ("inspector_all", "data"):  # district-wide keys see no names
             app19.cookies.set("vbsp_key", served.keys[role])
-            page = app19.get(url)
-            assert page.status_code == 200 and NAME not in page.text
+            for page in (app19.get(url), app19.get(ranked)):
+                assert page.status_code == 200 and NAME not in page.text
     finally:
         app19.cookies.clear()
     api = app19.get(f"/v1/inspections/plans/{plan19['plan_id']}", headers=headers(served, "inspector"))  # fmt: skip
