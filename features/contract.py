@@ -369,3 +369,31 @@ TABLES: dict[str, TableSpec] = {
 
 TRUTH_DIR = "truth"
 MANIFEST = "manifest.json"
+
+
+# --- optional tables (issue 19): not part of every export, checked only when supplied ---------
+class HouseholdContacts(_Base):
+    """Optional: the head's name and hamlet, where the office supplies them, so an inspector can
+    find the household. Personal data kept apart like :class:`ProtectedAttributes`: never a
+    feature, never in API JSON, logs or audit rows; stored encrypted (``vbsp-risk contacts``)."""
+
+    household_id: Series[str] = _id("Household", unique=True)
+    commune_id: Series[str] = _id("Commune of the household (only its users see the name)")
+    head_name: Series[str] = _f(
+        "Name of the head of household (personal data)",
+        str_length={"min_value": 1, "max_value": 80},
+    )
+    hamlet: Series[str] = _f(
+        "Hamlet (xóm) where the household lives", str_length={"max_value": 80}, nullable=True
+    )
+
+
+OPTIONAL_TABLES: dict[str, TableSpec] = {
+    "household_contacts": TableSpec(
+        "household_contacts",
+        HouseholdContacts,
+        ("household_id",),
+        (_fk("household_id", "households"), _fk("household_id,commune_id", "households")),
+    )
+}
+"""Tables an export may add; absent from :data:`TABLES`, so a folder without them is complete."""

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from serving import error_handlers
+from serving import api_docs, error_handlers
 from serving.deps import Services, services
 from serving.lifecycle import build_services, reload_models, reload_periodically
 from serving.metrics import Metrics
@@ -26,7 +26,7 @@ from serving.model_store import ModelHolder
 from serving.routers import admin, applications, households, inspections, plans
 from serving.security_headers import SecurityHeadersMiddleware
 from serving.settings import ServiceSettings
-from serving.web import pages, render
+from serving.web import data_page, offline_pages, pages, render
 
 logger = logging.getLogger(__name__)
 VIEWS = ("portfolio", "application")
@@ -66,10 +66,13 @@ def create_app(
         description="Risk of repayment trouble for VBSP loan applications and inspection "
         "priorities. Every endpoint but /healthz, /readyz and /metrics needs an X-API-Key.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by serving.api_docs
+        redoc_url=None,
     )
     for router in (applications.router, households.router, inspections.router, plans.router,
-                   admin.router, pages.router):  # fmt: skip
+                   admin.router, pages.router, offline_pages.router, data_page.router):  # fmt: skip
         app.include_router(router)
+    api_docs.install(app)  # /docs, /redoc and their assets (before /static)
     app.mount("/static", render.static_files(), name="static")
     if cfg.bench_endpoints:
         app.include_router(admin.bench)

@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from serving import outcome_keys
 from serving.planner import USE_OF_FUNDS, PlanRequest
 from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 
@@ -194,8 +195,13 @@ def record_outcome(
     migrated: bool,
     notes: str | None,
     recorded_by: str,
+    idempotency_key: str | None = None,
 ) -> dict:
-    """Record (or correct) what the inspector found on a visit; return the stored outcome."""
+    """Record (or correct) what the inspector found on a visit; return the stored outcome.
+
+    With ``idempotency_key`` (the browser's outbox sets one per outcome), a resend answers the
+    first outcome and writes nothing (:mod:`serving.outcome_keys`; ``KeyReusedError`` for another).
+    """
     if use_of_funds not in USE_OF_FUNDS:
         raise ValueError(f"use_of_funds must be one of {USE_OF_FUNDS}")
     row = {
@@ -203,14 +209,35 @@ def record_outcome(
         "use_of_funds": use_of_funds, "borrower_present": bool(borrower_present),
         "migrated": bool(migrated), "notes": notes or None,
     }  # fmt: skip
-    o = visit_outcomes
-    with engine.begin() as conn:
-        done = conn.execute(
-            o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
-        ).rowcount  # fmt: skip
-        if not done:
-            conn.execute(o.insert(), row)
+    asked = {k: row[k] for k in ("use_of_funds", "borrower_present", "migrated", "notes")}
+    sha = outcome_keys.digest(visit_id, asked)
+    try:
+        with engine.begin() as conn:
+            first = idempotency_key and outcome_keys.replay(conn, recorded_by, idempotency_key, sha)
+            if first:
+                return first
+            _upsert_outcome(conn, visit_id, row)
+            if idempotency_key:
+                answer = {k: v for k, v in row.items() if k != "visit_id"}
+                outcome_keys.remember(conn, recorded_by, idempotency_key, visit_id, sha, answer)
+    except sa.exc.IntegrityError:  # the same key sent twice at once: the other one won
+        if not idempotency_key:
+            raise
+        with engine.connect() as conn:
+            first = outcome_keys.replay(conn, recorded_by, idempotency_key, sha)
+        if first is None:
+            raise
+        return first
     return {k: v for k, v in row.items() if k != "visit_id"}
+
+
+def _upsert_outcome(conn: sa.Connection, visit_id: str, row: dict) -> None:
+    o = visit_outcomes
+    done = conn.execute(
+        o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
+    ).rowcount  # fmt: skip
+    if not done:
+        conn.execute(o.insert(), row)
 
 
 def last_visits(engine: Engine, household_ids: Sequence[str]) -> dict[str, date]:

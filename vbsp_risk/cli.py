@@ -57,3 +57,6 @@ _monitor_cmd.register(app)
 from vbsp_risk import plan_cmd as _plan_cmd  # noqa: E402
 
 _plan_cmd.register(app)
+from vbsp_risk import contacts_cmd as _contacts_cmd  # noqa: E402
+
+_contacts_cmd.register(app)

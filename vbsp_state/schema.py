@@ -172,3 +172,28 @@ service_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),  # JSON
 )
 """Alerts and model reloads."""
+
+# --- issue 19 (offline outcomes, household contacts): self-contained block, migration 0002 ---
+outcome_submissions = sa.Table(
+    "outcome_submissions",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("idempotency_key", sa.String(100), primary_key=True),
+    sa.Column("visit_id", sa.String(36), nullable=False),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),  # the outcome as first answered (JSON)
+)
+"""Outcome posts by their client-made key: a resend (the browser's outbox) answers as the first."""
+
+household_contacts = sa.Table(
+    "household_contacts",
+    metadata,
+    sa.Column("household_id", sa.String(64), primary_key=True),  # pseudonym
+    sa.Column("commune_id", sa.String(64), nullable=False, index=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),  # AES-GCM: nonce + ciphertext + tag
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+)
+"""Head's name and hamlet where the office supplies them, encrypted with the PII key; shown on
+pages to users of the household's commune only, never in API JSON, logs or model inputs."""
+# --- end of issue 19 block ---

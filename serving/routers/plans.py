@@ -19,11 +19,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving import plan_store, planner
+from serving import outcome_keys, plan_store, planner
 from serving.auth import ApiClient
 from serving.deps import Context, Services, context, require, services
 from serving.json_types import JsonBool, Number, Timestamp
 from serving.model_store import LoadedModel
+from serving.routers.applications import IdempotencyKey
 from serving.schemas import Identifier, ModelRef, errors
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
@@ -242,15 +243,22 @@ def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
     return plan
 
 
-def save_outcome(svc: Services, client: ApiClient, visit_id: str, body: OutcomeIn) -> dict:
-    """Record a visit's outcome (404 for a visit the caller may not see)."""
+def save_outcome(
+    svc: Services, client: ApiClient, visit_id: str, body: OutcomeIn, key: str | None = None
+) -> dict:
+    """Record a visit's outcome (404 for a visit the caller may not see); a resend with the
+    same ``key`` answers the first outcome and writes nothing (422 if the key was used for
+    another outcome)."""
     found = plan_store.visit_plan(svc.engine, visit_id)
     if found is None or not client.can_see_commune(found[1]):
         raise HTTPException(404, "visit_id: unknown visit")
-    return plan_store.record_outcome(
-        svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
-        body.notes, client.client_id,
-    )  # fmt: skip
+    try:
+        return plan_store.record_outcome(
+            svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
+            body.notes, client.client_id, key,
+        )  # fmt: skip
+    except outcome_keys.KeyReusedError as err:
+        raise HTTPException(422, str(err)) from None
 
 
 @router.post("/plans", response_model=Plan, status_code=201, responses=errors(404, 409, 413, 415))
@@ -293,7 +301,9 @@ def put_outcome(
     visit_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     client: ApiClient = Depends(require("visits:write")),
     svc: Services = Depends(services),
+    idempotency_key: str | None = IdempotencyKey,
 ) -> dict:
     """Record (or correct) what the inspector found on a visit; it becomes a label, with the
-    visit's selection probability."""
-    return save_outcome(svc, client, visit_id, body)
+    visit's selection probability. A retry with the same ``Idempotency-Key`` answers the first
+    outcome and writes nothing."""
+    return save_outcome(svc, client, visit_id, body, idempotency_key)

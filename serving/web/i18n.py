@@ -245,3 +245,86 @@ def month(value: str | date | None, lang: str) -> str:
         return "—"
     m = value if isinstance(value, str) else value.isoformat()[:7]
     return f"tháng {m[5:7]}/{m[:4]}" if lang == "vi" else m[:7]
+
+
+# --- issue 19, items 2, 7, 8, 9 (offline outbox, data-team page, household contacts) ---------
+# Kept in one block at the end so it merges apart from the phone-pages work above.
+TEXT.update(
+    {
+        "outbox_title": ("Chờ gửi", "Waiting to be sent"),
+        "outbox_waiting": (
+            "kết quả đang chờ gửi (chưa có mạng)",
+            "outcomes waiting to be sent (offline)",
+        ),
+        "outbox_send": ("Gửi ngay", "Send now"),
+        "outbox_sent": ("Đã gửi các kết quả chờ.", "Waiting outcomes sent."),
+        "outbox_failed": ("Không gửi được, cần nhập lại:", "Could not be sent, enter again:"),
+        "outbox_signin": ("Hãy đăng nhập lại để gửi.", "Sign in again to send them."),
+        "outbox_queued": (
+            "Đã lưu trên máy, sẽ gửi khi có mạng",
+            "Saved on this device, sent when online",
+        ),
+        "outbox_offline": (
+            "Đang không có mạng: trang này là bản đã lưu.",
+            "Offline: this is the saved copy of the page.",
+        ),
+        "nav_data": ("Dữ liệu", "Data"),
+        "data_title": ("Theo dõi mô hình", "Model monitoring"),
+        "data_champions": ("Mô hình đang dùng và quyết định duyệt", "Champions and gate decisions"),
+        "data_view": ("Loại", "View"),
+        "data_version": ("Phiên bản", "Version"),
+        "data_decision": ("Quyết định", "Decision"),
+        "data_decided_at": ("Thời điểm", "Decided at"),
+        "data_reason": ("Lý do", "Reason"),
+        "data_gate_passed": ("Đạt kiểm định", "Gate passed"),
+        "data_gate_failed": ("Không đạt kiểm định", "Gate failed"),
+        "data_no_decision": ("Chưa có quyết định nào được ghi", "No decision recorded"),
+        "data_monitor": ("Lần theo dõi gần nhất", "Last monitoring run"),
+        "data_no_monitor": (
+            "Chưa chạy `vbsp-risk monitor`.",
+            "`vbsp-risk monitor` has not been run.",
+        ),
+        "data_alerts": ("Cảnh báo trôi dữ liệu", "Drift alerts"),
+        "data_no_alerts": ("Không có cảnh báo.", "No alerts."),
+        "data_maturity": ("Độ chín của nhãn", "Label maturity"),
+        "data_backtest": (
+            "Kiểm tra lại theo tháng: dự báo và thực tế",
+            "Back-test by month: predicted and realized",
+        ),
+        "data_predicted": ("Dự báo", "Predicted"),
+        "data_realized": ("Thực tế", "Realized"),
+        "data_fairness": ("Công bằng (theo nhóm)", "Fairness (by group)"),
+        "data_no_fairness": (
+            "Chưa chạy `vbsp-risk fairness`.",
+            "`vbsp-risk fairness` has not been run.",
+        ),
+        "data_reload": ("Nạp lại mô hình", "Reload models"),
+        "data_reloaded": ("Đã nạp lại", "Reloaded"),
+        "data_csrf": (
+            "Phiên biểu mẫu đã hết hạn, hãy thử lại.",
+            "The form has expired; try again.",
+        ),
+        "data_month": ("Tháng", "Month"),
+        "data_rows": ("Số dòng", "Rows"),
+        "data_labelled": ("Có nhãn", "Labelled"),
+        "data_known_from": ("Biết kết quả từ", "Outcome known from"),
+        "data_group": ("Nhóm", "Group"),
+        "data_households": ("Số hộ", "Households"),
+        "fm_selection_rate": ("Tỷ lệ được chọn", "Selection rate"),
+        "fm_precision": ("Độ chính xác", "Precision"),
+        "fm_capture": ("Tỷ lệ phát hiện", "Capture"),
+        "fm_calibration_ratio": ("Thực tế / dự báo", "Realized / predicted"),
+        "data_r_unchanged": ("không đổi", "unchanged"),
+        "data_r_loaded": ("đã nạp", "loaded"),
+        "data_r_failed": ("lỗi", "failed"),
+        "data_r_reloaded": ("đã nạp lại", "reloaded"),
+        "data_online_store": ("Kho đặc trưng trực tuyến", "Online feature store"),
+        "data_portfolio_scores": ("Điểm danh mục", "Portfolio scores"),
+        "data_scored": ("hộ được chấm điểm bằng", "households scored with"),
+        "contact_head": ("Chủ hộ", "Head of household"),
+        "contact_hamlet": ("Thôn/xóm", "Hamlet"),
+        "member_no": ("Số thứ tự trong tổ", "Member no. in group"),
+        "leader_village": ("Thôn của tổ trưởng", "Group leader's village"),
+    }
+)
+# --- end of issue 19 block --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from serving import plan_store, planner
+from serving import contacts, household_finding, outcome_keys, plan_store, planner
 from serving.routers import plans
 from serving.web.render import (
     Page,
@@ -117,7 +117,10 @@ def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Respo
         page, "plan.html", plan=plan, days=days, n_random=n_random, saved=valid_id(saved),
         outcomes=sum(v["outcome"] is not None for v in plan["visits"]),
         commune_names=places.commune_names, village_names=places.village_names,
-        uses=planner.USE_OF_FUNDS,
+        uses=planner.USE_OF_FUNDS, contacts=contacts.for_client(
+            page.svc.engine, contacts.pii_hex(page.svc.settings), page.client,
+            (v["household_id"] for v in plan["visits"])),
+        finding=household_finding.finding(page.svc.settings.state_dir / "data" / "district"),
     )  # fmt: skip
 
 
@@ -142,5 +145,6 @@ async def outcome_save(request: Request, visit_id: str) -> Response:
     except ValidationError as err:
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         return render(page, "message.html", 422, title=page.t("outcome"), message=msg)
-    plans.save_outcome(page.svc, page.client, vid, body)  # type: ignore[arg-type]
+    key = outcome_keys.form_key(form)  # set by outbox.js: a resend from the outbox writes once
+    plans.save_outcome(page.svc, page.client, vid, body, key)  # type: ignore[arg-type]
     return RedirectResponse(f"/ui/plans/{found[0]}?saved={vid}#v-{vid}", 303)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from serving import plan_store
+from serving import contacts, household_finding, plan_store
 from serving.bands import BAND_NAMES
 from serving.priorities import household_scores, priorities
 from serving.routers import plans
@@ -122,6 +122,9 @@ def priorities_page(
         groups=[{**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
                 for g in gsel.head(30).to_dict("records")],
         chart=_trend(svc.engine, model.name, model.version, commune_id),
+        contacts=contacts.for_client(svc.engine, contacts.pii_hex(svc.settings), page.client,
+                                     [r["household_id"] for r in rows]),
+        finding=household_finding.finding(svc.settings.state_dir / "data" / "district"),
     )  # fmt: skip
     return render(page, "priorities.html", **ctx)
 

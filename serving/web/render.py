@@ -56,6 +56,7 @@ NAV = (  # (path, text key, permission)
     ("/ui/plans", "nav_plans", "inspections:read"),
     ("/ui/application", "nav_application", "applications:score"),
     ("/ui/model", "nav_model", "models:read"),
+    ("/ui/data", "nav_data", "admin:reload"),  # issue 19: serving/web/data_page.py
 )
 
 env = jinja2.Environment(

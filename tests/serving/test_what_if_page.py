@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import Served
 from tests.serving.test_pages import login, web  # noqa: F401 (fixture)
+from tests.support.served import Served
 
 
 def test_application_page_shows_the_what_if_table(web: TestClient, served: Served) -> None:  # noqa: F811

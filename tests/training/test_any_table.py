@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from tests.training.conftest import fresh_mlflow_store
+from tests.support.mlflow_store import fresh_mlflow_store
 from training.evaluate import CAPACITY_METRICS
 from training.scorer import Scorer
 from vbsp_risk.cli import app

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.training.conftest import N_BOOT
+from tests.support.mlflow_store import N_BOOT
 from training.rankings import STATE_COLUMN, STATE_ORACLE_MISSING, state_oracle_proba
 from training.report import ranking_rows
 from training.train import TrainResult, train_view
