@@ -68,7 +68,10 @@ def test_reports_show_both_oracles_and_the_gaps(with_state: tuple[TrainResult, p
     expected = frame[["household_id", "as_of"]].merge(
         truth.rename(columns={"month": "as_of"}), on=["household_id", "as_of"], how="left"
     )[STATE_COLUMN]  # fmt: skip
-    np.testing.assert_array_equal(frame["state_oracle"].to_numpy(), expected.to_numpy())
+    got, want = frame["state_oracle"].to_numpy(), expected.to_numpy()
+    known = ~np.isnan(want)  # rows without a truth row get one fill value (the mean), noted
+    np.testing.assert_array_equal(got[known], want[known])
+    assert len(set(got[~known].tolist())) <= 1
     m = result.metrics
     for name in ("state_oracle", "oracle", "gap_lightgbm_vs_state_oracle",
                  "gap_lightgbm_vs_oracle"):  # fmt: skip
@@ -85,7 +88,9 @@ def test_reports_show_both_oracles_and_the_gaps(with_state: tuple[TrainResult, p
     assert "perfect knowledge of today" in card
 
 
-def test_without_the_column_the_report_says_why(small_result: TrainResult) -> None:
-    assert "state_oracle" not in small_result.metrics and "oracle" in small_result.metrics
-    assert small_result.params["state_oracle_note"] == STATE_ORACLE_MISSING
-    assert STATE_ORACLE_MISSING in small_result.artifacts["model_card.md"].read_text()
+def test_the_simulators_state_oracle_reaches_the_report(small_result: TrainResult) -> None:
+    """The simulator's own state oracle sits between the model's reach and the clairvoyant one."""
+    m = small_result.metrics
+    assert STATE_ORACLE_MISSING not in small_result.params["state_oracle_note"]
+    assert 0.5 < m["state_oracle"]["roc_auc"] <= m["oracle"]["roc_auc"] + 0.02
+    assert "state oracle" in small_result.artifacts["model_card.md"].read_text().lower()
