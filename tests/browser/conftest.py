@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,19 @@ import sqlalchemy as sa
 
 from features.db import make_engine
 from features.online_store import online_features
+from serving import clock
 from serving.app import create_app
 from tests.served import Served, fill_database
 from tests.serving.test_plans_api import write_places
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("VBSP_RISK_CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_today(served: Served) -> date:
+    """The browser tests' "today": the last day of the month the served scores are dated in."""
+    first = served.as_of.date().replace(day=1)
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 @dataclass
@@ -61,6 +69,9 @@ def live_server(
         ).scalar_one()
     state = write_places(served, folder / "state")
     app = create_app(served.settings(url, state_dir=state))
+    # "Today" is the last day of the scores' month: fresh scores, a plan for this month whose
+    # visits have all taken place (outcomes may be recorded).
+    app.dependency_overrides[clock.today] = lambda: browser_today(served)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
