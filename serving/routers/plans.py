@@ -23,6 +23,7 @@ from serving.deps import Context, Services, context, require, services
 from serving.model_store import LoadedModel
 from serving.plan_schemas import (  # noqa: F401 (the models' home was this module)
     MONTH_PATTERN,
+    TEXT_PATTERN,
     Outcome,
     OutcomeIn,
     Plan,
@@ -119,14 +120,14 @@ def create_plan(
     """Build and store a plan (shared by the API and the pages).
 
     Raises:
-        HTTPException: 422 a month other than ``today``'s or the next, 403 commune outside the
-            key, 404 no scores, 409 plan exists or unknown transaction day, 422 too few days.
+        HTTPException: 403 commune outside the key, 422 a month other than ``today``'s or the
+            next, 404 no scores, 409 plan exists or unknown transaction day, 422 too few days.
     """
+    if not client.can_see_commune(body.commune_id):
+        raise HTTPException(403, "commune_id: outside this key's communes")
     allowed = clock.plannable_months(today)
     if body.month not in allowed:
         raise MonthNotPlannableError(body.month, allowed)
-    if not client.can_see_commune(body.commune_id):
-        raise HTTPException(403, "commune_id: outside this key's communes")
     as_of, candidates = plan_store.load_candidates(
         svc.engine, model.name, model.version, body.commune_id
     )

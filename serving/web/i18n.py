@@ -294,6 +294,14 @@ def pct(value: float | None, lang: str, digits: int = 1, signed: bool = False) -
     return s.replace(".", ",") + " %" if lang == "vi" else s + "%"
 
 
+def decimal(value: float | None, lang: str, digits: int = 3) -> str:
+    """A plain number with a decimal comma in Vietnamese (``0,657``) and a point in English."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    s = f"{value:.{digits}f}"
+    return s.replace(".", ",") if lang == "vi" else s
+
+
 def pp(value: float | None, lang: str, digits: int = 1) -> str:
     """A change of a probability in percentage points: ``+3,2 điểm %`` (vi) / ``+3.2 pp`` (en)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -135,6 +135,7 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
         path=page.request.url.path, nav=[(p, k) for p, k, perm in NAV if page.can(perm)],
         vnd=lambda a: i18n.vnd(a, lang), pct=lambda v, d=1, s=False: i18n.pct(v, lang, d, s),
         pp=lambda v: i18n.pp(v, lang), time_local=lambda ts: i18n.time_local(ts, lang),
+        dec=lambda v, d=3: i18n.decimal(v, lang, d),
         day=lambda d, w=False: i18n.day(d, lang, w), month=lambda m: i18n.month(m, lang),
         band_name=lambda b: i18n.band_name(b, lang), url_with=url_with,
         reason_text=lambda r: planner.reason_text(r, lang),
