@@ -56,7 +56,9 @@ def _application_ctx(page: Page) -> dict:
 
 
 @router.get("/ui/application")
-def application_page(request: Request, household_id: str | None = None) -> Response:
+def application_page(
+    request: Request, household_id: str | None = None, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -69,7 +71,8 @@ def application_page(request: Request, household_id: str | None = None) -> Respo
             lookup = {"household_id": hid, "commune_id": stored["commune_id"],
                       "village_id": stored["village_id"], "group_id": stored["group_id"],
                       "band": None if rows.empty else rows["band"].iloc[-1],
-                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1])}  # fmt: skip
+                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1]),
+                      "fresh": None if rows.empty else clock.freshness(rows["as_of"].iloc[-1], today)}  # fmt: skip
         else:
             lookup = {}
     # An id that found nothing is not shown back (it may be a mistyped citizen ID or a name).

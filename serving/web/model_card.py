@@ -54,9 +54,16 @@ def _translate(text: str) -> str:
     return text
 
 
-def card_html(markdown: str, lang: str) -> Markup:
-    """The card as HTML; in Vietnamese its headings and table headers are translated."""
+def card_html(markdown: str, lang: str, shift: int = 2) -> Markup:
+    """The card as HTML; in Vietnamese its headings and table headers are translated.
+
+    Headings move down ``shift`` levels (the card's ``#`` is an ``h3``), so the card sits under
+    the page's own ``h1`` and the view's ``h2``.
+    """
     tokens = _MD.parse(markdown)
+    for tok in tokens:
+        if tok.type in ("heading_open", "heading_close"):
+            tok.tag = f"h{min(6, int(tok.tag[1]) + shift)}"
     if lang == "vi":
         for prev, tok in zip(tokens, tokens[1:], strict=False):
             if tok.type == "inline" and prev.type in ("heading_open", "th_open"):

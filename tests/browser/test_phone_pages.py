@@ -259,6 +259,6 @@ def test_data_team_model_page(device: tuple, live_server: LiveServer) -> None:
     assert page.url.endswith("/ui/model")
     assert "(giờ Việt Nam)" in page.locator("main").inner_text()
     page.locator("details.model-card > summary").first.click()
-    heading = page.locator(".card-md h2").first
+    heading = page.locator(".card-md h4").first
     assert heading.is_visible() and heading.inner_text() == "Mục đích sử dụng"
     check(page, name, errors, "13-model")

@@ -142,7 +142,7 @@ def test_plan_form_outcome_form_and_print_styles(web: TestClient, served: Served
     again = web.get(r.headers["location"].split("#")[0])
     assert "vốn dùng mua xe máy" in again.text and 'id="outcome-count">1<' in again.text
     # The note shows in the household's visit history.
-    hid = re.search(rf'id="v-{visit}">\s*<div class="vhead">\s*<a class="hh" href="/ui/households/([^"]+)"', again.text).group(1)  # fmt: skip
+    hid = re.search(rf'id="v-{visit}">\s*<div class="vhead">\s*<a class="hh"[^>]*href="/ui/households/([^"]+)"', again.text).group(1)  # fmt: skip
     history = web.get(f"/ui/households/{hid}").text.split('id="visit-history"')[1]
     assert "vốn dùng mua xe máy" in history and "sai mục đích" in history
     # A second plan for the month: a sentence and a link to the one that exists.
@@ -217,6 +217,8 @@ def test_application_form_answers_in_the_pages_language(web: TestClient, served:
             found = r
             break
     assert found is not None and 'id="app-result"' in found.text
+    lookup = web.get(f"/ui/application?household_id={h}").text.split('id="lookup-result"')[1]
+    assert 'data-testid="freshness"' in lookup.split("</form>")[0]
     assert "không phải lý do để từ chối cho vay chính sách" in found.text
     assert 'data-testid="freshness"' in found.text.split('id="app-result"')[1]
     over = {"identity": "household", "household_id": h, "program": "poor_household",
@@ -258,7 +260,7 @@ def test_model_page_and_language_toggle(web: TestClient, served: Served) -> None
     assert f"v{served.versions['portfolio']}" in r.text and "AUC" in r.text
     assert 'class="card-md"' in r.text and 'id="alias-history"' in r.text
     card = r.text.split('class="card-md"')[1]
-    assert "<h2>Mục đích sử dụng</h2>" in card and "## " not in card and "<table>" in card
+    assert "<h4>Mục đích sử dụng</h4>" in card and "## " not in card and "<table>" in card
     assert "(giờ Việt Nam)" in r.text
     r = web.get("/ui/lang/en?next=/ui/model", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/model"
