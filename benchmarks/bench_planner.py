@@ -49,6 +49,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
+    from serving import clock
     from serving.app import create_app
     from serving.auth import add_client
     from serving.settings import ServiceSettings
@@ -78,7 +79,7 @@ def main() -> None:
                              args.repeat, headers=hdr)  # fmt: skip
                 t0 = time.perf_counter()
                 r = client.post("/v1/inspections/plans", headers=hdr, json={
-                    "commune_id": c, "month": "2099-01", "capacity_per_day": 8, "days": 3,
+                    "commune_id": c, "month": clock.month_of(clock.today()), "capacity_per_day": 8, "days": 3,
                     "random_share": 0.1, "replace": True})  # fmt: skip
                 plan_ms = (time.perf_counter() - t0) * 1000
                 assert r.status_code == 201, r.text

@@ -69,8 +69,9 @@ def create_app(
         docs_url=None,  # served offline by serving.api_docs
         redoc_url=None,
     )
+    # pages.router last: it ends with the friendly 404 of every unknown /ui/ path
     for router in (applications.router, households.router, inspections.router, plans.router,
-                   admin.router, pages.router, offline_pages.router, data_page.router):  # fmt: skip
+                   admin.router, offline_pages.router, data_page.router, pages.router):  # fmt: skip
         app.include_router(router)
     api_docs.install(app)  # /docs, /redoc and their assets (before /static)
     app.mount("/static", render.static_files(), name="static")

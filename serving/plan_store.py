@@ -187,6 +187,14 @@ def visit_plan(engine: Engine, visit_id: str) -> tuple[str, str] | None:
     return None if row is None else (row[0], row[1])
 
 
+def visit_date(engine: Engine, visit_id: str) -> date | None:
+    """The date a visit is planned for, or ``None`` for an unknown visit."""
+    v = plan_visits
+    with engine.connect() as conn:
+        d = conn.execute(sa.select(v.c.visit_date).where(v.c.visit_id == visit_id)).scalar()
+    return None if d is None else (d if isinstance(d, date) else pd.Timestamp(d).date())
+
+
 def record_outcome(
     engine: Engine,
     visit_id: str,

@@ -12,131 +12,62 @@ import datetime as dt
 import secrets
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
 
-from serving import outcome_keys, plan_store, planner
+from serving import clock, outcome_keys, plan_store, planner
 from serving.auth import ApiClient
 from serving.deps import Context, Services, context, require, services
-from serving.json_types import JsonBool, Number, Timestamp
 from serving.model_store import LoadedModel
+from serving.plan_schemas import (  # noqa: F401 (the models' home was this module)
+    MONTH_PATTERN,
+    TEXT_PATTERN,
+    Outcome,
+    OutcomeIn,
+    Plan,
+    PlanIn,
+    PlanSummary,
+    Visit,
+)
 from serving.routers.applications import IdempotencyKey
-from serving.schemas import Identifier, ModelRef, errors
+from serving.schemas import errors
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
-MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable text, tabs and newlines
 
 
-class PlanIn(BaseModel):
-    """A commune's visit plan for a month."""
+class PlanExistsError(HTTPException):
+    """409: the commune already has a plan for the month (``plan_id`` names it, for a link)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {"commune_id": "C01", "month": "2026-01", "capacity_per_day": 8, "days": 3,
-                 "sort": "risk", "random_share": 0.1}
-            ]
-        },
-    )  # fmt: skip
-
-    commune_id: Identifier
-    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
-    capacity_per_day: Annotated[int, Number] = Field(
-        8, ge=1, le=60, description="Visits per commune per day"
-    )
-    days: Annotated[int, Number] = Field(
-        3, ge=1, le=20, description="Days available in the commune this month"
-    )
-    sort: Literal["risk", "exposure"] = "risk"
-    random_share: Annotated[float, Number] = Field(
-        0.10, ge=0, le=0.5, description="Share of visits drawn at random"
-    )
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1), Number] | None = Field(
-        None, description="Seed of the random draw"
-    )
-    transaction_day: Annotated[int, Field(ge=1, le=28), Number] | None = Field(
-        None, description="Default: the communes table of the data folder"
-    )
-    replace: JsonBool = Field(False, description="Replace the month's plan if it has no outcomes")
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(
+            409, f"commune_id, month: the commune already has plan {plan_id} for this month"
+        )
+        self.plan_id = plan_id
 
 
-class OutcomeIn(BaseModel):
-    """What the inspector found on a visit."""
+class MonthNotPlannableError(HTTPException):
+    """422: a plan for a month other than the current or the next one."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"use_of_funds": "correct", "borrower_present": True, "migrated": False,
-                          "notes": "Đàn bò khỏe; vốn dùng đúng mục đích"}]
-        },
-    )  # fmt: skip
-
-    use_of_funds: Literal["correct", "partial", "misuse", "unknown"]
-    borrower_present: JsonBool
-    migrated: JsonBool
-    notes: str | None = Field(
-        None,
-        max_length=500,
-        pattern=TEXT_PATTERN,
-        description="Findings; no names or ID numbers (text, no control characters)",
-    )
+    def __init__(self, month: str, allowed: tuple[str, str]) -> None:
+        super().__init__(
+            422,
+            f"month: {month} cannot be planned; a plan is drawn for the current month "
+            f"({allowed[0]}) or the next ({allowed[1]})",
+        )
+        self.month, self.allowed = month, allowed
 
 
-class Outcome(BaseModel):
-    """A recorded outcome."""
+class VisitNotYetError(HTTPException):
+    """409: an outcome for a visit dated after today (what was found cannot be known yet)."""
 
-    recorded_at: Timestamp
-    recorded_by: str
-    use_of_funds: str
-    borrower_present: bool
-    migrated: bool
-    notes: str | None
-
-
-class Visit(BaseModel):
-    """One planned visit: who, when, why, and how it was selected."""
-
-    visit_id: str
-    household_id: str
-    group_id: str
-    village_id: str
-    visit_date: dt.date
-    selection: Literal["risk", "exposure", "random"]
-    selection_probability: float = Field(description="Probability this household was selected")
-    probability: float | None = Field(description="Score when planned")
-    model_version: str | None
-    reason: dict | None
-    reason_en: str
-    reason_vi: str
-    outcome: Outcome | None
-
-
-class PlanSummary(BaseModel):
-    """A plan without its visits."""
-
-    plan_id: str
-    commune_id: str
-    month: str
-    status: str
-    created_at: Timestamp | None
-    created_by: str | None
-    model: ModelRef
-    params: dict
-    visits: int
-    outcomes: int
-
-
-class Plan(PlanSummary):
-    """A plan with its visits, ordered by day, village and group."""
-
-    visit_list: list[Visit]
+    def __init__(self, visit_date: dt.date) -> None:
+        super().__init__(
+            409, f"visit_id: the visit is dated {visit_date.isoformat()}; its outcome can be "
+            "recorded from that day on",
+        )  # fmt: skip
+        self.visit_date = visit_date
 
 
 _places_lock = threading.Lock()
@@ -184,15 +115,20 @@ def plan_body(plan: dict) -> dict:
     }  # fmt: skip
 
 
-def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: PlanIn) -> dict:
+def create_plan(
+    svc: Services, client: ApiClient, model: LoadedModel, body: PlanIn, today: dt.date
+) -> dict:
     """Build and store a plan (shared by the API and the pages).
 
     Raises:
-        HTTPException: 403 commune outside the key, 404 no scores, 409 plan exists or unknown
-            transaction day, 422 too few days in the month.
+        HTTPException: 403 commune outside the key, 422 a month other than ``today``'s or the
+            next, 404 no scores, 409 plan exists or unknown transaction day, 422 too few days.
     """
     if not client.can_see_commune(body.commune_id):
         raise HTTPException(403, "commune_id: outside this key's communes")
+    allowed = clock.plannable_months(today)
+    if body.month not in allowed:
+        raise MonthNotPlannableError(body.month, allowed)
     as_of, candidates = plan_store.load_candidates(
         svc.engine, model.name, model.version, body.commune_id
     )
@@ -206,9 +142,7 @@ def create_plan(svc: Services, client: ApiClient, model: LoadedModel, body: Plan
     existing = plan_store.find_plan(svc.engine, body.commune_id, body.month)
     if existing is not None:
         if not body.replace:
-            raise HTTPException(
-                409, f"commune_id, month: the commune already has plan {existing} for this month"
-            )
+            raise PlanExistsError(existing)
         try:
             plan_store.delete_plan(svc.engine, existing)
         except ValueError as err:
@@ -244,14 +178,22 @@ def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
 
 
 def save_outcome(
-    svc: Services, client: ApiClient, visit_id: str, body: OutcomeIn, key: str | None = None
+    svc: Services,
+    client: ApiClient,
+    visit_id: str,
+    body: OutcomeIn,
+    today: dt.date,
+    key: str | None = None,
 ) -> dict:
-    """Record a visit's outcome (404 for a visit the caller may not see); a resend with the
-    same ``key`` answers the first outcome and writes nothing (422 if the key was used for
-    another outcome)."""
+    """Record a visit's outcome (404 for a visit the caller may not see, 409 before its date); a
+    resend with the same ``key`` answers the first outcome and writes nothing (422 if the key was
+    used for another outcome)."""
     found = plan_store.visit_plan(svc.engine, visit_id)
     if found is None or not client.can_see_commune(found[1]):
         raise HTTPException(404, "visit_id: unknown visit")
+    visit_date = plan_store.visit_date(svc.engine, visit_id)
+    if visit_date is not None and visit_date > today:
+        raise VisitNotYetError(visit_date)
     try:
         return plan_store.record_outcome(
             svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
@@ -265,12 +207,14 @@ def save_outcome(
 async def post_plan(
     body: PlanIn,
     ctx: Context = Depends(context("visits:write", "portfolio")),
+    today: dt.date = Depends(clock.today),
 ) -> dict:
     """Plan a commune's visits for a month: households by risk or expected exposure (plus a
     random share drawn from the rest of the portfolio), grouped by village and group, on the
     days around the commune's transaction day, at most ``capacity_per_day`` visits a day.
-    A month's plan exists once; ``replace`` redraws it while no outcome is recorded."""
-    return await to_thread.run_sync(create_plan, ctx.svc, ctx.client, ctx.model, body)
+    A month's plan exists once; ``replace`` redraws it while no outcome is recorded. Only the
+    current month or the next can be planned (422 otherwise)."""
+    return await to_thread.run_sync(create_plan, ctx.svc, ctx.client, ctx.model, body, today)
 
 
 @router.get("/plans", response_model=list[PlanSummary], responses=errors())
@@ -295,15 +239,19 @@ def get_plan(
     return plan_body(visible_plan(svc, client, plan_id))
 
 
-@router.put("/visits/{visit_id}/outcome", response_model=Outcome, responses=errors(404, 413, 415))
+@router.put(
+    "/visits/{visit_id}/outcome", response_model=Outcome, responses=errors(404, 409, 413, 415)
+)
 def put_outcome(
     body: OutcomeIn,
     visit_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     client: ApiClient = Depends(require("visits:write")),
     svc: Services = Depends(services),
     idempotency_key: str | None = IdempotencyKey,
+    today: dt.date = Depends(clock.today),
 ) -> dict:
     """Record (or correct) what the inspector found on a visit; it becomes a label, with the
-    visit's selection probability. A retry with the same ``Idempotency-Key`` answers the first
-    outcome and writes nothing."""
-    return save_outcome(svc, client, visit_id, body, idempotency_key)
+    visit's selection probability. Not before the visit's date (409); present and migrated
+    together must be confirmed (422). A retry with the same ``Idempotency-Key`` answers the
+    first outcome and writes nothing."""
+    return save_outcome(svc, client, visit_id, body, today, idempotency_key)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from features import domain
 from features.catalog import CATEGORY_LABELS
+from serving import clock
 from serving.deps import Context
 from serving.priorities import household_scores
 from serving.routers import applications, plans
 from serving.schemas import ApplicationIn
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
-from serving.web import i18n
+from serving.web import i18n, messages
 from serving.web.render import (
     Page,
     finite_or_none,
@@ -53,7 +56,9 @@ def _application_ctx(page: Page) -> dict:
 
 
 @router.get("/ui/application")
-def application_page(request: Request, household_id: str | None = None) -> Response:
+def application_page(
+    request: Request, household_id: str | None = None, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -66,14 +71,15 @@ def application_page(request: Request, household_id: str | None = None) -> Respo
             lookup = {"household_id": hid, "commune_id": stored["commune_id"],
                       "village_id": stored["village_id"], "group_id": stored["group_id"],
                       "band": None if rows.empty else rows["band"].iloc[-1],
-                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1])}  # fmt: skip
+                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1]),
+                      "fresh": None if rows.empty else clock.freshness(rows["as_of"].iloc[-1], today)}  # fmt: skip
         else:
             lookup = {}
     # An id that found nothing is not shown back (it may be a mistyped citizen ID or a name).
     form = {"identity": "household", "household_id": hid if lookup else "", "program": "poor_household",
             "purpose": "livestock", "amount": "", "term_months": "36", "grace_months": "0"}  # fmt: skip
     return render(page, "application.html", form=form, result=None, errors=[], lookup=lookup,
-                  places=plans.places(page.svc), **_application_ctx(page))  # fmt: skip
+                  places=plans.places(page.svc), fresh=None, **_application_ctx(page))  # fmt: skip
 
 
 def _app_fields(form: dict[str, str]) -> dict[str, object]:
@@ -97,7 +103,7 @@ def _app_fields(form: dict[str, str]) -> dict[str, object]:
 
 
 @router.post("/ui/application")
-async def application_score(request: Request) -> Response:
+async def application_score(request: Request, today: date = Depends(clock.today)) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -106,29 +112,33 @@ async def application_score(request: Request) -> Response:
         g = next((g for g in _groups_for(page) if g["group_id"] == form["group_id"]), None)
         if g is not None:
             form["village_id"] = g["village_id"]
-    errors: list[dict] = []
+    errors: list[str] = []
     result = None
     status = 200
+    fields = _app_fields(form)
     try:
-        app = ApplicationIn(**_app_fields(form))
+        app = ApplicationIn(**fields)
         model = page.svc.holder.get("application")
         if model is None:
             raise HTTPException(503, page.t("no_model"))
         ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
         result = (await applications._score(ctx, [app], True, None, "score", what_if=True))[0]
-    except ValidationError as err:  # the API's 422 wording (serving.app._invalid)
-        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())) or "body",
-                   "message": e.get("msg", "")} for e in err.errors()]  # fmt: skip
-        status = 422
+    except ValidationError as err:  # the API's 422, in the page's words
+        errors, status = messages.validation_messages(err, page.lang), 422
     except ApplicationRejectedError as err:
-        errors = [{"field": "body", "message": p} for p in err.problems]
+        errors = [messages.application_problem(p, fields, page.lang) for p in err.problems]
         status = 422
-    except UnknownEntityError as err:
-        errors = [{"field": "household", "message": str(err)}]
-        status = 404
+    except UnknownEntityError:
+        errors, status = [messages.unknown_household(page.lang)], 404
     except HTTPException as err:
-        errors = [{"field": "", "message": str(err.detail)}]
-        status = err.status_code
+        errors, status = (
+            [page.t("no_model") if err.status_code == 503 else page.t("unavailable")],
+            err.status_code,
+        )
+    fresh = None
+    if result is not None and result.get("feature_as_of"):
+        fresh = clock.freshness(result["feature_as_of"], today)
     shown = {k: v for k, v in form.items() if k != "national_id"}  # never echoed back
     return render(page, "application.html", status, form=shown, result=result, errors=errors,
-                  lookup=None, places=plans.places(page.svc), **_application_ctx(page))  # fmt: skip
+                  lookup=None, places=plans.places(page.svc), fresh=fresh,
+                  **_application_ctx(page))  # fmt: skip

@@ -8,10 +8,11 @@ in the page's language. Money uses :func:`features.reason_text.format_vnd` (``12
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 from features.reason_text import format_vnd
 from serving.bands import BAND_VI
+from serving.clock import local_time
 
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
@@ -39,6 +40,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "login": ("Đăng nhập", "Log in"),
     "bad_key": ("Khóa không hợp lệ hoặc đã bị thu hồi.", "The key is not valid or was revoked."),
     "role": ("Vai trò", "Role"),
+    "role_inspector": ("kiểm tra viên", "inspector"),
+    "role_officer": ("cán bộ tín dụng", "loan officer"),
+    "role_data": ("nhóm dữ liệu", "data team"),
+    "role_admin": ("quản trị", "administrator"),
     "denied": ("Vai trò của bạn không được xem trang này.", "Your role may not see this page."),
     "not_found": ("Không tìm thấy.", "Not found."),
     "request_id": ("Mã yêu cầu (báo cho bộ phận kỹ thuật)", "Request id (quote it to support)"),
@@ -54,7 +59,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "show": ("Số hộ hiển thị", "Households shown"),
     "filter": ("Lọc", "Filter"),
     "priorities_title": ("Hộ cần ưu tiên kiểm tra", "Households to visit first"),
-    "scores_of": ("Điểm rủi ro tháng", "Scores of"),
+    "scores_of": ("Ngày tính điểm", "Scored as of"),
     "model": ("Mô hình", "Model"),
     "households_total": ("hộ đang vay", "borrowing households"),
     "rank": ("Hạng", "Rank"),
@@ -162,6 +167,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "key_metrics": ("Chỉ số chính (cửa sổ kiểm định)", "Key metrics (test window)"),
     "ranker": ("Cách xếp hạng", "Ranking"),
     "model_card": ("Thẻ mô hình", "Model card"),
+    "card_note": (
+        "Thẻ mô hình do bước huấn luyện viết bằng tiếng Anh; các đề mục đã được dịch.",
+        "The model card as training wrote it.",
+    ),
+    "champion": ("mô hình chính", "champion"),
+    "gate_reason": ("Lý do (nguyên văn)", "Reason"),
     "alias_history": ("Lịch sử thay đổi mô hình chính", "Champion alias history"),
     "decided_at": ("Thời điểm", "When"),
     "action": ("Quyết định", "Action"),
@@ -178,6 +189,65 @@ TEXT: dict[str, tuple[str, str]] = {
         "this application.",
     ),
     "what_if_amount": ("Số tiền / thời hạn (tháng)", "Amount / term (months)"),
+    # Freshness of scores
+    "scores_dated": ("Điểm rủi ro tính đến ngày", "Scores dated"),
+    "days_ago": ("ngày trước", "days ago"),
+    "stale_warning": (
+        "Điểm này cũ hơn tháng đã khóa sổ gần nhất,",
+        "These scores predate the last closed month,",
+    ),
+    "stale_advice": (
+        "Hãy báo nhóm dữ liệu chấm điểm lại sau phiên giao dịch tháng.",
+        "Ask the data team to rescore after the month's sessions.",
+    ),
+    # Plain words
+    "legend_title": ("Cách đọc mức rủi ro", "Reading the risk bands"),
+    "legend_band": (
+        "Xác suất hộ gặp khó khăn (nợ lãi tồn, gia hạn hoặc quá hạn) trong 12 tháng tới:",
+        "Probability the household runs into trouble (interest arrears, extension or overdue) within 12 months:",
+    ),
+    "legend_from": ("từ", "from"),
+    "legend_below": ("dưới", "below"),
+    "district_average": ("Bình quân của huyện", "District average"),
+    "commune_average": ("Bình quân của xã", "Commune average"),
+    "pp": ("điểm %", "pp"),
+    "change_help": (
+        "Thay đổi 3 tháng tính bằng điểm phần trăm (điểm %): từ 5 % lên 8 % là tăng 3 điểm %.",
+        "3-month change in percentage points (pp): from 5% to 8% is +3 pp.",
+    ),
+    "sel_random_why": (
+        "Chọn ngẫu nhiên để kiểm chứng mô hình: hộ này không được chọn vì điểm rủi ro.",
+        "Drawn at random to check the model: not chosen for its score.",
+    ),
+    "random_explained": (
+        "Lượt ngẫu nhiên: chọn ngẫu nhiên để kiểm chứng mô hình, không phải vì rủi ro cao.",
+        "Random visits are drawn at random to check the model, not because of a high risk.",
+    ),
+    "judgement": (
+        "Điểm rủi ro chỉ hỗ trợ cán bộ cân nhắc, không phải lý do để từ chối cho vay chính sách.",
+        "The score supports the officer's judgement; it is not a reason to refuse policy credit.",
+    ),
+    # Plans, outcomes
+    "plan_days": ("Các ngày của kế hoạch", "Days of the plan"),
+    "record_outcome": ("Ghi kết quả", "Record outcome"),
+    "edit_outcome": ("Sửa kết quả", "Correct outcome"),
+    "outcome_from": ("Ghi kết quả từ ngày", "Outcome can be recorded from"),
+    "choose": ("chọn", "choose"),
+    "confirm_both": (
+        "Xác nhận: đã gặp người vay dù người vay đã đi khỏi địa phương",
+        "Confirm: the borrower was met although they have left the locality",
+    ),
+    "notes_short": ("Ghi chú", "Notes"),
+    "visit_day": ("Ngày kiểm tra", "Visit date"),
+    "score_id": ("mã lượt chấm", "score id"),
+    "plan_months_help": ("Chỉ lập cho tháng này hoặc tháng sau.", "This month or the next only."),
+    # Friendly errors, times
+    "page_missing": ("Không có trang này.", "There is no such page."),
+    "page_missing_help": ("Đường dẫn có thể đã cũ. Quay về", "The link may be old. Go back to"),
+    "login_needed": ("Bạn cần đăng nhập để xem trang này.", "Sign in to see this page."),
+    "time_zone": ("giờ Việt Nam", "Vietnam time"),
+    "filters_summary": ("Bộ lọc", "Filters"),
+    "household_details": ("Chi tiết", "Details"),
 }
 
 BAND_EN = {"low": "low", "medium": "medium", "high": "high", "very_high": "very high"}
@@ -195,6 +265,11 @@ METRICS = {
     "precision_at_capacity": ("Độ chính xác theo năng lực", "Precision at capacity"),
     "brier": ("Brier", "Brier"),
     "calibration_slope": ("Độ dốc hiệu chỉnh", "Calibration slope"),
+}
+ACTIONS = {
+    "promoted": ("đưa lên làm mô hình chính", "promoted"),
+    "refused": ("bị từ chối", "refused"),
+    "unchanged": ("giữ nguyên", "unchanged"),
 }
 WEEKDAYS = {
     "vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"),
@@ -226,15 +301,43 @@ def pct(value: float | None, lang: str, digits: int = 1, signed: bool = False) -
     return s.replace(".", ",") + " %" if lang == "vi" else s + "%"
 
 
+def decimal(value: float | None, lang: str, digits: int = 3) -> str:
+    """A plain number with a decimal comma in Vietnamese (``0,657``) and a point in English."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    s = f"{value:.{digits}f}"
+    return s.replace(".", ",") if lang == "vi" else s
+
+
+def pp(value: float | None, lang: str, digits: int = 1) -> str:
+    """A change of a probability in percentage points: ``+3,2 điểm %`` (vi) / ``+3.2 pp`` (en)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    s = f"{value * 100:+.{digits}f}"
+    return f"{s.replace('.', ',')} điểm %" if lang == "vi" else f"{s} pp"
+
+
+def time_local(stamp: datetime | None, lang: str) -> str:
+    """A stored time on the office's clock, labelled: ``14:05 02/12/2026 (giờ Việt Nam)``."""
+    local = local_time(stamp)
+    if local is None:
+        return "—"
+    return f"{local:%H:%M} {day(local.date(), lang)} ({text('time_zone', lang)})"
+
+
 def vnd(amount: float | None, lang: str) -> str:
     """Money the way ``lang`` writes it."""
     return format_vnd(amount, lang)  # type: ignore[arg-type]
 
 
-def day(value: date | None, lang: str, weekday: bool = False) -> str:
+def day(value: date | str | None, lang: str, weekday: bool = False) -> str:
     """A date: ``25/01/2026`` (vi) / ``2026-01-25`` (en), optionally with the weekday."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    elif isinstance(value, datetime):
+        value = value.date()
     s = value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
     return f"{WEEKDAYS[lang][value.weekday()]}, {s}" if weekday else s
 

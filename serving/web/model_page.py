@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from serving.bands import BANDS
 from serving.web import i18n
+from serving.web.model_card import card_html
 from serving.web.render import Page, page_for, render
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ def model_page(request: Request) -> Response:
     views = []
     for view, m in sorted(svc.holder.all().items()):
         info = _run_info(svc.tracking_uri, m.run_id) if m.run_id else {"metrics": {}, "card": None}
-        views.append({"view": view, "model": m, **info})
+        card = card_html(info["card"], page.lang) if info.get("card") else None
+        views.append({"view": view, "model": m, **info, "card_html": card})
     try:
         history = alias_history_frame(svc.engine).tail(50).iloc[::-1].to_dict("records")
     except Exception as err:
@@ -67,4 +69,4 @@ def model_page(request: Request) -> Response:
         history = []
     return render(page, "model.html", views=views, history=history, rankers=i18n.RANKERS,
                   metric_names=i18n.METRICS, pair=lambda p: i18n.pair(p, page.lang),
-                  bands=BANDS)  # fmt: skip
+                  bands=BANDS, actions=i18n.ACTIONS)  # fmt: skip

@@ -99,3 +99,17 @@ def switch_language(code: str, next: str | None = None) -> Response:
 
 for _pages in (portfolio_pages, plan_pages, application_page, model_page):  # in this order
     router.include_router(_pages.router)
+
+
+@router.get("/ui/{rest:path}")
+def page_missing(request: Request, rest: str) -> HTMLResponse:
+    """A friendly 404 for a page that does not exist (the path asked for is not repeated).
+
+    Declared last so that every real page matches first; a page router added elsewhere must be
+    included before this one.
+    """
+    svc: Services = request.app.state.services
+    key = request.cookies.get(KEY_COOKIE)
+    page = Page(request, svc, svc.clients.get(key) if key else None, lang_of(request))
+    return render(page, "message.html", 404, title=page.t("page_missing"),
+                  message=page.t("page_missing"), home=True)  # fmt: skip

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from serving import contacts, household_finding, outcome_keys, plan_store, planner
+from serving import clock, contacts, household_finding, outcome_keys, plan_store, planner
 from serving.routers import plans
+from serving.web import i18n, messages
 from serving.web.render import (
     Page,
     form_fields,
@@ -24,43 +25,56 @@ from serving.web.render import (
 router = APIRouter(include_in_schema=False)
 
 
-def _next_month() -> str:
-    today = date.today()
-    return f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
-
-
 @router.get("/ui/plans")
-def plans_page(request: Request, commune_id: str | None = None) -> Response:
+def plans_page(
+    request: Request, commune_id: str | None = None, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
-    return _plans(page, commune_id, errors=[], form={})
+    return _plans(page, commune_id, errors=[], form={}, today=today)
 
 
-def _plans(page: Page, commune_id: str | None, errors: list[str], form: dict,
-           status: int = 200) -> HTMLResponse:  # fmt: skip
+def _plan_error(err: HTTPException, lang: str) -> dict:
+    """The create-plan refusal as a sentence (with a link to the plan that already exists)."""
+    if isinstance(err, plans.PlanExistsError):
+        return {"text": messages.plan_text("exists", lang), "href": f"/ui/plans/{err.plan_id}",
+                "link": messages.plan_text("open_existing", lang)}  # fmt: skip
+    if isinstance(err, plans.MonthNotPlannableError):
+        a, b = (i18n.month(m, lang) for m in err.allowed)
+        return {"text": messages.plan_text("month", lang, a=a, b=b)}
+    detail = str(err.detail)
+    key = {403: "scope", 404: "no_scores"}.get(err.status_code)
+    if key is None:
+        key = "tx_day" if "transaction_day" in detail else ("kept" if "kept" in detail else "days")
+    return {"text": messages.plan_text(key, lang)}
+
+
+def _plans(page: Page, commune_id: str | None, errors: list[dict], form: dict,
+           today: date, status: int = 200) -> HTMLResponse:  # fmt: skip
     svc = page.svc
     model = svc.holder.get("portfolio")
     communes = visible_communes(page, model.name, model.version) if model else []
     commune_id = valid_id(commune_id)
     listing = plan_store.list_plans(svc.engine, page.client.communes, commune_id)  # type: ignore[union-attr]
+    months = clock.plannable_months(today)
     defaults = {"commune_id": commune_id or (communes[0] if communes else ""),
-                "month": _next_month(), "capacity_per_day": "8", "days": "3", "sort": "risk",
+                "month": months[1], "capacity_per_day": "8", "days": "3", "sort": "risk",
                 "random_share": "10"}  # fmt: skip
     return render(
         page, "plans.html", status, plans=listing, communes=communes, errors=errors,
-        form={**defaults, **form}, commune_names=plans.places(svc).commune_names,
+        form={**defaults, **form}, commune_names=plans.places(svc).commune_names, months=months,
     )  # fmt: skip
 
 
 @router.post("/ui/plans")
-async def plans_create(request: Request) -> Response:
+async def plans_create(request: Request, today: date = Depends(clock.today)) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
     form = await form_fields(request)
     model = page.svc.holder.get("portfolio")
-    errors: list[str] = []
+    errors: list[dict] = []
     try:
         share = float(form.get("random_share", "10").replace(",", ".")) / 100
         body = plans.PlanIn(
@@ -71,24 +85,29 @@ async def plans_create(request: Request) -> Response:
             replace=form.get("replace") == "on",
         )  # fmt: skip
     except ValidationError as err:
-        errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
+        errors = [{"text": m} for m in messages.validation_messages(err, page.lang)]
     except ValueError:
-        errors = ["random_share: must be a number"]
+        errors = [{"text": messages.plan_text("share", page.lang)}]
     if not errors and model is None:
-        errors = [page.t("no_model")]
+        errors = [{"text": page.t("no_model")}]
     if errors:
-        return _plans(page, form.get("commune_id"), errors, form, 422)
+        return _plans(page, form.get("commune_id"), errors, form, today, 422)
     from anyio import to_thread
 
     try:
-        plan = await to_thread.run_sync(plans.create_plan, page.svc, page.client, model, body)
+        plan = await to_thread.run_sync(
+            plans.create_plan, page.svc, page.client, model, body, today
+        )
     except HTTPException as err:
-        return _plans(page, form.get("commune_id"), [str(err.detail)], form, err.status_code)
+        error = _plan_error(err, page.lang)
+        return _plans(page, form.get("commune_id"), [error], form, today, err.status_code)
     return RedirectResponse(f"/ui/plans/{plan['plan_id']}", 303)
 
 
 @router.get("/ui/plans/{plan_id}")
-def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Response:
+def plan_page(
+    request: Request, plan_id: str, saved: str | None = None, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -97,35 +116,57 @@ def plan_page(request: Request, plan_id: str, saved: str | None = None) -> Respo
     if plan is None or not page.client.can_see_commune(plan["commune_id"]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("plan_title"),
                       message=page.t("not_found"))  # fmt: skip
+    return _plan_view(page, plan, today, saved=valid_id(saved))
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else pd.Timestamp(value).date()  # type: ignore[arg-type]
+
+
+def _plan_view(page: Page, plan: dict, today: date, saved: str | None = None,
+               failed: dict | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+    """The plan by day and village; ``failed`` is a refused outcome (visit, errors, form)."""
     places = plans.places(page.svc)
     tx_day = plan["params"].get("transaction_day")
     days: list[dict] = []
     for v in plan["visits"]:
-        d = (
-            v["visit_date"]
-            if isinstance(v["visit_date"], date)
-            else pd.Timestamp(v["visit_date"]).date()
-        )
+        d = _as_date(v["visit_date"])
         if not days or days[-1]["date"] != d:
             days.append({"date": d, "transaction_day": d.day == tx_day, "villages": []})
         villages = days[-1]["villages"]
         if not villages or villages[-1]["village_id"] != v["village_id"]:
             villages.append({"village_id": v["village_id"], "visits": []})
-        villages[-1]["visits"].append(v)
+        villages[-1]["visits"].append({**v, "open": d <= today})
+    # The day shown first on a phone: the one being worked on (a refused or saved outcome's),
+    # else today's, else the next one to come, else the last.
+    focus = (failed or {}).get("visit_id") or saved
+    current = next((i for i, d in enumerate(days) for vg in d["villages"] for v in vg["visits"]
+                    if v["visit_id"] == focus), None)  # fmt: skip
+    if current is None:
+        current = next((i for i, d in enumerate(days) if d["date"] >= today), len(days) - 1)
+    scores_as_of = plan["params"].get("scores_as_of")
     n_random = sum(v["selection"] == "random" for v in plan["visits"])
     return render(
-        page, "plan.html", plan=plan, days=days, n_random=n_random, saved=valid_id(saved),
+        page, "plan.html", status, plan=plan, days=days, n_random=n_random, saved=saved,
         outcomes=sum(v["outcome"] is not None for v in plan["visits"]),
         commune_names=places.commune_names, village_names=places.village_names,
-        uses=planner.USE_OF_FUNDS, contacts=contacts.for_client(
+        uses=planner.USE_OF_FUNDS, current_day=max(current, 0), failed=failed or {},
+        fresh=clock.freshness(scores_as_of, today) if scores_as_of else None, today=today,
+        contacts=contacts.for_client(
             page.svc.engine, contacts.pii_hex(page.svc.settings), page.client,
             (v["household_id"] for v in plan["visits"])),
         finding=household_finding.finding(page.svc.settings.state_dir / "data" / "district"),
     )  # fmt: skip
 
 
+def _yes_no(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
 @router.post("/ui/visits/{visit_id}/outcome")
-async def outcome_save(request: Request, visit_id: str) -> Response:
+async def outcome_save(
+    request: Request, visit_id: str, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -135,16 +176,24 @@ async def outcome_save(request: Request, visit_id: str) -> Response:
     if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("outcome"),
                       message=page.t("not_found"))  # fmt: skip
-    try:
-        body = plans.OutcomeIn(
-            use_of_funds=form.get("use_of_funds", ""),
-            borrower_present=form.get("borrower_present") == "on",
-            migrated=form.get("migrated") == "on",
-            notes=form.get("notes", "").strip() or None,
-        )
-    except ValidationError as err:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        return render(page, "message.html", 422, title=page.t("outcome"), message=msg)
+    # Nothing is pre-ticked: each answer must be chosen (a missing one is a missing field).
+    fields = {"use_of_funds": form.get("use_of_funds") or None,
+              "borrower_present": _yes_no(form.get("borrower_present")),
+              "migrated": _yes_no(form.get("migrated")),
+              "confirm_present_and_migrated": form.get("confirm") == "on",
+              "notes": form.get("notes", "").strip() or None}  # fmt: skip
+    errors: list[str] = []
+    status = 422
     key = outcome_keys.form_key(form)  # set by outbox.js: a resend from the outbox writes once
-    plans.save_outcome(page.svc, page.client, vid, body, key)  # type: ignore[arg-type]
+    try:
+        body = plans.OutcomeIn(**{k: v for k, v in fields.items() if v is not None})
+        plans.save_outcome(page.svc, page.client, vid, body, today, key)  # type: ignore[arg-type]
+    except ValidationError as err:
+        errors = messages.validation_messages(err, page.lang)
+    except plans.VisitNotYetError as err:
+        errors, status = [messages.visit_not_yet(err.visit_date, page.lang)], 409
+    if errors:
+        plan = plan_store.get_plan(page.svc.engine, found[0])
+        failed = {"visit_id": vid, "errors": errors, "form": form}
+        return _plan_view(page, plan, today, failed=failed, status=status)  # type: ignore[arg-type]
     return RedirectResponse(f"/ui/plans/{found[0]}?saved={vid}#v-{vid}", 303)

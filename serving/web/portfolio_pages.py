@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from serving import contacts, household_finding, plan_store
-from serving.bands import BAND_NAMES
+from serving import clock, contacts, household_finding, plan_store
+from serving.bands import BAND_NAMES, BANDS
 from serving.priorities import household_scores, priorities
 from serving.routers import plans
 from serving.web import i18n
@@ -45,6 +46,23 @@ def _trend(engine: sa.Engine, model_name: str, version: str, commune_id: str) ->
     return {"months": out, "bands": list(BAND_NAMES)}
 
 
+def district_average(engine: sa.Engine, model_name: str, version: str) -> float | None:
+    """Mean probability over the district's households at the model's latest scored month."""
+    t = portfolio_scores
+    cond = (t.c.model_name == model_name) & (t.c.model_version == version)
+    latest = sa.select(sa.func.max(t.c.as_of)).where(cond).scalar_subquery()
+    with engine.connect() as conn:
+        mean = conn.execute(sa.select(sa.func.avg(t.c.probability)).where(cond & (t.c.as_of == latest))).scalar()  # fmt: skip
+    return None if mean is None else float(mean)
+
+
+def legend(district: float | None, commune: float | None = None) -> dict:
+    """The band legend: each band's range (from :data:`serving.bands.BANDS`) and the averages."""
+    rows = [{"band": name, "lower": lower, "upper": BANDS[i + 1][1] if i + 1 < len(BANDS) else None}
+            for i, (name, lower) in enumerate(BANDS)]  # fmt: skip
+    return {"bands": rows, "district": district, "commune": commune}
+
+
 @router.get("/ui/priorities")
 def priorities_page(
     request: Request,
@@ -55,6 +73,7 @@ def priorities_page(
     sort: str = "risk",
     rising: str | None = None,
     limit: int = 50,
+    today: date = Depends(clock.today),
 ) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
@@ -77,7 +96,7 @@ def priorities_page(
         "limit": limit, "villages": [], "groups_all": [], "rows": [], "groups": [],
         "as_of": None, "model": model, "total": 0, "shown_of": 0, "chart": None,
         "commune_names": places.commune_names, "village_names": places.village_names,
-        "bands": BAND_NAMES,
+        "bands": BAND_NAMES, "fresh": None, "legend": None,
         "chart_labels": {"bands": list(BAND_NAMES), "lang": lang,
                          "band_names": [i18n.band_name(b, lang) for b in BAND_NAMES]},
     }  # fmt: skip
@@ -116,7 +135,10 @@ def priorities_page(
     gsel = groups
     if village_id is not None:
         gsel = gsel[gsel["village_id"] == village_id]
+    commune_mean = float(ranked["probability"].mean()) if len(ranked) else None
     ctx.update(
+        fresh=clock.freshness(as_of, today),
+        legend=legend(district_average(svc.engine, model.name, model.version), commune_mean),
         village_id=village_id, group_id=group_id, rows=rows, as_of=as_of,
         total=len(ranked), shown_of=len(sel),
         groups=[{**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
@@ -135,7 +157,7 @@ def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
     v, o, p = plan_visits, visit_outcomes, inspection_plans
     q = (
         sa.select(v.c.visit_date, v.c.selection, v.c.plan_id, p.c.month, o.c.use_of_funds,
-                  o.c.borrower_present, o.c.migrated, o.c.recorded_at)
+                  o.c.borrower_present, o.c.migrated, o.c.recorded_at, o.c.notes)
         .select_from(v.join(p, p.c.plan_id == v.c.plan_id).outerjoin(o, o.c.visit_id == v.c.visit_id))
         .where(v.c.household_id == household_id)
         .order_by(v.c.visit_date.desc())
@@ -145,7 +167,9 @@ def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
 
 
 @router.get("/ui/households/{household_id}")
-def household_page(request: Request, household_id: str) -> Response:
+def household_page(
+    request: Request, household_id: str, today: date = Depends(clock.today)
+) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
@@ -171,5 +195,6 @@ def household_page(request: Request, household_id: str) -> Response:
         history=history, chart={"history": history},
         visits=_household_visits(svc.engine, hid) if page.can("inspections:read") else [],
         commune_names=places.commune_names, village_names=places.village_names,
-        as_of=last["as_of"],
+        as_of=last["as_of"], fresh=clock.freshness(pd.Timestamp(last["as_of"]).date(), today),
+        legend=legend(district_average(svc.engine, svc.settings.portfolio_model, str(last["model_version"]))),
     )  # fmt: skip

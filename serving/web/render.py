@@ -49,6 +49,7 @@ PAGES: dict[tuple[str, str], str | None] = {
     ("GET", "/ui/application"): "applications:score",
     ("POST", "/ui/application"): "applications:score",
     ("GET", "/ui/model"): "models:read",
+    ("GET", "/ui/{rest:path}"): None,  # the friendly 404 (shows no data)
 }  # fmt: skip
 NOBODY = "nobody"  # a permission no role has
 NAV = (  # (path, text key, permission)
@@ -134,6 +135,8 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
         t=page.t, lang=lang, client=page.client, can=page.can, here=quote(here, safe=""),
         path=page.request.url.path, nav=[(p, k) for p, k, perm in NAV if page.can(perm)],
         vnd=lambda a: i18n.vnd(a, lang), pct=lambda v, d=1, s=False: i18n.pct(v, lang, d, s),
+        pp=lambda v: i18n.pp(v, lang), time_local=lambda ts: i18n.time_local(ts, lang),
+        dec=lambda v, d=3: i18n.decimal(v, lang, d),
         day=lambda d, w=False: i18n.day(d, lang, w), month=lambda m: i18n.month(m, lang),
         band_name=lambda b: i18n.band_name(b, lang), url_with=url_with,
         reason_text=lambda r: planner.reason_text(r, lang),

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from serving import clock
 from serving.app import create_app
-from tests.support.browser import ARTIFACTS, CHROMIUM, LiveServer
+from tests.support.browser import ARTIFACTS, CHROMIUM, LiveServer, browser_today
 from tests.support.served import Served, fill_database, write_places
 from vbsp_state.engine import make_engine
 from vbsp_state.schema import online_features
@@ -46,6 +47,9 @@ def live_server(
         ).scalar_one()
     state = write_places(served, folder / "state")
     app = create_app(served.settings(url, state_dir=state))
+    # "Today" is the last day of the scores' month: fresh scores, a plan for this month whose
+    # visits have all taken place (outcomes may be recorded).
+    app.dependency_overrides[clock.today] = lambda: browser_today(served)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

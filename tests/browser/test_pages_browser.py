@@ -1,12 +1,11 @@
 """The pages in a real headless Chromium against a real uvicorn server and the small district.
 
-Each test is one user's errand: an inspector finds whom to visit and plans the month, records
-what a visit found; an officer checks applications; anyone switches the language on a phone.
+Each test is one user's errand: an inspector finds whom to visit and filters the list; anyone
+switches the language on a phone. The plan, outcome and application errands at phone and desktop
+widths are in ``test_phone_pages.py``.
 """
 
 from __future__ import annotations
-
-import re
 
 from tests.support.browser import LiveServer, login, shot
 
@@ -45,74 +44,6 @@ def test_inspector_logs_in_sees_priorities_filters_and_opens_a_household(
     shot(page, "03-household")
     # The key never shows in a URL, and the page sends nothing to other hosts.
     assert live_server.served.keys["inspector"] not in page.url
-
-
-def test_inspector_builds_a_plan_records_an_outcome_and_prints_one_page_per_day(
-    page: object, live_server: LiveServer
-) -> None:
-    login(page, live_server, "inspector", "/ui/plans")
-    assert page.url.endswith("/ui/plans")
-    page.fill("#p-month", "2026-03")
-    page.fill("#p-cap", "6")
-    page.fill("#p-days", "3")
-    page.fill("#p-share", "10")
-    shot(page, "04-plan-form")
-    page.click("form.grid button[type=submit]")
-    page.wait_for_selector("section.day")
-    assert re.search(r"/ui/plans/[0-9a-f-]{36}$", page.url)
-    assert page.locator("section.day").count() == 3
-    assert page.locator("li.visit").count() == 18
-    assert page.locator("li.visit.random").count() == 2
-    shot(page, "05-plan")
-    # Record an outcome on the first visit, with the keyboard.
-    visit = page.locator("li.visit").first
-    visit_id = visit.get_attribute("id")
-    form = visit.locator("form.outcome")
-    form.locator("select").select_option("partial")
-    form.locator("input[name=migrated]").check()
-    form.locator("input[name=notes]").fill("Mua bò thay vì lợn")
-    form.locator("input[name=notes]").press("Enter")
-    page.wait_for_load_state()
-    done = page.locator(f"#{visit_id} [data-testid=outcome]")
-    assert "sai một phần" in done.inner_text() and "Mua bò thay vì lợn" in done.inner_text()
-    page.reload()
-    assert "Mua bò thay vì lợn" in page.locator(f"#{visit_id} [data-testid=outcome]").inner_text()
-    assert page.locator("#outcome-count").inner_text() == "1"
-    shot(page, "06-plan-outcome")
-    # Print: one A4 page per day.
-    page.emulate_media(media="print")
-    shot(page, "07-plan-print")
-    pdf = page.pdf(format="A4", print_background=False)
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-    assert pages == 3, pages
-
-
-def test_officer_scores_a_valid_and_an_over_cap_application(
-    page: object, live_server: LiveServer
-) -> None:
-    login(page, live_server, "officer")
-    assert page.url.endswith("/ui/application")
-    hid = live_server.household_id
-    page.fill("#l-hh", hid)
-    page.click("form.lookup button")
-    page.wait_for_selector("#lookup-result")
-    page.check("#i-hh")
-    page.fill("#a-hh", hid)
-    page.select_option("#a-program", "poor_household")
-    page.select_option("#a-purpose", "livestock")
-    page.fill("#a-amount", "40.000.000")
-    page.fill("#a-term", "36")
-    page.click("#app-form button[type=submit]")
-    page.wait_for_selector("#app-result")
-    text = page.locator("#app-result").inner_text()
-    assert "%" in text and "overdue-risk-application" in text
-    shot(page, "08-application-valid")
-    page.fill("#a-amount", "150000000")
-    page.click("#app-form button[type=submit]")
-    page.wait_for_selector("#app-errors")
-    assert "over the cap" in page.locator("#app-errors").inner_text()
-    assert page.locator("#app-result").count() == 0
-    shot(page, "09-application-over-cap")
 
 
 def test_language_switch_keyboard_and_phone_width(browser: object, live_server: LiveServer) -> None:

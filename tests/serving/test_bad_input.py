@@ -6,6 +6,7 @@ pydantic models (:mod:`tests.support.request_models`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from serving import clock
 from tests.support.request_models import (
     body_routes,
     example,
@@ -120,6 +122,8 @@ def test_over_long_text_control_characters_and_foreign_script_ids(api, served, n
 
 def test_vietnamese_notes_round_trip(api: TestClient, served: Served) -> None:
     h = headers(served, "data")
+    # The service's "today" in May 2031: the month may be planned and its visits have happened.
+    api.app.dependency_overrides[clock.today] = lambda: dt.date(2031, 5, 31)  # type: ignore[attr-defined]
     r = api.post("/v1/inspections/plans", headers=h, json={
         "commune_id": served.communes[0], "month": "2031-05", "transaction_day": 15,
         "replace": True})  # fmt: skip
@@ -136,6 +140,7 @@ def test_vietnamese_notes_round_trip(api: TestClient, served: Served) -> None:
         assert [v["outcome"]["notes"] for v in got["visit_list"] if v["visit_id"] == visit] == [
             notes
         ]
+    api.app.dependency_overrides.pop(clock.today)  # type: ignore[attr-defined]
 
 
 def test_malformed_json_and_wrong_content_types(api, served: Served, no_audit) -> None:

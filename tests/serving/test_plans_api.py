@@ -10,8 +10,17 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from serving import clock
 from serving.app import create_app
-from tests.support.served import Served, headers, write_places
+from tests.support.served import (
+    Served,
+    first_day,
+    headers,
+    last_day,
+    month_start,
+    set_today,
+    write_places,
+)
 from vbsp_state.schema import plan_visits, visit_outcomes
 
 
@@ -27,8 +36,11 @@ def plans_api(
 
 
 def _plan(client: TestClient, served: Served, role: str = "inspector", **body: object) -> object:
-    payload = {"commune_id": served.communes[0], "month": "2026-02", "capacity_per_day": 6,
-               "days": 3, "random_share": 0.1, "seed": 5, **body}  # fmt: skip
+    """POST a plan; "today" is the first day of its month (which may therefore be planned)."""
+    payload = {"commune_id": served.communes[0], "month": month_start(served, 1),
+               "capacity_per_day": 6, "days": 3, "random_share": 0.1, "seed": 5, **body}  # fmt: skip
+    if isinstance(payload["month"], str) and len(payload["month"]) == 7:
+        set_today(client, first_day(payload["month"]))
     return client.post("/v1/inspections/plans", json=payload, headers=headers(served, role))
 
 
@@ -46,7 +58,8 @@ def test_plan_is_built_stored_and_listed(
     for v in visits:
         per_day[v["visit_date"]] = per_day.get(v["visit_date"], 0) + 1
     assert len(per_day) <= 3 and max(per_day.values()) <= 6
-    assert date(2026, 2, day).isoformat() in per_day
+    month = month_start(served, 1)
+    assert date(int(month[:4]), int(month[5:7]), day).isoformat() in per_day
     rand = [v for v in visits if v["selection"] == "random"]
     assert len(rand) == 2 and all(0 < v["selection_probability"] < 1 for v in rand)
     assert all(v["model_version"] == served.versions["portfolio"] for v in visits)
@@ -68,10 +81,17 @@ def test_plan_is_built_stored_and_listed(
 def test_outcomes_are_recorded_corrected_and_keep_the_plan(
     plans_api: TestClient, served: Served, api_db: Engine
 ) -> None:
-    plan = _plan(plans_api, served, month="2026-03").json()
+    month = month_start(served, 2)
+    plan = _plan(plans_api, served, month=month).json()
     visit = plan["visit_list"][0]
     url = f"/v1/inspections/visits/{visit['visit_id']}/outcome"
     body = {"use_of_funds": "partial", "borrower_present": True, "migrated": False, "notes": "ok"}
+    # Not before the visit's date: what was found cannot be known yet.
+    visit_day = date.fromisoformat(visit["visit_date"])
+    set_today(plans_api, date.fromordinal(visit_day.toordinal() - 1))
+    early = plans_api.put(url, json=body, headers=headers(served, "inspector"))
+    assert early.status_code == 409 and visit["visit_date"] in early.json()["detail"]
+    set_today(plans_api, visit_day)
     r = plans_api.put(url, json=body, headers=headers(served, "inspector"))
     assert r.status_code == 200 and r.json()["recorded_by"] == "test-inspector"
     r = plans_api.put(url, json={**body, "use_of_funds": "misuse"}, headers=headers(served, "data"))
@@ -83,25 +103,48 @@ def test_outcomes_are_recorded_corrected_and_keep_the_plan(
         rows = conn.execute(sa.select(visit_outcomes.c.visit_id)).all()
     assert visit["visit_id"] in {r[0] for r in rows}
     # Outcomes are labels: the plan can no longer be replaced.
-    assert _plan(plans_api, served, month="2026-03", replace=True).status_code == 409
+    assert _plan(plans_api, served, month=month, replace=True).status_code == 409
+    set_today(plans_api, last_day(month))
     bad = plans_api.put(url, json={**body, "use_of_funds": "stolen"}, headers=headers(served, "inspector"))  # fmt: skip
     assert bad.status_code == 422
+    # Present and migrated together must be confirmed.
+    both = {**body, "migrated": True}
+    r = plans_api.put(url, json=both, headers=headers(served, "inspector"))
+    assert r.status_code == 422 and "confirm_present_and_migrated" in r.text
+    r = plans_api.put(url, json={**both, "confirm_present_and_migrated": True}, headers=headers(served, "inspector"))  # fmt: skip
+    assert r.status_code == 200 and r.json()["migrated"] and r.json()["borrower_present"]
+
+
+def test_only_the_current_or_next_month_can_be_planned(
+    plans_api: TestClient, served: Served
+) -> None:
+    month = month_start(served, 5)
+    set_today(plans_api, last_day(month))
+    for too_early_or_late in (clock.add_months(month, -1), clock.add_months(month, 2), "2000-01", "2099-12"):  # fmt: skip
+        r = plans_api.post("/v1/inspections/plans", headers=headers(served, "inspector"),
+                           json={"commune_id": served.communes[0], "month": too_early_or_late})  # fmt: skip
+        assert r.status_code == 422, (too_early_or_late, r.text)
+        assert month in r.json()["detail"] and clock.add_months(month, 1) in r.json()["detail"]
+    nxt = plans_api.post("/v1/inspections/plans", headers=headers(served, "inspector"),
+                         json={"commune_id": served.communes[0], "month": clock.add_months(month, 1)})  # fmt: skip
+    assert nxt.status_code == 201, nxt.text
 
 
 def test_roles_scopes_and_bad_input(plans_api: TestClient, served: Served) -> None:
-    assert _plan(plans_api, served, role="officer", month="2026-04").status_code == 403
-    assert _plan(plans_api, served, role="inspector_other", month="2026-04").status_code == 403
+    m3, m4 = month_start(served, 3), month_start(served, 4)
+    assert _plan(plans_api, served, role="officer", month=m3).status_code == 403
+    assert _plan(plans_api, served, role="inspector_other", month=m3).status_code == 403
     r = plans_api.post("/v1/inspections/plans", json={"commune_id": served.communes[0], "month": "2026-4"},
                        headers=headers(served, "inspector"))  # fmt: skip
     assert r.status_code == 422 and "month" in r.json()["detail"]
-    assert _plan(plans_api, served, month="2026-04", random_share=0.9).status_code == 422
-    assert _plan(plans_api, served, month="2026-04", extra=1).status_code == 422
+    assert _plan(plans_api, served, month=m3, random_share=0.9).status_code == 422
+    assert _plan(plans_api, served, month=m3, extra=1).status_code == 422
     other = plans_api.get("/v1/inspections/plans", headers=headers(served, "inspector_other"))
     assert other.status_code == 200 and other.json() == []
     plan_id = plans_api.get("/v1/inspections/plans", headers=headers(served, "data")).json()[0]["plan_id"]  # fmt: skip
     assert plans_api.get(f"/v1/inspections/plans/{plan_id}", headers=headers(served, "inspector_other")).status_code == 404  # fmt: skip
     assert plans_api.get("/v1/inspections/plans").status_code == 401
     # A commune without scores (here: unknown) has nothing to plan.
-    assert _plan(plans_api, served, month="2026-05", commune_id="C-NONE", role="data").status_code == 404  # fmt: skip
-    ok = _plan(plans_api, served, month="2026-05", transaction_day=10)
+    assert _plan(plans_api, served, month=m4, commune_id="C-NONE", role="data").status_code == 404  # fmt: skip
+    ok = _plan(plans_api, served, month=m4, transaction_day=10)
     assert ok.status_code == 201 and ok.json()["params"]["transaction_day"] == 10

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from serving import clock
 from serving.auth import PERMISSIONS
 from serving.web import render
 from tests.serving.test_access import ROLES, routes
@@ -60,7 +61,7 @@ def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> Non
 
 def _plan(api: TestClient, served: Served) -> dict:
     r = api.post("/v1/inspections/plans", headers=headers(served, "data"), json={
-        "commune_id": served.communes[0], "month": "2032-03", "transaction_day": 10,
+        "commune_id": served.communes[0], "month": clock.month_of(clock.today()), "transaction_day": 10,
         "replace": True})  # fmt: skip
     assert r.status_code == 201, r.text
     return r.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,6 +13,12 @@ from tests.support.served import Served
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("VBSP_RISK_CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_today(served: Served) -> date:
+    """The browser tests' "today": the last day of the month the served scores are dated in."""
+    first = served.as_of.date().replace(day=1)
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 @dataclass

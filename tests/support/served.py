@@ -10,14 +10,17 @@ scores, and writes an API keys file with one client per role.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
@@ -25,6 +28,7 @@ from features import storage
 from features.build import build_feature_table
 from features.online_store import default_as_of, materialize
 from features.validation import load_tables
+from serving import clock
 from serving.auth import add_client
 from serving.model_store import load_registered
 from serving.portfolio import feature_table_months, score_frame, write_scores
@@ -138,3 +142,24 @@ def count_audit(engine: Engine) -> int:
     """Rows in the score audit log."""
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT COUNT(*) FROM score_audit")).scalar_one()
+
+
+def month_start(served: Served, k: int) -> str:
+    """``YYYY-MM``, ``k`` months after the month of the served scores' date."""
+    return clock.add_months(clock.month_of(served.as_of.date()), k)
+
+
+def set_today(client: TestClient, day: date) -> None:
+    """The service's "today" (the :func:`serving.clock.today` dependency), for this client."""
+    client.app.dependency_overrides[clock.today] = lambda: day  # type: ignore[attr-defined]
+
+
+def first_day(month: str) -> date:
+    """The first day of ``YYYY-MM``."""
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def last_day(month: str) -> date:
+    """The last day of ``YYYY-MM``."""
+    y, m = int(month[:4]), int(month[5:7])
+    return date(y, m, calendar.monthrange(y, m)[1])

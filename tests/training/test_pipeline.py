@@ -40,7 +40,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Path, Path]:
     """The small district's application feature table (Parquet) and its truth folder."""
-    district = small_training_data[0].parent
+    district = small_training_data[1].parent
     table = build_feature_table(load_tables(district), "application", "2025-12-31")
     path = store / "application.parquet"
     write_feature_table(iter([("all", table)]), path)  # the project's own writer

@@ -82,6 +82,68 @@
     });
   }
 
+  var WIDE = "(min-width: 900px)";
+
+  // Filters: folded on a phone (the list comes first), open on a wide screen.
+  function filters() {
+    if (window.matchMedia(WIDE).matches) {
+      document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    }
+  }
+
+  // The plan on a phone: one day at a time, chosen with the day tabs; every day when wide or printed.
+  function planDays() {
+    var box = document.querySelector(".days");
+    if (!box) { return; }
+    var days = Array.prototype.slice.call(box.querySelectorAll("section.day"));
+    var tabs = Array.prototype.slice.call(document.querySelectorAll(".day-tabs a[data-day]"));
+    function show(i) {
+      days.forEach(function (d, j) { d.classList.toggle("current", i === j); });
+      tabs.forEach(function (t, j) { if (i === j) { t.setAttribute("aria-current", "true"); } else { t.removeAttribute("aria-current"); } });
+    }
+    var current = parseInt(box.getAttribute("data-current") || "0", 10);
+    var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    days.forEach(function (d, j) { if (target && d.contains(target)) { current = j; } });
+    function layout() { box.classList.toggle("one-day", !window.matchMedia(WIDE).matches && days.length > 1); }
+    tabs.forEach(function (t, j) {
+      t.addEventListener("click", function (ev) {
+        if (!box.classList.contains("one-day")) { return; }
+        ev.preventDefault();
+        show(j);
+        days[j].querySelector("h2").scrollIntoView({ block: "start" });
+      });
+    });
+    show(current);
+    layout();
+    window.matchMedia(WIDE).addEventListener("change", layout);
+    if (target) { target.scrollIntoView({ block: "start" }); }
+  }
+
+  // Outcome forms: the "present and migrated" confirmation shows only when both are "yes".
+  function outcomes() {
+    document.querySelectorAll("form.outcome").forEach(function (form) {
+      var box = form.querySelector(".confirm");
+      if (!box) { return; }
+      function update() {
+        var p = form.querySelector("input[name=borrower_present]:checked");
+        var m = form.querySelector("input[name=migrated]:checked");
+        box.hidden = !(p && m && p.value === "yes" && m.value === "yes");
+      }
+      form.addEventListener("change", update);
+      update();
+    });
+  }
+
+  // After a form is answered (a score, an error): bring the answer into view and focus it.
+  function focusAnswer() {
+    var el = document.querySelector("[data-focus]") || document.getElementById("outcome-errors");
+    if (!el) { return; }
+    var details = el.closest("details");
+    if (details) { details.open = true; }
+    el.scrollIntoView({ block: "start" });
+    el.focus({ preventScroll: true });
+  }
+
   function wire() {
     document.querySelectorAll("[data-print]").forEach(function (b) {
       b.addEventListener("click", function () { window.print(); });
@@ -94,6 +156,10 @@
       });
     });
     drawCharts();
+    filters();
+    planDays();
+    outcomes();
+    focusAnswer();
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", wire); } else { wire(); }
 }());
