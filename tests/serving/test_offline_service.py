@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from serving import contacts
 from serving.app import create_app
 from serving.web.render import SECURITY_HEADERS
-from tests.support.served import PII_KEY, Served, headers, write_places
+from tests.support.served import PII_KEY, Served, headers, last_day, set_today, write_places
 from vbsp_state.schema import household_contacts, outcome_submissions, visit_outcomes
 
 NAME = "Hà Thị Canary-Zq"  # a name that appears nowhere else
@@ -65,6 +65,7 @@ def app19(
     write_reports(state)
     url = api_db.url.render_as_string(hide_password=False)
     with TestClient(create_app(served.settings(url, state_dir=state))) as client:
+        set_today(client, last_day(_month(1)))  # the plan's visits are then past (outcomes open)
         yield client
 
 

@@ -14,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from starlette.requests import Request
 
 from serving import clock
 from serving.auth import PERMISSIONS
 from serving.web import render
+from serving.web.data_page import csrf_token
 from tests.serving.test_access import ROLES, routes
 from tests.support.request_models import body_routes, example, fields, query_params, spoil
 from tests.support.served import Served, count_audit, headers
@@ -36,6 +38,16 @@ def assert_no_canary(text: str, where: object) -> None:
             assert form not in text, (where, canary, text[:300])
 
 
+CSRF = {"/ui/data/reload"}
+"""Page routes whose form carries a CSRF token (without it a permitted role is refused too)."""
+
+
+def _cookie_request(key: str) -> Request:
+    """A request carrying the sign-in cookie, to compute the form's CSRF token as the page does."""
+    cookie = f"vbsp_key={key}".encode()
+    return Request({"type": "http", "headers": [(b"cookie", cookie)]})
+
+
 def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> None:
     """Pages answer a browser: no or a wrong cookie is a redirect to the sign-in form (the 401
     of pages, showing no data); a role without the permission is 403."""
@@ -51,7 +63,10 @@ def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> Non
         api.cookies.clear()
         api.cookies.set("vbsp_key", served.keys[role], path="/ui")
         for method, path, perm in guarded:
-            code = api.request(method, path, follow_redirects=False).status_code
+            data = (
+                {"csrf": csrf_token(_cookie_request(served.keys[role]))} if path in CSRF else None
+            )
+            code = api.request(method, path, data=data, follow_redirects=False).status_code
             if role in PERMISSIONS[perm]:
                 assert code != 403 and code < 500, (role, method, path, code)
             else:
