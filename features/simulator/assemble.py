@@ -12,7 +12,7 @@ from features.simulator.lending import PROGRAM_CODES
 from features.simulator.records import NONE, Recorder
 
 if TYPE_CHECKING:
-    from features.simulator.commune import CommuneSim
+    from features.simulator.households import Households as CommuneSim  # no import cycle
 
 LOAN_STATUS = {0: "active", 1: "closed", 3: "frozen"}
 INST_STATUS = np.array(["pending", "paid", "overdue", "frozen"])

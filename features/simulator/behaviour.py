@@ -16,7 +16,7 @@ import numpy as np
 from features.simulator.risk import DEPOSIT_AMOUNT, DEPOSIT_SEASON, WITHDRAWAL_RATE, sigmoid
 
 if TYPE_CHECKING:
-    from features.simulator.commune import CommuneSim
+    from features.simulator.households import Households as CommuneSim  # no import cycle
 
 RECORDS_OK = {
     False: 0.96,

@@ -38,7 +38,7 @@ from features.simulator.risk import (
 )
 
 if TYPE_CHECKING:
-    from features.simulator.commune import CommuneSim
+    from features.simulator.households import Households as CommuneSim  # no import cycle
 
 HORIZON = 12
 MISUSE_FOUND = 0.85  # chance an inspection of a misused loan finds it
