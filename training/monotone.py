@@ -68,6 +68,11 @@ misfit is several times larger (0.02 on the data set that motivated the check). 
 ``vbsp-risk train --monotone-tolerance``."""
 SAMPLE_ROWS = 40_000
 """Most training rows the test fits of ``auto`` use (seeded sample; see the module docstring)."""
+
+MAX_ROUNDS = 300
+"""Most rounds of the test fits: they compare constraint sets with one another on the same rows
+and rounds, so they need not reach the model's own round count (a portfolio test fit that ran
+to ~680 rounds made ``auto`` cost twenty minutes)."""
 _WINDOW = re.compile(r"_\d+m$")
 
 
@@ -158,9 +163,12 @@ def _fit_auc(
     params: dict[str, Any], constraints: list[int], rounds: int, stop: bool,
 ) -> tuple[float, int]:  # fmt: skip
     p = {**params, "monotone_constraints": constraints}
-    callbacks = [lgb.early_stopping(50, first_metric_only=True, verbose=False)] if stop else []
-    booster = lgb.train(p, dtrain, num_boost_round=rounds, valid_sets=[dvalid],
-                        valid_names=["valid"], callbacks=callbacks)  # fmt: skip
+    if stop:  # only the first fit looks at the validation set each round (to find the rounds)
+        callbacks = [lgb.early_stopping(50, first_metric_only=True, verbose=False)]
+        booster = lgb.train(p, dtrain, num_boost_round=rounds, valid_sets=[dvalid],
+                            valid_names=["valid"], callbacks=callbacks)  # fmt: skip
+    else:
+        booster = lgb.train(p, dtrain, num_boost_round=rounds)
     best = int(booster.best_iteration or 0) or rounds
     return roc_auc(y_valid, booster.predict(x_valid, num_iteration=best)), best
 
@@ -177,7 +185,7 @@ def choose_constraints(
     seed: int = 42,
     tolerance: float = TOLERANCE,
     sample_rows: int = SAMPLE_ROWS,
-    max_rounds: int = 1000,
+    max_rounds: int = MAX_ROUNDS,
 ) -> MonotoneChoice:
     """The constraints to fit with under ``mode`` (see the module docstring).
 
