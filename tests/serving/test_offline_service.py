@@ -116,7 +116,7 @@ def test_the_outbox_form_post_records_once(
 ) -> None:
     visit = plan19["visit_list"][1]["visit_id"]
     app19.cookies.set("vbsp_key", served.keys["inspector"])
-    form = {"use_of_funds": "correct", "borrower_present": "on", "notes": "gửi lại",
+    form = {"use_of_funds": "correct", "borrower_present": "yes", "migrated": "no", "notes": "gửi lại",
             "submission_id": uuid.uuid4().hex}  # fmt: skip
     try:
         for _ in range(3):
