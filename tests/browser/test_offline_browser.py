@@ -9,13 +9,13 @@ nothing and the test fails; console errors (a script or style refused by the CSP
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support.browser import LiveServer, login, shot
+from serving import clock
+from tests.support.browser import LiveServer, browser_today, login, shot
 from vbsp_state.schema import outcome_submissions, visit_outcomes
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
@@ -68,10 +68,10 @@ def _no_sideways_scroll(page: object) -> None:
     assert width <= 1, f"page scrolls sideways by {width}px"
 
 
-def _month(offset: int) -> str:
-    today = date.today()
-    m = today.month - 1 + offset
-    return f"{today.year + m // 12}-{m % 12 + 1:02d}"
+def _month(server: LiveServer) -> str:
+    """The live server's current month (its "today" is set at the served scores' month end), so
+    the plan's visits are past and their outcomes open; both sizes share the one plan."""
+    return clock.month_of(browser_today(server.served))
 
 
 def _plan_id(server: LiveServer, month: str) -> str:
@@ -99,7 +99,7 @@ def test_inspector_records_an_outcome_offline_and_it_is_sent_once(
     sized: tuple[str, object], live_server: LiveServer
 ) -> None:
     size, context = sized
-    plan_id = _plan_id(live_server, _month(0 if size == "phone" else 1))
+    plan_id = _plan_id(live_server, _month(live_server))
     page = context.new_page()  # type: ignore[attr-defined]
     page.set_default_timeout(20_000)
     errors = _console_errors(page)
@@ -110,12 +110,15 @@ def test_inspector_records_an_outcome_offline_and_it_is_sent_once(
     assert page.evaluate("!!navigator.serviceWorker.controller")
     context.set_offline(True)  # type: ignore[attr-defined]
     page.goto(f"{live_server.url}/ui/plans/{plan_id}")  # the saved copy
-    visits = page.locator("li.visit:not(:has([data-testid=outcome]))")
+    visits = page.locator("li.visit:visible:not(:has([data-testid=outcome]))")
     assert visits.count() > 0
     visit = visits.first
     visit_id = (visit.get_attribute("id") or "")[2:]
     assert page.locator("#outbox").is_visible()  # "offline: the saved copy"
+    visit.locator("details.outcome-box > summary").click()  # each visit's form opens on its own
     visit.locator("select").select_option("partial")
+    visit.locator("input[name=borrower_present][value=yes]").check()  # nothing is pre-ticked
+    visit.locator("input[name=migrated][value=no]").check()
     visit.locator("input[name=notes]").fill("Ghi khi không có mạng")
     visit.locator("button[type=submit]").click()
     waiting = page.locator(f"#v-{visit_id} [data-testid=outcome-waiting]")
