@@ -77,8 +77,9 @@ def _month(server: LiveServer) -> str:
 def _plan_id(server: LiveServer, month: str) -> str:
     """The inspector's commune's plan for ``month`` (made through the API unless it exists)."""
     h = {"X-API-Key": server.served.keys["inspector"]}
-    body = {"commune_id": server.served.communes[0], "month": month, "capacity_per_day": 4,
-            "days": 2, "seed": 11}  # fmt: skip
+    # the plan the phone-pages test draws for the same month (3 days of 6): whichever runs first
+    body = {"commune_id": server.served.communes[0], "month": month, "capacity_per_day": 6,
+            "days": 3, "seed": 11}  # fmt: skip
     r = httpx.post(f"{server.url}/v1/inspections/plans", json=body, headers=h, timeout=60)
     if r.status_code == 201:
         return r.json()["plan_id"]
@@ -104,7 +105,7 @@ def test_inspector_records_an_outcome_offline_and_it_is_sent_once(
     page.set_default_timeout(20_000)
     errors = _console_errors(page)
     login(page, live_server, "inspector", f"/ui/plans/{plan_id}")
-    page.wait_for_selector("li.visit")
+    page.wait_for_selector("li.visit", state="attached")  # a phone shows one day at a time
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now under the service worker, which keeps this copy
     assert page.evaluate("!!navigator.serviceWorker.controller")
@@ -134,7 +135,7 @@ def test_inspector_records_an_outcome_offline_and_it_is_sent_once(
     )
     assert page.locator("#outbox").is_hidden()
     page.reload()  # nothing left to resend
-    page.wait_for_selector("li.visit")
+    page.wait_for_selector("li.visit", state="attached")  # a phone shows one day at a time
     assert _count(live_server, visit_outcomes, visit_id) == 1
     assert _count(live_server, outcome_submissions, visit_id) == 1
     shot(page, f"offline-plan-sent-{size}", full=False)
