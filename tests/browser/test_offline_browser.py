@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from serving import clock
 from tests.support.browser import LiveServer, browser_today, login, shot
+from tests.support.page_language import vietnamese_only
 from vbsp_state.schema import outcome_submissions, visit_outcomes
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
@@ -125,6 +126,7 @@ def test_inspector_records_an_outcome_offline_and_it_is_sent_once(
     waiting = page.locator(f"#v-{visit_id} [data-testid=outcome-waiting]")
     waiting.wait_for()
     assert page.locator("[data-outbox-count]").inner_text() == "1"
+    vietnamese_only(page, f"offline-plan-waiting-{size}")
     assert _count(live_server, visit_outcomes, visit_id) == 0
     _no_sideways_scroll(page)
     shot(page, f"offline-plan-waiting-{size}", full=False)
@@ -153,6 +155,7 @@ def test_data_team_page_and_reload(sized: tuple[str, object], live_server: LiveS
     page.click("[data-testid=reload-form] button")
     page.wait_for_load_state()
     assert "v1" in page.locator("[data-testid=reloaded]").inner_text()
+    vietnamese_only(page, f"data-page-{size}")
     shot(page, f"data-page-{size}")
     assert errors == [], errors
 

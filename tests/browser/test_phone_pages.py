@@ -17,47 +17,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.browser import ARTIFACTS, LiveServer, login
+from tests.support.page_language import VISIBLE_TEXT, english_words
 
 SHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 768)}
-# English words a Vietnamese page must not show (none of them is also a Vietnamese word).
-ENGLISH = frozenset(
-    """
-the and of for with from this that these is are was be not must should cannot than over under
-household households risk score scores scored plan plans visit visits outcome outcomes save
-saved print model models amount cap program programs month months error errors invalid field
-body input greater unknown found page login logout filter filters band bands probability reason
-reasons rank village group groups commune communes yes random selection outstanding exposure
-days today stale champion version loaded history application applications result results term
-grace purpose borrower present migrated notes recorded confirm open close back home average
-district change chart data view portfolio metrics card alias decided action gate passed role
-inspector officer admin team switch language none never all show shown sort per week weekday
-monday tuesday wednesday thursday friday saturday sunday january february march april may june
-july august september october november december percentage points pp vnd
-""".split()  # noqa: SIM905 (a word list reads better as text)
-)
-
-_VISIBLE_TEXT = """() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const el = n.parentElement;
-    if (!el || !n.textContent.trim()) continue;
-    if (el.closest('script,style,[translate="no"]')) continue;
-    const lang = el.closest('[lang]');
-    if (lang && lang.getAttribute('lang') !== 'vi') continue;
-    if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0 || r.right <= 0) continue;
-    out.push(n.textContent);
-  }
-  for (const el of document.querySelectorAll('input[placeholder],[aria-label]')) {
-    if (el.closest('[lang="en"]') || !el.checkVisibility()) continue;
-    out.push(el.getAttribute('placeholder') || '', el.getAttribute('aria-label') || '');
-  }
-  return out.join(' ');
-}"""
-
 _SMALL_TARGETS = """() => {
   const small = [];
   const sel = 'a[href],button,input:not([type=hidden]),select,textarea,summary';
@@ -110,13 +73,6 @@ def _console_error(message: object, page: object) -> bool:
     return not (status and (url == page.url or re.search(r"/ui/visits/[^/]+/outcome$", url)))
 
 
-def english_words(text: str) -> set[str]:
-    """Words of ``text`` found in :data:`ENGLISH` (case-insensitive, whole words: "bề" or "nợ"
-    are not "be" or "no", also when the page writes them decomposed)."""
-    words = re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text))
-    return {w for w in words if w.lower() in ENGLISH}
-
-
 def check(page: object, device: str, errors: list[str], name: str) -> None:
     """The checks every page passes at every width, then its screenshots (the whole page, and
     the screen in view, where the errand has taken the person)."""
@@ -130,7 +86,7 @@ def check(page: object, device: str, errors: list[str], name: str) -> None:
         small = page.evaluate(_SMALL_TARGETS)  # type: ignore[attr-defined]
         assert not small, f"{name}: tap targets under 44 px: {small}"
     if page.locator("html").get_attribute("lang") == "vi":  # type: ignore[attr-defined]
-        found = english_words(page.evaluate(_VISIBLE_TEXT))  # type: ignore[attr-defined]
+        found = english_words(page.evaluate(VISIBLE_TEXT))  # type: ignore[attr-defined]
         assert not found, f"{name}: English words on a Vietnamese page: {sorted(found)}"
 
 

@@ -34,7 +34,9 @@ NAN = math.nan
 
 def _frame(name: str, rows: list[tuple]) -> pd.DataFrame:
     """A contract table from tuples in contract column order (dates as ms, like Parquet)."""
-    df = pd.DataFrame(rows, columns=TABLES[name].columns)
+    cols = list(TABLES[name].columns)
+    # optional trailing columns (e.g. households.member_no) may be left out, as an export may
+    df = pd.DataFrame(rows, columns=cols[: len(rows[0])] if rows else cols)
     for c in df.columns:
         if c.endswith("_date"):
             df[c] = pd.to_datetime(df[c]).astype("datetime64[ms]")

@@ -26,12 +26,14 @@ from training.train import train_view
 THREE_COMMUNES = SimConfig(households=2000, seed=5, start="2019-01", end="2025-12")
 EXPORT = "2025-12-31"
 FLOODED = ["C01", "C02"]
-HAZARD_FEATURES = {"hazards_3m", "hazards_12m", "hazard_max_severity_12m", "months_since_hazard"}
+HAZARD_FEATURES = {
+    "hazards_3m", "hazards_12m", "hazard_max_severity_12m", "months_since_hazard", "hazard_pressure"
+}  # fmt: skip
 ARREARS_FEATURES = {
     "interest_ontime_share_3m", "interest_ontime_share_6m", "interest_ontime_share_12m",
     "interest_ontime_share_24m", "arrears_streak_current", "arrears_streak_max_24m",
     "months_since_arrears", "group_ontime_share_6m", "group_ontime_share_12m",
-    "group_arrears_rate_6m", "group_arrears_rate_12m", "commune_arrears_share_3m",
+    "group_arrears_rate_2m", "group_arrears_rate_6m", "group_arrears_rate_12m", "commune_arrears_share_3m",
     "commune_arrears_trend_3m",
 }  # fmt: skip
 PROGRAM_FEATURES = {"main_program", "loan_to_cap", "outstanding_principal"}
