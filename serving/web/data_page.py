@@ -48,17 +48,20 @@ def _decisions(page: Page) -> dict[str, dict]:
     return out
 
 
-def reload_lines(page: Page, result: dict[str, str]) -> list[tuple[str, str]]:
-    """The reload's report in the page's language (the service words it in English)."""
+def reload_lines(page: Page, result: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The reload's report in the page's language (the service words it in English): per line
+    the label, the words and the model reference (an identifier, shown untranslated)."""
     lines = []
     for key, text in result.items():
         label = page.t(f"view_{key}" if key in ("portfolio", "application") else f"data_{key}")
         word, _, rest = text.partition(" ")
         if word.rstrip(":") in ("unchanged", "loaded", "failed", "reloaded"):
-            text = f"{page.t('data_r_' + word.rstrip(':'))} {rest}".strip()
+            lines.append((label, page.t("data_r_" + word.rstrip(":")), rest.strip()))
         elif rest.startswith("households scored with "):
-            text = f"{word} {page.t('data_scored')} {rest.removeprefix('households scored with ')}"
-        lines.append((label, text))
+            ident = rest.removeprefix("households scored with ")
+            lines.append((label, f"{word} {page.t('data_scored')}", ident))
+        else:
+            lines.append((label, text, ""))
     return lines
 
 

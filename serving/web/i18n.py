@@ -383,10 +383,7 @@ TEXT.update(
         "data_gate_failed": ("Không đạt kiểm định", "Gate failed"),
         "data_no_decision": ("Chưa có quyết định nào được ghi", "No decision recorded"),
         "data_monitor": ("Lần theo dõi gần nhất", "Last monitoring run"),
-        "data_no_monitor": (
-            "Chưa chạy `vbsp-risk monitor`.",
-            "`vbsp-risk monitor` has not been run.",
-        ),
+        "data_no_monitor": ("Chưa chạy lệnh theo dõi", "Not yet run:"),
         "data_alerts": ("Cảnh báo trôi dữ liệu", "Drift alerts"),
         "data_no_alerts": ("Không có cảnh báo.", "No alerts."),
         "data_maturity": ("Độ chín của nhãn", "Label maturity"),
@@ -397,10 +394,7 @@ TEXT.update(
         "data_predicted": ("Dự báo", "Predicted"),
         "data_realized": ("Thực tế", "Realized"),
         "data_fairness": ("Công bằng (theo nhóm)", "Fairness (by group)"),
-        "data_no_fairness": (
-            "Chưa chạy `vbsp-risk fairness`.",
-            "`vbsp-risk fairness` has not been run.",
-        ),
+        "data_no_fairness": ("Chưa chạy lệnh kiểm tra công bằng", "Not yet run:"),
         "data_reload": ("Nạp lại mô hình", "Reload models"),
         "data_reloaded": ("Đã nạp lại", "Reloaded"),
         "data_csrf": (

@@ -36,7 +36,11 @@
     list.textContent = "";
     mine.forEach(function (i) {
       var li = document.createElement("li");
-      li.textContent = i.label + " · " + new Date(i.at).toLocaleString(document.documentElement.lang);
+      var id = document.createElement("span");  // a household id: a name, not words
+      id.setAttribute("translate", "no");
+      id.textContent = i.label;
+      li.appendChild(id);
+      li.appendChild(document.createTextNode(" · " + new Date(i.at).toLocaleString(document.documentElement.lang)));
       li.setAttribute("data-outbox-item", i.key);
       list.appendChild(li);
     });
