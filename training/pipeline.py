@@ -130,7 +130,7 @@ def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None
 
 def _data_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     """The data folder with the bank's ``loans``: given, beside ``truth/``, or the state's."""
-    from vbsp_risk.settings import get_state
+    from vbsp_state.settings import get_state
 
     for cand in (explicit, Path(truth_dir).parent if truth_dir else None, get_state().data_dir):
         if cand is not None and any(Path(cand).glob("loans*")):
