@@ -9,6 +9,45 @@ import logging
 
 import typer
 
+from vbsp_risk import (
+    contacts_cmd,
+    db_cmd,
+    docs_cmd,
+    fairness_cmd,
+    features_cmd,
+    keys_cmd,
+    monitor_cmd,
+    plan_cmd,
+    retrain_cmd,
+    run_cmd,
+    score_cmd,
+    serve_cmd,
+    simulate_cmd,
+    summary_cmd,
+    train_cmd,
+    validate_cmd,
+)
+
+COMMANDS = (
+    validate_cmd,
+    docs_cmd,
+    simulate_cmd,
+    summary_cmd,
+    run_cmd,
+    features_cmd,
+    train_cmd,
+    keys_cmd,
+    db_cmd,
+    serve_cmd,
+    score_cmd,
+    monitor_cmd,
+    fairness_cmd,
+    retrain_cmd,
+    plan_cmd,
+    contacts_cmd,
+)
+"""Command modules, each named for its command; each adds itself with ``register(app)``."""
+
 app = typer.Typer(
     help="vbsp-risk: risk scoring for a VBSP district transaction office.", no_args_is_help=True
 )
@@ -27,36 +66,5 @@ def _main(
     install_log_filter()  # "-" outside the service's requests
 
 
-# --- validate / docs (features.validation, features.contract_docs) ---------------------------
-from vbsp_risk import validate_cmd as _validate_cmd  # noqa: E402
-
-_validate_cmd.register(app)
-
-# --- simulate / run (features.simulator) -------------------------------------------------------
-from vbsp_risk import simulate_cmd as _simulate_cmd  # noqa: E402
-
-_simulate_cmd.register(app)
-from vbsp_risk import features_cmd as _features_cmd  # noqa: E402
-
-_features_cmd.register(app)
-from vbsp_risk import train_cmd as _train_cmd  # noqa: E402
-
-_train_cmd.register(app)
-from vbsp_risk import keys_cmd as _keys_cmd  # noqa: E402
-
-_keys_cmd.register(app)
-from vbsp_risk import serve_cmd as _serve_cmd  # noqa: E402
-
-_serve_cmd.register(app)
-from vbsp_risk import score_cmd as _score_cmd  # noqa: E402
-
-_score_cmd.register(app)
-from vbsp_risk import monitor_cmd as _monitor_cmd  # noqa: E402
-
-_monitor_cmd.register(app)
-from vbsp_risk import plan_cmd as _plan_cmd  # noqa: E402
-
-_plan_cmd.register(app)
-from vbsp_risk import contacts_cmd as _contacts_cmd  # noqa: E402
-
-_contacts_cmd.register(app)
+for _module in COMMANDS:
+    _module.register(app)

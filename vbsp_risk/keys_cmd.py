@@ -1,4 +1,4 @@
-"""CLI sub-commands ``keys`` (issue and list API keys) and ``db`` (migrate the service database).
+"""CLI sub-command ``keys``: issue and list the scoring service's API keys.
 
 Keys are written to the keys file (default ``$VBSP_RISK_STATE_DIR/api_keys.json``) as SHA-256
 hashes only; the service loads the file into its database when it starts.
@@ -21,7 +21,6 @@ err_console = Console(stderr=True)
 KEYS_FILE_NAME = "api_keys.json"
 
 keys_app = typer.Typer(help="Issue and list the scoring service's API keys.", no_args_is_help=True)
-db_app = typer.Typer(help="The scoring service's database schema.", no_args_is_help=True)
 
 _KEYS_FILE_HELP = f"API keys file (default: $VBSP_RISK_STATE_DIR/{KEYS_FILE_NAME})."
 
@@ -83,42 +82,6 @@ def list_cmd(
     console.print(table)
 
 
-@db_app.command("upgrade")
-def upgrade_cmd() -> None:
-    """Migrate the service database ($VBSP_RISK_DATABASE_URL) to the code's revision."""
-    from vbsp_state.engine import make_engine
-    from vbsp_state.migrate import safe_url, upgrade
-
-    engine = make_engine(get_state().db_url)
-    try:
-        revision = upgrade(engine)
-        console.print(
-            f"database {safe_url(engine)} at revision [green]{revision}[/]", soft_wrap=True
-        )
-    finally:
-        engine.dispose()
-
-
-@db_app.command("current")
-def current_cmd() -> None:
-    """Show the database's revision and the code's (exit 1 when they differ)."""
-    from vbsp_state.engine import make_engine
-    from vbsp_state.migrate import current_revision, head_revision, safe_url
-
-    engine = make_engine(get_state().db_url)
-    try:
-        current, head = current_revision(engine), head_revision()
-    finally:
-        engine.dispose()
-    console.print(
-        f"database {safe_url(engine)}: revision {current or 'none'} (code: {head})", soft_wrap=True
-    )
-    if current != head:
-        console.print("[yellow]not up to date[/]: run `vbsp-risk db upgrade`", soft_wrap=True)
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
-    """Add the ``keys`` and ``db`` sub-commands to the root CLI."""
+    """Add the ``keys`` sub-command to the root CLI."""
     app.add_typer(keys_app, name="keys")
-    app.add_typer(db_app, name="db")

@@ -1,4 +1,4 @@
-"""CLI commands ``monitor``, ``fairness`` and ``retrain`` (the data team's monthly routine)."""
+"""CLI command ``monitor``: drift, label maturity, back-test and alerts of the champion."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from training import N_BOOT
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -91,79 +88,6 @@ def monitor_cmd(
         console.print(f"{n} alert(s) stored as service events")
 
 
-def fairness_cmd(
-    data: Path = typer.Option(..., "--data", help="Data folder (protected attributes)."),
-    model_name: str = typer.Option("overdue-risk-portfolio", "--model-name"),
-    out: Path | None = typer.Option(None, "--out", help="Folder for fairness.csv / .md."),
-    n_boot: int = typer.Option(200, "--n-boot", min=0),
-    capacity: int = typer.Option(5, "--capacity", min=1),
-) -> None:
-    """Fairness report of the champion on its run's test window (group-level figures)."""
-    import numpy as np
-
-    from training import fairness, monitor, tracking
-    from vbsp_state.settings import get_state
-
-    tracking.configure()
-    try:
-        champ = monitor.load_champion(model_name)
-    except ValueError as err:
-        console.print(f"[red]error:[/] {err}")
-        raise typer.Exit(1) from None
-    window = tracking.load_test_window(champ.run_id)
-    frame = window[window[champ.label].notna()].reset_index(drop=True)
-    frame = frame.assign(label=frame[champ.label].astype("int64"),
-                         lightgbm=champ.scorer.predict_proba(frame))  # fmt: skip
-    minority = fairness.read_minority_status(data)
-    report = fairness.fairness_report(frame, window, minority, capacity=capacity, n_boot=n_boot)
-    target = out or (get_state().reports_dir / "fairness")
-    fairness.write(report, target, capacity, n_boot)
-    console.print(fairness.markdown(report, capacity, n_boot))
-    console.print(f"files in {target} ({int(np.isfinite(report['value']).sum())} figures)")
-
-
-def retrain_cmd(
-    data: Path = typer.Option(..., "--data", help="Data folder (the month's export)."),
-    promote: bool = typer.Option(False, "--promote", help="Move the champion if the gate passes."),
-    view: list[str] = typer.Option(
-        ["portfolio", "application"], "--view", help="Views to train (repeat the option)."
-    ),
-    n_boot: int = typer.Option(N_BOOT, "--n-boot", min=0, help="Bootstrap replicates."),
-    seed: int = typer.Option(42, "--seed"),
-) -> None:
-    """validate → features → train → gate → (promote) → materialize; resumable and idempotent."""
-    from training.retrain import STEPS, RetrainError, retrain
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        task = bar.add_task("retrain", total=len(STEPS))
-
-        def progress(step: str, status: str) -> None:
-            if status == "start":
-                bar.update(task, description=f"{step} …")
-            else:
-                bar.console.print(f"  {step}: {status}")
-                bar.advance(task)
-
-        try:
-            res = retrain(data, promote=promote, views=view, n_boot=n_boot, seed=seed,
-                          progress=progress)  # fmt: skip
-        except (RetrainError, FileNotFoundError) as err:
-            console.print(f"[red]retrain stopped:[/] {err}")
-            raise typer.Exit(1) from None
-    for note in res.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    for v, d in res.steps["gate"]["decisions"].items():
-        console.print(f"[bold]{v}[/]: {d['action']} — champion v{d['champion']} "
-                      f"(candidate v{d['candidate']})")  # fmt: skip
-        for line in str(d["summary"]).splitlines():
-            console.print(f"    {line}")
-    console.print(f"state: {res.state_file} (ran {', '.join(res.ran) or 'nothing'}; "
-                  f"already done {', '.join(res.skipped) or 'nothing'})")  # fmt: skip
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``monitor``, ``fairness`` and ``retrain`` to the CLI."""
+    """Add ``monitor`` to the CLI."""
     app.command("monitor")(monitor_cmd)
-    app.command("fairness")(fairness_cmd)
-    app.command("retrain")(retrain_cmd)

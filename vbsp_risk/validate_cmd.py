@@ -1,4 +1,4 @@
-"""CLI commands ``validate`` (check a data folder against the contract) and ``docs``."""
+"""CLI command ``validate``: check a data folder against the data contract."""
 
 from __future__ import annotations
 
@@ -113,21 +113,6 @@ def validate_cmd(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def docs_cmd(
-    out: Path = typer.Option(Path("docs"), "--out", help="Documentation folder."),
-) -> None:
-    """Regenerate docs/data-contract.md and docs/feature-table.md from the code."""
-    from features.contract_docs import write_contract_docs
-    from features.feature_table import DOC_NAME, render_feature_table_doc
-
-    path = write_contract_docs(out)
-    console.print(f"[green]wrote[/] {path}")
-    path = Path(out) / DOC_NAME
-    path.write_text(render_feature_table_doc(), encoding="utf-8")
-    console.print(f"[green]wrote[/] {path}")
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``validate`` and ``docs`` to the CLI."""
+    """Add ``validate`` to the CLI."""
     app.command("validate")(validate_cmd)
-    app.command("docs")(docs_cmd)

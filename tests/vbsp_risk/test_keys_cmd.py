@@ -1,4 +1,4 @@
-"""``vbsp-risk keys`` and ``vbsp-risk db`` through the Typer runner."""
+"""``vbsp-risk keys`` through the Typer runner."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from serving.auth import hash_key, read_keys_file
+from tests.support.cli_app import sub_app
 from vbsp_risk.keys_cmd import register
-from vbsp_state.migrate import current_revision, head_revision
 
 runner = CliRunner()
 
@@ -21,14 +20,7 @@ runner = CliRunner()
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("VBSP_RISK_DATABASE_URL", raising=False)
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Root."""
-
-    register(app)
-    return app
+    return sub_app(register)
 
 
 def issued_key(output: str) -> str:
@@ -86,27 +78,3 @@ def test_list_without_a_keys_file(cli: typer.Typer, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["keys", "list", "--keys-file", str(tmp_path / "none.json")])
     assert result.exit_code == 2
     assert "no keys file" in result.output
-
-
-def test_db_current_and_upgrade(
-    cli: typer.Typer, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VBSP_RISK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    before = runner.invoke(cli, ["db", "current"])
-    assert before.exit_code == 1
-    assert "revision none" in before.output and "vbsp-risk db upgrade" in before.output
-    result = runner.invoke(cli, ["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    assert f"revision {head_revision()}" in result.output
-    assert current_revision(engine) == head_revision()
-    after = runner.invoke(cli, ["db", "current"])
-    assert after.exit_code == 0
-    assert f"revision {head_revision()} (code: {head_revision()})" in after.output
-
-
-def test_db_upgrade_defaults_to_sqlite_in_the_state_folder(
-    cli: typer.Typer, tmp_path: Path
-) -> None:
-    result = runner.invoke(cli, ["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "state" / "service.db").is_file()
