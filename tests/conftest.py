@@ -45,6 +45,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    """xdist's worker id (``gw0``, ...), or ``"master"`` — also under ``-p no:xdist``, where
+    xdist's own fixture of this name does not exist."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return "master" if workerinput is None else str(workerinput["workerid"])
+
+
+@pytest.fixture(scope="session")
 def small_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A small simulated district (600 borrowers, 7 years) shared by integration tests."""
     return shared_folder(

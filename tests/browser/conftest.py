@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from serving import clock
 from serving.app import create_app
 from tests.support.browser import ARTIFACTS, CHROMIUM, LiveServer, browser_today
-from tests.support.served import Served, fill_database, write_places
+from tests.support.served import Served, filled_sqlite_copy, write_places
 from vbsp_state.engine import make_engine
 from vbsp_state.schema import online_features
 
@@ -35,9 +35,8 @@ def live_server(
     import uvicorn
 
     folder = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{(folder / 'service.db').as_posix()}"
+    url = filled_sqlite_copy(served, folder)
     engine = make_engine(url)
-    fill_database(engine, served)
     with engine.connect() as conn:
         household = conn.execute(
             sa.select(online_features.c.entity_id)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from serving.app import create_app
 from tests.support.db_engines import pg_server_url, postgres_engine
-from tests.support.served import Served, fill_database
+from tests.support.served import Served, fill_database, filled_sqlite_copy
 from vbsp_state.engine import make_engine
 
 _PG = pg_server_url()
@@ -26,9 +26,7 @@ def api_db(
 ) -> Iterator[Engine]:
     """A filled service database: SQLite always, PostgreSQL when a server is reachable."""
     if request.param == "sqlite":
-        folder = tmp_path_factory.mktemp("api-db")
-        engine = make_engine(f"sqlite:///{(folder / 'service.db').as_posix()}")
-        fill_database(engine, served)
+        engine = make_engine(filled_sqlite_copy(served, tmp_path_factory.mktemp("api-db")))
         yield engine
         engine.dispose()
         return

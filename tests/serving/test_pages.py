@@ -13,7 +13,7 @@ from serving import clock
 from serving.app import create_app
 from tests.support.served import (
     Served,
-    fill_database,
+    filled_sqlite_copy,
     last_day,
     month_start,
     set_today,
@@ -24,13 +24,8 @@ from tests.support.served import (
 @pytest.fixture(scope="module")
 def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The real app on a filled SQLite database, with the data folder's places."""
-    from vbsp_state.engine import make_engine
-
     folder = tmp_path_factory.mktemp("pages")
-    url = f"sqlite:///{(folder / 'service.db').as_posix()}"
-    engine = make_engine(url)
-    fill_database(engine, served)
-    engine.dispose()
+    url = filled_sqlite_copy(served, folder)
     state = write_places(served, folder / "state")
     with TestClient(create_app(served.settings(url, state_dir=state))) as client:
         yield client

@@ -42,21 +42,10 @@ def served_env(served: object, db_url: str, **extra: object) -> dict[str, str]:
 
 
 def filled_sqlite(served: object, folder: Path) -> str:
-    """URL of a fresh copy of a filled service database (filled once per test session)."""
-    import shutil
+    """URL of a fresh copy of the filled service database (filled once per test run)."""
+    from tests.support.served import filled_sqlite_copy
 
-    from tests.support.served import fill_database
-    from vbsp_state.engine import make_engine
-
-    template = served.folder / "live-template.db"  # type: ignore[attr-defined]
-    if not template.is_file():
-        partial = template.with_suffix(".partial")
-        engine = make_engine(f"sqlite:///{partial.as_posix()}")
-        fill_database(engine, served)  # type: ignore[arg-type]
-        engine.dispose()  # the last connection checkpoints the WAL into the file
-        partial.rename(template)
-    shutil.copy(template, folder / "service.db")
-    return f"sqlite:///{(folder / 'service.db').as_posix()}"
+    return filled_sqlite_copy(served, folder)  # type: ignore[arg-type]
 
 
 def household_ids(db_url: str, n: int) -> list[str]:

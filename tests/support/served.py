@@ -1,18 +1,20 @@
-"""The small district trained, served and keyed, built once per session (``served``).
+"""The small district trained, served and keyed, built once per test run (``served``).
 
-Declared here and registered in ``tests/conftest.py`` only (with the helpers the tests of it share), so the service, browser and
-hardening tests share one instance.
+Declared here and registered in ``tests/conftest.py`` only (with the helpers the tests of it
+share), so the service, browser and hardening tests of every xdist worker share one instance.
 
 ``served`` trains both views on the small simulated district into a fresh MLflow store, makes
-them champions, migrates a service database, fills the online store and six months of portfolio
-scores, and writes an API keys file with one client per role.
+them champions, writes an API keys file with one client per role and a template service
+database (migrated, the online store and six months of portfolio scores filled) that tests copy.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
-from collections.abc import Iterator
+import json
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from features import storage
 from features.build import build_feature_table
+from features.catalog import VIEWS
 from features.online_store import default_as_of, materialize
 from features.validation import load_tables
 from serving import clock
@@ -33,11 +36,13 @@ from serving.auth import add_client
 from serving.model_store import load_registered
 from serving.portfolio import feature_table_months, score_frame, write_scores
 from serving.settings import ServiceSettings
+from tests.support.districts import shared_folder
 from training import tracking
 from training.pipeline import run_training
+from vbsp_state.engine import make_engine
 from vbsp_state.migrate import upgrade
+from vbsp_state.registry_names import CHAMPION, PORTFOLIO_MODEL, model_name
 
-VIEWS = ("portfolio", "application")
 OTHER = "C-OTHER"
 PII_KEY = hashlib.sha256(b"vbsp-risk-test-pii-key").hexdigest()
 
@@ -71,27 +76,30 @@ def fill_database(engine: Engine, served: Served) -> None:
     """Migrate, materialize the online store and write six months of portfolio scores."""
     upgrade(engine)
     materialize(served.tables, engine, served.as_of)
-    model = load_registered(served.tracking_uri, "overdue-risk-portfolio", "champion")
+    model = load_registered(served.tracking_uri, PORTFOLIO_MODEL, CHAMPION)
     frame = feature_table_months(
         pd.read_parquet(served.features["portfolio"]), 6, served.tables["households"]
     )
     write_scores(engine, score_frame(model, frame))
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory, small_district: Path) -> Iterator[Served]:
-    """Both views trained on the small district and made champions; keys for every role."""
-    folder = tmp_path_factory.mktemp("served")
-    tables = load_tables(small_district)
-    export = pd.Timestamp(storage.read_manifest(small_district)["export_date"])
+SERVED_JSON = "served.json"
+"""The built store's keys and champion versions, for the workers that did not build it."""
+TEMPLATE_DB = "service-template.db"
+"""A filled service database (SQLite) that tests copy instead of filling their own."""
+
+
+def _train_champions(folder: Path, district: Path, features: dict[str, Path]) -> dict[str, str]:
+    """Both views trained into ``folder``'s MLflow store and made champions; view → version.
+
+    ``monotone="catalog"``: the catalog's constraints without the adaptive search (which has its
+    own tests in ``tests/training/test_monotone.py``); the served tests read scores, not how the
+    constraints were chosen.
+    """
+    import mlflow
+
     uri = f"sqlite:///{(folder / 'mlflow.db').as_posix()}"
-    features = {}
-    for view in VIEWS:
-        features[view] = folder / f"{view}.parquet"
-        build_feature_table(tables, view, export).to_parquet(features[view], index=False)
-    s = Served(folder, uri, features, folder / "api_keys.json", tables=tables)
-    s.as_of = default_as_of(export)
-    s.communes = sorted(tables["communes"]["commune_id"])
+    versions = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
@@ -100,28 +108,85 @@ def served(tmp_path_factory: pytest.TempPathFactory, small_district: Path) -> It
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         for view in VIEWS:
             res = run_training(
-                features[view], view=view, n_boot=20, truth_dir=small_district / "truth",
+                features[view], view=view, n_boot=20, truth_dir=district / "truth",
                 pool_features=features["portfolio"] if view == "application" else None,
+                monotone="catalog",
             )  # fmt: skip
-            name = f"overdue-risk-{view}"
-            client.set_registered_model_alias(name, "champion", res["model_version"])
-            s.versions[view] = str(res["model_version"])
-        import mlflow
-
+            client.set_registered_model_alias(model_name(view), CHAMPION, res["model_version"])
+            versions[view] = str(res["model_version"])
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-    first = s.communes[0]
-    for role, communes in (("officer", [first]), ("inspector", [first]), ("data", None),
-                           ("admin", None)):  # fmt: skip
-        s.keys[role] = add_client(s.keys_file, f"test-{role}", role, communes)
-    s.keys["officer_all"] = add_client(s.keys_file, "test-officer-all", "officer", None)
+    return versions
+
+
+def _issue_keys(keys_file: Path, communes: list[str]) -> dict[str, str]:
+    """One client per role (scoped to the first commune where a role is scoped) and the
+    all-commune and wrong-commune variants the access tests need; name → key."""
+    first = communes[0]
+    keys = {}
+    for role, scope in (("officer", [first]), ("inspector", [first]), ("data", None),
+                        ("admin", None)):  # fmt: skip
+        keys[role] = add_client(keys_file, f"test-{role}", role, scope)
+    keys["officer_all"] = add_client(keys_file, "test-officer-all", "officer", None)
     # Scoped to a commune the small district does not have: it may see none of its households.
-    s.keys["officer_other"] = add_client(s.keys_file, "test-officer-other", "officer", [OTHER])
-    s.keys["inspector_other"] = add_client(
-        s.keys_file, "test-inspector-other", "inspector", [OTHER]
+    keys["officer_other"] = add_client(keys_file, "test-officer-other", "officer", [OTHER])
+    keys["inspector_other"] = add_client(keys_file, "test-inspector-other", "inspector", [OTHER])
+    keys["inspector_all"] = add_client(keys_file, "test-inspector-all", "inspector", None)
+    return keys
+
+
+def _served(folder: Path, district: Path) -> Served:
+    """The :class:`Served` of a built folder (its tables read from the district)."""
+    tables = load_tables(district)
+    export = pd.Timestamp(storage.read_manifest(district)["export_date"])
+    features = {view: folder / f"{view}.parquet" for view in VIEWS}
+    uri = f"sqlite:///{(folder / 'mlflow.db').as_posix()}"
+    s = Served(folder, uri, features, folder / "api_keys.json", tables=tables)
+    s.as_of = default_as_of(export)
+    s.communes = sorted(tables["communes"]["commune_id"])
+    if (folder / SERVED_JSON).is_file():
+        built = json.loads((folder / SERVED_JSON).read_text(encoding="utf-8"))
+        s.keys, s.versions = built["keys"], built["versions"]
+    return s
+
+
+def build_served(folder: Path, district: Path) -> None:
+    """Fill an empty folder: feature tables, the trained store, keys and the template database."""
+    s = _served(folder, district)
+    export = pd.Timestamp(storage.read_manifest(district)["export_date"])
+    for view in VIEWS:
+        build_feature_table(s.tables, view, export).to_parquet(s.features[view], index=False)
+    s.versions = _train_champions(folder, district, s.features)
+    s.keys = _issue_keys(s.keys_file, s.communes)
+    engine = make_engine(f"sqlite:///{(folder / TEMPLATE_DB).as_posix()}")
+    fill_database(engine, s)
+    engine.dispose()  # the last connection checkpoints the WAL into the file
+    doc = {"keys": s.keys, "versions": s.versions}
+    (folder / SERVED_JSON).write_text(json.dumps(doc), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, small_district: Path
+) -> Served:
+    """Both views trained on the small district and made champions; keys for every role.
+
+    Built once per test run (:func:`tests.support.districts.shared_folder`): the folder is
+    shared by the xdist workers, so treat it as read-only — a test that registers versions or
+    moves aliases works on a copy of ``mlflow.db`` (as ``test_model_store`` and ``test_faults``
+    do), a test that writes to a service database copies :func:`filled_sqlite_copy`'s template.
+    """
+    folder = shared_folder(
+        tmp_path_factory, worker_id, "served", lambda out: build_served(out, small_district)
     )
-    s.keys["inspector_all"] = add_client(s.keys_file, "test-inspector-all", "inspector", None)
-    yield s
+    return _served(folder, small_district)
+
+
+def filled_sqlite_copy(served: Served, folder: Path) -> str:
+    """URL of a fresh copy, in ``folder``, of the filled service database built with ``served``."""
+    path = folder / f"service-{uuid.uuid4().hex[:8]}.db"
+    shutil.copy(served.folder / TEMPLATE_DB, path)
+    return f"sqlite:///{path.as_posix()}"
 
 
 def write_places(served: Served, state_dir: Path) -> Path:

@@ -9,15 +9,14 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.support.served import Served, fill_database
+from tests.support.served import Served, filled_sqlite_copy
 from vbsp_risk.cli import app
 from vbsp_state.engine import make_engine
 
 
 @pytest.fixture()
 def db(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
-    engine = make_engine(f"sqlite:///{(tmp_path / 'service.db').as_posix()}")
-    fill_database(engine, served)
+    engine = make_engine(filled_sqlite_copy(served, tmp_path))
     monkeypatch.setenv("VBSP_RISK_DATABASE_URL", str(engine.url))
     monkeypatch.setenv("VBSP_RISK_TRACKING_URI", served.tracking_uri)
     monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))  # no places: ids shown
