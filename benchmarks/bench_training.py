@@ -39,6 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from features.catalog import VIEWS
 from training import N_BOOT
 from training.fit import model_frame
 from training.pipeline import read_truth
@@ -46,7 +47,6 @@ from training.train import STAGES, TrainResult, train_view
 from training.training_table import read_training_table
 
 BUDGET_SECONDS = 180.0
-VIEWS = ("portfolio", "application")
 
 
 def _tables(args: argparse.Namespace) -> tuple[dict[str, Path], Path | None]:

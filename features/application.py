@@ -28,8 +28,9 @@ import pandas as pd
 
 from features import domain
 from features.application_burden import HISTORY_INPUTS, burden_row
-from features.application_rules import _number, validate_application
+from features.application_rules import validate_application
 from features.catalog import APPLICATION_FEATURES, feature_dtypes, feature_names
+from features.numbers import finite_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def application_vector(
     """
 
     def num(key: str) -> float:
-        v = _number(application.get(key))
+        v = finite_or_none(application.get(key))
         return math.nan if v is None else float(v)
 
     return application_row(

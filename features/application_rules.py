@@ -7,21 +7,10 @@ batch validation of the ``loans`` table uses. Pure functions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from features import domain
-
-
-def _number(value: object) -> float | None:
-    """A finite number, or ``None`` for a missing / non-numeric value."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) or math.isinf(x) else x
+from features.numbers import finite_or_none
 
 
 def _vnd(x: float) -> str:
@@ -52,9 +41,9 @@ def validate_application(row: Mapping[str, object]) -> list[str]:
         problems.append(
             f"unknown purpose {purpose!r}; expected one of: {', '.join(domain.PURPOSES)}"
         )
-    amount = _number(row.get("amount"))
-    term = _number(row.get("term_months"))
-    grace = _number(row.get("grace_months"))
+    amount = finite_or_none(row.get("amount"))
+    term = finite_or_none(row.get("term_months"))
+    grace = finite_or_none(row.get("grace_months"))
     if amount is None:
         problems.append(f"amount must be a number of VND, got {row.get('amount')!r}")
     elif amount <= 0:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.application import application_features
-from features.catalog import LABELS, LabelDefinition, all_feature_names
+from features.catalog import LABELS, VIEWS, LabelDefinition, all_feature_names
 from features.context import area_features, group_features
 from features.history import borrower_features
 from features.labels import make_labels
@@ -31,7 +31,6 @@ from features.snapshots import portfolio_snapshots
 
 logger = logging.getLogger(__name__)
 
-VIEWS = ("portfolio", "application")
 PLACE = ["group_id", "village_id", "commune_id"]
 APPLICATION_FIELDS = ["program", "purpose", "amount", "term_months", "grace_months"]
 
@@ -158,7 +157,7 @@ def iter_feature_table(
         labels: Label definitions (default :data:`features.catalog.LABELS`).
     """
     if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+        raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
     defs = LABELS if labels is None else labels
     export = pd.Timestamp(export_date)
     start_month = start_month or as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
@@ -253,7 +252,7 @@ def partitioned_feature_table(
     from features import partitions, storage
 
     if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+        raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
     manifest = storage.read_manifest(data_dir)
     if "export_date" not in manifest:
         raise ValueError(

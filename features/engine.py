@@ -199,7 +199,7 @@ def partitioned_pieces(
     if isinstance(engine, LocalEngine):
         return build.partitioned_feature_table(data_dir, view, start_month, end_month, labels)
     if view not in build.VIEWS:
-        raise ValueError(f"view must be one of {build.VIEWS}, not {view!r}")
+        raise ValueError(f"view must be one of {list(build.VIEWS)}, not {view!r}")
     export_date = storage.read_manifest(data_dir).get("export_date")
     if export_date is None:
         raise ValueError(f"{data_dir}: manifest.json with export_date is needed to map communes")
@@ -231,7 +231,7 @@ def table_pieces(
     if isinstance(engine, LocalEngine):
         return build.iter_feature_table(tables, view, export_date, start_month, end_month, labels)
     if view not in build.VIEWS:
-        raise ValueError(f"view must be one of {build.VIEWS}, not {view!r}")
+        raise ValueError(f"view must be one of {list(build.VIEWS)}, not {view!r}")
     export = pd.Timestamp(export_date)
     first = as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
     start, end = _months(first, export, start_month, end_month)

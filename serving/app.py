@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from features.catalog import VIEWS
 from serving import api_docs, error_handlers
 from serving.deps import Services, services
 from serving.lifecycle import build_services, reload_models, reload_periodically
@@ -29,7 +30,6 @@ from serving.settings import ServiceSettings
 from serving.web import data_page, offline_pages, pages, render
 
 logger = logging.getLogger(__name__)
-VIEWS = ("portfolio", "application")
 
 
 def create_app(

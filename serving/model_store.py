@@ -26,7 +26,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from features.catalog import all_feature_names
+from features.catalog import VIEWS, all_feature_names
 from serving.fast_predict import SingleRowPredictor
 from serving.feature_matrix import FeatureMatrix
 from serving.model_checks import (
@@ -129,7 +129,7 @@ def from_scorer(scorer: Scorer, name: str, version: str, run_id: str = "") -> Lo
         ModelLoadError: If the feature list does not match the catalog's view.
     """
     view = str(scorer.meta.get("view", ""))
-    if view not in ("portfolio", "application"):
+    if view not in VIEWS:
         raise ModelLoadError(f"{name} v{version}: unknown view {view!r} in features.json")
     expected = all_feature_names(view)
     if list(scorer.names) != list(expected):

@@ -7,11 +7,11 @@ templates (:func:`features.reason_text.reason_text`), so training, docs and serv
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from features.numbers import finite_or_none
 from features.reason_text import reason_text
 
 TOP_K = 3
@@ -26,8 +26,7 @@ def _plain(value: object) -> float | str | bool | None:
         return bool(value)
     if isinstance(value, str):
         return value
-    x = float(value)  # type: ignore[arg-type]
-    return x if math.isfinite(x) else None
+    return finite_or_none(value)
 
 
 def top_reasons(

@@ -12,15 +12,16 @@ from pathlib import Path
 
 from pydantic import Field
 
+from vbsp_state.registry_names import APPLICATION_MODEL, CHAMPION, PORTFOLIO_MODEL
 from vbsp_state.settings import StateSettings
 
 
 class ServiceSettings(StateSettings):
     """Configuration of ``vbsp-risk serve`` (see the README's configuration table)."""
 
-    portfolio_model: str = Field("overdue-risk-portfolio", min_length=1, max_length=128)
-    application_model: str = Field("overdue-risk-application", min_length=1, max_length=128)
-    model_alias: str = Field("champion", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    portfolio_model: str = Field(PORTFOLIO_MODEL, min_length=1, max_length=128)
+    application_model: str = Field(APPLICATION_MODEL, min_length=1, max_length=128)
+    model_alias: str = Field(CHAMPION, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     api_keys_file: Path | None = Field(None, description="default state/api_keys.json")
     max_batch: int = Field(100, ge=1, le=1000)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)

@@ -10,6 +10,16 @@ BOOT_ROW_BUDGET = 40_000_000
 its 3-minute budget; the application view's (4,800 rows) keeps 1000."""
 MIN_BOOT = 200
 """Fewest replicates the row budget may leave."""
+GATE_N_BOOT = 500
+"""Replicates of the champion gate's paired, household-clustered bootstrap of the difference
+candidate − champion (:mod:`training.gate`): its lower 2.5 % bound decides, so it needs more draws
+than a report's interval."""
+RETRAIN_GATE_N_BOOT = 200
+"""At most this many gate replicates in the monthly retrain (:mod:`training.retrain`), which asks
+the gate for both views on every run: each replicate re-scores both models' window."""
+FAIRNESS_N_BOOT = 200
+"""Replicates of the fairness report's group intervals (:mod:`training.fairness`): descriptive
+figures per group, read beside each other, not a decision."""
 
 
 def boot_replicates(

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training import FAIRNESS_N_BOOT
+
 logger = logging.getLogger(__name__)
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -47,7 +49,6 @@ METRICS = ("selection_rate", "precision", "capture", "observed_rate", "mean_pred
            "calibration_ratio", "selection_ratio")  # fmt: skip
 REPORT_COLUMNS = ("dimension", "group", "households", "rows", "metric", "value", "lo", "hi")
 MIN_HOUSEHOLDS = 20
-N_BOOT = 200
 SEED = 42
 
 
@@ -166,7 +167,7 @@ def fairness_report(
     score: str = "lightgbm",
     label: str = "label",
     capacity: int = 5,
-    n_boot: int = N_BOOT,
+    n_boot: int = FAIRNESS_N_BOOT,
     seed: int = SEED,
 ) -> pd.DataFrame:
     """Group-level fairness figures with clustered bootstrap intervals (see module docstring).
@@ -277,7 +278,7 @@ def _cell(r: Mapping[str, Any], pct: bool = True) -> str:
     return f(r["value"])
 
 
-def markdown(report: pd.DataFrame, capacity: int = 5, n_boot: int = N_BOOT) -> str:
+def markdown(report: pd.DataFrame, capacity: int = 5, n_boot: int = FAIRNESS_N_BOOT) -> str:
     """The model card's fairness section (group-level figures)."""
     lines = [
         "## Fairness",
@@ -315,7 +316,9 @@ def metric_dict(report: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def write(report: pd.DataFrame, folder: Path, capacity: int = 5, n_boot: int = N_BOOT) -> dict:
+def write(
+    report: pd.DataFrame, folder: Path, capacity: int = 5, n_boot: int = FAIRNESS_N_BOOT
+) -> dict:
     """``fairness.csv`` and ``fairness.md`` in ``folder``; returns name → path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

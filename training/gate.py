@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training import GATE_N_BOOT
 from training.evaluate import CAPACITY_NOT_COMPUTED
 
 SLOPE_RANGE = (0.8, 1.2)
@@ -24,7 +25,6 @@ GATE_METRICS = ("roc_auc", "capture_at_capacity")
 CAPACITY_SATURATED = 0.9
 """Share of the window's rows visited at capacity from which capture at capacity is not compared."""
 PROBABILITY_METRICS = ("calibration_slope", "calibration_intercept", "predicted_rate", "brier")
-N_BOOT = 500
 GATE_SEED = 42
 DEFAULT_CAPACITY = 5
 
@@ -35,7 +35,7 @@ forced it; forced moves are recorded). The gate re-scores the candidate and the 
 on the candidate's test window, which must be the newest, and requires:
 
 * ROC AUC and capture at capacity: the 95 % paired, household-clustered bootstrap interval
-  ({N_BOOT} replicates) of the difference candidate − champion lies above zero (with no champion
+  ({GATE_N_BOOT} replicates) of the difference candidate − champion lies above zero (with no champion
   yet: candidate − a random ranking). When the capacity visits 90 % or more of the window's
   rows, only ROC AUC decides.
 * Calibration on the window: slope within [{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}] and predicted trouble
@@ -102,7 +102,7 @@ def gate_checks(
     candidate: np.ndarray,
     champion: np.ndarray | None,
     capacity: int = DEFAULT_CAPACITY,
-    n_boot: int = N_BOOT,
+    n_boot: int = GATE_N_BOOT,
     seed: int = GATE_SEED,
 ) -> tuple[dict[str, bool], dict[str, float], list[str]]:
     """Evaluate the gate's rule (module docstring) on one test window.

@@ -44,6 +44,7 @@ import pandas as pd
 
 from features.pit import add_months
 from training.drift import PSI_MAJOR, drift_table
+from vbsp_state.registry_names import CHAMPION, MONITORING_EXPERIMENT, PORTFOLIO_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +361,7 @@ class Champion:
     label: str
 
 
-def load_champion(model_name: str = "overdue-risk-portfolio", alias: str = "champion") -> Champion:
+def load_champion(model_name: str = PORTFOLIO_MODEL, alias: str = CHAMPION) -> Champion:
     """The ``alias`` version of ``model_name``: scorer and training window (MLflow configured).
 
     Raises:
@@ -393,7 +394,7 @@ def load_champion(model_name: str = "overdue-risk-portfolio", alias: str = "cham
 def monitor_champion(
     table: pd.DataFrame,
     export_date: str | pd.Timestamp,
-    model_name: str = "overdue-risk-portfolio",
+    model_name: str = PORTFOLIO_MODEL,
     config: MonitorConfig | None = None,
 ) -> MonitorReport:
     """:func:`monitor` of the registered champion on a portfolio feature table."""
@@ -406,7 +407,7 @@ def monitor_champion(
     )  # fmt: skip
 
 
-def log_report(report: MonitorReport, experiment: str = "overdue-risk-monitoring") -> str:
+def log_report(report: MonitorReport, experiment: str = MONITORING_EXPERIMENT) -> str:
     """Log a report as one MLflow run (tables as artifacts, PSI and alert counts as metrics)."""
     import mlflow
 

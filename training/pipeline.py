@@ -16,14 +16,13 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from features.catalog import VIEWS
 from training import N_BOOT, boot_replicates, tracking
 from training.monotone import DEFAULT_MODE, TOLERANCE
 from training.pyfunc_model import log_scorer_model, model_name_for
 from training.training_table import read_training_table
 
 logger = logging.getLogger(__name__)
-
-VIEWS = ("portfolio", "application")
 
 
 def read_feature_table(path: Path, label: str) -> pd.DataFrame:
@@ -319,7 +318,7 @@ def train_and_promote(
     truth_dir: Path | None = None,
     label: str = "trouble_12m",
     seed: int = 42,
-    views: Sequence[str] = VIEWS,
+    views: Sequence[str] = tuple(VIEWS),
     actor: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train every view and ask the gate to promote each (``make run``'s training stage).

@@ -40,6 +40,7 @@ from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
 from training.scorer import DIGEST_TAG, Scorer, file_digests
+from vbsp_state.registry_names import model_name
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +55,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")
 
 
-def default_model_name(view: str) -> str:
-    """Registered model name of a view: ``overdue-risk-portfolio`` / ``overdue-risk-application``."""
-    return f"overdue-risk-{view}"
-
-
 def model_name_for(table: pd.DataFrame, view: str, path: Path) -> str:
     """The registered model a table's training becomes a version of, when none is named.
 
     The project's own table (its features are exactly the view's catalog features, as
-    ``vbsp-risk features`` writes them) → :func:`default_model_name`, the model the service and
+    ``vbsp-risk features`` writes them) → :func:`vbsp_state.registry_names.model_name`, the model the service and
     the champion gate use. Any other table — a data team's own, with extra or fewer columns — is
     a different data set, so it gets its own model, named after the file (its stem, characters
     outside ``A-Z a-z 0-9 . _ -`` replaced by ``-``): otherwise its runs would become new
@@ -73,9 +69,9 @@ def model_name_for(table: pd.DataFrame, view: str, path: Path) -> str:
     from features.feature_table import feature_columns
 
     if set(feature_columns(table)) == set(all_feature_names(view)):
-        return default_model_name(view)
+        return model_name(view)
     stem = _UNSAFE.sub("-", Path(path).stem).strip("-.")
-    return stem or default_model_name(view)
+    return stem or model_name(view)
 
 
 class ScorerModel(mlflow.pyfunc.PythonModel):

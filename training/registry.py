@@ -59,16 +59,17 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
-from training import tracking
-from training.gate import DEFAULT_CAPACITY, N_BOOT, GateDecision, gate_checks
+from features.numbers import finite_or_none
+from training import GATE_N_BOOT, tracking
+from training.gate import DEFAULT_CAPACITY, GateDecision, gate_checks
 from training.pyfunc_model import schema_types, to_model_input
 from vbsp_state.engine import make_engine
+from vbsp_state.registry_names import CHAMPION
 from vbsp_state.schema import alias_history, metadata
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 
 # --- registry helpers -------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ def alias_history_frame(engine: Engine, model_name: str | None = None) -> pd.Dat
 
 
 def _finite(figures: dict[str, float]) -> dict[str, float | None]:
-    return {k: (float(v) if np.isfinite(v) else None) for k, v in figures.items()}
+    return {k: finite_or_none(v) for k, v in figures.items()}
 
 
 def _record_mlflow(client: MlflowClient, decision: GateDecision, run_id: str | None) -> str | None:
@@ -226,7 +227,7 @@ def promote(
     *,
     db_url: str | None = None,
     engine: Engine | None = None,
-    n_boot: int = N_BOOT,
+    n_boot: int = GATE_N_BOOT,
 ) -> GateDecision:
     """Move the ``champion`` alias to ``version`` if the gate passes (or ``force``); record it.
 

@@ -29,7 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from training import N_BOOT
+from features.catalog import VIEWS
+from training import N_BOOT, RETRAIN_GATE_N_BOOT
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def retrain(
     data_dir: Path,
     *,
     promote: bool = False,
-    views: Sequence[str] = ("portfolio", "application"),
+    views: Sequence[str] = tuple(VIEWS),
     state_dir: Path | None = None,
     label: str = "trouble_12m",
     seed: int = 42,
@@ -320,7 +321,7 @@ def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | Non
         name, version = m["model_name"], m["model_version"]
         if promote:
             d = registry.promote(name, version, reason=f"vbsp-risk retrain (data {fp[:12]})",
-                                 actor=actor, db_url=db_url, n_boot=min(n_boot, 200))  # fmt: skip
+                                 actor=actor, db_url=db_url, n_boot=min(n_boot, RETRAIN_GATE_N_BOOT))  # fmt: skip
             out["decisions"][view] = {
                 "action": d.action, "champion": d.to_version, "candidate": version,
                 "summary": d.summary, "gate_passed": d.gate_passed,
@@ -330,7 +331,9 @@ def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | Non
         before = registry.champion_version(client, name)
         cand = client.get_model_version(name, version)
         try:
-            checks, _fig, lines = registry._evaluate(client, name, cand, before, min(n_boot, 200))
+            checks, _fig, lines = registry._evaluate(
+                client, name, cand, before, min(n_boot, RETRAIN_GATE_N_BOOT)
+            )
             passed = all(checks.values())
         except Exception as err:  # the same failures the gate records as "could not evaluate"
             passed, lines = None, [f"the gate could not be evaluated: {err}"]

@@ -42,11 +42,12 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from vbsp_state import settings
+from vbsp_state.registry_names import PREFIX
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 
-EXPERIMENT_PREFIX = "overdue-risk"
+EXPERIMENT_PREFIX = PREFIX
 TEST_WINDOW_ARTIFACT = "gate/test_window.parquet"
 """Run artifact holding the test window (keys, label and features) for the champion gate."""
 PARAM_MAX = 6000

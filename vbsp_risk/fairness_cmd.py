@@ -12,15 +12,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from training import FAIRNESS_N_BOOT
+from vbsp_state.registry_names import PORTFOLIO_MODEL
+
 logger = logging.getLogger(__name__)
 console = Console()
 
 
 def fairness_cmd(
     data: Path = typer.Option(..., "--data", help="Data folder (protected attributes)."),
-    model_name: str = typer.Option("overdue-risk-portfolio", "--model-name"),
+    model_name: str = typer.Option(PORTFOLIO_MODEL, "--model-name"),
     out: Path | None = typer.Option(None, "--out", help="Folder for fairness.csv / .md."),
-    n_boot: int = typer.Option(200, "--n-boot", min=0),
+    n_boot: int = typer.Option(FAIRNESS_N_BOOT, "--n-boot", min=0),
     capacity: int = typer.Option(5, "--capacity", min=1),
 ) -> None:
     """Fairness report of the champion on its run's test window (group-level figures)."""

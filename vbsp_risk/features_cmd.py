@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vbsp_risk.options import EngineName, View, month_option
 from vbsp_state.settings import get_state
 
 if TYPE_CHECKING:
@@ -23,20 +23,6 @@ logger = logging.getLogger(__name__)
 console = Console()
 MAX_SHOWN = 20
 Piece = tuple[str, pd.DataFrame | None]
-
-
-class View(StrEnum):
-    """Feature-table views."""
-
-    portfolio = "portfolio"
-    application = "application"
-
-
-class EngineName(StrEnum):
-    """Where batch work runs (``features.engine``)."""
-
-    local = "local"
-    dask = "dask"
 
 
 ENGINE_HELP = "local: pandas, commune by commune in this process; dask: communes as Dask tasks."
@@ -57,15 +43,6 @@ def open_engine(engine: EngineName, scheduler: str) -> LocalEngine | DaskEngine:
     except (OSError, TimeoutError, ValueError) as err:
         console.print(f"[red]error[/]: cannot reach the Dask scheduler {scheduler}: {err}")
         raise typer.Exit(2) from None
-
-
-def _month(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return pd.Period(value, "M").strftime("%Y-%m")
-    except ValueError as err:
-        raise typer.BadParameter(f"'{value}' is not a month YYYY-MM") from err
 
 
 def load_valid(data: Path) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
@@ -144,8 +121,10 @@ def features_cmd(
         View.portfolio, "--view", help="portfolio (month-ends) or application (loans)."
     ),
     out: Path = typer.Option(..., "--out", help="Parquet file to write."),
-    from_: str | None = typer.Option(None, "--from", callback=_month, help="First month YYYY-MM."),
-    to: str | None = typer.Option(None, "--to", callback=_month, help="Last month YYYY-MM."),
+    from_: str | None = typer.Option(
+        None, "--from", callback=month_option, help="First month YYYY-MM."
+    ),
+    to: str | None = typer.Option(None, "--to", callback=month_option, help="Last month YYYY-MM."),
     engine: EngineName = typer.Option(EngineName.local, "--engine", help=ENGINE_HELP),
     scheduler: str = typer.Option("local", "--scheduler", help=SCHEDULER_HELP),
 ) -> None:

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vbsp_state.registry_names import PORTFOLIO_MODEL
+
 logger = logging.getLogger(__name__)
 console = Console()
 
@@ -42,7 +44,7 @@ def monitor_cmd(
     features: Path | None = typer.Option(
         None, "--features", help="Portfolio feature table instead of --data."
     ),
-    model_name: str = typer.Option("overdue-risk-portfolio", "--model-name"),
+    model_name: str = typer.Option(PORTFOLIO_MODEL, "--model-name"),
     out: Path | None = typer.Option(None, "--out", help="Folder for the report's tables."),
     record: bool = typer.Option(
         True, "--record/--no-record", help="Store alerts in the service's database."

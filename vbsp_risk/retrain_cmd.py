@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from features.catalog import VIEWS
 from training import N_BOOT
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def retrain_cmd(
     data: Path = typer.Option(..., "--data", help="Data folder (the month's export)."),
     promote: bool = typer.Option(False, "--promote", help="Move the champion if the gate passes."),
     view: list[str] = typer.Option(
-        ["portfolio", "application"], "--view", help="Views to train (repeat the option)."
+        list(VIEWS), "--view", help="Views to train (repeat the option)."
     ),
     n_boot: int = typer.Option(N_BOOT, "--n-boot", min=0, help="Bootstrap replicates."),
     seed: int = typer.Option(42, "--seed"),

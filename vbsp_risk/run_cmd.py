@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from features.catalog import VIEWS
 from vbsp_risk.simulate_cmd import do_simulate
 from vbsp_risk.summary_cmd import district_summary, print_summary
 from vbsp_state.settings import get_state
@@ -74,7 +75,7 @@ def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
 
     features_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for view in ("portfolio", "application"):
+    for view in VIEWS:
         paths[view] = features_dir / f"{view}.parquet"
         n = len(partitions.commune_ids(data))
         with Progress(TextColumn(f"{view} features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

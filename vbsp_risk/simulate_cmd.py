@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,17 +10,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vbsp_risk.options import month_option
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
 console = Console()
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def _month(value: str | None) -> str | None:
-    if value is not None and not MONTH.match(value):
-        raise typer.BadParameter(f"'{value}' is not a month YYYY-MM")
-    return value
 
 
 def do_simulate(out: Path, households: int, seed: int, start: str, end: str) -> dict:
@@ -51,11 +44,13 @@ def simulate_cmd(
     seed: int = typer.Option(
         20251231, "--seed", help="Random seed; same seed ⇒ byte-identical files."
     ),
-    start: str = typer.Option("2016-01", "--start", callback=_month, help="First month, YYYY-MM."),
+    start: str = typer.Option(
+        "2016-01", "--start", callback=month_option, help="First month, YYYY-MM."
+    ),
     end: str = typer.Option(
         "2025-12",
         "--end",
-        callback=_month,
+        callback=month_option,
         help="Last month, YYYY-MM (export date = its last day).",
     ),
 ) -> None:

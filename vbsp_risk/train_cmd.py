@@ -14,6 +14,7 @@ from rich.table import Table
 
 from training import N_BOOT
 from training.monotone import TOLERANCE
+from vbsp_risk.options import EngineName, View
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -28,26 +29,12 @@ HEADERS = {
 }
 
 
-class View(StrEnum):
-    """Feature-table views."""
-
-    portfolio = "portfolio"
-    application = "application"
-
-
 class Monotone(StrEnum):
     """Which catalog monotone constraints the booster is held to (training/monotone.py)."""
 
     catalog = "catalog"
     auto = "auto"
     off = "off"
-
-
-class Engine(StrEnum):
-    """Where boosters are fitted."""
-
-    local = "local"
-    dask = "dask"
 
 
 def _cell(m: dict[str, float], key: str) -> str:
@@ -113,8 +100,8 @@ def train_cmd(
         help="Application view: portfolio feature table whose monthly history is pooled into "
         "the training window (as make run does).",
     ),
-    engine: Engine = typer.Option(
-        Engine.local,
+    engine: EngineName = typer.Option(
+        EngineName.local,
         "--engine",
         help="local: LightGBM in this process; dask: boosters fitted by lightgbm.dask on a "
         "Dask cluster (same parameters; an ordinary LightGBM model is registered).",
@@ -149,7 +136,7 @@ def train_cmd(
     from training.pipeline import run_training
 
     train = run_training
-    if engine is Engine.dask:
+    if engine is EngineName.dask:
         from functools import partial
 
         from training.dask_train import run_training_dask

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
+from features.numbers import finite_or_none
 from serving.deps import Context, context
 from serving.priorities import priorities
 from serving.schemas import Priorities, errors
@@ -18,10 +18,6 @@ router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
 
 def _id_query(what: str) -> object:
     return Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description=what)
-
-
-def _num(x: object) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 @router.get("/priorities", response_model=Priorities, responses=errors(404))
@@ -54,9 +50,9 @@ def inspection_priorities(
             "village_id": r["village_id"],
             "probability": r["probability"],
             "band": r["band"],
-            "outstanding": _num(r["outstanding"]),
-            "exposure": _num(r["exposure"]),
-            "change_3m": _num(r["change_3m"]),
+            "outstanding": finite_or_none(r["outstanding"]),
+            "exposure": finite_or_none(r["exposure"]),
+            "change_3m": finite_or_none(r["change_3m"]),
             "reasons": r["reasons"],
         }
         for i, r in enumerate(ranked.to_dict("records"))
@@ -69,7 +65,7 @@ def inspection_priorities(
         "total": int(groups["members"].sum()),
         "households": households,
         "groups": [
-            {**g, "mean_change_3m": _num(g["mean_change_3m"]), "members": int(g["members"]),
+            {**g, "mean_change_3m": finite_or_none(g["mean_change_3m"]), "members": int(g["members"]),
              "rising_members": int(g["rising_members"]), "rising_together": bool(g["rising_together"])}
             for g in groups.to_dict("records")
         ],

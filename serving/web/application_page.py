@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from features import domain
 from features.catalog import CATEGORY_LABELS
+from features.numbers import finite_or_none
 from serving import clock
 from serving.deps import Context
 from serving.priorities import household_scores
@@ -20,7 +21,6 @@ from serving.scoring import ApplicationRejectedError, UnknownEntityError
 from serving.web import i18n, messages
 from serving.web.render import (
     Page,
-    finite_or_none,
     form_fields,
     form_number,
     page_for,

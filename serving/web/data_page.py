@@ -16,6 +16,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from features.catalog import VIEWS
 from serving.lifecycle import reload_models
 from serving.web import data_reports
 from serving.web.render import KEY_COOKIE, PAGES, Page, form_fields, page_for, render
@@ -53,7 +54,7 @@ def reload_lines(page: Page, result: dict[str, str]) -> list[tuple[str, str, str
     the label, the words and the model reference (an identifier, shown untranslated)."""
     lines = []
     for key, text in result.items():
-        label = page.t(f"view_{key}" if key in ("portfolio", "application") else f"data_{key}")
+        label = page.t(f"view_{key}" if key in VIEWS else f"data_{key}")
         word, _, rest = text.partition(" ")
         if word.rstrip(":") in ("unchanged", "loaded", "failed", "reloaded"):
             lines.append((label, page.t("data_r_" + word.rstrip(":")), rest.strip()))

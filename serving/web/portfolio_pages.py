@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from features.numbers import finite_or_none
 from serving import clock, contacts, household_finding, plan_store
 from serving.bands import BAND_NAMES, BANDS
 from serving.priorities import household_scores, priorities
 from serving.routers import plans
 from serving.web import i18n
-from serving.web.render import Page, finite_or_none, page_for, render, valid_id, visible_communes
+from serving.web.render import Page, page_for, render, valid_id, visible_communes
 from vbsp_state.schema import portfolio_scores
 
 router = APIRouter(include_in_schema=False)

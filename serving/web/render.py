@@ -201,7 +201,3 @@ def visible_communes(page: Page, model_name: str, version: str) -> list[str]:
     with page.svc.engine.connect() as conn:
         communes = sorted({r[0] for r in conn.execute(q.distinct())})
     return [c for c in communes if page.client is None or page.client.can_see_commune(c)]
-
-
-def finite_or_none(x: object) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 import typer
 
 
@@ -18,3 +20,13 @@ def sub_app(register: Callable[[typer.Typer], None]) -> typer.Typer:
 
     register(app)
     return app
+
+
+def state_cli(
+    register: Callable[[typer.Typer], None], state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> typer.Typer:
+    """:func:`sub_app` with the state folder at ``state_dir`` and no database URL set (the
+    state's default SQLite database applies)."""
+    monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(state_dir))
+    monkeypatch.delenv("VBSP_RISK_DATABASE_URL", raising=False)
+    return sub_app(register)

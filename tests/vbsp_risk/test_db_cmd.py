@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from tests.support.cli_app import sub_app
+from tests.support.cli_app import state_cli
 from vbsp_risk.db_cmd import register
 from vbsp_state.migrate import current_revision, head_revision
 
@@ -18,9 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("VBSP_RISK_DATABASE_URL", raising=False)
-    return sub_app(register)
+    return state_cli(register, tmp_path / "state", monkeypatch)
 
 
 def test_db_current_and_upgrade(

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from serving.auth import hash_key, read_keys_file
-from tests.support.cli_app import sub_app
+from tests.support.cli_app import state_cli
 from vbsp_risk.keys_cmd import register
 
 runner = CliRunner()
@@ -18,9 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("VBSP_RISK_DATABASE_URL", raising=False)
-    return sub_app(register)
+    return state_cli(register, tmp_path / "state", monkeypatch)
 
 
 def issued_key(output: str) -> str:
