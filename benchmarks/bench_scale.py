@@ -171,11 +171,11 @@ def step_train(args: argparse.Namespace) -> dict[str, Any]:
             wall = time.perf_counter() - t0
         mlflow.set_tracking_uri(None)
     if args.out:
-        r["scorer"].save(args.out)
-    m, p = r["metrics"]["lightgbm"], r["params"]
+        r.scorer.save(args.out)
+    m, p = r.metrics["lightgbm"], r.params
     return {
         "wall_s": wall,
-        "rows": int(sum(w["rows"] for w in r["split"].windows.values())),
+        "rows": int(sum(w["rows"] for w in r.split.windows.values())),
         "train_rows_used": p["train_rows_used"]["rows"],
         "train_window_rows": p["train_rows_used"]["window_rows"],
         "train_months": args.train_months,

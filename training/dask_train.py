@@ -29,7 +29,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -37,6 +37,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from training.fit import EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+
+if TYPE_CHECKING:
+    from training.pipeline import TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +188,7 @@ def run_training_dask(
     scheduler: str = "local",
     client: Any = None,
     **kwargs: Any,
-) -> dict[str, Any]:
+) -> TrainingRun:
     """:func:`training.pipeline.run_training` with its boosters fitted on a Dask cluster.
 
     Args:
@@ -202,7 +205,7 @@ def run_training_dask(
             client = stack.enter_context(dask_client(scheduler))
         stack.enter_context(dask_fitting(client))
         out = run_training(features_path, *args, **kwargs)
-        _tag_run(out["run_id"], client)
+        _tag_run(out.run_id, client)
     return out
 
 

@@ -1,7 +1,7 @@
 """One training, end to end: feature table → model → MLflow run → registry → (gate).
 
-:func:`run_training` is what ``vbsp-risk train`` and ``make run`` call; :func:`train_and_promote`
-trains both views of a district and asks the gate for their first champions.
+:func:`run_training` is what ``vbsp-risk train`` and the monthly routine
+(:func:`training.retrain.retrain`, which ``make run`` runs too) call for each view.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pandas as pd
 
 from features.catalog import VIEWS
 from training import N_BOOT, boot_replicates, tracking
+from training.gate import GateDecision
 from training.monotone import DEFAULT_MODE, TOLERANCE
 from training.pyfunc_model import log_scorer_model, model_name_for
 from training.training_table import read_training_table
@@ -156,15 +157,53 @@ def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataF
     return compact(out, feature_columns(out))
 
 
+NOT_ASKED = "the gate was not asked (--promote not given)"
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`run_training` did: the MLflow run, the registered version, the gate's answer.
+
+    Attributes:
+        run_id: The training run.
+        experiment_id: Its experiment (one per view).
+        model_name: The registered model it became a version of.
+        model_version: That version.
+        metrics: The trainer's test-window metrics, by ranking (``lightgbm``, ``practice`` ...).
+        split: The trainer's split (windows, kind, reason).
+        tracking_uri: The MLflow store written to.
+        params: The trainer's parameters, with its stage timings.
+        scorer: The registered model's scorer (its files).
+        promoted: Whether the gate moved the champion alias to this version.
+        reason: The gate's summary, or why it did not run.
+        decision: The gate's decision, or ``None`` when it was not asked.
+        seconds: Wall time of the whole training.
+    """
+
+    run_id: str
+    experiment_id: str
+    model_name: str
+    model_version: str
+    metrics: dict[str, Any]
+    split: Any
+    tracking_uri: str
+    params: dict[str, Any]
+    scorer: Any
+    promoted: bool = False
+    reason: str = NOT_ASKED
+    decision: GateDecision | None = None
+    seconds: float = 0.0
+
+
 def run_training(
     features_path: Path,
     label: str = "trouble_12m",
+    *,
     view: str = "portfolio",
     model_name: str | None = None,
     seed: int = 42,
     promote: bool = False,
     truth_dir: Path | None = None,
-    *,
     capacity: int = 5,
     n_boot: int = N_BOOT,
     actor: str | None = None,
@@ -175,7 +214,7 @@ def run_training(
     train_months: int | None = None,
     monotone: str = DEFAULT_MODE,
     monotone_tolerance: float = TOLERANCE,
-) -> dict[str, Any]:
+) -> TrainingRun:
     """Train one view on a feature table, log the run, register the model, optionally gate it.
 
     Args:
@@ -211,10 +250,7 @@ def run_training(
     uses, with numeric features as float32 (see ``docs/scale.md``).
 
     Returns:
-        ``run_id``, ``model_version``, ``model_name``, ``experiment_id``, ``promoted``,
-        ``reason`` (the gate's summary, or why it did not run), ``decision`` (the gate's, or
-        ``None``), ``metrics``, ``split``, ``seconds``, ``tracking_uri``, ``params`` (the
-        trainer's, with its stage timings) and ``scorer`` (the registered model's files).
+        The :class:`TrainingRun`.
 
     Raises:
         FileNotFoundError: If the feature table or the truth folder is missing.
@@ -283,20 +319,11 @@ def run_training(
     client = mlflow.MlflowClient()
     for key, value in {"view": view, "label": label, "run_id": run_id}.items():
         client.set_model_version_tag(model_name, version, key, value)
-    out: dict[str, Any] = {
-        "run_id": run_id,
-        "experiment_id": experiment_id,
-        "model_name": model_name,
-        "model_version": version,
-        "promoted": False,
-        "reason": "the gate was not asked (--promote not given)",
-        "decision": None,
-        "metrics": result.metrics,
-        "split": result.split,
-        "tracking_uri": uri,
-        "params": result.params,
-        "scorer": result.scorer,
-    }
+    out = TrainingRun(
+        run_id=run_id, experiment_id=experiment_id, model_name=model_name, model_version=version,
+        metrics=result.metrics, split=result.split, tracking_uri=uri, params=result.params,
+        scorer=result.scorer,
+    )  # fmt: skip
     if promote:
         from training.registry import promote as gate
 
@@ -307,48 +334,7 @@ def run_training(
             actor=actor,
             db_url=db_url,
         )
-        out.update(promoted=decision.promoted, reason=decision.summary, decision=decision)
-    out["seconds"] = time.perf_counter() - started
-    logger.info("trained %s v%s (run %s) in %.1f s", model_name, version, run_id, out["seconds"])
+        out.promoted, out.reason, out.decision = decision.promoted, decision.summary, decision
+    out.seconds = time.perf_counter() - started
+    logger.info("trained %s v%s (run %s) in %.1f s", model_name, version, run_id, out.seconds)
     return out
-
-
-def train_and_promote(
-    features: dict[str, Path],
-    truth_dir: Path | None = None,
-    label: str = "trouble_12m",
-    seed: int = 42,
-    views: Sequence[str] = tuple(VIEWS),
-    actor: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Train every view and ask the gate to promote each (``make run``'s training stage).
-
-    Args:
-        features: View → Parquet feature table.
-        truth_dir: Simulator ``truth/`` folder (oracle metrics).
-        label: Label column.
-        seed: Seed.
-        views: Views to train, in order.
-        actor: Who (recorded by the gate).
-
-    The application view is trained with the portfolio view's rows pooled into its training
-    window when both tables are given (:data:`training.train.POOL_NOTE`).
-
-    Returns:
-        View → the :func:`run_training` result.
-    """
-    return {
-        view: run_training(
-            features[view],
-            label,
-            view,
-            None,
-            seed,
-            True,
-            truth_dir,
-            actor=actor,
-            reason="make run: first champions of the simulated district",
-            pool_features=features.get("portfolio") if view == "application" else None,
-        )  # fmt: skip
-        for view in views
-    }

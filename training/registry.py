@@ -1,6 +1,6 @@
 """The champion gate: who may carry the registry alias ``champion``, and the audit of every move.
 
-:func:`promote` moves the alias ``champion`` of a registered model (``overdue-risk-portfolio``,
+:func:`evaluate_gate` judges a candidate; :func:`promote` moves the alias ``champion`` of a registered model (``overdue-risk-portfolio``,
 ``overdue-risk-application``) to a candidate version only when the gate passes:
 
 1. **Same, newest test window.** The candidate's run stores its test window
@@ -48,6 +48,8 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import mlflow
@@ -218,6 +220,89 @@ def _record_mlflow(client: MlflowClient, decision: GateDecision, run_id: str | N
 # --- the gate ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """The gate's verdict on a candidate against the current champion; nothing moved yet.
+
+    Attributes:
+        model_name: Registered model.
+        candidate_version: The version judged.
+        candidate_run_id: Its training run (where the test window is).
+        champion_version: The champion it was compared with (``None``: a random ranking).
+        passed: Every check passed; ``None`` when it could not be evaluated or the candidate is
+            already the champion.
+        checks: Check name → passed.
+        figures: The numbers behind the checks.
+        lines: Why, one line per check (human readable).
+    """
+
+    model_name: str
+    candidate_version: str
+    candidate_run_id: str | None
+    champion_version: str | None
+    passed: bool | None
+    checks: dict[str, bool] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def already_champion(self) -> bool:
+        """Whether the candidate already carries the alias (nothing to judge)."""
+        return self.champion_version == self.candidate_version
+
+    @property
+    def summary(self) -> str:
+        """The lines as one text."""
+        return "\n".join(self.lines)
+
+
+def evaluate_gate(
+    model_name: str,
+    version: str | int | None = None,
+    *,
+    n_boot: int = GATE_N_BOOT,
+    client: MlflowClient | None = None,
+) -> GateVerdict:
+    """Apply the gate's rule (module docstring) to a candidate; move and record nothing.
+
+    :func:`promote` acts on this verdict; the monthly retrain's dry run shows it. A failure to
+    evaluate (a champion that cannot score the window, a missing test window ...) is a verdict
+    with ``passed=None`` and a ``FAIL`` line, not an exception. MLflow must already point at the
+    tracking store (:func:`training.tracking.configure`).
+
+    Args:
+        model_name: Registered model name.
+        version: Candidate version (default: the newest).
+        n_boot: Bootstrap replicates of the paired difference.
+        client: An MLflow client (default: one on the configured store).
+
+    Returns:
+        The :class:`GateVerdict`.
+
+    Raises:
+        ValueError: If the model or version does not exist.
+    """
+    client = client or MlflowClient()
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException as err:
+        raise ValueError(f"no registered model named {model_name!r}") from err
+    version = str(version) if version is not None else latest_version(client, model_name)
+    try:
+        candidate = client.get_model_version(model_name, version)
+    except MlflowException as err:
+        raise ValueError(f"{model_name} has no version {version}") from err
+    before = champion_version(client, model_name)
+    verdict = partial(GateVerdict, model_name, version, candidate.run_id, before)
+    if before == version:
+        return verdict(None, lines=[f"version {version} is already the champion"])
+    try:
+        checks, figures, lines = _evaluate(client, model_name, candidate, before, n_boot)
+    except (ValueError, KeyError, FileNotFoundError, MlflowException) as err:
+        return verdict(None, lines=[f"FAIL the gate could not be evaluated: {err}"])
+    return verdict(all(checks.values()), checks, figures, lines)
+
+
 def promote(
     model_name: str,
     version: str | int | None = None,
@@ -231,8 +316,8 @@ def promote(
 ) -> GateDecision:
     """Move the ``champion`` alias to ``version`` if the gate passes (or ``force``); record it.
 
-    The rule is in the module docstring. MLflow must already point at the tracking store
-    (:func:`training.tracking.configure`).
+    The rule is in the module docstring; the verdict is :func:`evaluate_gate`'s. MLflow must
+    already point at the tracking store (:func:`training.tracking.configure`).
 
     Args:
         model_name: Registered model name.
@@ -251,28 +336,14 @@ def promote(
         ValueError: If the model or version does not exist.
     """
     client = MlflowClient()
-    try:
-        client.get_registered_model(model_name)
-    except MlflowException as err:
-        raise ValueError(f"no registered model named {model_name!r}") from err
-    version = str(version) if version is not None else latest_version(client, model_name)
-    try:
-        candidate = client.get_model_version(model_name, version)
-    except MlflowException as err:
-        raise ValueError(f"{model_name} has no version {version}") from err
+    verdict = evaluate_gate(model_name, version, n_boot=n_boot, client=client)
+    version, before = verdict.candidate_version, verdict.champion_version
     actor = actor or _default_actor()
-    before = champion_version(client, model_name)
-    checks: dict[str, bool] = {}
-    figures: dict[str, float] = {}
-    if before == version:
-        passed, lines, action = None, [f"version {version} is already the champion"], "unchanged"
+    lines = list(verdict.lines)
+    if verdict.already_champion:
+        action = "unchanged"
     else:
-        try:
-            checks, figures, lines = _evaluate(client, model_name, candidate, before, n_boot)
-            passed = all(checks.values())
-        except (ValueError, KeyError, FileNotFoundError, MlflowException) as err:
-            passed, lines = None, [f"FAIL the gate could not be evaluated: {err}"]
-        action = "promoted" if (passed or force) else "refused"
+        action = "promoted" if (verdict.passed or force) else "refused"
         if force:
             lines.append(f"FORCED by {actor}: the alias moves whatever the gate says")
     decision = GateDecision(
@@ -282,16 +353,16 @@ def promote(
         to_version=version if action == "promoted" else before,
         action=action,
         forced=bool(force) and action == "promoted",
-        gate_passed=passed,
+        gate_passed=verdict.passed,
         actor=actor,
         reason=reason or "",
         summary="\n".join(lines),
-        checks=checks,
-        figures=figures,
+        checks=dict(verdict.checks),
+        figures=dict(verdict.figures),
     )
     if action == "promoted":
         client.set_registered_model_alias(model_name, CHAMPION, version)
-    decision.gate_run_id = _record_mlflow(client, decision, candidate.run_id)
+    decision.gate_run_id = _record_mlflow(client, decision, verdict.candidate_run_id)
     if engine is None:
         engine = make_engine(db_url or get_state().db_url)
     record_audit(engine, decision, _store_name(mlflow.get_tracking_uri()))

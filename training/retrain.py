@@ -30,11 +30,15 @@ from typing import Any
 import pandas as pd
 
 from features.catalog import VIEWS
+from features.numbers import finite_or_none
 from training import N_BOOT, RETRAIN_GATE_N_BOOT
+from vbsp_state.settings import StateSettings, get_state
 
 logger = logging.getLogger(__name__)
 
 STEPS = ("validate", "features", "train", "gate", "materialize")
+VALIDATION_REPORT = "validation-report.json"
+"""The validate step's report (every failure), in the state's reports folder."""
 STATE_VERSION = 1
 
 
@@ -145,6 +149,8 @@ def retrain(
     n_boot: int = N_BOOT,
     db_url: str | None = None,
     actor: str | None = None,
+    reason: str = "",
+    features_dir: Path | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> RetrainResult:
     """Run the monthly routine on ``data_dir`` (module docstring).
@@ -161,6 +167,8 @@ def retrain(
         n_boot: Bootstrap replicates of the metrics and the gate.
         db_url: The service's database (online store, gate audit); default the state's.
         actor: Who runs it (recorded by the gate).
+        reason: Why (recorded by the gate; default ``vbsp-risk retrain (data <fingerprint>)``).
+        features_dir: Where the feature tables go (default: the retrain's work folder).
         progress: Called with ``(step, status)``; ``status`` is ``start``, ``done`` or
             ``skipped``.
 
@@ -172,7 +180,6 @@ def retrain(
         FileNotFoundError: If ``data_dir`` does not exist.
     """
     from features import storage
-    from vbsp_state.settings import StateSettings, get_state
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -186,6 +193,7 @@ def retrain(
     state.update(fingerprint=fp, data_dir=str(data_dir.resolve()), promote=promote,
                  views=list(views))  # fmt: skip
     result = RetrainResult(fp, state_file)
+    reason = reason or f"vbsp-risk retrain (data {fp[:12]})"
     say = progress or (lambda step, status: None)
     manifest = storage.read_manifest(data_dir)
     export = pd.Timestamp(manifest["export_date"])
@@ -218,14 +226,14 @@ def retrain(
         say(step, "start")
         started = time.perf_counter()
         if step == "validate":
-            rec = _validate(data_dir, export, tables_, settings.state_dir, result)
+            rec = _validate(data_dir, export, tables_, settings, result)
         elif step == "features":
-            rec = _features(tables_(), export, views, work)
+            rec = _features(data_dir, tables_, export, views, features_dir or work)
         elif step == "train":
             files = state["steps"]["features"]["files"]
             rec = _train(files, views, data_dir, label, seed, n_boot)
         elif step == "gate":
-            rec = _gate(state["steps"]["train"], promote, n_boot, db_url, actor, fp)
+            rec = _gate(state["steps"]["train"], promote, n_boot, db_url, actor, reason)
         else:
             rec = _materialize(tables_(), export, db_url)
         rec["completed_at"] = _now()
@@ -243,11 +251,13 @@ def retrain(
     return result
 
 
-def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, state_dir: Path,
+def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, settings: StateSettings,
               result: RetrainResult) -> dict[str, Any]:  # fmt: skip
     from features.validation import validate_dir
 
+    state_dir = settings.state_dir
     report = validate_dir(data_dir)
+    report.to_json(settings.reports_dir / VALIDATION_REPORT)
     if not report.ok:
         raise RetrainError(explain_validation(report.frame, data_dir))
     tables = tables_()
@@ -277,17 +287,31 @@ def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, state_dir
             "export_date": str(export.date())}  # fmt: skip
 
 
-def _features(tables: dict, export: pd.Timestamp, views: Sequence[str], work: Path) -> dict:
-    from features.build import build_feature_table
+def _features(data_dir: Path, tables_: Callable[[], dict], export: pd.Timestamp,
+              views: Sequence[str], out: Path) -> dict:  # fmt: skip
+    """Each view's feature table streamed commune by commune into ``out/<view>.parquet``: read
+    from the folder one commune at a time when it is stored by commune (bounded memory, the
+    default district), else from the tables in memory; the same pieces either way."""
+    from features import partitions
+    from features.build import iter_feature_table, partitioned_feature_table, write_feature_table
 
-    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    by_commune = partitions.is_partitioned(data_dir)
     files, rows = {}, {}
     for view in dict.fromkeys(["portfolio", *views]) if "application" in views else views:
-        table = build_feature_table(tables, view, export)
-        path = work / f"{view}.parquet"
-        table.to_parquet(path, index=False)
-        files[view], rows[view] = str(path), len(table)
+        if by_commune:
+            pieces, _ = partitioned_feature_table(data_dir, view)
+        else:
+            pieces = iter_feature_table(tables_(), view, export)
+        path = out / f"{view}.parquet"
+        files[view], rows[view] = str(path), write_feature_table(pieces, path)
     return {"files": files, "rows": rows}
+
+
+def _plain_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """The trainer's metrics by ranking as plain floats (``None`` for NaN), for the JSON state."""
+    return {str(ranking): {str(k): finite_or_none(v) for k, v in values.items()}
+            for ranking, values in metrics.items() if isinstance(values, dict)}  # fmt: skip
 
 
 def _train(files: dict, views: Sequence[str], data_dir: Path, label: str, seed: int,
@@ -298,21 +322,20 @@ def _train(files: dict, views: Sequence[str], data_dir: Path, label: str, seed: 
     out = {}
     for view in views:
         res = run_training(
-            Path(files[view]), label, view, None, seed, False,
-            truth if truth.is_dir() else None, n_boot=n_boot, data_dir=data_dir,
+            Path(files[view]), label, view=view, seed=seed,
+            truth_dir=truth if truth.is_dir() else None, n_boot=n_boot, data_dir=data_dir,
             pool_features=Path(files["portfolio"]) if view == "application" else None,
         )  # fmt: skip
-        lg = res["metrics"].get("lightgbm", {})
-        out[view] = {"model_name": res["model_name"], "model_version": res["model_version"],
-                     "run_id": res["run_id"], "roc_auc": lg.get("roc_auc"),
-                     "capture_at_capacity": lg.get("capture_at_capacity")}  # fmt: skip
+        lg = res.metrics.get("lightgbm", {})
+        out[view] = {"model_name": res.model_name, "model_version": res.model_version,
+                     "run_id": res.run_id, "roc_auc": lg.get("roc_auc"),
+                     "capture_at_capacity": lg.get("capture_at_capacity"),
+                     "metrics": _plain_metrics(res.metrics)}  # fmt: skip
     return {"models": out}
 
 
 def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | None,
-          fp: str) -> dict:  # fmt: skip
-    import mlflow
-
+          reason: str) -> dict:  # fmt: skip
     from training import registry, tracking
 
     tracking.configure()
@@ -320,26 +343,17 @@ def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | Non
     for view, m in train["models"].items():
         name, version = m["model_name"], m["model_version"]
         if promote:
-            d = registry.promote(name, version, reason=f"vbsp-risk retrain (data {fp[:12]})",
+            d = registry.promote(name, version, reason=reason,
                                  actor=actor, db_url=db_url, n_boot=min(n_boot, RETRAIN_GATE_N_BOOT))  # fmt: skip
             out["decisions"][view] = {
                 "action": d.action, "champion": d.to_version, "candidate": version,
                 "summary": d.summary, "gate_passed": d.gate_passed,
             }  # fmt: skip
             continue
-        client = mlflow.MlflowClient()
-        before = registry.champion_version(client, name)
-        cand = client.get_model_version(name, version)
-        try:
-            checks, _fig, lines = registry._evaluate(
-                client, name, cand, before, min(n_boot, RETRAIN_GATE_N_BOOT)
-            )
-            passed = all(checks.values())
-        except Exception as err:  # the same failures the gate records as "could not evaluate"
-            passed, lines = None, [f"the gate could not be evaluated: {err}"]
+        verdict = registry.evaluate_gate(name, version, n_boot=min(n_boot, RETRAIN_GATE_N_BOOT))
         out["decisions"][view] = {
-            "action": "not asked (--promote not given)", "champion": before, "candidate": version,
-            "summary": "\n".join(lines), "gate_passed": passed,
+            "action": "not asked (--promote not given)", "champion": verdict.champion_version,
+            "candidate": version, "summary": verdict.summary, "gate_passed": verdict.passed,
         }  # fmt: skip
     return out
 

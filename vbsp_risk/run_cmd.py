@@ -1,7 +1,9 @@
 """CLI command ``run``: the main job of ``make run``.
 
-Simulate the default district, validate and summarise it, then build both feature views, train
-and gate the first champions, fill the online store, issue demo keys and serve.
+Simulate the default district, then the data team's monthly routine on it with ``--promote``
+(the same code as ``vbsp-risk retrain --promote``: validate, both feature views streamed commune
+by commune, train, the champion gate, the online store; the summary is printed once the district
+is validated), then score the portfolio's last months, issue demo keys and serve.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.catalog import VIEWS
+from vbsp_risk.retrain_cmd import print_result, run_routine
 from vbsp_risk.simulate_cmd import do_simulate
 from vbsp_risk.summary_cmd import district_summary, print_summary
 from vbsp_state.settings import get_state
@@ -39,73 +40,57 @@ def run_cmd(
 ) -> None:
     """The main job: simulate the default district, validate it, summarise it, then build both
     feature views, train and gate the first champions (MLflow), and fill the online store."""
-    from features.validation import validate_dir
-
     state = get_state()
     data = state.data_dir
     do_simulate(data, households, seed, "2016-01", "2025-12")
+    if not train:
+        _validate(data)
+        _summarise(data)
+        return
+    res = run_routine(
+        data, promote=True, seed=TRAINING_SEED, features_dir=state.state_dir / "features",
+        reason="make run: first champions of the simulated district",
+        on_step=lambda step, _status: _summarise(data) if step == "validate" else None,
+    )  # fmt: skip
+    print_result(res)
+    console.print(f"[green]{res.steps['materialize']['rows']:,}[/] households and groups "
+                  f"materialized into the online store ({state.db_url})")  # fmt: skip
+    portfolio = Path(res.steps["features"]["files"]["portfolio"])
+    _serve_stage(state.state_dir, portfolio, seed, port, serve)
+
+
+TRAINING_SEED = 42
+"""Seed of the split, the models and the bootstrap (the district's seed is ``--seed``)."""
+
+
+def _validate(data: Path) -> None:
+    """Validate the district; write the report; exit 1 when it fails (``--no-train``; with
+    training, the monthly routine's first step does the same)."""
+    from features.validation import validate_dir
+    from training.retrain import VALIDATION_REPORT
+
+    path = get_state().reports_dir / VALIDATION_REPORT
     report = validate_dir(data)
-    state.reports_dir.mkdir(parents=True, exist_ok=True)
-    report.to_json(state.reports_dir / "validation-report.json")
+    report.to_json(path)
     if not report.ok:
-        console.print(
-            f"[red]validation failed[/]: see {state.reports_dir / 'validation-report.json'}"
-        )
+        console.print(f"[red]validation failed[/]: see {path}")
         raise typer.Exit(1)
+
+
+def _summarise(data: Path) -> None:
+    """The validated district's summary: printed beside the targets and written as JSON."""
+    reports = get_state().reports_dir
     console.print(f"[green]validation passed[/] ({data})")
     summary = district_summary(data)
-    (state.reports_dir / "district-summary.json").write_text(
-        json.dumps(summary, indent=2, default=str)
-    )
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "district-summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print_summary(summary)
-    if train:
-        _train_stage(data, state.state_dir / "features", seed=42)
-        _serve_stage(state.state_dir, seed, port, serve)
-
-
-def _train_stage(data: Path, features_dir: Path, seed: int) -> None:
-    """Features for both views → training and the champion gate → online store."""
-    from features import partitions
-    from features.build import partitioned_feature_table, write_feature_table
-    from features.online_store import default_as_of, materialize
-    from features.validation import load_tables
-    from training.pipeline import train_and_promote
-    from vbsp_risk.train_cmd import metrics_table, print_decision
-    from vbsp_state.engine import make_engine
-
-    features_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for view in VIEWS:
-        paths[view] = features_dir / f"{view}.parquet"
-        n = len(partitions.commune_ids(data))
-        with Progress(TextColumn(f"{view} features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:  # fmt: skip
-            task = bar.add_task(view, total=n)
-            pieces, export = partitioned_feature_table(data, view)
-            rows = write_feature_table(
-                pieces, paths[view], progress=lambda _c, t=task: bar.advance(t)
-            )
-        console.print(f"[green]{rows:,}[/] {view} rows → {paths[view]}")
-    with console.status("training both views (LightGBM + calibration + challenger + evaluation)…"):
-        results = train_and_promote(paths, truth_dir=data / "truth", seed=seed)
-    for view, res in results.items():
-        console.print(
-            metrics_table(
-                res["metrics"], title=f"{view} view — test window (model vs practice vs oracle)"
-            )
-        )
-        print_decision(res["decision"])
-    url = get_state().db_url
-    n = materialize(load_tables(data), make_engine(url), default_as_of(export))
-    console.print(
-        f"[green]{n:,}[/] households and groups materialized into the online store ({url})"
-    )
 
 
 DEMO_ROLES = ("officer", "inspector", "data", "admin")
 
 
-def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
+def _serve_stage(state_dir: Path, portfolio: Path, seed: int, port: int, serve: bool) -> None:
     """Score the portfolio's last months, issue demo keys, then serve the API."""
 
     from pydantic import SecretStr
@@ -116,7 +101,7 @@ def _serve_stage(state_dir: Path, seed: int, port: int, serve: bool) -> None:
     from vbsp_risk.score_cmd import score_cmd
     from vbsp_risk.serve_cmd import serve
 
-    score_cmd(features=state_dir / "features" / "portfolio.parquet", months=6, data=None)
+    score_cmd(features=portfolio, months=6, data=None)
     keys_file = state_dir / "api_keys.json"
     keys_file.unlink(missing_ok=True)  # demo keys are new on every run
     first = sorted(

@@ -145,8 +145,8 @@ def train_cmd(
     with console.status(f"training {view.value} on {features.name} ({engine.value}) …"):
         try:
             out = train(
-                features, label, view.value, model_name, seed, promote, truth,
-                capacity=capacity, n_boot=n_boot, pool_features=pool_features,
+                features, label, view=view.value, model_name=model_name, seed=seed,
+                promote=promote, truth_dir=truth, capacity=capacity, n_boot=n_boot, pool_features=pool_features,
                 train_months=train_months, monotone=monotone.value,
                 monotone_tolerance=monotone_tolerance,
             )  # fmt: skip
@@ -163,18 +163,18 @@ def train_cmd(
         except OSError as err:  # the Dask scheduler cannot be reached
             console.print(f"[red]error[/]: {err}", soft_wrap=True)
             raise typer.Exit(2) from None
-    split = out["split"]
+    split = out.split
     console.print(
-        f"run [bold]{out['run_id']}[/] → {out['model_name']} v{out['model_version']} "
-        f"({out['seconds']:.0f} s; store {out['tracking_uri'].split('@')[-1]})"
+        f"run [bold]{out.run_id}[/] → {out.model_name} v{out.model_version} "
+        f"({out.seconds:.0f} s; store {out.tracking_uri.split('@')[-1]})"
     )
     console.print(f"split: {getattr(split, 'kind', '?')} — {getattr(split, 'reason', '')}")
-    console.print(metrics_table(out["metrics"], f"{out['model_name']}: test window"))
-    if out["decision"] is not None:
-        print_decision(out["decision"])
+    console.print(metrics_table(out.metrics, f"{out.model_name}: test window"))
+    if out.decision is not None:
+        print_decision(out.decision)
     else:
-        console.print(f"champion gate: not run ({out['reason']})")
-    typer.echo(out["run_id"])
+        console.print(f"champion gate: not run ({out.reason})")
+    typer.echo(out.run_id)
 
 
 def promote_cmd(

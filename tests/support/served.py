@@ -112,8 +112,8 @@ def _train_champions(folder: Path, district: Path, features: dict[str, Path]) ->
                 pool_features=features["portfolio"] if view == "application" else None,
                 monotone="catalog",
             )  # fmt: skip
-            client.set_registered_model_alias(model_name(view), CHAMPION, res["model_version"])
-            versions[view] = str(res["model_version"])
+            client.set_registered_model_alias(model_name(view), CHAMPION, res.model_version)
+            versions[view] = str(res.model_version)
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
     return versions

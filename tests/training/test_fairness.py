@@ -97,7 +97,7 @@ def test_training_logs_the_fairness_report(
         features, truth = small_training_data
         run = run_training(features, n_boot=SESSION_N_BOOT, truth_dir=truth)
         client = mlflow.MlflowClient()
-        logged = client.get_run(run["run_id"]).data.metrics
+        logged = client.get_run(run.run_id).data.metrics
         logged = {k: v for k, v in logged.items() if k.startswith("fairness.")}
         assert any(k.startswith("fairness.ethnic_minority.") for k in logged)
         table = pd.read_parquet(features)
@@ -106,10 +106,10 @@ def test_training_logs_the_fairness_report(
             n_boot=SESSION_N_BOOT, seed=42,
         )  # fmt: skip
         assert logged == pytest.approx(fairness.metric_dict(again), rel=1e-9, abs=1e-12)
-        arts = {a.path for a in client.list_artifacts(run["run_id"], "training")}
+        arts = {a.path for a in client.list_artifacts(run.run_id, "training")}
         assert {"training/fairness.csv", "training/fairness.md", "training/model_card.md"} <= arts
         local = mlflow.artifacts.download_artifacts(
-            run_id=run["run_id"], artifact_path="training/model_card.md"
+            run_id=run.run_id, artifact_path="training/model_card.md"
         )
         card = Path(local).read_text()
         assert "## Fairness" in card and "ethnic_minority" in card and "Not computed" not in card

@@ -21,7 +21,7 @@ from features.build import build_feature_table, write_feature_table
 from features.validation import load_tables
 from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry, tracking
-from training.pipeline import run_training
+from training.pipeline import TrainingRun, run_training
 from training.pyfunc_model import schema_types, to_model_input
 from training.rankings import STATE_COLUMN
 from training.scorer import Scorer
@@ -52,18 +52,17 @@ def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Pa
 
 
 @pytest.fixture(scope="module")
-def first(application: tuple[Path, Path]) -> dict:
+def first(application: tuple[Path, Path]) -> TrainingRun:
     path, truth = application
-    return run_training(path, "trouble_12m", "application", None, 42, False, truth,
-                        n_boot=N_BOOT)  # fmt: skip
+    return run_training(path, view="application", truth_dir=truth, n_boot=N_BOOT)
 
 
 def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
-    first: dict, application: tuple[Path, Path]
+    first: TrainingRun, application: tuple[Path, Path]
 ) -> None:
     client = MlflowClient()
-    run = client.get_run(first["run_id"])
-    assert first["model_name"] == MODEL and first["model_version"] == "1"
+    run = client.get_run(first.run_id)
+    assert first.model_name == MODEL and first.model_version == "1"
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "overdue-risk-application"
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
@@ -80,24 +79,24 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
                 "monotone.interest_ontime_share.auc_cost", "monotone.extensions.kept"):  # fmt: skip
         assert key in metrics, key
     assert metrics["lightgbm.roc_auc_lo"] <= metrics["lightgbm.roc_auc"]
-    assert client.get_metric_history(first["run_id"], "backtest.lightgbm.roc_auc")
-    files = {a.path for a in client.list_artifacts(first["run_id"])}
+    assert client.get_metric_history(first.run_id, "backtest.lightgbm.roc_auc")
+    files = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"features.json", "data_fingerprint.json", "split.json", "training", "gate"} <= files
-    trained = {Path(a.path).name for a in client.list_artifacts(first["run_id"], "training")}
+    trained = {Path(a.path).name for a in client.list_artifacts(first.run_id, "training")}
     assert {"model_card.md", "metrics.json", "backtest.csv", "reliability.png"} <= trained
-    card = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/training/model_card.md")
+    card = mlflow.artifacts.load_text(f"runs:/{first.run_id}/training/model_card.md")
     assert "## Champion gate" in card
-    window = tracking.load_test_window(first["run_id"])
-    feats = json.loads(mlflow.artifacts.load_text(f"runs:/{first['run_id']}/features.json"))
+    window = tracking.load_test_window(first.run_id)
+    feats = json.loads(mlflow.artifacts.load_text(f"runs:/{first.run_id}/features.json"))
     assert set(feats["names"]) <= set(window.columns)
     assert {"household_id", "as_of", "trouble_12m"} <= set(window.columns)
     assert tags["test.as_of_max"] == str(window["as_of"].max().date())
     mv = client.get_model_version(MODEL, "1")
-    assert mv.run_id == first["run_id"] and mv.tags["view"] == "application"
+    assert mv.run_id == first.run_id and mv.tags["view"] == "application"
 
 
 def test_retraining_with_same_seed_and_data_reproduces_metrics(
-    first: dict, application: tuple[Path, Path]
+    first: TrainingRun, application: tuple[Path, Path]
 ) -> None:
     path, truth = application
     result = CliRunner().invoke(
@@ -110,20 +109,20 @@ def test_retraining_with_same_seed_and_data_reproduces_metrics(
     assert "ROC AUC" in result.output and "clairvoyant oracle" in result.output
     assert "gap to state oracle" in result.output
     client = MlflowClient()
-    a, b = client.get_run(first["run_id"]).data, client.get_run(second_run).data
-    assert second_run != first["run_id"] and a.metrics == b.metrics
+    a, b = client.get_run(first.run_id).data, client.get_run(second_run).data
+    assert second_run != first.run_id and a.metrics == b.metrics
     assert a.params["data.sha256"] == b.params["data.sha256"]
     assert client.get_model_version(MODEL, "2").run_id == second_run
 
 
 def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
-    first: dict, application: tuple[Path, Path], store: Path
+    first: TrainingRun, application: tuple[Path, Path], store: Path
 ) -> None:
-    decision = registry.promote(MODEL, first["model_version"], force=True,
+    decision = registry.promote(MODEL, first.model_version, force=True,
                                 reason="pyfunc parity test", n_boot=50)  # fmt: skip
     assert decision.promoted
     table = pd.read_parquet(application[0])
-    window = tracking.load_test_window(first["run_id"])
+    window = tracking.load_test_window(first.run_id)
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     x = to_model_input(table, schema_types(model))
     x.to_parquet(store / "serving_input.parquet", index=False)
@@ -141,7 +140,7 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{MODEL}/{first['model_version']}", dst_path=str(store / "m")
+        artifact_uri=f"models:/{MODEL}/{first.model_version}", dst_path=str(store / "m")
     )
     service = Scorer.load(Path(local) / "artifacts")
     np.testing.assert_array_equal(np.load(out), service.predict_proba(table))
@@ -151,15 +150,15 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
 
 
 def test_registered_model_scores_the_feature_table_as_written(
-    first: dict, application: tuple[Path, Path]
+    first: TrainingRun, application: tuple[Path, Path]
 ) -> None:
     """The pyfunc takes the table exactly as ``vbsp-risk features`` writes it (pandas
     ``category`` columns included), as a data scientist would read it."""
     table = pd.read_parquet(application[0])
     assert any(isinstance(t, pd.CategoricalDtype) for t in table.dtypes)
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{first['model_version']}")
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{first.model_version}")
     np.testing.assert_array_equal(
-        np.asarray(model.predict(table), dtype="float64"), first["scorer"].predict_proba(table)
+        np.asarray(model.predict(table), dtype="float64"), first.scorer.predict_proba(table)
     )
 
 

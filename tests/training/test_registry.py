@@ -52,10 +52,9 @@ def trained(store: Path, small_training_data: tuple[Path, Path]) -> dict[str, st
     for name, frame in (("good", good), ("shuffled", shuffled)):
         path = store / f"{name}.parquet"
         frame.to_parquet(path, index=False)
-        res = run_training(path, "trouble_12m", "portfolio", "gate-source", 42, False, None,
-                           n_boot=N_BOOT)  # fmt: skip
-        assert res["decision"] is None and not res["promoted"]
-        out[name] = client.get_model_version("gate-source", res["model_version"]).source
+        res = run_training(path, view="portfolio", model_name="gate-source", n_boot=N_BOOT)
+        assert res.decision is None and not res.promoted
+        out[name] = client.get_model_version("gate-source", res.model_version).source
     return out
 
 
@@ -166,3 +165,26 @@ def test_default_audit_goes_to_the_service_database(trained: dict[str, str], sto
     assert d.candidate_version == "1" and d.promoted
     audit = registry.alias_history_frame(make_engine(f"sqlite:///{store / 'service.db'}"), name)
     assert audit["action"].tolist() == ["promoted"]
+
+
+def test_evaluate_gate_is_the_verdict_promote_acts_on_and_moves_nothing(
+    trained: dict[str, str], tmp_path: Path
+) -> None:
+    engine = sqlite_engine(tmp_path)
+    name = _register(trained, "shuffled", "good")  # v1 shuffled, v2 good
+    client = MlflowClient()
+    dry = registry.evaluate_gate(name, "2", n_boot=GATE_BOOT)
+    assert dry.passed is True and dry.champion_version is None and not dry.already_champion
+    assert "vs a random ranking" in dry.summary
+    assert registry.champion_version(client, name) is None  # nothing moved
+    assert registry.alias_history_frame(engine, name).empty  # nothing recorded
+    decision = registry.promote(name, "2", engine=engine, n_boot=GATE_BOOT)
+    assert decision.promoted and decision.gate_passed is dry.passed
+    assert decision.checks == dry.checks and decision.figures == pytest.approx(dry.figures)
+    refused = registry.evaluate_gate(name, "1", n_boot=GATE_BOOT)
+    assert refused.passed is False and refused.champion_version == "2"
+    assert not refused.checks["beats_champion_roc_auc"]
+    same = registry.evaluate_gate(name, "2", n_boot=GATE_BOOT)
+    assert same.already_champion and same.passed is None
+    with pytest.raises(ValueError, match="has no version 9"):
+        registry.evaluate_gate(name, "9")

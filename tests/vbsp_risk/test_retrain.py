@@ -151,6 +151,7 @@ def test_missing_months_are_named(small_tables: dict[str, pd.DataFrame]) -> None
 
 def test_new_commune_is_noted(store: Path, small_district: Path) -> None:
     from training.retrain import _validate
+    from vbsp_state.settings import StateSettings
 
     last = store / "state" / "retrain" / "last.json"
     last.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,7 @@ def test_new_commune_is_noted(store: Path, small_district: Path) -> None:
 
         export = pd.Timestamp(storage.read_manifest(small_district)["export_date"])
         rec = _validate(small_district, export, lambda: load_tables(small_district),
-                        store / "state", None)  # fmt: skip
+                        StateSettings(state_dir=store / "state"), None)  # fmt: skip
         assert any("new commune(s) C01" in n for n in rec["notes"])
     finally:
         if saved is not None:
