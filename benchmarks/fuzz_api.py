@@ -40,7 +40,7 @@ def main() -> int:
     from serving.app import create_app
     from serving.auth import add_client
     from serving.settings import ServiceSettings
-    from tests.serving.test_fuzz import SEED, fuzz
+    from tests.support.api_fuzz import SEED, fuzz
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "service.db"

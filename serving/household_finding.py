@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from serving.plan_store import read_optional
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,16 +43,10 @@ def _stamp(folder: Path) -> float | None:
 
 def read_finding(folder: Path) -> Finding:
     """The folder's member numbers and leaders' villages (empty when not available)."""
-    from features.storage import MissingTableError, UnreadableFileError, read_raw
-
-    try:
-        households = read_raw(folder, "households")
-        leaders = read_raw(folder, "group_leaders")
-    except (MissingTableError, OSError):
+    tables = read_optional(folder, ("households", "group_leaders"), "no member numbers shown")
+    if tables is None:
         return Finding()
-    except UnreadableFileError as err:
-        logger.warning("households of %s not read (no member numbers shown): %s", folder, err)
-        return Finding()
+    households, leaders = tables["households"], tables["group_leaders"]
     members: dict[str, int] = {}
     if "member_no" in households.columns:
         known = households.dropna(subset=["member_no"])

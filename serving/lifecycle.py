@@ -82,9 +82,9 @@ def freeze_heap(svc: Services) -> None:
     """Keep what is loaded now (models, online store, libraries) out of the collector's full passes.
 
     A full (generation-2) collection walks every tracked object. With the online store and the
-    models in memory (~370,000 objects on the default district) one took ~200 ms, holding the
-    event loop, every few seconds under load: it set the score's p99 (142 ms; 28 ms frozen,
-    ``benchmarks/bench_serving.py``). Called after start and after a reload that changed
+    models in memory (hundreds of thousands of objects on the default district) one holds the
+    event loop for a long pause, every few seconds under load, and sets the score's p99
+    (figures in ``docs/measurements.md``, ``benchmarks/bench_serving.py``). Called after start and after a reload that changed
     something, so what a reload brings in is frozen too; the heap is unfrozen and collected
     first, so what the reload dropped is freed (one pause per reload, not per few seconds).
     """

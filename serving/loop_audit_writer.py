@@ -1,9 +1,9 @@
 """Group commit of audit rows on the event loop, for the embedded SQLite database.
 
 SQLite commits in WAL mode with ``synchronous=NORMAL`` write to the page cache and do not wait
-for the disk, so a commit takes well under a millisecond (82 us for one row, 213 us for eight,
-measured here) — less than handing the rows to a writer thread and waking the loop back (on this 2-core VM each hand-off cost hundreds of microseconds
-while the loop sat idle: the thread writer kept the loop waiting longer than the commit itself).
+for the disk, so a commit is shorter than handing the rows to a writer thread and waking the
+loop back: the thread writer kept the loop waiting longer than the commit itself (figures in
+``docs/measurements.md``).
 Here the rows a request hands to :meth:`LoopAuditWriter.write` wait for the end of the loop's
 next pass; then one transaction commits every request's rows that arrived meanwhile, and
 each request is answered only after its rows are committed (nothing acknowledged is lost).

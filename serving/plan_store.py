@@ -274,22 +274,30 @@ class Places:
     village_names: Mapping[str, str] = field(default_factory=dict)
 
 
+def read_optional(folder: Path, names: Sequence[str], without: str) -> dict | None:
+    """Tables of a data folder the service can do without: ``None`` when one is absent, or
+    damaged (logged with what is wrong and ``without``, what the service does instead)."""
+    from features.storage import MissingTableError, UnreadableFileError, read_raw
+
+    try:
+        return {name: read_raw(folder, name) for name in names}
+    except (MissingTableError, OSError):
+        return None
+    except UnreadableFileError as err:
+        logger.warning("%s of %s not read (%s): %s", ", ".join(names), folder, without, err)
+        return None
+
+
 def read_places(data_dir: Path) -> Places:
     """The communes and villages tables of a data folder.
 
     Empty :class:`Places` (plans fall back to the default transaction day, ids instead of names)
     when they are absent or damaged; a damaged file is logged with what is wrong with it.
     """
-    from features.storage import MissingTableError, UnreadableFileError, read_raw
-
-    try:
-        communes = read_raw(data_dir, "communes")
-        villages = read_raw(data_dir, "villages")
-    except (MissingTableError, OSError):
+    tables = read_optional(data_dir, ("communes", "villages"), "plans use default days and ids")
+    if tables is None:
         return Places()
-    except UnreadableFileError as err:
-        logger.warning("places of %s not read (plans use default days and ids): %s", data_dir, err)
-        return Places()
+    communes, villages = tables["communes"], tables["villages"]
     return Places(
         {str(c): int(d) for c, d in zip(communes["commune_id"], communes["transaction_day"], strict=True)},
         {str(c): str(n) for c, n in zip(communes["commune_id"], communes["name"], strict=True)},

@@ -108,3 +108,24 @@ def test_no_module_writes_the_environment() -> None:
         for w in _environ_writes(p)
     ]
     assert writes == []
+
+
+def _test_module_imports(path: Path) -> list[str]:
+    """First-party ``tests.*`` modules a file imports, other than ``tests.support``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found += [n for n in names if n.startswith("tests.") and not n.startswith("tests.support")]
+    return found
+
+
+def test_shared_test_helpers_live_in_tests_support() -> None:
+    """A test module or conftest imports helpers from ``tests/support/`` only: never another test
+    module (its tests would be collected twice, its fixtures shadowed) nor a conftest."""
+    files = [*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]
+    bad = {str(p.relative_to(ROOT)): m for p in files if (m := _test_module_imports(p))}
+    assert bad == {}

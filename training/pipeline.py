@@ -320,10 +320,16 @@ def run_training(
     for key, value in {"view": view, "label": label, "run_id": run_id}.items():
         client.set_model_version_tag(model_name, version, key, value)
     out = TrainingRun(
-        run_id=run_id, experiment_id=experiment_id, model_name=model_name, model_version=version,
-        metrics=result.metrics, split=result.split, tracking_uri=uri, params=result.params,
+        run_id=run_id,
+        experiment_id=experiment_id,
+        model_name=model_name,
+        model_version=version,
+        metrics=result.metrics,
+        split=result.split,
+        tracking_uri=uri,
+        params=result.params,
         scorer=result.scorer,
-    )  # fmt: skip
+    )
     if promote:
         from training.registry import promote as gate
 

@@ -287,8 +287,13 @@ def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, settings:
             "export_date": str(export.date())}  # fmt: skip
 
 
-def _features(data_dir: Path, tables_: Callable[[], dict], export: pd.Timestamp,
-              views: Sequence[str], out: Path) -> dict:  # fmt: skip
+def _features(
+    data_dir: Path,
+    tables_: Callable[[], dict],
+    export: pd.Timestamp,
+    views: Sequence[str],
+    out: Path,
+) -> dict:
     """Each view's feature table streamed commune by commune into ``out/<view>.parquet``: read
     from the folder one commune at a time when it is stored by commune (bounded memory, the
     default district), else from the tables in memory; the same pieces either way."""
@@ -310,8 +315,11 @@ def _features(data_dir: Path, tables_: Callable[[], dict], export: pd.Timestamp,
 
 def _plain_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """The trainer's metrics by ranking as plain floats (``None`` for NaN), for the JSON state."""
-    return {str(ranking): {str(k): finite_or_none(v) for k, v in values.items()}
-            for ranking, values in metrics.items() if isinstance(values, dict)}  # fmt: skip
+    return {
+        str(ranking): {str(k): finite_or_none(v) for k, v in values.items()}
+        for ranking, values in metrics.items()
+        if isinstance(values, dict)
+    }
 
 
 def _train(files: dict, views: Sequence[str], data_dir: Path, label: str, seed: int,
@@ -327,15 +335,20 @@ def _train(files: dict, views: Sequence[str], data_dir: Path, label: str, seed: 
             pool_features=Path(files["portfolio"]) if view == "application" else None,
         )  # fmt: skip
         lg = res.metrics.get("lightgbm", {})
-        out[view] = {"model_name": res.model_name, "model_version": res.model_version,
-                     "run_id": res.run_id, "roc_auc": lg.get("roc_auc"),
-                     "capture_at_capacity": lg.get("capture_at_capacity"),
-                     "metrics": _plain_metrics(res.metrics)}  # fmt: skip
+        out[view] = {
+            "model_name": res.model_name,
+            "model_version": res.model_version,
+            "run_id": res.run_id,
+            "roc_auc": lg.get("roc_auc"),
+            "capture_at_capacity": lg.get("capture_at_capacity"),
+            "metrics": _plain_metrics(res.metrics),
+        }
     return {"models": out}
 
 
-def _gate(train: dict, promote: bool, n_boot: int, db_url: str, actor: str | None,
-          reason: str) -> dict:  # fmt: skip
+def _gate(
+    train: dict, promote: bool, n_boot: int, db_url: str, actor: str | None, reason: str
+) -> dict:
     from training import registry, tracking
 
     tracking.configure()

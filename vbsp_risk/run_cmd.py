@@ -48,13 +48,18 @@ def run_cmd(
         _summarise(data)
         return
     res = run_routine(
-        data, promote=True, seed=TRAINING_SEED, features_dir=state.state_dir / "features",
+        data,
+        promote=True,
+        seed=TRAINING_SEED,
+        features_dir=state.state_dir / "features",
         reason="make run: first champions of the simulated district",
         on_step=lambda step, _status: _summarise(data) if step == "validate" else None,
-    )  # fmt: skip
+    )
     print_result(res)
-    console.print(f"[green]{res.steps['materialize']['rows']:,}[/] households and groups "
-                  f"materialized into the online store ({state.db_url})")  # fmt: skip
+    console.print(
+        f"[green]{res.steps['materialize']['rows']:,}[/] households and groups "
+        f"materialized into the online store ({state.db_url})"
+    )
     portfolio = Path(res.steps["features"]["files"]["portfolio"])
     _serve_stage(state.state_dir, portfolio, seed, port, serve)
 

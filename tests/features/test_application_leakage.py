@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.application import application_features
 from features.build import application_snapshots
 from features.history import borrower_features
-from tests.features.test_history import _cut, _far_future, district  # noqa: F401 (fixture)
+from tests.support.history_tables import cut_events, far_future, history_district
 
 APP_FIELDS = ["program", "purpose", "amount", "term_months", "grace_months"]
 
@@ -24,7 +25,12 @@ def _app_features(tables: dict[str, pd.DataFrame], snaps: pd.DataFrame) -> pd.Da
     return application_features(snaps[["household_id", *APP_FIELDS]], tables["households"], hist)
 
 
-def test_application_features_do_not_leak(district: dict[str, pd.DataFrame]) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def district(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    return history_district(tmp_path_factory)
+
+
+def test_application_features_do_not_leak(district: dict[str, pd.DataFrame]) -> None:
     apps = application_snapshots(district, "2022-01", "2024-10")
     repeat = apps[apps.duplicated("household_id")]  # households with history before applying
     rng = np.random.default_rng(5)
@@ -38,7 +44,7 @@ def test_application_features_do_not_leak(district: dict[str, pd.DataFrame]) -> 
         snaps = sample.loc[idx].reset_index(drop=True)
         want = base.loc[idx].reset_index(drop=True)
         for mode in ("delete", "alter"):
-            got = _app_features(_cut(district, pd.Timestamp(as_of), mode), snaps)
+            got = _app_features(cut_events(district, pd.Timestamp(as_of), mode), snaps)
             pd.testing.assert_frame_equal(got, want, check_exact=True, obj=f"{mode} {as_of}")
-    future = _app_features(_far_future(district, sample["household_id"]), sample)
+    future = _app_features(far_future(district, sample["household_id"]), sample)
     pd.testing.assert_frame_equal(future, base, check_exact=True)

@@ -13,16 +13,6 @@ from features.feature_table import check_feature_table
 
 
 @pytest.fixture(scope="module")
-def tables(small_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return small_tables
-
-
-@pytest.fixture(scope="module")
-def export(small_export: pd.Timestamp) -> pd.Timestamp:
-    return small_export
-
-
-@pytest.fixture(scope="module")
 def portfolio(tables: dict, export: pd.Timestamp) -> pd.DataFrame:
     return build_feature_table(tables, "portfolio", export, "2023-01", "2025-12")
 

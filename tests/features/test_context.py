@@ -26,7 +26,7 @@ from features.context import area_features, context_features, group_features
 from features.contract import TABLES
 from features.simulator import SimConfig, simulate
 from features.snapshots import portfolio_snapshots
-from tests.features.test_history import _cut, _far_future
+from tests.support.history_tables import assert_row, cut_events, far_future
 
 D = pd.Timestamp
 NAN = math.nan
@@ -289,17 +289,6 @@ C2_JAN = {
 }
 
 
-def _assert_row(row: pd.Series, expected: dict, where: str = "") -> None:
-    for name, want in expected.items():
-        got = row[name]
-        if isinstance(want, float) and math.isnan(want):
-            assert pd.isna(got), f"{where} {name}: {got!r} is not missing"
-        elif isinstance(want, str | bool | np.bool_):
-            assert got == want, f"{where} {name}: {got!r} != {want!r}"
-        else:
-            assert got == pytest.approx(want, rel=1e-12), f"{where} {name}: {got!r} != {want!r}"
-
-
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, pd.DataFrame]:
     return context_tables()
@@ -331,7 +320,7 @@ def test_hand_computed_group_features(tiny: dict[str, pd.DataFrame]) -> None:
     for name, dtype in feature_dtypes("group").items():
         assert out[name].dtype == dtype, name
     for i, want in enumerate(EXPECTED_GROUP):
-        _assert_row(out.iloc[i], want, f"row {i}")
+        assert_row(out.iloc[i], want, f"row {i}")
     assert out["group_rating"].cat.categories.tolist() == [*domain.GROUP_RATINGS, "none"]
 
 
@@ -341,13 +330,13 @@ def test_hand_computed_area_features(tiny: dict[str, pd.DataFrame]) -> None:
     for name, dtype in feature_dtypes("area").items():
         assert out[name].dtype == dtype, name
     for i in range(5):
-        _assert_row(out.iloc[i], C1_JAN, f"row {i}")
-    _assert_row(out.iloc[5], {**C2_JAN, "village_distance_km": 5.5})
-    _assert_row(out.iloc[8], {**C2_JAN, "village_distance_km": NAN})  # unknown village
+        assert_row(out.iloc[i], C1_JAN, f"row {i}")
+    assert_row(out.iloc[5], {**C2_JAN, "village_distance_km": 5.5})
+    assert_row(out.iloc[8], {**C2_JAN, "village_distance_km": NAN})  # unknown village
     # C1 at 2023-10-01: Z1 in the last 3 months, Z4 (2022-11-05, severity 3) in the last 12;
     # loan sessions 2023-07..09: LA, LA2, LB → 9, LA2 08 late; 2023-04..06: LA, LA2, LC (04, 05)
     # → 8, none late
-    _assert_row(
+    assert_row(
         out.iloc[6],
         {
             "hazards_3m": 1,
@@ -366,7 +355,7 @@ def test_place_filled_from_households_and_new_member(tiny: dict[str, pd.DataFram
     pd.testing.assert_frame_equal(context_features(tiny, only_hh), full)
     new = pd.DataFrame({"as_of": [JAN], "group_id": ["G1"], "village_id": ["V1"]})
     got = context_features(tiny, new)  # commune taken from the village
-    _assert_row(got.iloc[0], {**NEW_MEMBER_G1, **C1_JAN})
+    assert_row(got.iloc[0], {**NEW_MEMBER_G1, **C1_JAN})
     assert pd.isna(got.iloc[0]["household_id"])
     with pytest.raises(ValueError, match="unknown commune"):
         area_features(tiny, pd.DataFrame({"as_of": [JAN], "commune_id": ["C9"]}))
@@ -422,8 +411,8 @@ def sample(district: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _context_future(tables: dict[str, pd.DataFrame], sample: pd.DataFrame) -> dict:
-    """Far-future rows in the context tables (and the borrower tables, via ``_far_future``)."""
-    out = _far_future(tables, sample["household_id"].dropna())
+    """Far-future rows in the context tables (and the borrower tables, via ``far_future``)."""
+    out = far_future(tables, sample["household_id"].dropna())
     far = pd.Timestamp("2099-06-24")
     groups = tables["groups"]
     hz = tables["hazard_events"]
@@ -461,7 +450,7 @@ def test_no_leakage(district: dict[str, pd.DataFrame], sample: pd.DataFrame) -> 
     for as_of, snaps in sample.groupby("as_of"):
         want = base[base["as_of"] == as_of].reset_index(drop=True)
         for mode in ("delete", "alter"):
-            got = context_features(_cut(district, pd.Timestamp(as_of), mode), snaps)
+            got = context_features(cut_events(district, pd.Timestamp(as_of), mode), snaps)
             pd.testing.assert_frame_equal(got, want, check_exact=True, obj=f"{mode} {as_of}")
     future = context_features(_context_future(district, sample), sample)
     pd.testing.assert_frame_equal(future, base, check_exact=True)
@@ -589,7 +578,7 @@ def test_matches_reference_loop(district: dict[str, pd.DataFrame], sample: pd.Da
     by_hh = sessions_by_household(t)
     for i, row in out.iterrows():
         want = {**reference_group(t, row, by_hh), **reference_area(t, row)}
-        _assert_row(row, want, f"snapshot {i} {row['household_id']} {row['as_of']}")
+        assert_row(row, want, f"snapshot {i} {row['household_id']} {row['as_of']}")
     tiny = context_tables()
     out = context_features(tiny, SNAPS.iloc[:7])
     for i, row in out.iterrows():
@@ -597,4 +586,4 @@ def test_matches_reference_loop(district: dict[str, pd.DataFrame], sample: pd.Da
             **reference_group(tiny, row, sessions_by_household(tiny)),
             **reference_area(tiny, row),
         }
-        _assert_row(row, want, f"tiny {i}")
+        assert_row(row, want, f"tiny {i}")

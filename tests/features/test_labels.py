@@ -10,7 +10,7 @@ import pytest
 
 from features.catalog import LABELS, LabelDefinition
 from features.labels import horizon_observed, make_labels
-from tests.features.test_history import tiny_tables
+from tests.support.history_tables import tiny_tables
 
 AS_OF = pd.Timestamp("2023-01-01")
 EXPORT = "2024-12-31"

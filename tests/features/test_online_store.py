@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from sqlalchemy.engine import Engine
 
 from features.build import build_feature_table, key_columns
@@ -15,16 +14,6 @@ from features.online_store import (
     fetch,
     materialize,
 )
-
-
-@pytest.fixture(scope="module")
-def tables(small_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return small_tables
-
-
-@pytest.fixture(scope="module")
-def export(small_export: pd.Timestamp) -> pd.Timestamp:
-    return small_export
 
 
 def test_default_as_of_is_after_last_closed_month() -> None:

@@ -3,16 +3,12 @@ readiness, metrics and model reload."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from starlette.routing import Route
 
 from serving.app import create_app
 from serving.auth import PERMISSIONS
-from serving.web import render
+from tests.support.app_routes import ROLES, routes
 from tests.support.served import Served, headers
 
 # Public without a key, and why: liveness, readiness and metrics for the orchestrator and
@@ -20,39 +16,6 @@ from tests.support.served import Served, headers
 # API's description (no data). Everything else needs a key (API) or a signed-in cookie (pages).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
           ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}  # fmt: skip
-ROLES = ("officer", "inspector", "data", "admin")
-
-
-def _permission(dependant: object) -> str | None:
-    for dep in dependant.dependencies:  # type: ignore[attr-defined]
-        found = getattr(dep.call, "permission", None) or _permission(dep)
-        if found:
-            return found
-    return None
-
-
-def routes(app: object) -> list[tuple[str, str, str | None, bool]]:
-    """(method, path with ids filled in, permission, is a page) of every route of the app.
-
-    The API's permission is the one its ``require()`` dependency checks; a page's is its entry
-    in :data:`serving.web.render.PAGES`.
-    """
-    out = []
-    for ctx in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
-        route, path = ctx.original_route, ctx.path
-        if not isinstance(route, Route) or path.startswith("/static"):
-            continue
-        filled = re.sub(r"\{[^}]+\}", "x1", path)
-        page = path == "/" or path.startswith("/ui")
-        for method in sorted(ctx.methods or ()):
-            if method == "HEAD":
-                continue
-            if page:
-                perm = render.PAGES.get((method, path), "missing from PAGES")
-            else:
-                perm = _permission(route.dependant) if isinstance(route, APIRoute) else None
-            out.append((method, filled, perm, page))
-    return out
 
 
 def api_routes(app: object) -> list[tuple[str, str, str]]:

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from features.domain import PROGRAMS
-from features.online_store import assemble_application, assemble_vector, fetch
+from features.online_store import assemble_application, fetch
 from serving.bands import band
-from serving.model_store import load_registered
+from tests.support.scoring_requests import application, riskiest_household
 from tests.support.served import Served, count_audit, headers
 from training.pyfunc_model import schema_types, to_model_input
 
@@ -32,36 +32,6 @@ def household(api_db: Engine, served: Served, commune: str | None = None) -> dic
             q += f" AND commune_id = '{commune}'"
         hid = conn.execute(sa.text(q + " ORDER BY entity_id LIMIT 1")).scalar_one()
     return fetch(api_db, household_id=hid)
-
-
-def riskiest_household(api_db: Engine, served: Served, commune: str) -> dict:
-    """The stored household of ``commune`` that the application champion scores highest.
-
-    Its score is above the model's average, so some features push it up: it has reasons. (A
-    household with a clean record may have none, and on the small test district the champion may
-    be a single tree.)
-    """
-    model = load_registered(served.tracking_uri, "overdue-risk-application", "champion")
-    with api_db.connect() as conn:
-        ids = conn.execute(
-            sa.text(
-                "SELECT entity_id FROM online_features "
-                "WHERE entity_type = 'household' AND commune_id = :c ORDER BY entity_id"
-            ),
-            {"c": commune},
-        ).scalars()
-        rows = [fetch(api_db, household_id=h) for h in list(ids)]
-    fields = {k: v for k, v in application("").items() if k != "household_id"}
-    probs = model.predict(model.matrix([assemble_vector(r, fields) for r in rows]))
-    assert probs.max() > probs.min(), "the champion scores every household alike"
-    return rows[int(np.argmax(probs))]
-
-
-def application(hid: str, **extra: object) -> dict:
-    body = {"household_id": hid, "program": "poor_household", "purpose": "livestock",
-            "amount": 40_000_000, "term_months": 36, "grace_months": 0}  # fmt: skip
-    body.update(extra)
-    return body
 
 
 def test_score_answers_probability_band_reasons_and_writes_the_audit_row(

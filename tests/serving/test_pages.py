@@ -10,34 +10,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving import clock
-from serving.app import create_app
 from tests.support.served import (
     Served,
-    filled_sqlite_copy,
     last_day,
     month_start,
     set_today,
-    write_places,
 )
+from tests.support.web_pages import login, web_client
 
 
 @pytest.fixture(scope="module")
 def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The real app on a filled SQLite database, with the data folder's places."""
-    folder = tmp_path_factory.mktemp("pages")
-    url = filled_sqlite_copy(served, folder)
-    state = write_places(served, folder / "state")
-    with TestClient(create_app(served.settings(url, state_dir=state))) as client:
-        yield client
-
-
-def login(client: TestClient, served: Served, role: str) -> None:
-    client.cookies.clear()
-    r = client.post("/ui/login", data={"api_key": served.keys[role]}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
-    assert served.keys[role] not in r.headers["location"]
+    yield from web_client(served, tmp_path_factory.mktemp("pages"))
 
 
 def test_front_door_leads_to_login_then_priorities(web: TestClient, served: Served) -> None:

@@ -20,7 +20,7 @@ from serving import clock
 from serving.auth import PERMISSIONS
 from serving.web import render
 from serving.web.data_page import csrf_token
-from tests.serving.test_access import ROLES, routes
+from tests.support.app_routes import ROLES, routes
 from tests.support.request_models import body_routes, example, fields, query_params, spoil
 from tests.support.served import Served, count_audit, headers
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from features.domain import PROGRAMS
 from serving.what_if import grid_amounts, grid_terms, what_if_grid
-from tests.serving.test_api import application, riskiest_household
+from tests.support.scoring_requests import application, riskiest_household
 from tests.support.served import Served, count_audit, headers
 
 SCORE = "/v1/applications/score"

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.test_pages import login, web  # noqa: F401 (fixture)
 from tests.support.served import Served
+from tests.support.web_pages import login, web_client
 
 
-def test_application_page_shows_the_what_if_table(web: TestClient, served: Served) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The real app on a filled SQLite database, with the data folder's places."""
+    yield from web_client(served, tmp_path_factory.mktemp("what-if-page"))
+
+
+def test_application_page_shows_the_what_if_table(web: TestClient, served: Served) -> None:
     login(web, served, "officer")
     hid = served.tables["households"].query("commune_id == @served.communes[0]")["household_id"]
     form = {"identity": "household", "program": "poor_household", "purpose": "livestock",

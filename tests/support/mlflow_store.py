@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 N_BOOT = 30
@@ -31,3 +32,14 @@ def fresh_mlflow_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> I
         yield folder
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+
+
+def train_small(table: Path, truth: pd.DataFrame, out: Path) -> object:
+    """``train_view`` on the small district's portfolio table (trouble_12m, seed 42, with the
+    oracle, :data:`N_BOOT` replicates): the run the training tests read, fitted locally or on
+    Dask by the caller's context."""
+    from training.train import train_view
+
+    return train_view(
+        pd.read_parquet(table), "trouble_12m", "portfolio", out, seed=42, truth=truth, n_boot=N_BOOT
+    )

@@ -9,8 +9,8 @@ import pytest
 
 from features.build import build_feature_table
 from features.validation import load_tables
-from tests.support.mlflow_store import N_BOOT
-from training.train import TrainResult, train_view
+from tests.support.mlflow_store import train_small
+from training.train import TrainResult
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,4 @@ def small_result(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> TrainResult:
     """``train_view`` on the small district (portfolio, trouble_12m, with the oracle)."""
-    table = pd.read_parquet(small_training_data[0])
-    out = tmp_path_factory.mktemp("train-run")
-    return train_view(table, "trouble_12m", "portfolio", out, seed=42, truth=small_truth,
-                      n_boot=N_BOOT)  # fmt: skip
+    return train_small(small_training_data[0], small_truth, tmp_path_factory.mktemp("train-run"))

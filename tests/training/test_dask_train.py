@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.mlflow_store import N_BOOT, fresh_mlflow_store
+from tests.support.mlflow_store import fresh_mlflow_store, train_small
 from training.dask_train import ValidationStopping, booster_matrix, dask_fitting, logloss
 from training.fit import feature_spec, model_frame
 from training.scorer import Scorer
-from training.train import TrainResult, train_view
+from training.train import TrainResult
 from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")
@@ -44,11 +44,10 @@ def dask_result(
     small_truth: pd.DataFrame,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> TrainResult:
-    table = pd.read_parquet(small_training_data[0])
-    out = tmp_path_factory.mktemp("dask-train-run")
     with dask_fitting(dask_client):
-        return train_view(table, "trouble_12m", "portfolio", out, seed=42, truth=small_truth,
-                          n_boot=N_BOOT)  # fmt: skip
+        return train_small(
+            small_training_data[0], small_truth, tmp_path_factory.mktemp("dask-train-run")
+        )
 
 
 def test_metrics_are_within_tolerance_of_the_local_engine(

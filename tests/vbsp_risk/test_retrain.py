@@ -161,8 +161,13 @@ def test_new_commune_is_noted(store: Path, small_district: Path) -> None:
         from features.validation import load_tables
 
         export = pd.Timestamp(storage.read_manifest(small_district)["export_date"])
-        rec = _validate(small_district, export, lambda: load_tables(small_district),
-                        StateSettings(state_dir=store / "state"), None)  # fmt: skip
+        rec = _validate(
+            small_district,
+            export,
+            lambda: load_tables(small_district),
+            StateSettings(state_dir=store / "state"),
+            None,
+        )
         assert any("new commune(s) C01" in n for n in rec["notes"])
     finally:
         if saved is not None:

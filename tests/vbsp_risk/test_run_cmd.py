@@ -30,8 +30,9 @@ def test_run_is_simulate_then_the_monthly_routine(
     for name in ("VBSP_RISK_DATABASE_URL", "VBSP_RISK_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     try:
-        result = CliRunner().invoke(app, ["run", "--households", "200", "--no-serve"],
-                                    env={"COLUMNS": "200"})  # fmt: skip
+        result = CliRunner().invoke(
+            app, ["run", "--households", "200", "--no-serve"], env={"COLUMNS": "200"}
+        )
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)

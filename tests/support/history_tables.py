@@ -1,0 +1,362 @@
+"""Hand-made and simulated history tables shared by the point-in-time feature tests.
+
+:func:`tiny_tables` is a district small enough to compute every feature by hand; the
+leakage tests of the history, context and application features cut or add events around an
+as-of date with :func:`cut_events` and :func:`far_future`, on :func:`history_district`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import storage
+from features.contract import TABLES
+from features.simulator import SimConfig, simulate
+
+D = pd.Timestamp
+M = 1_000_000
+
+
+def _frame(rows: list[dict], columns: list[str], dates: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    for c in dates:
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[ms]")
+    return df
+
+
+def _sessions(loan: str, commune: str, start: str, n: int, arrears: set[str]) -> list[dict]:
+    out = []
+    for d in pd.date_range(start, periods=n, freq="MS") + pd.Timedelta(days=19):
+        late = d.strftime("%Y-%m") in arrears
+        out.append(
+            {
+                "loan_id": loan,
+                "commune_id": commune,
+                "session_date": d,
+                "interest_due": 100_000,
+                "interest_paid": 0 if late else 100_000,
+                "arrears_after": 100_000 if late else 0,
+            }
+        )
+    return out
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """Household A (commune C1) and B (C2) with known histories; C joins later."""
+    households = _frame(
+        [
+            dict(
+                household_id="A",
+                commune_id="C1",
+                village_id="V1",
+                group_id="G1",
+                joined_date="2020-01-15",
+                left_date=None,
+                household_size=5,
+                workers=2,
+            ),
+            dict(
+                household_id="B",
+                commune_id="C2",
+                village_id="V2",
+                group_id="G2",
+                joined_date="2021-06-01",
+                left_date=None,
+                household_size=3,
+                workers=0,
+            ),
+            dict(
+                household_id="C",
+                commune_id="C1",
+                village_id="V1",
+                group_id="G1",
+                joined_date="2025-01-01",
+                left_date=None,
+                household_size=2,
+                workers=1,
+            ),
+        ],
+        list(TABLES["households"].columns),
+        ["joined_date", "left_date"],
+    )
+
+    def loan(lid, hh, c, prog, amount, term, disb, closed, status):
+        return dict(
+            loan_id=lid,
+            household_id=hh,
+            commune_id=c,
+            program=prog,
+            purpose="crops",
+            amount=amount,
+            rate_pct=6.6,
+            term_months=term,
+            grace_months=0,
+            application_date=disb,
+            disbursement_date=disb,
+            maturity_date=disb,  # export-state garbage on purpose: must not be read
+            status=status,
+            closed_date=closed,
+        )
+
+    loans = _frame(
+        [
+            loan("LA1", "A", "C1", "poor_household", 50 * M, 24, "2022-03-10", None, "active"),
+            loan("LB1", "B", "C2", "near_poor", 30 * M, 12, "2021-07-05", "2022-07-05", "closed"),
+            loan("LB2", "B", "C2", "clean_water", 20 * M, 36, "2023-02-15", None, "active"),
+            loan("LB3", "B", "C2", "near_poor", 40 * M, 12, "2024-02-01", None, "active"),
+        ],
+        list(TABLES["loans"].columns),
+        ["application_date", "disbursement_date", "maturity_date", "closed_date"],
+    )
+
+    def inst(lid, c, no, due, amount, paid):
+        return dict(
+            loan_id=lid,
+            commune_id=c,
+            installment_no=no,
+            due_date=due,
+            current_due_date=due,
+            principal_due=amount,
+            principal_paid=amount if paid else 0,
+            paid_date=paid,
+            status="paid" if paid else "pending",
+        )
+
+    installments = _frame(
+        [
+            inst("LA1", "C1", 1, "2023-03-10", 25 * M, "2023-03-10"),
+            inst("LA1", "C1", 2, "2024-03-10", 25 * M, "2024-03-10"),
+            inst("LB1", "C2", 1, "2022-07-05", 30 * M, "2022-07-05"),
+            inst("LB2", "C2", 1, "2024-02-15", 10 * M, None),
+            inst("LB2", "C2", 2, "2025-02-15", 10 * M, None),
+        ],
+        list(TABLES["installments"].columns),
+        ["due_date", "current_due_date", "paid_date"],
+    )
+    a_arrears = {"2023-06", "2023-07", "2023-10", "2023-11", "2023-12"}
+    interest = _frame(
+        _sessions("LA1", "C1", "2022-04-01", 21, a_arrears)
+        + _sessions("LB2", "C2", "2023-03-01", 10, set())
+        + _sessions("LB2", "C2", "2024-01-01", 1, {"2024-01"}),
+        list(TABLES["interest"].columns),
+        ["session_date"],
+    )
+
+    def sav(i, hh, c, d, kind, amount, bal):
+        return dict(
+            txn_id=f"S{i:03d}",
+            household_id=hh,
+            commune_id=c,
+            txn_date=d,
+            txn_type=kind,
+            amount=amount,
+            balance_after=bal,
+        )
+
+    savings = _frame(
+        [
+            sav(1, "A", "C1", "2023-08-20", "deposit", 100_000, 100_000),
+            sav(2, "A", "C1", "2023-10-20", "deposit", 50_000, 150_000),
+            sav(3, "A", "C1", "2023-11-20", "withdrawal", 30_000, 120_000),
+            sav(4, "A", "C1", "2024-01-01", "deposit", 50_000, 170_000),
+        ],
+        list(TABLES["savings"].columns),
+        ["txn_date"],
+    )
+
+    def ev(i, lid, hh, c, d, kind, no):
+        return dict(
+            event_id=f"E{i:03d}",
+            loan_id=lid,
+            household_id=hh,
+            commune_id=c,
+            event_date=d,
+            event_type=kind,
+            cause="illness",
+            installment_no=no,
+            amount=10 * M,
+            new_due_date=None,
+        )
+
+    debt = _frame(
+        [
+            ev(1, "LA1", "A", "C1", "2023-03-01", "extension", 1),
+            ev(2, "LA1", "A", "C1", "2024-01-01", "extension", 2),  # on as_of: excluded
+            ev(3, "LB1", "B", "C2", "2022-06-01", "overdue", 1),
+        ],
+        list(TABLES["debt_events"].columns),
+        ["event_date", "new_due_date"],
+    )
+    poverty = _frame(
+        [
+            dict(household_id="A", commune_id="C1", effective_date="2020-01-15", status="poor"),
+            dict(
+                household_id="A", commune_id="C1", effective_date="2023-06-01", status="near_poor"
+            ),
+        ],
+        list(TABLES["poverty_status"].columns),
+        ["effective_date"],
+    )
+    inspections = _frame([], list(TABLES["inspections"].columns), ["inspection_date"]).astype(
+        {"borrower_present": bool, "migrated": bool, "group_records_ok": bool}
+    )
+    protected = pd.DataFrame(
+        {
+            "household_id": ["A", "B", "C"],
+            "commune_id": ["C1", "C2", "C1"],
+            "ethnicity": ["x", "y", "z"],
+            "is_ethnic_minority": [True, False, True],
+        }
+    )
+    return {
+        "households": households,
+        "loans": loans,
+        "installments": installments,
+        "interest": interest,
+        "savings": savings,
+        "debt_events": debt,
+        "poverty_status": poverty,
+        "inspections": inspections,
+        "protected_attributes": protected,
+    }
+
+
+_PRIMARY_DATE = {
+    "households": "joined_date",
+    "loans": "disbursement_date",
+    "interest": "session_date",
+    "savings": "txn_date",
+    "debt_events": "event_date",
+    "poverty_status": "effective_date",
+    "inspections": "inspection_date",
+    "hazard_events": "start_date",
+    "group_ratings": "rating_date",
+    "group_leaders": "start_date",
+    "groups": "founded_date",
+}
+_EXPORT_STATE = {
+    "loans": {"status": "written_off", "maturity_date": "2000-01-01"},
+    "installments": {"status": "overdue", "principal_paid": 1, "current_due_date": "2000-01-01"},
+}
+
+
+def cut_events(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, mode: str) -> dict:
+    """Delete (``mode='delete'``) or alter (``'alter'``) every event on or after ``as_of``."""
+    out = {}
+    rng = np.random.default_rng(11)
+    for name, df in tables.items():
+        df = df.copy()
+        primary = _PRIMARY_DATE.get(name)
+        if primary is not None:
+            future = df[primary] >= as_of
+            if mode == "delete":
+                df = df[~future]
+            else:
+                for col in df.columns:
+                    if pd.api.types.is_integer_dtype(df[col]) and col != "installment_no":
+                        df.loc[future, col] = df.loc[future, col] * 3 + 1
+                    elif pd.api.types.is_bool_dtype(df[col]):
+                        df.loc[future, col] = ~df.loc[future, col]
+                if name == "debt_events":
+                    df.loc[future, "event_type"] = "overdue"
+                    df.loc[future, "household_id"] = rng.permutation(
+                        df.loc[future, "household_id"].to_numpy()
+                    )
+                df.loc[future, primary] = df.loc[future, primary] + pd.Timedelta(days=45)
+        for col in df.columns:  # secondary dates after as_of: move them, or blank them
+            if pd.api.types.is_datetime64_any_dtype(df[col]) and col != primary:
+                late = df[col] >= as_of
+                df.loc[late, col] = (
+                    pd.NaT if mode == "delete" else df.loc[late, col] + pd.Timedelta(days=400)
+                )
+        if name == "installments":
+            loan_ok = tables["loans"].loc[tables["loans"]["disbursement_date"] < as_of, "loan_id"]
+            if mode == "delete":
+                df = df[df["loan_id"].isin(loan_ok)]
+        for col, value in _EXPORT_STATE.get(name, {}).items():
+            df[col] = pd.Series(value, index=df.index).astype(df[col].dtype)
+        out[name] = df.reset_index(drop=True)
+    return out
+
+
+def far_future(tables: dict[str, pd.DataFrame], hh: pd.Series) -> dict:
+    out = dict(tables)
+    far = pd.Timestamp("2099-06-24")
+    loans = tables["loans"]
+    their = loans[loans["household_id"].isin(hh)].drop_duplicates("household_id")
+
+    def add(name: str, rows: pd.DataFrame) -> None:
+        out[name] = pd.concat([tables[name], rows[tables[name].columns]], ignore_index=True)
+
+    add(
+        "interest", their.assign(session_date=far, interest_due=1, interest_paid=0, arrears_after=9)
+    )
+    new_loans = their.assign(
+        loan_id=their["loan_id"] + "X", disbursement_date=far, application_date=far, amount=1
+    )
+    add("loans", new_loans)
+    add(
+        "debt_events",
+        their.assign(
+            event_id=their["loan_id"] + "E",
+            event_date=far,
+            event_type="extension",
+            cause="other",
+            installment_no=1,
+            amount=1,
+            new_due_date=far,
+        ),
+    )
+    add(
+        "savings",
+        their.assign(
+            txn_id=their["loan_id"] + "S",
+            txn_date=far,
+            txn_type="deposit",
+            amount=1,
+            balance_after=1,
+        ),
+    )
+    add("poverty_status", their.assign(effective_date=far, status="other_policy"))
+    add(
+        "installments",
+        their.assign(
+            installment_no=99,
+            due_date=far,
+            current_due_date=far,
+            principal_due=1,
+            principal_paid=1,
+            paid_date=far,
+            status="paid",
+        ),
+    )
+    return out
+
+
+HISTORY_DISTRICT = SimConfig(households=300, seed=7, start="2021-01", end="2024-12")
+"""The simulated district of the history leakage and reference tests (seed 7: seed 1 with 300
+households fails in the simulator, no hazard events)."""
+
+
+def history_district(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """:data:`HISTORY_DISTRICT` simulated into a fresh folder, its raw tables read back."""
+    out: Path = tmp_path_factory.mktemp("history-district")
+    simulate(out, HISTORY_DISTRICT)
+    return {n: storage.read_raw(out, n) for n in TABLES}
+
+
+def assert_row(row: pd.Series, expected: dict, where: str = "") -> None:
+    """Each expected feature of a row: missing, equal (text, booleans) or equal to 1e-12."""
+    for name, want in expected.items():
+        got = row[name]
+        if isinstance(want, float) and math.isnan(want):
+            assert pd.isna(got), f"{where} {name}: {got!r} is not missing"
+        elif isinstance(want, str | bool | np.bool_):
+            assert got == want, f"{where} {name}: {got!r} != {want!r}"
+        else:
+            assert got == pytest.approx(want, rel=1e-12), f"{where} {name}: {got!r} != {want!r}"
