@@ -26,13 +26,14 @@ run: $(VENV)/.installed
 	$(BIN)/vbsp-risk run
 
 ## test: create .venv if missing, install dev extras, lint, check the layers (import-linter) and
-## run the unit and integration tiers in parallel (pytest-xdist); `make test-all` adds the system tier
+## run the unit and integration tiers in parallel (pytest-xdist; each module's tests on one worker,
+## --dist loadscope, so its fixtures are built once); `make test-all` adds the system tier
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not system"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not system"
 
 ## test-system: the system tier only (kill -9 and crash cycles, load shedding, fuzzing, Chromium
 ## browser tests, notebooks, the full-district calibration); the browser tests drive Debian's
@@ -41,7 +42,7 @@ test-system: $(VENV)/.installed-dev
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "note: no chromium; the browser tests will be skipped (apt-get install chromium)"; }
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m system
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m system
 
 ## test-all: everything (make test, then the system tier)
 test-all: test test-system

@@ -27,8 +27,8 @@ SYSTEM_FOLDERS = ("browser", "notebooks")
 """Test folders whose every test is in the system tier."""
 
 INTEGRATION_FIXTURES = frozenset({
-    "small_district", "small_tables", "small_export", "small_training_data", "served", "engine",
-    "api_db",
+    "small_district", "small_tables", "small_export", "small_features", "small_training_data",
+    "served", "engine", "api_db",
 })  # fmt: skip
 """Fixtures that make a test an integration test (a district, trained models or a database)."""
 
@@ -66,6 +66,34 @@ def default_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -
     return shared_folder(
         tmp_path_factory, worker_id, "default-district", lambda o: simulate(o, SimConfig())
     )
+
+
+def _build_small_features(out: Path, district: Path) -> None:
+    from features.build import build_feature_table
+    from features.catalog import VIEWS
+    from features.validation import load_tables
+
+    tables = load_tables(district)
+    export = pd.Timestamp(storage.read_manifest(district)["export_date"])
+    for view in VIEWS:
+        build_feature_table(tables, view, export).to_parquet(out / f"{view}.parquet", index=False)
+
+
+@pytest.fixture(scope="session")
+def small_features(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, small_district: Path
+) -> dict[str, Path]:
+    """The small district's feature tables (view → Parquet file), built once per test run and
+    shared (read-only) by the training tests and the served models."""
+    from features.catalog import VIEWS
+
+    folder = shared_folder(
+        tmp_path_factory,
+        worker_id,
+        "small-features",
+        lambda out: _build_small_features(out, small_district),
+    )
+    return {view: folder / f"{view}.parquet" for view in VIEWS}
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,6 @@ from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from features import storage
-from features.build import build_feature_table
 from features.catalog import VIEWS
 from features.online_store import default_as_of, materialize
 from features.validation import load_tables
@@ -135,11 +134,10 @@ def _issue_keys(keys_file: Path, communes: list[str]) -> dict[str, str]:
     return keys
 
 
-def _served(folder: Path, district: Path) -> Served:
+def _served(folder: Path, district: Path, features: dict[str, Path]) -> Served:
     """The :class:`Served` of a built folder (its tables read from the district)."""
     tables = load_tables(district)
     export = pd.Timestamp(storage.read_manifest(district)["export_date"])
-    features = {view: folder / f"{view}.parquet" for view in VIEWS}
     uri = f"sqlite:///{(folder / 'mlflow.db').as_posix()}"
     s = Served(folder, uri, features, folder / "api_keys.json", tables=tables)
     s.as_of = default_as_of(export)
@@ -150,12 +148,9 @@ def _served(folder: Path, district: Path) -> Served:
     return s
 
 
-def build_served(folder: Path, district: Path) -> None:
-    """Fill an empty folder: feature tables, the trained store, keys and the template database."""
-    s = _served(folder, district)
-    export = pd.Timestamp(storage.read_manifest(district)["export_date"])
-    for view in VIEWS:
-        build_feature_table(s.tables, view, export).to_parquet(s.features[view], index=False)
+def build_served(folder: Path, district: Path, features: dict[str, Path]) -> None:
+    """Fill an empty folder: the trained store, keys and the template service database."""
+    s = _served(folder, district, features)
     s.versions = _train_champions(folder, district, s.features)
     s.keys = _issue_keys(s.keys_file, s.communes)
     engine = make_engine(f"sqlite:///{(folder / TEMPLATE_DB).as_posix()}")
@@ -167,7 +162,10 @@ def build_served(folder: Path, district: Path) -> None:
 
 @pytest.fixture(scope="session")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, worker_id: str, small_district: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    small_district: Path,
+    small_features: dict[str, Path],
 ) -> Served:
     """Both views trained on the small district and made champions; keys for every role.
 
@@ -177,9 +175,12 @@ def served(
     do), a test that writes to a service database copies :func:`filled_sqlite_copy`'s template.
     """
     folder = shared_folder(
-        tmp_path_factory, worker_id, "served", lambda out: build_served(out, small_district)
+        tmp_path_factory,
+        worker_id,
+        "served",
+        lambda out: build_served(out, small_district, small_features),
     )
-    return _served(folder, small_district)
+    return _served(folder, small_district, small_features)
 
 
 def filled_sqlite_copy(served: Served, folder: Path) -> str:

@@ -7,24 +7,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.build import build_feature_table
-from features.validation import load_tables
 from tests.support.mlflow_store import train_small
 from training.train import TrainResult
 
 
 @pytest.fixture(scope="session")
-def small_training_data(
-    small_district: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path]:
+def small_training_data(small_features: dict[str, Path], small_district: Path) -> tuple[Path, Path]:
     """Paths of the small district's portfolio feature table (Parquet) and its truth folder.
 
-    The district is the session's (``tests/conftest.py``), not simulated again here.
+    Both are the session's (``tests/conftest.py``), built once per run: not simulated or built
+    again here. Read-only: other workers read them at the same time.
     """
-    table = build_feature_table(load_tables(small_district), "portfolio", "2025-12-31")
-    path = tmp_path_factory.mktemp("training-table") / "portfolio.parquet"
-    table.to_parquet(path)
-    return path, small_district / "truth"
+    return small_features["portfolio"], small_district / "truth"
 
 
 @pytest.fixture()
