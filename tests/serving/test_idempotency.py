@@ -75,14 +75,24 @@ def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) ->
     engine.dispose()
 
 
-def test_request_digests_are_the_canonical_json_digests_stored_before() -> None:
-    """Digests of stored requests stay comparable across versions (retries after an upgrade)."""
+def test_request_digests_are_keyed_digests_of_the_canonical_json() -> None:
+    """Digests are HMACs (server secret) of the canonical JSON, the national ID replaced by its
+    pseudonym first; a request digested before migration 0003 (unkeyed SHA-256, re-keyed by the
+    migration) is still recognised, so a retry across the upgrade replays."""
     import hashlib
+    import hmac
     import json
 
-    from serving.audit import request_digest
+    from serving.audit import (
+        as_digested_before_0003,
+        request_digest,
+        same_request,
+        without_national_id,
+    )
     from serving.schemas import ApplicationIn
+    from vbsp_state.digests import legacy
 
+    key, pii = b"k" * 32, b"p" * 32
     apps = [
         ApplicationIn(household_id="H00001", program="poor_household", purpose="livestock",
                       amount=40_000_000, term_months=36),
@@ -93,6 +103,17 @@ def test_request_digests_are_the_canonical_json_digests_stored_before() -> None:
     ]  # fmt: skip
     for chosen in ([apps[0]], apps):
         for explain in (True, False):
-            payload = {"apps": [a.model_dump(mode="json") for a in chosen], "explain": explain}
-            before = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-            assert request_digest(payload) == hashlib.sha256(before.encode()).hexdigest()
+            dumps = [a.model_dump(mode="json") for a in chosen]
+            payload = {"apps": [without_national_id(d, pii) for d in dumps], "explain": explain}
+            assert "012345678901" not in json.dumps(payload)
+            text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+            digest = request_digest(key, payload)
+            assert digest == hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+            assert digest != hashlib.sha256(text.encode()).hexdigest()
+            raw = as_digested_before_0003(dumps, explain, False)
+            before = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+            old = legacy(key, hashlib.sha256(before.encode()).hexdigest())
+            assert same_request(key, old, digest, raw)
+            assert not same_request(key, old, digest, {**raw, "explain": not explain})
+            assert not same_request(b"x" * 32, old, digest, raw)  # another secret
+
