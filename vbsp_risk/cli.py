@@ -60,3 +60,6 @@ _plan_cmd.register(app)
 from vbsp_risk import contacts_cmd as _contacts_cmd  # noqa: E402
 
 _contacts_cmd.register(app)
+from vbsp_risk import audit_cmd as _audit_cmd  # noqa: E402
+
+_audit_cmd.register(app)

@@ -116,4 +116,3 @@ def test_request_digests_are_keyed_digests_of_the_canonical_json() -> None:
             assert same_request(key, old, digest, raw)
             assert not same_request(key, old, digest, {**raw, "explain": not explain})
             assert not same_request(b"x" * 32, old, digest, raw)  # another secret
-
