@@ -15,8 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from serving import outcome_keys
-from serving.planner import USE_OF_FUNDS, PlanRequest
+from serving.planner import PlanRequest
 from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 
 logger = logging.getLogger(__name__)
@@ -49,6 +48,14 @@ def load_candidates(
     return pd.Timestamp(latest).date(), pd.DataFrame.from_records(rows, columns=CANDIDATE_COLUMNS)
 
 
+def _scalar(bind: Engine | sa.Connection, q: sa.Select) -> object:
+    """``q``'s value, on the caller's transaction when given one."""
+    if isinstance(bind, sa.Connection):
+        return bind.execute(q).scalar()
+    with bind.connect() as conn:
+        return conn.execute(q).scalar()
+
+
 class PlanExistsError(ValueError):
     """The commune already has a plan for the month (``plan_id`` names it)."""
 
@@ -61,10 +68,8 @@ def find_plan(engine: Engine | sa.Connection, commune_id: str, month: str) -> st
     """The id of the commune's plan for the month, if any (one: the table's unique index)."""
     t = inspection_plans
     q = sa.select(t.c.plan_id).where((t.c.commune_id == commune_id) & (t.c.month == month))
-    if isinstance(engine, sa.Connection):
-        return engine.execute(q).scalar()
-    with engine.connect() as conn:
-        return conn.execute(q).scalar()
+    found = _scalar(engine, q)
+    return None if found is None else str(found)
 
 
 def outcomes_count(engine: Engine | sa.Connection, plan_id: str) -> int:
@@ -75,10 +80,7 @@ def outcomes_count(engine: Engine | sa.Connection, plan_id: str) -> int:
         .select_from(o.join(v, o.c.visit_id == v.c.visit_id))
         .where(v.c.plan_id == plan_id)
     )
-    if isinstance(engine, sa.Connection):
-        return engine.execute(q).scalar_one()
-    with engine.connect() as conn:
-        return conn.execute(q).scalar_one()
+    return int(_scalar(engine, q) or 0)
 
 
 def _delete_plan(conn: sa.Connection, plan_id: str) -> None:
@@ -205,86 +207,6 @@ def get_plan(engine: Engine, plan_id: str) -> dict | None:
         )
         out.append(visit)
     return {**dict(plan), "params": json.loads(plan["params"]), "visits": out}
-
-
-def visit_plan(engine: Engine, visit_id: str) -> tuple[str, str] | None:
-    """``(plan_id, commune_id)`` of a visit, or ``None``."""
-    v, p = plan_visits, inspection_plans
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(v.c.plan_id, p.c.commune_id)
-            .select_from(v.join(p, p.c.plan_id == v.c.plan_id))
-            .where(v.c.visit_id == visit_id)
-        ).first()
-    return None if row is None else (row[0], row[1])
-
-
-def visit_date(engine: Engine, visit_id: str) -> date | None:
-    """The date a visit is planned for, or ``None`` for an unknown visit."""
-    v = plan_visits
-    with engine.connect() as conn:
-        d = conn.execute(sa.select(v.c.visit_date).where(v.c.visit_id == visit_id)).scalar()
-    return None if d is None else (d if isinstance(d, date) else pd.Timestamp(d).date())
-
-
-def record_outcome(
-    engine: Engine,
-    visit_id: str,
-    use_of_funds: str,
-    borrower_present: bool,
-    migrated: bool,
-    notes: str | None,
-    recorded_by: str,
-    idempotency_key: str | None = None,
-    *,
-    secret: bytes,
-) -> dict:
-    """Record (or correct) what the inspector found on a visit; return the stored outcome.
-
-    With ``idempotency_key`` (the browser's outbox sets one per outcome), a resend answers the
-    first outcome and writes nothing (:mod:`serving.outcome_keys`; ``KeyReusedError`` for another);
-    ``secret`` keys what is stored of the key and the request (the service's digest secret).
-    """
-    if use_of_funds not in USE_OF_FUNDS:
-        raise ValueError(f"use_of_funds must be one of {USE_OF_FUNDS}")
-    row = {
-        "visit_id": visit_id, "recorded_at": _now(), "recorded_by": recorded_by,
-        "use_of_funds": use_of_funds, "borrower_present": bool(borrower_present),
-        "migrated": bool(migrated), "notes": notes or None,
-    }  # fmt: skip
-    asked = {k: row[k] for k in ("use_of_funds", "borrower_present", "migrated", "notes")}
-    text = outcome_keys.asked_text(visit_id, asked)
-    try:
-        with engine.begin() as conn:
-            first = idempotency_key and outcome_keys.replay(
-                conn, recorded_by, idempotency_key, secret, text
-            )
-            if first:
-                return first
-            _upsert_outcome(conn, visit_id, row)
-            if idempotency_key:
-                answer = {k: v for k, v in row.items() if k != "visit_id"}
-                outcome_keys.remember(
-                    conn, recorded_by, idempotency_key, visit_id, secret, text, answer
-                )
-    except sa.exc.IntegrityError:  # the same key sent twice at once: the other one won
-        if not idempotency_key:
-            raise
-        with engine.connect() as conn:
-            first = outcome_keys.replay(conn, recorded_by, idempotency_key, secret, text)
-        if first is None:
-            raise
-        return first
-    return {k: v for k, v in row.items() if k != "visit_id"}
-
-
-def _upsert_outcome(conn: sa.Connection, visit_id: str, row: dict) -> None:
-    o = visit_outcomes
-    done = conn.execute(
-        o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
-    ).rowcount  # fmt: skip
-    if not done:
-        conn.execute(o.insert(), row)
 
 
 def last_visits(engine: Engine, household_ids: Sequence[str]) -> dict[str, date]:

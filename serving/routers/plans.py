@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 
-from serving import clock, outcome_keys, plan_store, planner
+from serving import clock, outcome_keys, outcome_store, plan_store, planner
 from serving.auth import ApiClient
 from serving.deps import Context, Services, context, require, services
 from serving.model_store import LoadedModel
@@ -193,16 +193,16 @@ def save_outcome(
     """Record a visit's outcome (404 for a visit the caller may not see, 409 before its date); a
     resend with the same ``key`` answers the first outcome and writes nothing (422 if the key was
     used for another outcome)."""
-    found = plan_store.visit_plan(svc.engine, visit_id)
+    found = outcome_store.visit_plan(svc.engine, visit_id)
     if found is None:
         raise HTTPException(404, "visit_id: unknown visit")
     if not client.can_see_commune(found[1]):  # answered as unknown, logged as refused
         raise ScopedNotFoundError("visit_id: unknown visit", "visit outside the key's communes")
-    visit_date = plan_store.visit_date(svc.engine, visit_id)
+    visit_date = outcome_store.visit_date(svc.engine, visit_id)
     if visit_date is not None and visit_date > today:
         raise VisitNotYetError(visit_date)
     try:
-        return plan_store.record_outcome(
+        return outcome_store.record_outcome(
             svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
             body.notes, client.client_id, key, secret=svc.digest_key,
         )  # fmt: skip

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from serving import clock, contacts, household_finding, outcome_keys, plan_store, planner
+from serving import (
+    clock,
+    contacts,
+    household_finding,
+    outcome_keys,
+    outcome_store,
+    plan_store,
+    planner,
+)
 from serving.plan_schemas import ID_LIKE
 from serving.routers import plans
 from serving.web import i18n, messages
@@ -173,7 +181,7 @@ async def outcome_save(
         return page
     form = await form_fields(request)
     vid = valid_id(visit_id)
-    found = plan_store.visit_plan(page.svc.engine, vid) if vid else None
+    found = outcome_store.visit_plan(page.svc.engine, vid) if vid else None
     if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("outcome"),
                       message=page.t("not_found"))  # fmt: skip

@@ -19,16 +19,20 @@ from serving.app import create_app
 from serving.audit_writer import AuditWriter
 from tests.support.audit_rows import made_up_row
 from tests.support.live_server import SCORE, application, filled_sqlite, household_ids
-from tests.support.served import Served, count_audit, headers
+from tests.support.served import PII_KEY, Served, count_audit, headers
+from vbsp_state.digests import derive_key, idempotency_key
 from vbsp_state.engine import make_engine
 from vbsp_state.migrate import upgrade
 
 
-def _rows_for(url: str, key: str) -> list[tuple]:
+def _rows_for(url: str, *keys: str) -> list[tuple]:
+    """Audit rows of the caller's idempotency keys (stored as their HMACs)."""
+    secret = derive_key(bytes.fromhex(PII_KEY))
+    stored = [idempotency_key(secret, k) for k in keys]
     with sa.create_engine(url).connect() as conn:
         return conn.execute(sa.text(
-            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key LIKE :k"),
-            {"k": key + "%"}).all()  # fmt: skip
+            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key IN :k")
+            .bindparams(sa.bindparam("k", expanding=True)), {"k": stored}).all()  # fmt: skip
 
 
 def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
@@ -47,7 +51,7 @@ def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
     assert {r.status_code for r in singles} == {200} == {r.status_code for r in batches}
     assert len({r.text for r in singles}) == 1 and len({r.text for r in batches}) == 1
     assert [r[0] for r in _rows_for(url, "same-key-1")] == [singles[0].json()["score_id"]]
-    assert sorted(r[0] for r in _rows_for(url, "same-batch-1")) == sorted(
+    assert sorted(r[0] for r in _rows_for(url, "same-batch-1#0", "same-batch-1#1")) == sorted(
         s["score_id"] for s in batches[0].json()["scores"])  # fmt: skip
     assert other.status_code == 422 and "Idempotency-Key" in other.text
     assert count_audit(make_engine(url)) == 3
