@@ -69,9 +69,15 @@ class SecurityLog:
             "reason": reason[:200],
         }
         logger.warning(
-            "security %s %d %s %s client=%s role=%s: %s", kind, status, row["method"],
-            row["route"], row["client_id"] or "-", row["role"] or "-", row["reason"],
-        )  # fmt: skip
+            "security %s %d %s %s client=%s role=%s: %s",
+            kind,
+            status,
+            row["method"],
+            row["route"],
+            row["client_id"] or "-",
+            row["role"] or "-",
+            row["reason"],
+        )
         future = self._writer.submit([row])
         future.add_done_callback(_report_failure)
         return future

@@ -38,9 +38,18 @@ def summarise(engine: Engine, since: datetime) -> list[dict]:
     out = []
     for (day, client, role), by in sorted(counts.items()):
         refused = sum(n for k, n in by.items() if k != "admin")
-        out.append({"day": day, "client_id": client, "role": role, "refused": refused,
-                    "401": by.get("401", 0), "403": by.get("403", 0), "404": by.get("404", 0),
-                    "admin": by.get("admin", 0)})  # fmt: skip
+        out.append(
+            {
+                "day": day,
+                "client_id": client,
+                "role": role,
+                "refused": refused,
+                "401": by.get("401", 0),
+                "403": by.get("403", 0),
+                "404": by.get("404", 0),
+                "admin": by.get("admin", 0),
+            }
+        )
     return out
 
 

@@ -27,8 +27,7 @@ from tests.support.canaries import (
 from tests.support.served import PII_KEY, Served, headers, last_day, set_today
 
 SCORE, BATCH = "/v1/applications/score", "/v1/applications/score-batch"
-APP = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000,
-       "term_months": 36}  # fmt: skip
+APP = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000, "term_months": 36}
 SCORED_IDS = NATIONAL_IDS[4:6]
 
 
@@ -36,10 +35,14 @@ def _household(engine: Engine) -> dict:
     with engine.connect() as conn:
         return dict(
             conn.execute(
-                sa.text("SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-                        "ORDER BY entity_id LIMIT 1")
-            ).mappings().one()
-        )  # fmt: skip
+                sa.text(
+                    "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                    "ORDER BY entity_id LIMIT 1"
+                )
+            )
+            .mappings()
+            .one()
+        )
 
 
 def _canonical(payload: object) -> bytes:
@@ -51,11 +54,13 @@ def _stored(engine: Engine, score_ids: list[str]) -> list[dict]:
         return [
             dict(r)
             for r in conn.execute(
-                sa.text("SELECT score_id, household_id, idempotency_key, request_sha256, role "
-                        "FROM score_audit WHERE score_id IN :ids")
-                .bindparams(sa.bindparam("ids", expanding=True)), {"ids": score_ids},
+                sa.text(
+                    "SELECT score_id, household_id, idempotency_key, request_sha256, role "
+                    "FROM score_audit WHERE score_id IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
+                {"ids": score_ids},
             ).mappings()
-        ]  # fmt: skip
+        ]
 
 
 def test_canary_ids_scored_and_used_as_keys_are_nowhere_in_the_database_or_logs(
@@ -84,10 +89,19 @@ def test_canary_ids_scored_and_used_as_keys_are_nowhere_in_the_database_or_logs(
         assert len(r["idempotency_key"]) == 64 and "cccd" not in r["idempotency_key"]
     # The stored digest is not the unkeyed SHA-256 of the request, as sent or pseudonymised:
     # hashing candidate IDs cannot find it.
-    sent = {"apps": [{**one, "household_id": None, "group_id": None, "village_id": None,
-                      "grace_months": 0}], "explain": True}  # fmt: skip
-    pseudonymised = {"apps": [{k: v for k, v in sent["apps"][0].items() if k != "national_id"}
-                              | {"household_id": aliases[0]}], "explain": True}  # fmt: skip
+    sent = {
+        "apps": [
+            {**one, "household_id": None, "group_id": None, "village_id": None, "grace_months": 0}
+        ],
+        "explain": True,
+    }
+    pseudonymised = {
+        "apps": [
+            {k: v for k, v in sent["apps"][0].items() if k != "national_id"}
+            | {"household_id": aliases[0]}
+        ],
+        "explain": True,
+    }
     for payload in (sent, pseudonymised):
         assert rows[ids[0]]["request_sha256"] != hashlib.sha256(_canonical(payload)).hexdigest()
     logs = caplog.text + "\n".join(str(r.__dict__) for r in caplog.records)
@@ -106,9 +120,18 @@ def test_an_id_shaped_outcome_key_and_id_free_outcome_are_stored_keyed(
     month = clock.month_of(clock.today())
     set_today(api, last_day(month))  # every visit of the month can have its outcome
     h = headers(served, "data")
-    plan = api.post("/v1/inspections/plans", headers=h, json={
-        "commune_id": served.communes[-1], "month": month, "transaction_day": 1, "replace": True,
-        "days": 1, "capacity_per_day": 2})  # fmt: skip
+    plan = api.post(
+        "/v1/inspections/plans",
+        headers=h,
+        json={
+            "commune_id": served.communes[-1],
+            "month": month,
+            "transaction_day": 1,
+            "replace": True,
+            "days": 1,
+            "capacity_per_day": 2,
+        },
+    )
     assert plan.status_code == 201, plan.text
     visit = plan.json()["visit_list"][0]["visit_id"]
     answer = {"use_of_funds": "correct", "borrower_present": True, "migrated": False}
@@ -117,14 +140,20 @@ def test_an_id_shaped_outcome_key_and_id_free_outcome_are_stored_keyed(
     assert r.status_code == 200, r.text
     again = api.put(f"/v1/inspections/visits/{visit}/outcome", json=answer, headers=key)
     assert again.json()["recorded_at"] == r.json()["recorded_at"]  # replayed, not rewritten
-    reused = api.put(f"/v1/inspections/visits/{visit}/outcome",
-                     json={**answer, "use_of_funds": "misuse"}, headers=key)  # fmt: skip
+    reused = api.put(
+        f"/v1/inspections/visits/{visit}/outcome",
+        json={**answer, "use_of_funds": "misuse"},
+        headers=key,
+    )
     assert reused.status_code == 422
     with api_db.connect() as conn:
         stored = conn.execute(
-            sa.text("SELECT idempotency_key, request_sha256 FROM outcome_submissions "
-                    "WHERE visit_id = :v"), {"v": visit},
-        ).one()  # fmt: skip
+            sa.text(
+                "SELECT idempotency_key, request_sha256 FROM outcome_submissions "
+                "WHERE visit_id = :v"
+            ),
+            {"v": visit},
+        ).one()
     assert stored[0] != SCORED_IDS[0] and len(stored[0]) == 64
     assert find_in_text(table_text(api_db), "tables") == []
     api.app.dependency_overrides.clear()  # type: ignore[attr-defined]

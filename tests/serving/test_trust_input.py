@@ -24,8 +24,7 @@ from tests.support.served import Served, count_audit, headers, last_day, set_tod
 from vbsp_state.engine import make_engine
 
 SCORE = "/v1/applications/score"
-APP = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000,
-       "term_months": 36}  # fmt: skip
+APP = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000, "term_months": 36}
 CANARY = NATIONAL_IDS[4]
 NOTES = [f"Chủ hộ vắng, CCCD {CANARY}", "gọi 0905.123.456 để hẹn", "số 001 203 004 005"]
 
@@ -33,9 +32,12 @@ NOTES = [f"Chủ hộ vắng, CCCD {CANARY}", "gọi 0905.123.456 để hẹn", 
 def _household(engine: Engine, commune: str) -> str:
     with engine.connect() as conn:
         return conn.execute(
-            sa.text("SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-                    "AND commune_id = :c ORDER BY entity_id LIMIT 1"), {"c": commune},
-        ).scalar_one()  # fmt: skip
+            sa.text(
+                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                "AND commune_id = :c ORDER BY entity_id LIMIT 1"
+            ),
+            {"c": commune},
+        ).scalar_one()
 
 
 def _login(api: TestClient, served: Served, role: str) -> None:
@@ -47,9 +49,18 @@ def _login(api: TestClient, served: Served, role: str) -> None:
 def _visit(api: TestClient, served: Served) -> str:
     month = clock.month_of(clock.today())
     set_today(api, last_day(month))
-    r = api.post("/v1/inspections/plans", headers=headers(served, "data"), json={
-        "commune_id": served.communes[0], "month": month, "transaction_day": 1, "days": 1,
-        "capacity_per_day": 2, "replace": True})  # fmt: skip
+    r = api.post(
+        "/v1/inspections/plans",
+        headers=headers(served, "data"),
+        json={
+            "commune_id": served.communes[0],
+            "month": month,
+            "transaction_day": 1,
+            "days": 1,
+            "capacity_per_day": 2,
+            "replace": True,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["visit_list"][0]["visit_id"]
 
@@ -69,9 +80,15 @@ def test_notes_with_id_like_numbers_are_refused_saying_why_and_not_echoed(
     r = api.put(url, json={**answer, "notes": fine}, headers=headers(served, "data"))
     assert r.status_code == 200 and r.json()["notes"] == fine
     _login(api, served, "data")
-    page = api.post(f"/ui/visits/{visit}/outcome", data={
-        "use_of_funds": "correct", "borrower_present": "yes", "migrated": "no",
-        "notes": NOTES[0]})  # fmt: skip
+    page = api.post(
+        f"/ui/visits/{visit}/outcome",
+        data={
+            "use_of_funds": "correct",
+            "borrower_present": "yes",
+            "migrated": "no",
+            "notes": NOTES[0],
+        },
+    )
     assert page.status_code == 422 and "giống số CCCD hoặc số điện thoại" in page.text
     assert CANARY not in page.text
     api.cookies.clear()
@@ -83,8 +100,14 @@ def test_application_page_never_echoes_an_unknown_household_field(
     api: TestClient, served: Served, typed: str
 ) -> None:
     _login(api, served, "officer")
-    form = {"identity": "household", "household_id": typed, "program": "poor_household",
-            "purpose": "livestock", "amount": "40.000.000", "term_months": "36"}  # fmt: skip
+    form = {
+        "identity": "household",
+        "household_id": typed,
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": "40.000.000",
+        "term_months": "36",
+    }
     r = api.post("/ui/application", data=form)
     assert r.status_code in (404, 422), r.text
     assert typed not in r.text and "Nguyễn" not in r.text
@@ -95,12 +118,18 @@ def test_amounts_are_whole_dong(api: TestClient, api_db: Engine, served: Served)
     hid = _household(api_db, served.communes[0])
     before = count_audit(api_db)
     for amount in (40_000_000.5, 0.001, 1.5):
-        r = api.post(SCORE, json={**APP, "household_id": hid, "amount": amount},
-                     headers=headers(served, "data"))  # fmt: skip
+        r = api.post(
+            SCORE,
+            json={**APP, "household_id": hid, "amount": amount},
+            headers=headers(served, "data"),
+        )
         assert r.status_code == 422 and "amount" in r.text, (amount, r.text)
     assert count_audit(api_db) == before
-    ok = api.post(SCORE, json={**APP, "household_id": hid, "amount": 40_000_000.0},
-                  headers=headers(served, "data"))  # fmt: skip
+    ok = api.post(
+        SCORE,
+        json={**APP, "household_id": hid, "amount": 40_000_000.0},
+        headers=headers(served, "data"),
+    )
     assert ok.status_code == 200, ok.text
 
 
@@ -115,8 +144,10 @@ def test_duplicate_json_keys_are_refused_naming_the_key(
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "body.household_id" and "duplicate" in r.text
     assert first not in r.text and other not in r.text and count_audit(api_db) == before
-    plan = (f'{{"commune_id": "{served.communes[0]}", "commune_id": "{served.communes[-1]}", '
-            f'"month": "{clock.month_of(clock.today())}"}}')  # fmt: skip
+    plan = (
+        f'{{"commune_id": "{served.communes[0]}", "commune_id": "{served.communes[-1]}", '
+        f'"month": "{clock.month_of(clock.today())}"}}'
+    )
     r = api.post("/v1/inspections/plans", content=plan, headers=json_h)
     assert r.status_code == 422 and "commune_id" in r.json()["errors"][0]["field"]
     nested = json.dumps({"applications": [{**APP, "household_id": first}]})
@@ -139,8 +170,9 @@ def test_an_error_about_thousands_of_unknown_keys_stays_small(
     unknown = {f"k{i:04d}": 1 for i in range(5000)}
     body = json.dumps({**APP, "household_id": "H1", **unknown}).encode()
     assert 60_000 < len(body) <= 64 * 1024, len(body)
-    r = api.post(SCORE, content=body, headers={**headers(served, "data"),
-                                               "content-type": "application/json"})  # fmt: skip
+    r = api.post(
+        SCORE, content=body, headers={**headers(served, "data"), "content-type": "application/json"}
+    )
     assert r.status_code == 422
     assert len(r.content) < 4_096, len(r.content)
     assert len(r.json()["errors"]) == 20 and r.json()["more_errors"] == 5000 - 20

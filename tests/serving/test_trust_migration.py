@@ -30,9 +30,24 @@ from vbsp_state.schema import (
 
 PII = hashlib.sha256(b"trust-migration").hexdigest()
 CANARY = NATIONAL_IDS[0]
-OLD_AUDIT = ("score_id", "created_at", "endpoint", "client_id", "idempotency_key",
-             "request_sha256", "household_id", "group_id", "commune_id", "model_name",
-             "model_version", "feature_as_of", "probability", "band", "request", "response")  # fmt: skip
+OLD_AUDIT = (
+    "score_id",
+    "created_at",
+    "endpoint",
+    "client_id",
+    "idempotency_key",
+    "request_sha256",
+    "household_id",
+    "group_id",
+    "commune_id",
+    "model_name",
+    "model_version",
+    "feature_as_of",
+    "probability",
+    "band",
+    "request",
+    "response",
+)
 COLS, PARAMS = ", ".join(OLD_AUDIT), ", ".join(f":{c}" for c in OLD_AUDIT)
 
 
@@ -46,35 +61,89 @@ def _at_0002(engine: Engine) -> None:
 def _old_rows(engine: Engine) -> dict[str, str]:
     """Rows as the service wrote them before 0003; the unkeyed digests, by row."""
     request = json.dumps({"apps": [{"national_id": CANARY}], "explain": True}, sort_keys=True)
-    old = {"score": hashlib.sha256(request.encode()).hexdigest(),
-           "outcome": hashlib.sha256(b'{"visit_id": "v1"}').hexdigest()}  # fmt: skip
+    old = {
+        "score": hashlib.sha256(request.encode()).hexdigest(),
+        "outcome": hashlib.sha256(b'{"visit_id": "v1"}').hexdigest(),
+    }
     t0 = datetime(2026, 8, 1)
-    audit = {"score_id": "s1", "created_at": t0, "endpoint": "score", "client_id": "c",
-             "idempotency_key": CANARY, "request_sha256": old["score"], "household_id": "H1",
-             "group_id": "G1", "commune_id": "C08", "model_name": "m", "model_version": "1",
-             "feature_as_of": None, "probability": 0.1, "band": "low", "request": "{}",
-             "response": "{}"}  # fmt: skip
-    plans = [{"plan_id": p, "commune_id": "C08", "month": "2026-08", "params": "{}",
-              "status": "draft", "created_at": datetime(2026, 8, 1, h)}
-             for p, h in (("p-late", 9), ("p-first", 8), ("p-third", 10))]  # fmt: skip
-    visit = {"group_id": "G1", "village_id": "V1", "visit_date": date(2026, 8, 10),
-             "selection": "risk", "selection_probability": 1.0}  # fmt: skip
-    visits = [{**visit, "visit_id": v, "plan_id": p, "household_id": h} for v, p, h in (
-        ("v1", "p-late", "H1"), ("v2", "p-late", "H2"), ("v3", "p-first", "H3"),
-        ("v4", "p-third", "H4"))]  # fmt: skip
+    audit = {
+        "score_id": "s1",
+        "created_at": t0,
+        "endpoint": "score",
+        "client_id": "c",
+        "idempotency_key": CANARY,
+        "request_sha256": old["score"],
+        "household_id": "H1",
+        "group_id": "G1",
+        "commune_id": "C08",
+        "model_name": "m",
+        "model_version": "1",
+        "feature_as_of": None,
+        "probability": 0.1,
+        "band": "low",
+        "request": "{}",
+        "response": "{}",
+    }
+    plans = [
+        {
+            "plan_id": p,
+            "commune_id": "C08",
+            "month": "2026-08",
+            "params": "{}",
+            "status": "draft",
+            "created_at": datetime(2026, 8, 1, h),
+        }
+        for p, h in (("p-late", 9), ("p-first", 8), ("p-third", 10))
+    ]
+    visit = {
+        "group_id": "G1",
+        "village_id": "V1",
+        "visit_date": date(2026, 8, 10),
+        "selection": "risk",
+        "selection_probability": 1.0,
+    }
+    visits = [
+        {**visit, "visit_id": v, "plan_id": p, "household_id": h}
+        for v, p, h in (
+            ("v1", "p-late", "H1"),
+            ("v2", "p-late", "H2"),
+            ("v3", "p-first", "H3"),
+            ("v4", "p-third", "H4"),
+        )
+    ]
     with engine.begin() as conn:
         conn.execute(sa.text(f"INSERT INTO score_audit ({COLS}) VALUES ({PARAMS})"), audit)
-        conn.execute(sa.text(
-            "INSERT INTO inspection_plans (plan_id, commune_id, month, params, status, "
-            "created_at) VALUES (:plan_id, :commune_id, :month, :params, :status, :created_at)"),
-            plans)  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO inspection_plans (plan_id, commune_id, month, params, status, "
+                "created_at) VALUES (:plan_id, :commune_id, :month, :params, :status, :created_at)"
+            ),
+            plans,
+        )
         conn.execute(plan_visits.insert(), visits)
-        conn.execute(visit_outcomes.insert(), {
-            "visit_id": "v1", "recorded_at": t0, "recorded_by": "c", "use_of_funds": "correct",
-            "borrower_present": True, "migrated": False, "notes": None})  # fmt: skip
-        conn.execute(outcome_submissions.insert(), {
-            "client_id": "c", "idempotency_key": f"outbox-{CANARY}", "visit_id": "v1",
-            "request_sha256": old["outcome"], "created_at": t0, "response": "{}"})  # fmt: skip
+        conn.execute(
+            visit_outcomes.insert(),
+            {
+                "visit_id": "v1",
+                "recorded_at": t0,
+                "recorded_by": "c",
+                "use_of_funds": "correct",
+                "borrower_present": True,
+                "migrated": False,
+                "notes": None,
+            },
+        )
+        conn.execute(
+            outcome_submissions.insert(),
+            {
+                "client_id": "c",
+                "idempotency_key": f"outbox-{CANARY}",
+                "visit_id": "v1",
+                "request_sha256": old["outcome"],
+                "created_at": t0,
+                "response": "{}",
+            },
+        )
     return old
 
 
@@ -104,9 +173,12 @@ def test_0003_rekeys_old_digests_and_keys_and_keeps_one_plan_per_month(
     assert plans == ["p-first"]
     assert visits == {"v1": "p-first", "v3": "p-first"} and outcomes == ["v1"]
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO inspection_plans (plan_id, commune_id, month, params, status) "
-            "VALUES ('p-new', 'C08', '2026-08', '{}', 'draft')"))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO inspection_plans (plan_id, commune_id, month, params, status) "
+                "VALUES ('p-new', 'C08', '2026-08', '{}', 'draft')"
+            )
+        )
 
 
 def test_0003_without_a_pii_key_keys_with_the_state_folders_own_secret(

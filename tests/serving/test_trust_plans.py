@@ -37,14 +37,22 @@ def _race(api: TestClient, served: Served, body: dict) -> list[httpx.Response]:
 def _plans(engine: Engine, commune: str, month: str) -> tuple[list[str], int]:
     """The commune-month's plans and the visits not belonging to any plan."""
     with engine.connect() as conn:
-        plans = conn.execute(
-            sa.text("SELECT plan_id FROM inspection_plans WHERE commune_id = :c AND month = :m"),
-            {"c": commune, "m": month},
-        ).scalars().all()  # fmt: skip
+        plans = (
+            conn.execute(
+                sa.text(
+                    "SELECT plan_id FROM inspection_plans WHERE commune_id = :c AND month = :m"
+                ),
+                {"c": commune, "m": month},
+            )
+            .scalars()
+            .all()
+        )
         orphans = conn.execute(
-            sa.text("SELECT COUNT(*) FROM plan_visits WHERE plan_id NOT IN "
-                    "(SELECT plan_id FROM inspection_plans)")
-        ).scalar_one()  # fmt: skip
+            sa.text(
+                "SELECT COUNT(*) FROM plan_visits WHERE plan_id NOT IN "
+                "(SELECT plan_id FROM inspection_plans)"
+            )
+        ).scalar_one()
     return list(plans), orphans
 
 

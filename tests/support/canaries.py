@@ -75,9 +75,11 @@ def planted(engine: Engine, national_id: str, pii_key: bytes, like: Mapping[str,
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM online_features WHERE entity_id = :a"), {"a": alias})
         conn.execute(
-            sa.text("INSERT INTO online_features SELECT entity_type, :a, group_id, village_id, "
-                    "commune_id, workers, as_of, feature_set_version, features, materialized_at "
-                    "FROM online_features WHERE entity_type = 'household' AND entity_id = :h"),
+            sa.text(
+                "INSERT INTO online_features SELECT entity_type, :a, group_id, village_id, "
+                "commune_id, workers, as_of, feature_set_version, features, materialized_at "
+                "FROM online_features WHERE entity_type = 'household' AND entity_id = :h"
+            ),
             {"a": alias, "h": like["entity_id"]},
-        )  # fmt: skip
+        )
     return alias

@@ -61,9 +61,11 @@ def _rekey(conn: sa.Connection, table: str, keys: tuple[str, ...]) -> int:
 def _one_plan_per_month(conn: sa.Connection) -> None:
     """Keep each commune-month's earliest plan; move its twins' outcome visits to it."""
     plans = conn.execute(
-        sa.text("SELECT plan_id, commune_id, month FROM inspection_plans "
-                "ORDER BY commune_id, month, created_at, plan_id")
-    ).all()  # fmt: skip
+        sa.text(
+            "SELECT plan_id, commune_id, month FROM inspection_plans "
+            "ORDER BY commune_id, month, created_at, plan_id"
+        )
+    ).all()
     kept: dict[tuple[str, str], str] = {}
     for plan_id, commune_id, month in plans:
         keep = kept.setdefault((commune_id, month), plan_id)
@@ -71,11 +73,19 @@ def _one_plan_per_month(conn: sa.Connection) -> None:
             continue
         p = {"dup": plan_id, "keep": keep}
         conn.execute(
-            sa.text("UPDATE plan_visits SET plan_id = :keep WHERE plan_id = :dup AND visit_id IN "
-                    "(SELECT visit_id FROM visit_outcomes)"), p,
-        )  # fmt: skip
-        conn.execute(sa.text("DELETE FROM outcome_submissions WHERE visit_id IN (SELECT visit_id "
-                             "FROM plan_visits WHERE plan_id = :dup)"), p)  # fmt: skip
+            sa.text(
+                "UPDATE plan_visits SET plan_id = :keep WHERE plan_id = :dup AND visit_id IN "
+                "(SELECT visit_id FROM visit_outcomes)"
+            ),
+            p,
+        )
+        conn.execute(
+            sa.text(
+                "DELETE FROM outcome_submissions WHERE visit_id IN (SELECT visit_id "
+                "FROM plan_visits WHERE plan_id = :dup)"
+            ),
+            p,
+        )
         conn.execute(sa.text("DELETE FROM plan_visits WHERE plan_id = :dup"), p)
         conn.execute(sa.text("DELETE FROM inspection_plans WHERE plan_id = :dup"), p)
 
@@ -87,9 +97,11 @@ def upgrade() -> None:
     _rekey(conn, "outcome_submissions", ("client_id", "idempotency_key"))
     _one_plan_per_month(conn)
     op.create_index(
-        "uq_inspection_plans_commune_month", "inspection_plans", ["commune_id", "month"],
+        "uq_inspection_plans_commune_month",
+        "inspection_plans",
+        ["commune_id", "month"],
         unique=True,
-    )  # fmt: skip
+    )
     op.add_column("score_audit", sa.Column("role", sa.String(16), nullable=True))
     op.create_table(
         "security_events",
