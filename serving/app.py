@@ -58,6 +58,8 @@ def create_app(
         finally:
             task.cancel()
             await to_thread.run_sync(svc.audit_writer.close)
+            if svc.security is not None:
+                await to_thread.run_sync(svc.security.close)
             svc.engine.dispose()
 
     app = FastAPI(

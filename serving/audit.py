@@ -2,12 +2,14 @@
 
 Rows name the client, the exact model version and the feature date, and hold the validated
 non-personal application fields and the response body (so a retried request with the same
-``Idempotency-Key`` gets the same answer and writes nothing new). National IDs are never stored.
+``Idempotency-Key`` gets the same answer and writes nothing new). National IDs are never stored:
+the request digest is an HMAC (server secret, :mod:`vbsp_state.digests`) of the request with the
+national ID already replaced by the household's pseudonym, and the idempotency key is stored as
+its HMAC too, so neither can be reversed by hashing candidate IDs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -18,6 +20,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from features.domain import pseudonym
+from vbsp_state import digests
 from vbsp_state.schema import score_audit
 
 
@@ -57,16 +61,57 @@ new_score_id = _ScoreIds()
 """A fresh score id (time-ordered UUID, version 7)."""
 
 
-def request_digest(payload: Mapping[str, object]) -> str:
-    """SHA-256 of a request body's canonical JSON (national ID included, so it is never stored).
+def _canonical(payload: Mapping[str, object]) -> bytes:
+    # keys sorted, no spaces: the bytes ``json.dumps(payload, sort_keys=True, separators=(",",
+    # ":"))`` gives for every request that can be scored, written by orjson at a fraction of the cost
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
 
-    Canonical: keys sorted, no spaces — the bytes ``json.dumps(payload, sort_keys=True,
-    separators=(",", ":"))`` gives for every request that can be scored (ASCII identifiers,
-    amounts below 1e16), written by orjson at a fraction of the cost.
+
+def request_digest(key: bytes, payload: Mapping[str, object]) -> str:
+    """HMAC-SHA256 (server secret ``key``) of a request body's canonical JSON.
+
+    ``payload`` must already be free of national IDs (:func:`without_national_id`): the digest is
+    stored, and a keyed digest of a pseudonym reveals nothing without the secret.
     """
-    return hashlib.sha256(
-        orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
-    ).hexdigest()
+    return digests.keyed(key, _canonical(payload))
+
+
+def same_request(
+    key: bytes, stored: str, digest: str, raw_payload: Mapping[str, object] | None = None
+) -> bool:
+    """Whether a stored digest is this request's; ``raw_payload`` (as sent, in memory only)
+    also matches a digest written before migration 0003 (re-keyed there)."""
+    raw = None if raw_payload is None else _canonical(raw_payload)
+    return digests.matches(key, stored, digest, raw)
+
+
+def as_digested_before_0003(
+    apps: Sequence[Mapping[str, object]], explain: bool, what_if: bool
+) -> dict[str, object]:
+    """A request as it was digested before migration 0003 (national ID in, amounts as floats),
+    to recognise a retry of a request first answered then; never stored."""
+    raw = {"apps": [{**a, "amount": float(a["amount"])} for a in apps], "explain": explain}  # type: ignore[arg-type]
+    return {**raw, "what_if": True} if what_if else raw
+
+
+def without_national_id(app: Mapping[str, object], pii_key: bytes | None) -> dict[str, object]:
+    """An application's JSON with its national ID replaced by the household's pseudonym.
+
+    Raises:
+        ValueError: A national ID without a pseudonym key (the caller answers 409 before).
+    """
+    out = dict(app)
+    national_id = out.pop("national_id", None)
+    if national_id is not None:
+        if pii_key is None:
+            raise ValueError("national_id given but no pseudonym key configured")
+        out["household_id"] = pseudonym(str(national_id), pii_key)
+    return out
+
+
+def stored_keys(key: bytes, raw_keys: Sequence[str]) -> list[str]:
+    """What is stored for the caller's idempotency keys (their HMACs)."""
+    return [digests.idempotency_key(key, k) for k in raw_keys]
 
 
 def replay(engine: Engine, client_id: str, keys: Sequence[str]) -> list[Mapping] | None:
@@ -89,6 +134,7 @@ def audit_row(
     score_id: str,
     endpoint: str,
     client_id: str,
+    role: str | None = None,
     idempotency_key: str | None,
     digest: str,
     stored: Mapping[str, object],
@@ -106,6 +152,7 @@ def audit_row(
         "created_at": datetime.now(UTC).replace(tzinfo=None),
         "endpoint": endpoint,
         "client_id": client_id,
+        "role": role,
         "idempotency_key": idempotency_key,
         "request_sha256": digest,
         "household_id": stored["entity_id"] if is_household else None,

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 
 from sqlalchemy.engine import Connection, Engine
@@ -38,8 +38,15 @@ _STOP = object()
 class AuditWriter:
     """A single background thread writing audit rows in group commits."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        insert: Callable[[Connection, Sequence[Mapping[str, object]]], None] = audit.write,
+    ) -> None:
+        """``insert`` writes a batch's rows on an open transaction (default: score audit rows;
+        the security log passes its own table's)."""
         self.engine = engine
+        self._insert = insert
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -128,7 +135,7 @@ class AuditWriter:
             if self._conn is None:
                 self._conn = self.engine.connect()
             with self._conn.begin():
-                audit.write(self._conn, [row for rows, _ in batch for row in rows])
+                self._insert(self._conn, [row for rows, _ in batch for row in rows])
         except Exception as err:
             self._close_connection()
             if len(batch) > 1:  # isolate the request that broke the batch

@@ -27,6 +27,7 @@ from serving.loop_audit_writer import LoopAuditWriter
 from serving.metrics import Metrics
 from serving.model_store import LoadedModel, ModelHolder
 from serving.online_cache import OnlineCache
+from serving.security_log import SecurityLog
 from serving.settings import ServiceSettings
 
 api_key_header = APIKeyHeader(
@@ -47,6 +48,10 @@ class Services:
     online: OnlineCache
     audit_writer: AuditWriter | LoopAuditWriter
     pii_key: bytes | None = None
+    digest_key: bytes = (
+        b""  # HMAC secret of stored digests and idempotency keys (vbsp_state.digests)
+    )
+    security: SecurityLog | None = None  # refusals and admin actions (serving.security_log)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,22 @@ import logging
 import re
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
 
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
+from serving.security_log import record_refusal
+from serving.strict_json import DUPLICATE_KEY
 
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+MAX_ERRORS = 20
+"""Errors listed in one answer: a body of thousands of unknown keys gets a small answer."""
 
 
 def _field(loc: tuple) -> str:
@@ -43,13 +49,29 @@ def _problem(status: int, field: str, message: str, kind: str) -> JSONResponse:
     )  # fmt: skip
 
 
-def _not_json(request: Request) -> bool:
+def _not_json(request: Request, exc: RequestValidationError) -> bool:
+    """A body sent without a JSON content type (missing or another), to a route taking JSON."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return (
-        request.method in ("POST", "PUT", "PATCH")
-        and bool(kind)
-        and not (kind == "application/json" or kind.endswith("+json"))
-    )
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    if kind:
+        return not (kind == "application/json" or kind.endswith("+json"))
+    return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+
+
+def _error(e: dict) -> dict[str, str]:
+    """One error entry; a duplicate key is named (when it looks like a field name)."""
+    error = str((e.get("ctx") or {}).get("error", ""))
+    if e.get("type") == "json_invalid" and error.startswith(DUPLICATE_KEY):
+        name = error.removeprefix(DUPLICATE_KEY)
+        shown = name if _NAME.fullmatch(name) else "<key>"
+        message = f"duplicate key {shown!r}: each key may appear once in an object"
+        return {"field": f"body.{shown}", "message": message, "type": "duplicate_key"}
+    return {
+        "field": _field(e.get("loc", ())),
+        "message": e.get("msg", ""),
+        "type": e.get("type", ""),
+    }
 
 
 async def _unparsable(request: Request, exc: Exception) -> JSONResponse:
@@ -60,16 +82,23 @@ async def _unparsable(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    if _not_json(request):
+    if _not_json(request, exc):
         logger.info("rejected %s %s: 415 not JSON", request.method, _route(request))
         return _problem(415, "header.content-type", "must be application/json", "media_type")
-    errors = [
-        {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
+    found = exc.errors()
+    errors = [_error(e) for e in found[:MAX_ERRORS]]
     fields = ", ".join(e["field"] for e in errors[:5])
     logger.info("rejected %s %s: 422 %s", request.method, _route(request), fields)
-    return JSONResponse({"detail": f"invalid request: {fields}", "errors": errors}, 422)
+    body: dict = {"detail": f"invalid request: {fields}", "errors": errors}
+    if len(found) > MAX_ERRORS:
+        body["more_errors"] = len(found) - MAX_ERRORS
+    return JSONResponse(body, 422)
+
+
+async def _http(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's answer, after putting a refusal (401, 403, scoped 404) on record."""
+    record_refusal(request, exc)  # type: ignore[arg-type]
+    return await http_exception_handler(request, exc)
 
 
 async def _rejected(request: Request, exc: ApplicationRejectedError) -> JSONResponse:
@@ -109,6 +138,7 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(400, _unparsable)
     app.add_exception_handler(405, _not_allowed)
+    app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(ApplicationRejectedError, _rejected)
     app.add_exception_handler(UnknownEntityError, _unknown)

@@ -19,7 +19,9 @@ from serving.metrics import Metrics
 from serving.model_store import ModelHolder
 from serving.online_cache import OnlineCache
 from serving.portfolio import has_scores, score_online_store
+from serving.security_log import SecurityLog
 from serving.settings import ServiceSettings
+from vbsp_state.digests import digest_key
 from vbsp_state.engine import make_engine
 from vbsp_state.migrate import check_current
 from vbsp_state.schema import service_events
@@ -75,6 +77,8 @@ def build_services(
             LoopAuditWriter(engine) if engine.dialect.name == "sqlite" else AuditWriter(engine)
         ),
         pii_key=bytes.fromhex(pii) if pii else None,
+        digest_key=digest_key(settings),
+        security=SecurityLog(engine),
     )
 
 

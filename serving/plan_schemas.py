@@ -10,9 +10,10 @@ be confirmed. Rules that need the database (an outcome not before its visit's da
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serving import clock
 from serving.json_types import JsonBool, Number, Timestamp
@@ -21,6 +22,10 @@ from serving.schemas import Identifier, ModelRef
 MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable text, tabs and newlines
 CONFIRM_FIELD = "confirm_present_and_migrated"
+ID_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ .-]?[0-9]){8,}(?![0-9])")
+"""A run of 9 or more digits, spaces, dots or dashes allowed between them: a citizen ID (12
+digits, old ID cards 9), a phone number (10), written ``079 912 345 678`` or ``0905.123.456``."""
+ID_LIKE_MARK = "looks like an ID or phone number"
 
 
 def _plan_examples(schema: dict[str, Any]) -> None:
@@ -100,6 +105,18 @@ class OutcomeIn(BaseModel):
         pattern=TEXT_PATTERN,
         description="Findings; no names or ID numbers (text, no control characters)",
     )
+
+    @field_validator("notes")
+    @classmethod
+    def _no_id_numbers(cls, v: str | None) -> str | None:
+        # Notes are shown to everyone who reads the plan: a citizen ID or phone number written
+        # there is personal data spread to the commune. The run is not echoed back.
+        if v is not None and ID_LIKE.search(v):
+            raise ValueError(
+                f"notes: a run of 9 or more digits {ID_LIKE_MARK}; do not write citizen IDs, "
+                "phone numbers or names in notes (write amounts in words, e.g. '100 triệu')"
+            )
+        return v
 
     @model_validator(mode="after")
     def _confirmed(self) -> OutcomeIn:

@@ -15,8 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from serving import outcome_keys
-from serving.planner import USE_OF_FUNDS, PlanRequest
+from serving.planner import PlanRequest
 from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 
 logger = logging.getLogger(__name__)
@@ -49,35 +48,52 @@ def load_candidates(
     return pd.Timestamp(latest).date(), pd.DataFrame.from_records(rows, columns=CANDIDATE_COLUMNS)
 
 
-def find_plan(engine: Engine, commune_id: str, month: str) -> str | None:
-    """The id of the commune's plan for the month, if any."""
+def _scalar(bind: Engine | sa.Connection, q: sa.Select) -> object:
+    """``q``'s value, on the caller's transaction when given one."""
+    if isinstance(bind, sa.Connection):
+        return bind.execute(q).scalar()
+    with bind.connect() as conn:
+        return conn.execute(q).scalar()
+
+
+class PlanExistsError(ValueError):
+    """The commune already has a plan for the month (``plan_id`` names it)."""
+
+    def __init__(self, plan_id: str | None) -> None:
+        super().__init__(f"the commune already has plan {plan_id} for this month")
+        self.plan_id = plan_id
+
+
+def find_plan(engine: Engine | sa.Connection, commune_id: str, month: str) -> str | None:
+    """The id of the commune's plan for the month, if any (one: the table's unique index)."""
     t = inspection_plans
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(t.c.plan_id)
-            .where((t.c.commune_id == commune_id) & (t.c.month == month))
-            .order_by(t.c.created_at.desc())
-        ).scalar()
+    q = sa.select(t.c.plan_id).where((t.c.commune_id == commune_id) & (t.c.month == month))
+    found = _scalar(engine, q)
+    return None if found is None else str(found)
 
 
-def outcomes_count(engine: Engine, plan_id: str) -> int:
+def outcomes_count(engine: Engine | sa.Connection, plan_id: str) -> int:
     """Outcomes recorded against the plan's visits."""
     v, o = plan_visits, visit_outcomes
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count())
-            .select_from(o.join(v, o.c.visit_id == v.c.visit_id))
-            .where(v.c.plan_id == plan_id)
-        ).scalar_one()
+    q = (
+        sa.select(sa.func.count())
+        .select_from(o.join(v, o.c.visit_id == v.c.visit_id))
+        .where(v.c.plan_id == plan_id)
+    )
+    return int(_scalar(engine, q) or 0)
+
+
+def _delete_plan(conn: sa.Connection, plan_id: str) -> None:
+    if outcomes_count(conn, plan_id):
+        raise ValueError(f"plan {plan_id} has recorded outcomes; it is kept")
+    conn.execute(plan_visits.delete().where(plan_visits.c.plan_id == plan_id))
+    conn.execute(inspection_plans.delete().where(inspection_plans.c.plan_id == plan_id))
 
 
 def delete_plan(engine: Engine, plan_id: str) -> None:
     """Remove a plan and its visits (only plans without outcomes: outcomes are labels)."""
-    if outcomes_count(engine, plan_id):
-        raise ValueError(f"plan {plan_id} has recorded outcomes; it is kept")
     with engine.begin() as conn:
-        conn.execute(plan_visits.delete().where(plan_visits.c.plan_id == plan_id))
-        conn.execute(inspection_plans.delete().where(inspection_plans.c.plan_id == plan_id))
+        _delete_plan(conn, plan_id)
 
 
 def save_plan(
@@ -89,8 +105,18 @@ def save_plan(
     model_version: str,
     created_by: str,
     extra_params: Mapping[str, object] | None = None,
+    replace: bool = False,
 ) -> str:
-    """Store a plan and its visits in one transaction; return the plan's id."""
+    """Store a plan and its visits in one transaction; return the plan's id.
+
+    The month's existing plan is replaced (``replace``, only while it has no outcome) in the same
+    transaction. Of concurrent creates for one commune and month, the unique index lets one
+    commit; the others fail here, however they interleave.
+
+    Raises:
+        PlanExistsError: The month has a plan (and ``replace`` is false, or another create won).
+        ValueError: The plan to replace has recorded outcomes.
+    """
     plan_id = str(uuid.uuid4())
     params = {**asdict(request), **dict(extra_params or {})}
     plan = {
@@ -115,10 +141,18 @@ def save_plan(
         }  # fmt: skip
         for r in visits.to_dict("records")
     ]
-    with engine.begin() as conn:
-        conn.execute(inspection_plans.insert(), plan)
-        if rows:
-            conn.execute(plan_visits.insert(), rows)
+    try:
+        with engine.begin() as conn:
+            existing = find_plan(conn, commune_id, request.month)
+            if existing is not None:
+                if not replace:
+                    raise PlanExistsError(existing)
+                _delete_plan(conn, existing)
+            conn.execute(inspection_plans.insert(), plan)
+            if rows:
+                conn.execute(plan_visits.insert(), rows)
+    except sa.exc.IntegrityError:  # a concurrent create committed first
+        raise PlanExistsError(find_plan(engine, commune_id, request.month)) from None
     return plan_id
 
 
@@ -173,79 +207,6 @@ def get_plan(engine: Engine, plan_id: str) -> dict | None:
         )
         out.append(visit)
     return {**dict(plan), "params": json.loads(plan["params"]), "visits": out}
-
-
-def visit_plan(engine: Engine, visit_id: str) -> tuple[str, str] | None:
-    """``(plan_id, commune_id)`` of a visit, or ``None``."""
-    v, p = plan_visits, inspection_plans
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(v.c.plan_id, p.c.commune_id)
-            .select_from(v.join(p, p.c.plan_id == v.c.plan_id))
-            .where(v.c.visit_id == visit_id)
-        ).first()
-    return None if row is None else (row[0], row[1])
-
-
-def visit_date(engine: Engine, visit_id: str) -> date | None:
-    """The date a visit is planned for, or ``None`` for an unknown visit."""
-    v = plan_visits
-    with engine.connect() as conn:
-        d = conn.execute(sa.select(v.c.visit_date).where(v.c.visit_id == visit_id)).scalar()
-    return None if d is None else (d if isinstance(d, date) else pd.Timestamp(d).date())
-
-
-def record_outcome(
-    engine: Engine,
-    visit_id: str,
-    use_of_funds: str,
-    borrower_present: bool,
-    migrated: bool,
-    notes: str | None,
-    recorded_by: str,
-    idempotency_key: str | None = None,
-) -> dict:
-    """Record (or correct) what the inspector found on a visit; return the stored outcome.
-
-    With ``idempotency_key`` (the browser's outbox sets one per outcome), a resend answers the
-    first outcome and writes nothing (:mod:`serving.outcome_keys`; ``KeyReusedError`` for another).
-    """
-    if use_of_funds not in USE_OF_FUNDS:
-        raise ValueError(f"use_of_funds must be one of {USE_OF_FUNDS}")
-    row = {
-        "visit_id": visit_id, "recorded_at": _now(), "recorded_by": recorded_by,
-        "use_of_funds": use_of_funds, "borrower_present": bool(borrower_present),
-        "migrated": bool(migrated), "notes": notes or None,
-    }  # fmt: skip
-    asked = {k: row[k] for k in ("use_of_funds", "borrower_present", "migrated", "notes")}
-    sha = outcome_keys.digest(visit_id, asked)
-    try:
-        with engine.begin() as conn:
-            first = idempotency_key and outcome_keys.replay(conn, recorded_by, idempotency_key, sha)
-            if first:
-                return first
-            _upsert_outcome(conn, visit_id, row)
-            if idempotency_key:
-                answer = {k: v for k, v in row.items() if k != "visit_id"}
-                outcome_keys.remember(conn, recorded_by, idempotency_key, visit_id, sha, answer)
-    except sa.exc.IntegrityError:  # the same key sent twice at once: the other one won
-        if not idempotency_key:
-            raise
-        with engine.connect() as conn:
-            first = outcome_keys.replay(conn, recorded_by, idempotency_key, sha)
-        if first is None:
-            raise
-        return first
-    return {k: v for k, v in row.items() if k != "visit_id"}
-
-
-def _upsert_outcome(conn: sa.Connection, visit_id: str, row: dict) -> None:
-    o = visit_outcomes
-    done = conn.execute(
-        o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
-    ).rowcount  # fmt: skip
-    if not done:
-        conn.execute(o.insert(), row)
 
 
 def last_visits(engine: Engine, household_ids: Sequence[str]) -> dict[str, date]:

@@ -66,8 +66,9 @@ class ApplicationIn(_Strict):
     village_id: Identifier | None = Field(None, description="For a new member: the village")
     program: Program
     purpose: Purpose
-    amount: Annotated[float, Number] = Field(
-        gt=0, le=10_000_000_000, description="Amount applied for, VND"
+    # whole đồng: 40000000.5 or 0.001 VND is a typing slip, not an amount (422, not a score)
+    amount: Annotated[int, Number] = Field(
+        gt=0, le=10_000_000_000, description="Amount applied for, whole VND"
     )
     term_months: Annotated[int, Number] = Field(ge=1, le=240)
     grace_months: Annotated[int, Number] = Field(0, ge=0, le=60)

@@ -10,6 +10,7 @@ import logging
 import typer
 
 from vbsp_risk import (
+    audit_cmd,
     contacts_cmd,
     db_cmd,
     docs_cmd,
@@ -45,6 +46,7 @@ COMMANDS = (
     retrain_cmd,
     plan_cmd,
     contacts_cmd,
+    audit_cmd,
 )
 """Command modules, each named for its command; each adds itself with ``register(app)``."""
 

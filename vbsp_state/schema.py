@@ -86,6 +86,7 @@ score_audit = sa.Table(
     sa.Column("band", sa.String(16), nullable=False),
     sa.Column("request", sa.Text, nullable=False),  # validated, non-personal fields (JSON)
     sa.Column("response", sa.Text, nullable=False),  # response body (JSON), for replay
+    sa.Column("role", sa.String(16), nullable=True),  # the caller's role (migration 0003)
     sa.UniqueConstraint("client_id", "idempotency_key", name="uq_score_audit_idem"),
 )
 """One row per score served (application scoring), also the idempotency store."""
@@ -123,6 +124,8 @@ inspection_plans = sa.Table(
     sa.Column("model_version", sa.String(32)),
     sa.Column("params", sa.Text, nullable=False),  # JSON
     sa.Column("status", sa.String(16), nullable=False, default="draft", server_default="draft"),
+    # one plan per commune and month (migration 0003): concurrent creates cannot both succeed
+    sa.Index("uq_inspection_plans_commune_month", "commune_id", "month", unique=True),
 )
 """A commune's monthly inspection plan."""
 
@@ -197,3 +200,22 @@ household_contacts = sa.Table(
 """Head's name and hamlet where the office supplies them, encrypted with the PII key; shown on
 pages to users of the household's commune only, never in API JSON, logs or model inputs."""
 # --- end of issue 19 block ---
+
+# --- issue 20 (trust): migration 0003 ---
+security_events = sa.Table(
+    "security_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # refusal | admin
+    sa.Column("status", sa.Integer, nullable=False),  # HTTP status answered
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("route", sa.String(200), nullable=False),  # route template, never the raw path
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("client_id", sa.String(64), nullable=True),  # when the key is known
+    sa.Column("role", sa.String(16), nullable=True),
+    sa.Column("reason", sa.String(200), nullable=False),
+)
+"""Every 401, 403, commune-scoped 404 and admin action: who, where and why, never a key, a
+national ID or an identifier from the path."""
+# --- end of issue 20 block ---

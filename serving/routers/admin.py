@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from serving.auth import ApiClient
@@ -11,9 +11,10 @@ from serving.deps import Context, Services, context, require, services
 from serving.lifecycle import reload_models
 from serving.routers.applications import Explain, IdempotencyKey
 from serving.schemas import ApplicationIn, ModelInfo, ReloadReport, errors
+from serving.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/v1", tags=["models"])
-bench = APIRouter(prefix="/v1/bench", tags=["benchmark"])
+bench = APIRouter(prefix="/v1/bench", tags=["benchmark"], route_class=StrictJsonRoute)
 
 
 def model_infos(svc: Services) -> list[dict]:
@@ -35,10 +36,14 @@ def models(
 
 @router.post("/admin/reload", response_model=ReloadReport, responses=errors(413))
 async def reload(
-    client: ApiClient = Depends(require("admin:reload")), svc: Services = Depends(services)
+    request: Request,
+    client: ApiClient = Depends(require("admin:reload")),
+    svc: Services = Depends(services),
 ) -> dict:
     """Load the current champions now; a model that fails to load or to pass its smoke check
-    is not swapped in, and the one before keeps serving."""
+    is not swapped in, and the one before keeps serving. Recorded in the security log."""
+    if svc.security is not None:
+        svc.security.record(request, 200, "admin: model reload", client, kind="admin")
     result = await to_thread.run_sync(reload_models, svc, client.client_id)
     return {"result": result, "models": model_infos(svc)}
 

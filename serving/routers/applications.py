@@ -22,9 +22,10 @@ from serving.scoring import (
     resolve,
     score_applications,
 )
+from serving.strict_json import StrictJsonRoute
 from serving.what_if import score_what_if
 
-router = APIRouter(prefix="/v1/applications", tags=["applications"])
+router = APIRouter(prefix="/v1/applications", tags=["applications"], route_class=StrictJsonRoute)
 IdempotencyKey = Header(
     None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"
 )
@@ -36,6 +37,23 @@ WhatIfFlag = Query(
 )
 
 
+def _national_ids_configured(svc: Services, apps: list[ApplicationIn]) -> None:
+    """Refuse national IDs when no pseudonym key is configured (before anything is digested).
+
+    Raises:
+        HTTPException: 409 naming the item.
+    """
+    if svc.pii_key is not None:
+        return
+    for i, app in enumerate(apps):
+        if app.national_id is not None:
+            where = f"applications[{i}]: " if len(apps) > 1 else ""
+            raise HTTPException(
+                409,
+                f"{where}national_id: lookup by citizen ID is not configured; give household_id",
+            )
+
+
 def _resolve(svc: Services, client: ApiClient, apps: list[ApplicationIn]) -> list:
     """The stored rows of the applications; errors name the item, never an identifier.
 
@@ -44,17 +62,11 @@ def _resolve(svc: Services, client: ApiClient, apps: list[ApplicationIn]) -> lis
     all the same 404, so a key cannot probe other communes.
 
     Raises:
-        HTTPException: 409 a national ID given but no pseudonym key configured.
         UnknownEntityError: As above (404).
     """
     rows = []
     for i, app in enumerate(apps):
         where = f"applications[{i}]: " if len(apps) > 1 else ""
-        if app.national_id is not None and svc.pii_key is None:
-            raise HTTPException(
-                409,
-                f"{where}national_id: lookup by citizen ID is not configured; give household_id",
-            )
         try:
             rows.append(resolve(svc.online.get, app, svc.pii_key, client.communes))
         except (UnknownEntityError, ApplicationRejectedError):
@@ -78,13 +90,22 @@ async def _score(
     what_if: bool = False,
 ) -> list[dict]:
     svc, client, model = ctx.svc, ctx.client, ctx.model
-    keys = [idem] if endpoint == "score" else [f"{idem}#{i}" for i in range(len(apps))]
-    request = {"apps": [a.model_dump(mode="json") for a in apps], "explain": explain}
-    digest = audit.request_digest({**request, "what_if": True} if what_if else request)
+    _national_ids_configured(svc, apps)
+    raw_keys = [idem] if endpoint == "score" else [f"{idem}#{i}" for i in range(len(apps))]
+    keys = audit.stored_keys(svc.digest_key, raw_keys) if idem else raw_keys
+    # digested after the national ID is replaced by its pseudonym: nothing stored holds the ID
+    dumps = [a.model_dump(mode="json") for a in apps]
+    request = {
+        "apps": [audit.without_national_id(d, svc.pii_key) for d in dumps],
+        "explain": explain,
+    }
+    flag = {"what_if": True} if what_if else {}
+    digest = audit.request_digest(svc.digest_key, {**request, **flag})
     if idem:
         stored = await to_thread.run_sync(audit.replay, svc.engine, client.client_id, keys)
         if stored is not None:
-            if stored[0]["request_sha256"] != digest:
+            raw = audit.as_digested_before_0003(dumps, explain, what_if)  # in memory only
+            if not audit.same_request(svc.digest_key, stored[0]["request_sha256"], digest, raw):
                 raise HTTPException(422, "Idempotency-Key was already used for another request")
             return [json.loads(r["response"]) for r in stored]
     fields = [application_fields(app) for app in apps]
@@ -117,7 +138,7 @@ async def _score(
         responses.append(body)
         audit_rows.append(
             audit.audit_row(
-                score_id=score_id, endpoint=endpoint, client_id=client.client_id,
+                score_id=score_id, endpoint=endpoint, client_id=client.client_id, role=client.role,
                 idempotency_key=keys[i] if idem else None, digest=digest, stored=s.stored,
                 model_name=model.name, model_version=model.version, probability=s.probability,
                 band=s.band, request=fields[i], response=body,

@@ -10,6 +10,7 @@ from serving.auth import ApiClient
 from serving.deps import Services, require, services
 from serving.priorities import household_scores
 from serving.schemas import HouseholdRisk, errors
+from serving.security_log import ScopedNotFoundError
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 
@@ -27,8 +28,12 @@ def household_risk(
     """
     name = svc.settings.portfolio_model
     rows = household_scores(svc.engine, name, household_id)
-    if rows.empty or not client.can_see_commune(str(rows["commune_id"].iloc[-1])):
+    if rows.empty:
         raise HTTPException(404, "household_id: unknown household")
+    if not client.can_see_commune(str(rows["commune_id"].iloc[-1])):  # logged as refused
+        raise ScopedNotFoundError(
+            "household_id: unknown household", "household outside the key's communes"
+        )
     rows = rows.tail(svc.settings.history_months)
     last = rows.iloc[-1]
 

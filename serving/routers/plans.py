@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 
-from serving import clock, outcome_keys, plan_store, planner
+from serving import clock, outcome_keys, outcome_store, plan_store, planner
 from serving.auth import ApiClient
 from serving.deps import Context, Services, context, require, services
 from serving.model_store import LoadedModel
@@ -33,8 +33,10 @@ from serving.plan_schemas import (  # noqa: F401 (the models' home was this modu
 )
 from serving.routers.applications import IdempotencyKey
 from serving.schemas import errors
+from serving.security_log import ScopedNotFoundError
+from serving.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"])
+router = APIRouter(prefix="/v1/inspections", tags=["inspection plans"], route_class=StrictJsonRoute)
 
 
 class PlanExistsError(HTTPException):
@@ -140,13 +142,8 @@ def create_plan(
             409, "transaction_day: the commune's transaction day is unknown; give transaction_day"
         )
     existing = plan_store.find_plan(svc.engine, body.commune_id, body.month)
-    if existing is not None:
-        if not body.replace:
-            raise PlanExistsError(existing)
-        try:
-            plan_store.delete_plan(svc.engine, existing)
-        except ValueError as err:
-            raise HTTPException(409, str(err)) from None
+    if existing is not None and not body.replace:  # early answer; save_plan decides for sure
+        raise PlanExistsError(existing)
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     try:
         request = planner.PlanRequest(
@@ -158,12 +155,18 @@ def create_plan(
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
     n_random = int((visits["selection"] == "random").sum())
-    plan_id = plan_store.save_plan(
-        svc.engine, body.commune_id, request, visits, model.name, model.version,
-        client.client_id,
-        {"scores_as_of": as_of.isoformat(), "households": len(candidates),
-         "random_visits": n_random, "dates": [d.isoformat() for d in sorted(dates)]},
-    )  # fmt: skip
+    try:  # one transaction: replace and insert; a concurrent create makes this a 409
+        plan_id = plan_store.save_plan(
+            svc.engine, body.commune_id, request, visits, model.name, model.version,
+            client.client_id,
+            {"scores_as_of": as_of.isoformat(), "households": len(candidates),
+             "random_visits": n_random, "dates": [d.isoformat() for d in sorted(dates)]},
+            replace=body.replace,
+        )  # fmt: skip
+    except plan_store.PlanExistsError as err:
+        raise PlanExistsError(err.plan_id or "(just created)") from None
+    except ValueError as err:
+        raise HTTPException(409, str(err)) from None
     plan = plan_store.get_plan(svc.engine, plan_id)
     assert plan is not None
     return plan_body(plan)
@@ -172,8 +175,10 @@ def create_plan(
 def visible_plan(svc: Services, client: ApiClient, plan_id: str) -> dict:
     """A plan the caller may see (else 404, as for an unknown plan)."""
     plan = plan_store.get_plan(svc.engine, plan_id)
-    if plan is None or not client.can_see_commune(plan["commune_id"]):
+    if plan is None:
         raise HTTPException(404, "plan_id: unknown plan")
+    if not client.can_see_commune(plan["commune_id"]):  # answered as unknown, logged as refused
+        raise ScopedNotFoundError("plan_id: unknown plan", "plan outside the key's communes")
     return plan
 
 
@@ -188,16 +193,18 @@ def save_outcome(
     """Record a visit's outcome (404 for a visit the caller may not see, 409 before its date); a
     resend with the same ``key`` answers the first outcome and writes nothing (422 if the key was
     used for another outcome)."""
-    found = plan_store.visit_plan(svc.engine, visit_id)
-    if found is None or not client.can_see_commune(found[1]):
+    found = outcome_store.visit_plan(svc.engine, visit_id)
+    if found is None:
         raise HTTPException(404, "visit_id: unknown visit")
-    visit_date = plan_store.visit_date(svc.engine, visit_id)
+    if not client.can_see_commune(found[1]):  # answered as unknown, logged as refused
+        raise ScopedNotFoundError("visit_id: unknown visit", "visit outside the key's communes")
+    visit_date = outcome_store.visit_date(svc.engine, visit_id)
     if visit_date is not None and visit_date > today:
         raise VisitNotYetError(visit_date)
     try:
-        return plan_store.record_outcome(
+        return outcome_store.record_outcome(
             svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
-            body.notes, client.client_id, key,
+            body.notes, client.client_id, key, secret=svc.digest_key,
         )  # fmt: skip
     except outcome_keys.KeyReusedError as err:
         raise HTTPException(422, str(err)) from None
@@ -224,7 +231,10 @@ def get_plans(
     client: ApiClient = Depends(require("inspections:read")),
     svc: Services = Depends(services),
 ) -> list[dict]:
-    """Plans of the communes the key may see, newest month first."""
+    """Plans of the communes the key may see, newest month first (403 for a commune outside
+    the key's, as the priorities answer)."""
+    if commune_id is not None and not client.can_see_commune(commune_id):
+        raise HTTPException(403, "commune_id: outside this key's communes")
     rows = plan_store.list_plans(svc.engine, client.communes, commune_id, month)
     return [{**r, "model": {"name": r["model_name"], "version": r["model_version"]}} for r in rows]
 

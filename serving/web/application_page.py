@@ -82,6 +82,17 @@ def application_page(
                   places=plans.places(page.svc), fresh=None, **_application_ctx(page))  # fmt: skip
 
 
+def _shown_form(page: Page, form: dict[str, str]) -> dict[str, str]:
+    """The form as shown again: the national ID never, the household id only when it names a
+    household the caller may see (an unknown one may be a mistyped citizen ID or a name)."""
+    shown = {k: v for k, v in form.items() if k not in ("national_id", "household_id")}
+    hid = valid_id(form.get("household_id", "").strip())
+    stored = page.svc.online.get(household_id=hid) if hid else None
+    if stored is not None and page.client.can_see_commune(str(stored["commune_id"])):  # type: ignore[union-attr]
+        shown["household_id"] = hid
+    return shown
+
+
 def _app_fields(form: dict[str, str]) -> dict[str, object]:
     fields: dict[str, object] = {
         "program": form.get("program", ""), "purpose": form.get("purpose", ""),
@@ -138,7 +149,7 @@ async def application_score(request: Request, today: date = Depends(clock.today)
     fresh = None
     if result is not None and result.get("feature_as_of"):
         fresh = clock.freshness(result["feature_as_of"], today)
-    shown = {k: v for k, v in form.items() if k != "national_id"}  # never echoed back
+    shown = _shown_form(page, form)
     return render(page, "application.html", status, form=shown, result=result, errors=errors,
                   lookup=None, places=plans.places(page.svc), fresh=fresh,
                   **_application_ctx(page))  # fmt: skip

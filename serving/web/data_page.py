@@ -97,6 +97,9 @@ async def data_reload(request: Request) -> Response:
         logger.warning("data page: reload refused (CSRF token missing or wrong)")
         return _render(page, 403, error=page.t("data_csrf"))
     actor = f"page:{page.client.client_id}"  # type: ignore[union-attr]
+    if page.svc.security is not None:  # an admin action, on record (serving.security_log)
+        reason = "admin: model reload (page)"
+        page.svc.security.record(request, 200, reason, page.client, kind="admin")
     result = await to_thread.run_sync(reload_models, page.svc, actor)
     logger.info("models reloaded from the data page by %s: %s", actor, result)
     return _render(page, reloaded=result)

@@ -16,6 +16,7 @@ from datetime import date
 from pydantic import ValidationError
 
 from features import domain
+from serving.plan_schemas import ID_LIKE_MARK
 from serving.web import i18n
 
 FIELDS: dict[str, tuple[str, str]] = {
@@ -91,6 +92,12 @@ MSG: dict[str, tuple[str, str]] = {
         "Không tìm thấy hộ hoặc tổ này trong các xã bạn được xem.",
         "No such household or group in the communes you may see.",
     ),
+    "id_in_notes": (
+        "Ghi chú có một dãy 9–12 chữ số giống số CCCD hoặc số điện thoại. Không ghi số giấy tờ, "
+        "số điện thoại hay tên người vào ghi chú; số tiền hãy viết như “100 triệu”.",
+        "The notes hold a run of 9–12 digits that looks like a citizen ID or phone number. Do not "
+        "write ID numbers, phone numbers or names in notes; write amounts like “100 million”.",
+    ),
 }
 
 
@@ -142,6 +149,8 @@ def validation_messages(err: ValidationError, lang: str) -> list[str]:
         elif kind == "string_pattern_mismatch":
             special = {"month": "month_format", "national_id": "national_format"}
             text = _say(special.get(field, "format"), lang, f=f)
+        elif ID_LIKE_MARK in msg:
+            text = _say("id_in_notes", lang)
         elif "confirm_present_and_migrated" in msg:
             text = _say("confirm", lang)
         elif "give household_id" in msg:

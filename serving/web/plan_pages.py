@@ -9,7 +9,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from serving import clock, contacts, household_finding, outcome_keys, plan_store, planner
+from serving import (
+    clock,
+    contacts,
+    household_finding,
+    outcome_keys,
+    outcome_store,
+    plan_store,
+    planner,
+)
+from serving.plan_schemas import ID_LIKE
 from serving.routers import plans
 from serving.web import i18n, messages
 from serving.web.render import (
@@ -172,7 +181,7 @@ async def outcome_save(
         return page
     form = await form_fields(request)
     vid = valid_id(visit_id)
-    found = plan_store.visit_plan(page.svc.engine, vid) if vid else None
+    found = outcome_store.visit_plan(page.svc.engine, vid) if vid else None
     if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
         return render(page, "message.html", 404, title=page.t("outcome"),
                       message=page.t("not_found"))  # fmt: skip
@@ -194,6 +203,8 @@ async def outcome_save(
         errors, status = [messages.visit_not_yet(err.visit_date, page.lang)], 409
     if errors:
         plan = plan_store.get_plan(page.svc.engine, found[0])
-        failed = {"visit_id": vid, "errors": errors, "form": form}
+        # notes holding an ID-like number are not shown again (the number is the problem)
+        shown = {k: v for k, v in form.items() if k != "notes" or not ID_LIKE.search(v)}
+        failed = {"visit_id": vid, "errors": errors, "form": shown}
         return _plan_view(page, plan, today, failed=failed, status=status)  # type: ignore[arg-type]
     return RedirectResponse(f"/ui/plans/{found[0]}?saved={vid}#v-{vid}", 303)

@@ -110,6 +110,8 @@ def page_for(request: Request) -> Page | Response:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ui/login?{urlencode({'next': here})}", 303)
     if permission is not None and not page.can(permission):
+        if svc.security is not None:  # on record like the API's 403s
+            svc.security.record(request, 403, f"forbidden page: {permission}", client)
         return render(page, "message.html", 403, title=page.t("denied"), message=page.t("denied"))
     return page
 

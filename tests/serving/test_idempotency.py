@@ -19,16 +19,20 @@ from serving.app import create_app
 from serving.audit_writer import AuditWriter
 from tests.support.audit_rows import made_up_row
 from tests.support.live_server import SCORE, application, filled_sqlite, household_ids
-from tests.support.served import Served, count_audit, headers
+from tests.support.served import PII_KEY, Served, count_audit, headers
+from vbsp_state.digests import derive_key, idempotency_key
 from vbsp_state.engine import make_engine
 from vbsp_state.migrate import upgrade
 
 
-def _rows_for(url: str, key: str) -> list[tuple]:
+def _rows_for(url: str, *keys: str) -> list[tuple]:
+    """Audit rows of the caller's idempotency keys (stored as their HMACs)."""
+    secret = derive_key(bytes.fromhex(PII_KEY))
+    stored = [idempotency_key(secret, k) for k in keys]
     with sa.create_engine(url).connect() as conn:
         return conn.execute(sa.text(
-            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key LIKE :k"),
-            {"k": key + "%"}).all()  # fmt: skip
+            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key IN :k")
+            .bindparams(sa.bindparam("k", expanding=True)), {"k": stored}).all()  # fmt: skip
 
 
 def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
@@ -47,7 +51,7 @@ def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
     assert {r.status_code for r in singles} == {200} == {r.status_code for r in batches}
     assert len({r.text for r in singles}) == 1 and len({r.text for r in batches}) == 1
     assert [r[0] for r in _rows_for(url, "same-key-1")] == [singles[0].json()["score_id"]]
-    assert sorted(r[0] for r in _rows_for(url, "same-batch-1")) == sorted(
+    assert sorted(r[0] for r in _rows_for(url, "same-batch-1#0", "same-batch-1#1")) == sorted(
         s["score_id"] for s in batches[0].json()["scores"])  # fmt: skip
     assert other.status_code == 422 and "Idempotency-Key" in other.text
     assert count_audit(make_engine(url)) == 3
@@ -75,14 +79,24 @@ def test_a_waiter_that_gave_up_does_not_stop_the_audit_writer(tmp_path: Path) ->
     engine.dispose()
 
 
-def test_request_digests_are_the_canonical_json_digests_stored_before() -> None:
-    """Digests of stored requests stay comparable across versions (retries after an upgrade)."""
+def test_request_digests_are_keyed_digests_of_the_canonical_json() -> None:
+    """Digests are HMACs (server secret) of the canonical JSON, the national ID replaced by its
+    pseudonym first; a request digested before migration 0003 (unkeyed SHA-256, re-keyed by the
+    migration) is still recognised, so a retry across the upgrade replays."""
     import hashlib
+    import hmac
     import json
 
-    from serving.audit import request_digest
+    from serving.audit import (
+        as_digested_before_0003,
+        request_digest,
+        same_request,
+        without_national_id,
+    )
     from serving.schemas import ApplicationIn
+    from vbsp_state.digests import legacy
 
+    key, pii = b"k" * 32, b"p" * 32
     apps = [
         ApplicationIn(household_id="H00001", program="poor_household", purpose="livestock",
                       amount=40_000_000, term_months=36),
@@ -93,6 +107,16 @@ def test_request_digests_are_the_canonical_json_digests_stored_before() -> None:
     ]  # fmt: skip
     for chosen in ([apps[0]], apps):
         for explain in (True, False):
-            payload = {"apps": [a.model_dump(mode="json") for a in chosen], "explain": explain}
-            before = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-            assert request_digest(payload) == hashlib.sha256(before.encode()).hexdigest()
+            dumps = [a.model_dump(mode="json") for a in chosen]
+            payload = {"apps": [without_national_id(d, pii) for d in dumps], "explain": explain}
+            assert "012345678901" not in json.dumps(payload)
+            text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+            digest = request_digest(key, payload)
+            assert digest == hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+            assert digest != hashlib.sha256(text.encode()).hexdigest()
+            raw = as_digested_before_0003(dumps, explain, False)
+            before = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+            old = legacy(key, hashlib.sha256(before.encode()).hexdigest())
+            assert same_request(key, old, digest, raw)
+            assert not same_request(key, old, digest, {**raw, "explain": not explain})
+            assert not same_request(b"x" * 32, old, digest, raw)  # another secret

@@ -21,6 +21,7 @@ from serving import contacts
 from serving.app import create_app
 from serving.web.render import SECURITY_HEADERS
 from tests.support.served import PII_KEY, Served, headers, last_day, set_today, write_places
+from vbsp_state.digests import derive_key, idempotency_key
 from vbsp_state.schema import household_contacts, outcome_submissions, visit_outcomes
 
 NAME = "Hà Thị Canary-Zq"  # a name that appears nowhere else
@@ -103,9 +104,11 @@ def test_a_resent_outcome_answers_as_the_first_and_never_overwrites(
     assert again.status_code == 200 and again.json() == first.json()
     rows = _outcomes(api_db, visit)
     assert len(rows) == 1 and rows[0][0] == "misuse"  # the resend wrote nothing
+    # the key is stored as its HMAC under the service's digest secret (issue 20)
+    stored_key = idempotency_key(derive_key(bytes.fromhex(PII_KEY)), key["Idempotency-Key"])
     with api_db.connect() as conn:
         kept = conn.execute(sa.select(sa.func.count()).select_from(outcome_submissions).where(
-            outcome_submissions.c.idempotency_key == key["Idempotency-Key"])).scalar_one()  # fmt: skip
+            outcome_submissions.c.idempotency_key == stored_key)).scalar_one()  # fmt: skip
     assert kept == 1
     reused = app19.put(url, json={**body, "notes": "other"}, headers=key)
     assert reused.status_code == 422 and "Idempotency-Key" in reused.text

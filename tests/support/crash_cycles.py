@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.support.live_server import SCORE, Outcome, send, start_server, stream
+from vbsp_state import digests
 
 
 @dataclass
@@ -36,6 +37,7 @@ class CrashReport:
     rows_lost: int = 0
     rows_differing: int = 0
     integrity: str = ""
+    secret: bytes = b""  # the server's digest secret: idempotency keys are stored as HMACs
 
     def counts(self) -> dict[str, int]:
         """Requests sent, by status class and by kind of failure."""
@@ -46,16 +48,27 @@ class CrashReport:
                 "timeout": c["timeout"], "error": c["error"]}  # fmt: skip
 
 
-def _rows(engine: Engine, keys: list[str]) -> dict[str, dict]:
+def _secret(env: Mapping[str, str]) -> bytes:
+    """The server's digest secret (keys are stored as HMACs): from the PII key, else the state's."""
+    pii = env.get("VBSP_RISK_PII_KEY")
+    if pii:
+        return digests.derive_key(bytes.fromhex(pii))
+    return bytes.fromhex((Path(env["VBSP_RISK_STATE_DIR"]) / digests.KEY_FILE).read_text())
+
+
+def _rows(engine: Engine, keys: list[str], secret: bytes) -> dict[str, dict]:
+    """Audit rows by the caller's idempotency key."""
+    raw = {digests.idempotency_key(secret, k): k for k in keys}
+    stored = list(raw)
     out: dict[str, dict] = {}
     with engine.connect() as conn:
-        for i in range(0, len(keys), 500):
+        for i in range(0, len(stored), 500):
             q = sa.text(
                 "SELECT idempotency_key, score_id, response FROM score_audit "
                 "WHERE idempotency_key IN :keys"
             ).bindparams(sa.bindparam("keys", expanding=True))
-            for key, score_id, response in conn.execute(q, {"keys": keys[i : i + 500]}):
-                out[key] = {"score_id": score_id, "response": json.loads(response)}
+            for key, score_id, response in conn.execute(q, {"keys": stored[i : i + 500]}):
+                out[raw[key]] = {"score_id": score_id, "response": json.loads(response)}
     return out
 
 
@@ -71,12 +84,12 @@ def run_cycles(
 ) -> CrashReport:
     """Run ``cycles`` start / retry / stream / ``kill -9`` cycles; see the module docstring."""
     rng = random.Random(seed)
-    report = CrashReport()
+    report = CrashReport(secret=_secret(env))
     pending: list[str] = []
     for cycle in range(cycles):
         server = start_server(env, log)
         try:
-            committed = _rows(engine, pending) if pending else {}
+            committed = _rows(engine, pending, report.secret) if pending else {}
             report.unanswered_committed += len(committed)
             answered = [o for o in report.outcomes if o.status == 200 and o.body]
             again = rng.sample(answered, min(3, len(answered)))
@@ -124,7 +137,7 @@ def check(report: CrashReport, engine: Engine) -> CrashReport:
     """Fill in rows lost (a 200 without its audit row), rows differing from the answer, and the
     database's integrity check (SQLite)."""
     answered = {o.key: o for o in report.outcomes if o.status == 200 and o.body}
-    rows = _rows(engine, list(answered))
+    rows = _rows(engine, list(answered), report.secret)
     for key, out in answered.items():
         row = rows.get(key)
         if row is None or row["score_id"] != out.body.get("score_id"):  # type: ignore[union-attr]
