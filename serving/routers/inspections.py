@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
+from serving.bulkhead import heavy
 from serving.deps import Context, context
 from serving.priorities import priorities
 from serving.schemas import Priorities, errors
@@ -25,6 +26,7 @@ def _num(x: object) -> float | None:
 
 
 @router.get("/priorities", response_model=Priorities, responses=errors(404))
+@heavy  # off the event loop, in the heavy reads' own threads (serving.bulkhead)
 def inspection_priorities(
     commune_id: str | None = _id_query("Commune (default: every commune the key may see)"),
     village_id: str | None = _id_query("Village"),
