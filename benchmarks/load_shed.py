@@ -72,11 +72,20 @@ def prepare(state: Path, tmp: Path, client_id: str) -> tuple[str, str, dict]:
     key = add_client(tmp / "keys.json", client_id, "data", None)
     url = f"sqlite:///{(tmp / 'service.db').as_posix()}"
     with sa.create_engine(url).connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type='household' "
-            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
-    body = {"household_id": hid, "program": "poor_household", "purpose": "livestock",
-            "amount": 40_000_000, "term_months": 36, "grace_months": 0}  # fmt: skip
+        hid = conn.execute(
+            sa.text(
+                "SELECT entity_id FROM online_features WHERE entity_type='household' "
+                "ORDER BY entity_id LIMIT 1"
+            )
+        ).scalar_one()
+    body = {
+        "household_id": hid,
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": 40_000_000,
+        "term_months": 36,
+        "grace_months": 0,
+    }
     return url, key, body
 
 

@@ -59,23 +59,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of each scoring phase")
     parser.add_argument("--heavy", type=int, default=60, help="heavy connections")
     parser.add_argument("--score-conns", type=int, default=4, help="scoring connections")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra service setting, e.g. VBSP_RISK_HEAVY_THREADS=1")  # fmt: skip
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra service setting, e.g. VBSP_RISK_HEAVY_THREADS=1",
+    )
     args = parser.parse_args()
     binary = ensure_wrk()
     tmp = Path(tempfile.mkdtemp(prefix="mixed-load-"))
     url, key, body = prepare(args.state, tmp, "mixed-load")
     (tmp / "post.lua").write_text(LUA.format(body=json.dumps(body), key=key))
     (tmp / "get.lua").write_text(GET_LUA.format(key=key))
-    env = {"VBSP_RISK_STATE_DIR": str(args.state.resolve()), "VBSP_RISK_DATABASE_URL": url,
-           "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
-           "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
-           **dict(e.split("=", 1) for e in args.env)}  # fmt: skip
+    env = {
+        "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
+        "VBSP_RISK_DATABASE_URL": url,
+        "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
+        "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
+        **dict(e.split("=", 1) for e in args.env),
+    }
     port, log = free_port(), tmp / "server.log"
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/vbsp-risk"), "serve", "--port", str(port), "--no-migrate"],
-        env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     server = LiveServer(proc, port, log)
     try:
         server.wait_ready(timeout=300)
@@ -83,8 +93,11 @@ def main() -> None:
         wrk(binary, base + SCORE, tmp / "post.lua", args.score_conns, 3)  # warm-up
         idle = wrk(binary, base + SCORE, tmp / "post.lua", args.score_conns, args.seconds)
         heavy: dict[str, dict[str, float]] = {}
-        load = threading.Thread(target=lambda: heavy.update(
-            r=wrk(binary, base + HEAVY, tmp / "get.lua", args.heavy, args.seconds + 4)))  # fmt: skip
+        load = threading.Thread(
+            target=lambda: heavy.update(
+                r=wrk(binary, base + HEAVY, tmp / "get.lua", args.heavy, args.seconds + 4)
+            )
+        )
         load.start()
         time.sleep(2)
         mixed = wrk(binary, base + SCORE, tmp / "post.lua", args.score_conns, args.seconds)
@@ -96,8 +109,10 @@ def main() -> None:
         )
         print(f"{'phase':<28}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
         for name, s in (("scoring idle", idle), ("scoring under heavy load", mixed)):
-            print(f"{name:<28}{s['sent']:>9.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
-                  f"{s['errors']:>8.0f}")  # fmt: skip
+            print(
+                f"{name:<28}{s['sent']:>9.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
+                f"{s['errors']:>8.0f}"
+            )
         print(
             f"ratio mixed/idle: p50 ×{mixed['p50_ms'] / idle['p50_ms']:.2f}, "
             f"p99 ×{mixed['p99_ms'] / idle['p99_ms']:.2f}"

@@ -41,8 +41,9 @@ def readiness(svc: Services) -> tuple[int, dict]:
     """The ``/readyz`` answer: 200 when every required view is loaded and the database answers,
     503 otherwise; ``status`` is ``degraded`` when ready with an optional view missing."""
     views = view_status(svc)
-    problems = [f"no {v} model: {s['error']}" for v, s in views.items()
-                if s["required"] and not s["loaded"]]  # fmt: skip
+    problems = [
+        f"no {v} model: {s['error']}" for v, s in views.items() if s["required"] and not s["loaded"]
+    ]
     try:
         with svc.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -54,9 +54,10 @@ class ServiceSettings(StateSettings):
         2 * 3600, ge=60, le=7 * 86400, description="…or after this long without a request"
     )
     public_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="origins the pages are reached at (comma-separated scheme://host[:port]); "
+        (),
+        description="origins the pages are reached at (comma-separated scheme://host[:port]); "
         "empty: the loopback address and port `vbsp-risk serve` listens on",
-    )  # fmt: skip
+    )
     heavy_threads: int = Field(
         2, ge=1, le=32, description="worker threads for heavy reads (priorities, plans, pages)"
     )

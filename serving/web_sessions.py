@@ -69,10 +69,17 @@ def create(engine: Engine, client_id: str, times: SessionTimes) -> str:
     session_id = secrets.token_urlsafe(32)
     now = _now()
     with engine.begin() as conn:
-        conn.execute(web_sessions.insert(), {
-            "id_hash": id_hash(session_id), "client_id": client_id, "created_at": now,
-            "last_seen_at": now, "expires_at": now + times.max_age, "revoked_at": None,
-        })  # fmt: skip
+        conn.execute(
+            web_sessions.insert(),
+            {
+                "id_hash": id_hash(session_id),
+                "client_id": client_id,
+                "created_at": now,
+                "last_seen_at": now,
+                "expires_at": now + times.max_age,
+                "revoked_at": None,
+            },
+        )
     return session_id
 
 

@@ -34,8 +34,13 @@ def _guard(gates: dict[str, asyncio.Event], heavy: int, light: int) -> GuardMidd
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    return GuardMiddleware(app, Metrics(), max_body=1000, max_in_flight=light,
-                           heavy=Bulkhead(threads=1, max_in_flight=heavy))  # fmt: skip
+    return GuardMiddleware(
+        app,
+        Metrics(),
+        max_body=1000,
+        max_in_flight=light,
+        heavy=Bulkhead(threads=1, max_in_flight=heavy),
+    )
 
 
 def test_a_full_heavy_class_sheds_heavy_requests_only() -> None:
@@ -65,11 +70,24 @@ def test_a_full_heavy_class_sheds_heavy_requests_only() -> None:
 
 
 def test_route_classes() -> None:
-    for path in (HEAVY, "/v1/inspections/plans", "/v1/inspections/plans/P1", "/ui/priorities",
-                 "/ui/plans", "/ui/plans/P1", "/ui/households/H1"):  # fmt: skip
+    for path in (
+        HEAVY,
+        "/v1/inspections/plans",
+        "/v1/inspections/plans/P1",
+        "/ui/priorities",
+        "/ui/plans",
+        "/ui/plans/P1",
+        "/ui/households/H1",
+    ):
         assert route_class(path) == "heavy", path
-    for path in (SCORE, "/v1/applications/score-batch", "/v1/households/H1/risk", "/ui/login",
-                 "/v1/inspections/visits/V1/outcome", "/readyz"):  # fmt: skip
+    for path in (
+        SCORE,
+        "/v1/applications/score-batch",
+        "/v1/households/H1/risk",
+        "/ui/login",
+        "/v1/inspections/visits/V1/outcome",
+        "/readyz",
+    ):
         assert route_class(path) == "light", path
 
 
@@ -82,9 +100,12 @@ def api(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
 
 
 def test_every_heavy_handler_is_on_a_heavy_path(api: TestClient) -> None:
-    marked = [c.path for c in iter_route_contexts(api.app.routes)
-              if isinstance(c.original_route, APIRoute)
-              and getattr(c.original_route.endpoint, "heavy", False)]  # fmt: skip
+    marked = [
+        c.path
+        for c in iter_route_contexts(api.app.routes)
+        if isinstance(c.original_route, APIRoute)
+        and getattr(c.original_route.endpoint, "heavy", False)
+    ]
     paths = {re.sub(r"\{[^}]+\}", "x1", p) for p in marked}
     assert {HEAVY, "/v1/inspections/plans", "/ui/priorities", "/ui/plans/x1"} <= paths
     assert all(route_class(p) == "heavy" for p in paths), paths
@@ -103,8 +124,13 @@ def test_heavy_reads_run_off_the_loop_in_their_own_threads(
         except RuntimeError:
             on_loop = False
         bh = bulkhead.CURRENT.get()
-        seen.append({"on_loop": on_loop, "tokens": bh and bh.limiter.total_tokens,
-                     "borrowed": bh and bh.limiter.borrowed_tokens})  # fmt: skip
+        seen.append(
+            {
+                "on_loop": on_loop,
+                "tokens": bh and bh.limiter.total_tokens,
+                "borrowed": bh and bh.limiter.borrowed_tokens,
+            }
+        )
         return real(*args, **kwargs)
 
     monkeypatch.setattr(inspections, "priorities", spy)

@@ -21,8 +21,13 @@ from serving.settings import ServiceSettings
 from tests.support.live_server import filled_sqlite
 from tests.support.served import Served, headers
 
-APPLICATION = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000,
-               "term_months": 36, "grace_months": 0}  # fmt: skip
+APPLICATION = {
+    "program": "poor_household",
+    "purpose": "livestock",
+    "amount": 40_000_000,
+    "term_months": 36,
+    "grace_months": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +71,13 @@ def test_a_view_without_model_leaves_the_other_serving(
         views["portfolio"]["loaded"]
         and views["portfolio"]["version"] == served.versions["portfolio"]
     )
-    assert views["application"] == {"loaded": False, "required": True, "model": None,
-                                    "version": None, "error": "no champion alias"}  # fmt: skip
+    assert views["application"] == {
+        "loaded": False,
+        "required": True,
+        "model": None,
+        "version": None,
+        "error": "no champion alias",
+    }
     assert ranked.status_code == 200 and ranked.json()["households"]
     assert score.status_code == 503 and "no application model" in score.json()["detail"]
 
@@ -132,9 +142,12 @@ def test_serve_prints_which_views_serve(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = served.settings(db_url, application_model="no-such-model")
-    thread = threading.Thread(target=serve_cmd.serve, args=(settings,), daemon=True,
-                              kwargs={"host": "127.0.0.1", "port": port, "migrate": False,
-                                      "workers": 1})  # fmt: skip
+    thread = threading.Thread(
+        target=serve_cmd.serve,
+        args=(settings,),
+        daemon=True,
+        kwargs={"host": "127.0.0.1", "port": port, "migrate": False, "workers": 1},
+    )
     thread.start()
     deadline = time.monotonic() + 120
     while "views —" not in printed.getvalue() and time.monotonic() < deadline:

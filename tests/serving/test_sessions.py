@@ -58,8 +58,14 @@ def _signed_in(site: TestClient) -> bool:
 
 
 def _plan_form(served: Served) -> dict[str, str]:
-    return {"commune_id": served.communes[0], "month": month_start(served, 1),
-            "capacity_per_day": "5", "days": "2", "sort": "risk", "random_share": "10"}  # fmt: skip
+    return {
+        "commune_id": served.communes[0],
+        "month": month_start(served, 1),
+        "capacity_per_day": "5",
+        "days": "2",
+        "sort": "risk",
+        "random_share": "10",
+    }
 
 
 def _plans(site: TestClient) -> int:
@@ -144,11 +150,16 @@ def test_sign_in_form_needs_its_own_token_and_origin(site: TestClient, served: S
     assert r.status_code == 403 and SESSION_COOKIE not in site.cookies
     token = login_token(site)
     assert site.cookies[PRE_COOKIE]
-    r = site.post("/ui/login", data={"api_key": key, "csrf": token},
-                  headers={"Origin": "http://evil.example"})  # fmt: skip
+    r = site.post(
+        "/ui/login", data={"api_key": key, "csrf": token}, headers={"Origin": "http://evil.example"}
+    )
     assert r.status_code == 403 and SESSION_COOKIE not in site.cookies
-    r = site.post("/ui/login", data={"api_key": key, "csrf": token}, headers={"Origin": ORIGIN},
-                  follow_redirects=False)  # fmt: skip
+    r = site.post(
+        "/ui/login",
+        data={"api_key": key, "csrf": token},
+        headers={"Origin": ORIGIN},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and site.cookies[SESSION_COOKIE]
     sign_out(site)
 
@@ -167,15 +178,18 @@ def test_logout_ends_the_session_on_the_server(site: TestClient, served: Served)
 
 def test_idle_and_expired_sessions_end(site: TestClient, served: Served) -> None:
     t = sessions_table
-    for column, age in (("last_seen_at", timedelta(hours=2, seconds=1)),
-                        ("expires_at", timedelta(seconds=1))):  # fmt: skip
+    for column, age in (
+        ("last_seen_at", timedelta(hours=2, seconds=1)),
+        ("expires_at", timedelta(seconds=1)),
+    ):
         sign_in(site, served.keys["inspector"])
         session_id = site.cookies[SESSION_COOKIE]
         assert _signed_in(site)
         past = datetime.now(UTC).replace(tzinfo=None) - age
         with _engine(site).begin() as conn:
-            conn.execute(t.update().where(t.c.id_hash == web_sessions.id_hash(session_id)),
-                         {column: past})  # fmt: skip
+            conn.execute(
+                t.update().where(t.c.id_hash == web_sessions.id_hash(session_id)), {column: past}
+            )
         assert not _signed_in(site), column
     sign_out(site)
 
@@ -221,3 +235,22 @@ def test_listen_origins_only_fill_in_for_a_loopback_listener() -> None:
     assert ServiceSettings().with_listen_origins("0.0.0.0", 8123).public_origins == ()
     mine = ServiceSettings(public_origins="https://risk.example")
     assert mine.with_listen_origins("127.0.0.1", 1).public_origins == ("https://risk.example",)
+
+
+def test_sessions_over_for_a_month_are_purged(site: TestClient, served: Served) -> None:
+    t, engine = sessions_table, _engine(site)
+    sign_in(site, served.keys["inspector"])
+    live = site.cookies[SESSION_COOKIE]
+    old = web_sessions.create(
+        engine, "test-inspector", web_sessions.SessionTimes(timedelta(hours=1), timedelta(hours=1))
+    )
+    long_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=40)
+    with engine.begin() as conn:
+        conn.execute(
+            t.update().where(t.c.id_hash == web_sessions.id_hash(old)), {"expires_at": long_ago}
+        )
+    assert web_sessions.purge(engine) >= 1
+    with engine.connect() as conn:
+        hashes = set(conn.execute(sa.select(t.c.id_hash)).scalars())
+    assert web_sessions.id_hash(old) not in hashes and web_sessions.id_hash(live) in hashes
+    sign_out(site)
