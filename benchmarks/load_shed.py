@@ -45,11 +45,13 @@ from tests.support.live_server import SCORE, LiveServer  # noqa: E402
 from tests.support.load_client import run_load, summary  # noqa: E402
 
 
-def wrk_phase(wrk: str, base: str, lua: Path, seconds: int, conns: int = 8) -> dict[str, float]:
+def wrk_phase(
+    wrk: str, base: str, lua: Path, seconds: int, conns: int = 8, path: str = SCORE
+) -> dict[str, float]:
     threads = "-t1" if conns <= 8 else "-t2"
     out = subprocess.run(
         [wrk, threads, f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-         "-s", str(lua), base + SCORE],
+         "-s", str(lua), base + path],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     stats = parse_wrk(out)
@@ -59,6 +61,32 @@ def wrk_phase(wrk: str, base: str, lua: Path, seconds: int, conns: int = 8) -> d
     stats["timeouts"] = float(errors.group(4)) if errors else 0.0
     stats["socket_errors"] = sum(float(g) for g in errors.groups()[:3]) if errors else 0.0
     return stats
+
+
+def prepare(state: Path, tmp: Path, client_id: str) -> tuple[str, str, dict]:
+    """A copy of the service database in ``tmp``, a new ``data`` key, and a scoring body."""
+    db = state / "service.db"
+    if not db.is_file():
+        sys.exit(f"{db} is missing: run `make run` first")
+    shutil.copy(db, tmp / "service.db")
+    key = add_client(tmp / "keys.json", client_id, "data", None)
+    url = f"sqlite:///{(tmp / 'service.db').as_posix()}"
+    with sa.create_engine(url).connect() as conn:
+        hid = conn.execute(
+            sa.text(
+                "SELECT entity_id FROM online_features WHERE entity_type='household' "
+                "ORDER BY entity_id LIMIT 1"
+            )
+        ).scalar_one()
+    body = {
+        "household_id": hid,
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": 40_000_000,
+        "term_months": 36,
+        "grace_months": 0,
+    }
+    return url, key, body
 
 
 def shed_total(base: str) -> float:
@@ -76,20 +104,9 @@ def main() -> None:
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--classified", type=int, default=2000, help="requests of phase 3")
     args = parser.parse_args()
-    db = args.state / "service.db"
-    if not db.is_file():
-        sys.exit(f"{db} is missing: run `make run` first")
     wrk = ensure_wrk()
     tmp = Path(tempfile.mkdtemp(prefix="load-shed-"))
-    shutil.copy(db, tmp / "service.db")
-    key = add_client(tmp / "keys.json", "load", "data", None)
-    url = f"sqlite:///{(tmp / 'service.db').as_posix()}"
-    with sa.create_engine(url).connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type='household' "
-            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
-    body = {"household_id": hid, "program": "poor_household", "purpose": "livestock",
-            "amount": 40_000_000, "term_months": 36, "grace_months": 0}  # fmt: skip
+    url, key, body = prepare(args.state, tmp, "load")
     (tmp / "post.lua").write_text(LUA.format(body=json.dumps(body), key=key))
     env = {"VBSP_RISK_STATE_DIR": str(args.state.resolve()), "VBSP_RISK_DATABASE_URL": url,
            "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),

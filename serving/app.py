@@ -15,15 +15,16 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from features.catalog import VIEWS
 from serving import api_docs, error_handlers
+from serving.bulkhead import Bulkhead
 from serving.deps import Services, services
 from serving.lifecycle import build_services, reload_models, reload_periodically
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
 from serving.model_store import ModelHolder
+from serving.readiness import readiness, views_line
 from serving.routers import admin, applications, households, inspections, plans
 from serving.security_headers import SecurityHeadersMiddleware
 from serving.settings import ServiceSettings
@@ -44,6 +45,7 @@ def create_app(
 
     cfg = settings or ServiceSettings()
     metrics = Metrics()
+    heavy = Bulkhead(cfg.heavy_threads, cfg.heavy_max_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +54,7 @@ def create_app(
         if holder is None:
             result = await to_thread.run_sync(reload_models, svc, "startup")
             logger.info("models at start: %s", result)
+        logger.info("%s", views_line(svc))
         task = asyncio.create_task(reload_periodically(svc))
         try:
             yield
@@ -88,21 +91,10 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
     def readyz(svc: Services = Depends(services)) -> JSONResponse:
-        """Ready when every view has a model and the database answers; 503 otherwise."""
-        problems = [f"no {v} model: {svc.holder.last_error.get(v, 'not loaded')}"
-                    for v in VIEWS if svc.holder.get(v) is None]  # fmt: skip
-        try:
-            with svc.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as err:
-            problems.append(f"database unreachable: {type(err).__name__}")
-        models = {v: f"{m.name} v{m.version}" for v, m in svc.holder.all().items()}
-        body = {
-            "status": "not ready" if problems else "ready",
-            "models": models,
-            "problems": problems,
-        }
-        return JSONResponse(body, 503 if problems else 200)
+        """Each view (loaded, model, version, required); 200 when the required views
+        (``VBSP_RISK_REQUIRED_VIEWS``) are loaded and the database answers, 503 otherwise."""
+        status, body = readiness(svc)
+        return JSONResponse(body, status)
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics_text(svc: Services = Depends(services)) -> Response:
@@ -114,6 +106,7 @@ def create_app(
         metrics=metrics,
         max_body=cfg.max_body_bytes,
         max_in_flight=cfg.max_in_flight,
+        heavy=heavy,
     )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: also on the guard's 413 and 503
     _state_the_batch_limit(app, cfg.max_batch)

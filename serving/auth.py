@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vbsp_state.schema import api_clients
+from vbsp_state.schema import api_clients, web_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,8 @@ def generate_key() -> str:
 
 
 def hash_key(key: str) -> str:
-    """SHA-256 hex digest of a key.
-
-    Keys are high-entropy random tokens (:func:`generate_key`), not passwords, so a fast unsalted
-    hash is appropriate: nothing to brute-force, and one indexed query finds a key by its hash.
-    """
+    """SHA-256 hex digest of a key: keys are random tokens (:func:`generate_key`), not passwords,
+    so a fast unsalted hash is right (nothing to brute-force; one indexed query finds a key)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -170,7 +167,7 @@ def sync_clients(engine: Engine, clients_with_hashes: Iterable[tuple[ApiClient, 
 
     Clients of the file are inserted or updated (and re-activated); clients absent from the file
     are deactivated, never deleted (their id stays in the audit trail); a client renamed in the
-    file keeps its key.
+    file keeps its key. The page sessions of a deactivated client or a changed key are ended.
     """
     t, wanted = api_clients, {c.client_id: (c, h) for c, h in clients_with_hashes}
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -183,6 +180,9 @@ def sync_clients(engine: Engine, clients_with_hashes: Iterable[tuple[ApiClient, 
                 digest = hash_key(f"retired:{cid}") if row.key_hash in claimed else row.key_hash
                 change = {"active": False, "key_hash": digest, "updated_at": now}
                 gone += conn.execute(t.update().where(t.c.client_id == cid), change).rowcount
+        ended = [c for c, r in rows.items() if c not in wanted or r.key_hash != wanted[c][1]]
+        sessions = web_sessions.update().where(web_sessions.c.client_id.in_(ended))
+        conn.execute(sessions.where(web_sessions.c.revoked_at.is_(None)), {"revoked_at": now})
         for cid, (client, digest) in wanted.items():
             v = {
                 "key_hash": digest, "role": client.role, "active": True,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from anyio import to_thread
 
+from serving import web_sessions
 from serving.audit_writer import AuditWriter
 from serving.auth import ClientCache, read_keys_file, sync_clients
 from serving.deps import Services
@@ -62,6 +63,8 @@ def build_services(
         logger.info("%d API clients from %s", n, settings.keys_file)
     else:
         logger.warning("no API keys file at %s: every request will get 401", settings.keys_file)
+    if gone := web_sessions.purge(engine):  # sessions over for a month: nothing to keep
+        logger.info("%d old web sessions deleted", gone)
     pii = settings.pii_key.get_secret_value() if settings.pii_key else None
     online = OnlineCache(engine)
     online.load()

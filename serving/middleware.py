@@ -1,10 +1,11 @@
-"""A pure-ASGI guard in front of the app: load shedding, body size bound, request metrics, and
-the request id (``X-Request-ID`` on every answer, ``request_id`` on every log line).
+"""A pure-ASGI guard in front of the app: load shedding per route class, body size bound, request
+metrics, and the request id (``X-Request-ID`` on every answer, ``request_id`` on every log line).
 
 Pure ASGI (not ``BaseHTTPMiddleware``) to keep its cost per request to a few microseconds.
 Above ``max_in_flight`` concurrent requests the service answers 503 with ``Retry-After`` at once
 instead of queueing until clients time out (health probes and ``/metrics`` are never shed and
-not counted); bodies over ``max_body_bytes`` get 413 before any handler runs (the body is read
+not counted; heavy reads are admitted by their own :class:`~serving.bulkhead.Bulkhead` and not
+counted either, so they cannot shed a score); bodies over ``max_body_bytes`` get 413 before any handler runs (the body is read
 here, bounded, and replayed to the app).
 """
 
@@ -15,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from serving.bulkhead import CURRENT, Bulkhead, route_class
 from serving.metrics import Metrics
 from serving.request_id import HEADER, REQUEST_ID, RequestIds
 
@@ -40,12 +42,20 @@ async def _answer(send: Send, status: int, detail: str, headers: list | None = N
 class GuardMiddleware:
     """Shed load, bound bodies and record metrics for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body: int,
+        max_in_flight: int,
+        heavy: Bulkhead | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.heavy = heavy or Bulkhead(threads=2, max_in_flight=max_in_flight)
         self.request_ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,9 +75,11 @@ class GuardMiddleware:
             await send(message)
 
         # probes and /metrics are neither shed nor counted: a burst of them must not push
-        # scoring requests into 503
-        counted = scope["path"] not in UNGUARDED
-        if counted and self.in_flight >= self.max_in_flight:
+        # scoring requests into 503; heavy reads are counted in their own class (bulkhead)
+        heavy = route_class(scope["path"]) == "heavy"
+        counted = scope["path"] not in UNGUARDED and not heavy
+        full = self.in_flight >= self.max_in_flight if counted else heavy and not self.heavy.admit()
+        if full:
             self.metrics.shed.inc()
             await _answer(send_status, 503, "overloaded; retry shortly", [(b"retry-after", b"1")])
             self._record(scope, status["code"], start)
@@ -76,6 +88,7 @@ class GuardMiddleware:
         if counted:
             self.in_flight += 1
             self.metrics.in_flight.set(self.in_flight)
+        bulkhead = CURRENT.set(self.heavy if heavy else None)
         try:
             body_receive = await self._bounded_body(scope, receive)
             if body_receive is None:
@@ -86,6 +99,9 @@ class GuardMiddleware:
             if counted:
                 self.in_flight -= 1
                 self.metrics.in_flight.set(self.in_flight)
+            if heavy:
+                self.heavy.release()
+            CURRENT.reset(bulkhead)
             self._record(scope, status["code"], start)
             REQUEST_ID.reset(token)
 

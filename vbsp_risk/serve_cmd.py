@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -39,13 +39,14 @@ def serve(settings: ServiceSettings, *, host: str, port: int, migrate: bool, wor
     its simulator's PII key, without writing the environment); worker processes read their own
     from the environment.
     """
-    import functools
-
     import uvicorn
 
     from serving.app import create_app
+    from serving.readiness import views_line
     from vbsp_state.engine import make_engine
     from vbsp_state.migrate import upgrade
+
+    settings = settings.with_listen_origins(host, port)
 
     if migrate:
         revision = upgrade(make_engine(settings.db_url))
@@ -53,16 +54,24 @@ def serve(settings: ServiceSettings, *, host: str, port: int, migrate: bool, wor
     console.print(
         f"serving on http://{host}:{port}  (pages: http://{host}:{port}/ , API docs: http://{host}:{port}/docs; Ctrl-C stops)"
     )
+    if not settings.public_origins:
+        console.print(
+            "[yellow]no VBSP_RISK_PUBLIC_ORIGINS[/]: page forms only from loopback origins"
+        )
     options = dict(
-        factory=True, host=host, port=port, workers=workers, log_level="info",
+        host=host, port=port, workers=workers, log_level="info",
         access_log=False,  # request lines carry household ids in paths; metrics count requests
         timeout_graceful_shutdown=20,
     )  # fmt: skip
-    if workers > 1:
-        _serve_workers(uvicorn.Config("serving.app:create_app", **options))
+    if workers > 1:  # each worker logs the views it serves
+        _serve_workers(uvicorn.Config("serving.app:create_app", factory=True, **options))
         return
-    app = functools.partial(create_app, settings)
-    server = _graceful_server_class()(uvicorn.Config(app, **options))
+    app = create_app(settings)
+
+    def started() -> None:
+        console.print(views_line(app.state.services))
+
+    server = _graceful_server_class(started)(uvicorn.Config(app, **options))
     server.run()
     if not server.started:
         raise typer.Exit(3)  # the app did not start (its error is logged above)
@@ -86,7 +95,7 @@ def _serve_workers(config: object) -> None:
     Multiprocess(config, sockets=[sock]).run()  # type: ignore[arg-type]
 
 
-def _graceful_server_class() -> type:
+def _graceful_server_class(on_started: Callable[[], None] | None = None) -> type:
     import uvicorn
 
     class GracefulServer(uvicorn.Server):
@@ -96,6 +105,11 @@ def _graceful_server_class() -> type:
         audit rows), then raises the signal again so the process dies by it (exit -15). A stop
         that completed cleanly exits 0 here, so a supervisor can tell it from a crash.
         """
+
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_started is not None:  # after the lifespan loaded the models
+                on_started()
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

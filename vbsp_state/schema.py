@@ -219,3 +219,18 @@ security_events = sa.Table(
 """Every 401, 403, commune-scoped 404 and admin action: who, where and why, never a key, a
 national ID or an identifier from the path."""
 # --- end of issue 20 block ---
+# --- issue 20 (trust2): web sessions ---
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie's random id
+    sa.Column("client_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),  # absolute end, whatever the activity
+    sa.Column("revoked_at", sa.DateTime, nullable=True),  # logout, key deactivated or changed
+)
+"""Signed-in page sessions: the browser holds a random id, the database only its hash (a copy of
+the table gives no way in); a session ends at ``expires_at``, after the idle timeout, or when
+revoked."""
+# --- end of issue 20 (trust2) block ---

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from features.numbers import finite_or_none
+from serving.bulkhead import heavy
 from serving.deps import Context, context
 from serving.priorities import priorities
 from serving.schemas import Priorities, errors
@@ -21,6 +22,7 @@ def _id_query(what: str) -> object:
 
 
 @router.get("/priorities", response_model=Priorities, responses=errors(404))
+@heavy  # off the event loop, in the heavy reads' own threads (serving.bulkhead)
 def inspection_priorities(
     commune_id: str | None = _id_query("Commune (default: every commune the key may see)"),
     village_id: str | None = _id_query("Village"),

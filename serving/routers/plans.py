@@ -13,12 +13,12 @@ import secrets
 import threading
 from pathlib import Path
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 
 from serving import clock, outcome_keys, outcome_store, plan_store, planner
 from serving.auth import ApiClient
+from serving.bulkhead import heavy
 from serving.deps import Context, Services, context, require, services
 from serving.model_store import LoadedModel
 from serving.plan_schemas import (  # noqa: F401 (the models' home was this module)
@@ -211,7 +211,8 @@ def save_outcome(
 
 
 @router.post("/plans", response_model=Plan, status_code=201, responses=errors(404, 409, 413, 415))
-async def post_plan(
+@heavy
+def post_plan(
     body: PlanIn,
     ctx: Context = Depends(context("visits:write", "portfolio")),
     today: dt.date = Depends(clock.today),
@@ -221,10 +222,11 @@ async def post_plan(
     days around the commune's transaction day, at most ``capacity_per_day`` visits a day.
     A month's plan exists once; ``replace`` redraws it while no outcome is recorded. Only the
     current month or the next can be planned (422 otherwise)."""
-    return await to_thread.run_sync(create_plan, ctx.svc, ctx.client, ctx.model, body, today)
+    return create_plan(ctx.svc, ctx.client, ctx.model, body, today)
 
 
 @router.get("/plans", response_model=list[PlanSummary], responses=errors())
+@heavy
 def get_plans(
     commune_id: str | None = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     month: str | None = Query(None, pattern=MONTH_PATTERN),
@@ -240,6 +242,7 @@ def get_plans(
 
 
 @router.get("/plans/{plan_id}", response_model=Plan, responses=errors(404))
+@heavy
 def get_plan(
     plan_id: str = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     client: ApiClient = Depends(require("inspections:read")),

@@ -1,35 +1,26 @@
 """The data team's page (``/ui/data``): champions and their gate decisions, the last monitor
 run's alerts, label maturity and back-test, the fairness summary, and a reload button.
 
-The reload is a state-changing form post, so besides the same-origin check of every form and the
-``SameSite=Strict`` cookie it carries a CSRF token: an HMAC of the session cookie, which another
-site cannot read, so it cannot forge the token; the server recomputes and compares it.
+The reload is a state-changing form post: like every page form it carries the session's CSRF
+token, checked with its origin by :func:`serving.web.guard.form_fields`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from features.catalog import VIEWS
 from serving.lifecycle import reload_models
 from serving.web import data_reports
-from serving.web.render import KEY_COOKIE, PAGES, Page, form_fields, page_for, render
+from serving.web.render import PAGES, Page, form_fields, page_for, render
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGES.update({("GET", "/ui/data"): "admin:reload", ("POST", "/ui/data/reload"): "admin:reload"})
-
-
-def csrf_token(request: Request) -> str:
-    """The reload form's token, bound to this browser's session cookie."""
-    session = request.cookies.get(KEY_COOKIE, "")
-    return hmac.new(session.encode(), b"vbsp-risk csrf /ui/data/reload", hashlib.sha256).hexdigest()
 
 
 def _decisions(page: Page) -> dict[str, dict]:
@@ -74,7 +65,7 @@ def _render(page: Page, status: int = 200, reloaded: dict | None = None, error: 
         page, "data.html", status, champions=sorted(page.svc.holder.all().items()),
         decisions=_decisions(page), monitor=data_reports.monitor_report(reports / "monitor"),
         fairness=fairness, fairness_metrics=data_reports.FAIRNESS_METRICS,
-        csrf=csrf_token(page.request), error=error,
+        error=error,
         reloaded=None if reloaded is None else reload_lines(page, reloaded),
     )  # fmt: skip
 
@@ -92,9 +83,10 @@ async def data_reload(request: Request) -> Response:
     page = page_for(request)
     if not isinstance(page, Page):
         return page
-    form = await form_fields(request)
-    if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
-        logger.warning("data page: reload refused (CSRF token missing or wrong)")
+    try:
+        await form_fields(request)
+    except HTTPException:
+        logger.warning("data page: reload refused (CSRF token or origin wrong)")
         return _render(page, 403, error=page.t("data_csrf"))
     actor = f"page:{page.client.client_id}"  # type: ignore[union-attr]
     if page.svc.security is not None:  # an admin action, on record (serving.security_log)

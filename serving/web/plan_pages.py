@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import pandas as pd
@@ -19,6 +20,7 @@ from serving import (
     planner,
 )
 from serving.plan_schemas import ID_LIKE
+from serving.bulkhead import heavy, run_heavy
 from serving.routers import plans
 from serving.web import i18n, messages
 from serving.web.render import (
@@ -35,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/ui/plans")
+@heavy  # off the event loop, in the heavy reads' threads (serving.bulkhead)
 def plans_page(
     request: Request, commune_id: str | None = None, today: date = Depends(clock.today)
 ) -> Response:
@@ -101,11 +104,9 @@ async def plans_create(request: Request, today: date = Depends(clock.today)) -> 
         errors = [{"text": page.t("no_model")}]
     if errors:
         return _plans(page, form.get("commune_id"), errors, form, today, 422)
-    from anyio import to_thread
-
     try:
-        plan = await to_thread.run_sync(
-            plans.create_plan, page.svc, page.client, model, body, today
+        plan = await run_heavy(
+            functools.partial(plans.create_plan, page.svc, page.client, model, body, today)
         )
     except HTTPException as err:
         error = _plan_error(err, page.lang)
@@ -114,6 +115,7 @@ async def plans_create(request: Request, today: date = Depends(clock.today)) -> 
 
 
 @router.get("/ui/plans/{plan_id}")
+@heavy
 def plan_page(
     request: Request, plan_id: str, saved: str | None = None, today: date = Depends(clock.today)
 ) -> Response:

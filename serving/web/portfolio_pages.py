@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from features.numbers import finite_or_none
 from serving import clock, contacts, household_finding, plan_store
 from serving.bands import BAND_NAMES, BANDS
+from serving.bulkhead import heavy
 from serving.priorities import household_scores, priorities
 from serving.routers import plans
 from serving.web import i18n
@@ -65,6 +66,7 @@ def legend(district: float | None, commune: float | None = None) -> dict:
 
 
 @router.get("/ui/priorities")
+@heavy  # a commune's table: off the event loop, in the heavy reads' threads (serving.bulkhead)
 def priorities_page(
     request: Request,
     commune_id: str | None = None,
@@ -168,6 +170,7 @@ def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
 
 
 @router.get("/ui/households/{household_id}")
+@heavy
 def household_page(
     request: Request, household_id: str, today: date = Depends(clock.today)
 ) -> Response:

@@ -7,11 +7,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 import sqlalchemy as sa
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -20,10 +20,13 @@ from serving.auth import ApiClient, allowed
 from serving.deps import Services
 from serving.request_id import REQUEST_ID
 from serving.web import i18n
+from serving.web.guard import SESSION_COOKIE as SESSION_COOKIE
+from serving.web.guard import csrf_of, signed_in
+from serving.web.guard import form_fields as form_fields
 from vbsp_state.schema import portfolio_scores
 
 HERE = Path(__file__).parent
-KEY_COOKIE, LANG_COOKIE = "vbsp_key", "vbsp_lang"
+LANG_COOKIE = "vbsp_lang"
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -103,8 +106,7 @@ def page_for(request: Request) -> Page | Response:
     route = getattr(request.scope.get("route"), "path", "")
     permission = PAGES.get((request.method, route)) or NOBODY
     svc: Services = request.app.state.services
-    key = request.cookies.get(KEY_COOKIE)
-    client = svc.clients.get(key) if key else None
+    client = signed_in(request)
     page = Page(request, svc, client, lang_of(request))
     if client is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -142,24 +144,10 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
         day=lambda d, w=False: i18n.day(d, lang, w), month=lambda m: i18n.month(m, lang),
         band_name=lambda b: i18n.band_name(b, lang), url_with=url_with,
         reason_text=lambda r: planner.reason_text(r, lang),
-        request_id=REQUEST_ID.get() if status >= 400 else None, **ctx,
+        request_id=REQUEST_ID.get() if status >= 400 else None,
+        **{"csrf": csrf_of(page.request) if page.client else "", **ctx},
     )  # fmt: skip
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
-
-
-def same_origin(request: Request) -> bool:
-    """Refuse cross-site form posts (on top of the SameSite=Strict cookie)."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
-        return False
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-
-
-async def form_fields(request: Request) -> dict[str, str]:
-    if not same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=50))
 
 
 def safe_next(target: str | None, fallback: str) -> str:

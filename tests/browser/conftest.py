@@ -45,13 +45,15 @@ def live_server(
             .limit(1)
         ).scalar_one()
     state = write_places(served, folder / "state")
-    app = create_app(served.settings(url, state_dir=state))
-    # "Today" is the last day of the scores' month: fresh scores, a plan for this month whose
-    # visits have all taken place (outcomes may be recorded).
-    app.dependency_overrides[clock.today] = lambda: browser_today(served)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # the pages' forms are accepted from the origin the browser is given, and only from it
+    origin = f"http://127.0.0.1:{port}"
+    app = create_app(served.settings(url, state_dir=state, public_origins=(origin,)))
+    # "Today" is the last day of the scores' month: fresh scores, a plan for this month whose
+    # visits have all taken place (outcomes may be recorded).
+    app.dependency_overrides[clock.today] = lambda: browser_today(served)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )

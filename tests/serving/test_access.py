@@ -10,6 +10,7 @@ from serving.app import create_app
 from serving.auth import PERMISSIONS
 from tests.support.app_routes import ROLES, routes
 from tests.support.served import Served, headers
+from tests.support.web_session import sign_in, sign_out
 
 # Public without a key, and why: liveness, readiness and metrics for the orchestrator and
 # Prometheus (no personal data: counts and latencies by route template and model version); the
@@ -44,9 +45,9 @@ def test_every_endpoint_but_health_needs_a_valid_key(api: TestClient, served: Se
     for method, path, _ in api_routes(api.app):
         for key in (None, "vbsp_not-a-key", "", "x" * 5000):
             assert _call(api, method, path, key) == 401, (method, path, key)
-        api.cookies.set("vbsp_key", served.keys["data"])
+        sign_in(api, served.keys["data"])
         r = api.request(method, path, json={})
-        api.cookies.clear()
+        sign_out(api)
         assert r.status_code == 401, (method, path)  # the API never signs in by cookie
 
 

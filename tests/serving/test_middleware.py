@@ -7,6 +7,7 @@ import asyncio
 
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
+from tests.support.asgi_calls import get as _get
 from tests.support.event_loop import run as in_thread
 
 
@@ -18,21 +19,6 @@ def _guard(gates: dict[str, asyncio.Event]) -> GuardMiddleware:
         await send({"type": "http.response.body", "body": b"ok"})
 
     return GuardMiddleware(app, Metrics(), max_body=1000, max_in_flight=1)
-
-
-async def _get(guard: GuardMiddleware, path: str) -> tuple[int, dict[bytes, bytes]]:
-    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
-    started: dict = {}
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            started.update(message)
-
-    await guard(scope, receive, send)
-    return started["status"], dict(started["headers"])
 
 
 def test_requests_above_the_limit_are_shed_but_probes_are_not_counted() -> None:

@@ -21,6 +21,7 @@ from serving import contacts
 from serving.app import create_app
 from serving.web.render import SECURITY_HEADERS
 from tests.support.served import PII_KEY, Served, headers, last_day, set_today, write_places
+from tests.support.web_session import sign_in, sign_out
 from vbsp_state.digests import derive_key, idempotency_key
 from vbsp_state.schema import household_contacts, outcome_submissions, visit_outcomes
 
@@ -118,7 +119,7 @@ def test_the_outbox_form_post_records_once(
     app19: TestClient, served: Served, api_db: Engine, plan19: dict
 ) -> None:
     visit = plan19["visit_list"][1]["visit_id"]
-    app19.cookies.set("vbsp_key", served.keys["inspector"])
+    sign_in(app19, served.keys["inspector"])
     form = {"use_of_funds": "correct", "borrower_present": "yes", "migrated": "no", "notes": "gửi lại",
             "submission_id": uuid.uuid4().hex}  # fmt: skip
     try:
@@ -130,7 +131,7 @@ def test_the_outbox_form_post_records_once(
         r = app19.post(f"/ui/visits/{visit}/outcome", data=form, follow_redirects=False)
         assert _outcomes(api_db, visit)[0][1] == stamp  # recorded_at of the first post
     finally:
-        app19.cookies.clear()
+        sign_out(app19)
 
 
 def test_service_worker_script_controls_the_pages(app19: TestClient) -> None:
@@ -160,7 +161,8 @@ def test_api_docs_come_from_the_service_under_the_pages_csp(app19: TestClient) -
 def test_data_page_shows_reports_and_reloads_only_with_its_token(
     app19: TestClient, served: Served
 ) -> None:
-    app19.cookies.set("vbsp_key", served.keys["data"])
+    sign_in(app19, served.keys["data"])
+    app19.headers.pop("X-CSRF-Token")  # the form's own token only
     try:
         page = app19.get("/ui/data")
         assert page.status_code == 200
@@ -176,13 +178,13 @@ def test_data_page_shows_reports_and_reloads_only_with_its_token(
         r = app19.post("/ui/data/reload", data={"csrf": token}, headers={"origin": "http://evil.example"})  # fmt: skip
         assert r.status_code == 403
     finally:
-        app19.cookies.clear()
-    app19.cookies.set("vbsp_key", served.keys["inspector"])
+        sign_out(app19)
+    sign_in(app19, served.keys["inspector"])
     try:
         assert app19.get("/ui/data").status_code == 403
         assert app19.post("/ui/data/reload", data={"csrf": token}).status_code == 403
     finally:
-        app19.cookies.clear()
+        sign_out(app19)
 
 
 def test_contacts_are_sealed_and_shown_only_to_the_commune(
@@ -201,22 +203,22 @@ def test_contacts_are_sealed_and_shown_only_to_the_commune(
     url = f"/ui/plans/{plan19['plan_id']}"
     ranked = f"/ui/priorities?commune_id={plan19['commune_id']}&limit=200"
     try:
-        app19.cookies.set("vbsp_key", served.keys["inspector"])  # scoped to the commune
+        sign_in(app19, served.keys["inspector"])  # scoped to the commune
         assert NAME in app19.get(url).text and NAME in app19.get(ranked).text
         for role in ("inspector_all", "data"):  # district-wide keys see no names
-            app19.cookies.set("vbsp_key", served.keys[role])
+            sign_in(app19, served.keys[role])
             for page in (app19.get(url), app19.get(ranked)):
                 assert page.status_code == 200 and NAME not in page.text
     finally:
-        app19.cookies.clear()
+        sign_out(app19)
     api = app19.get(f"/v1/inspections/plans/{plan19['plan_id']}", headers=headers(served, "inspector"))  # fmt: skip
     assert api.status_code == 200 and NAME not in api.text and "Canary" not in api.text
     assert contacts.purge(api_db) == 1
-    app19.cookies.set("vbsp_key", served.keys["inspector"])
+    sign_in(app19, served.keys["inspector"])
     try:
         assert NAME not in app19.get(url).text
     finally:
-        app19.cookies.clear()
+        sign_out(app19)
 
 
 def test_contacts_validation_names_row_and_column_never_the_value(served: Served) -> None:

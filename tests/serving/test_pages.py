@@ -17,6 +17,7 @@ from tests.support.served import (
     set_today,
 )
 from tests.support.web_pages import login, web_client
+from tests.support.web_session import post_login, sign_in, sign_out
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +27,19 @@ def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
 
 
 def test_front_door_leads_to_login_then_priorities(web: TestClient, served: Served) -> None:
-    web.cookies.clear()
+    sign_out(web)
     r = web.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/priorities"
     r = web.get("/ui/priorities", follow_redirects=False)
     assert r.headers["location"].startswith("/ui/login?next=")
     page = web.get("/ui/login")
     assert page.status_code == 200 and 'name="api_key"' in page.text and 'lang="vi"' in page.text
-    bad = web.post("/ui/login", data={"api_key": "vbsp_wrong"})
+    bad = post_login(web, "vbsp_wrong")
     assert bad.status_code == 401 and "Khóa không hợp lệ" in bad.text
-    r = web.post("/ui/login", data={"api_key": served.keys["inspector"], "next": "/ui/priorities"},
-                 follow_redirects=False)  # fmt: skip
+    r = post_login(web, served.keys["inspector"], next="/ui/priorities")
     assert r.headers["location"] == "/ui/priorities"
     # An outside "next" is ignored (no open redirect).
-    r = web.post("/ui/login", data={"api_key": served.keys["inspector"], "next": "//evil.example/"},
-                 follow_redirects=False)  # fmt: skip
+    r = post_login(web, served.keys["inspector"], next="//evil.example/")
     assert r.headers["location"] == "/ui/priorities"
 
 

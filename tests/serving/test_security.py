@@ -14,15 +14,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from starlette.requests import Request
 
 from serving import clock
 from serving.auth import PERMISSIONS
 from serving.web import render
-from serving.web.data_page import csrf_token
 from tests.support.app_routes import ROLES, routes
 from tests.support.request_models import body_routes, example, fields, query_params, spoil
 from tests.support.served import Served, count_audit, headers
+from tests.support.web_session import sign_in, sign_out
 
 CANARIES = ("079912345678", "Hồ Thị Canary", "Vân Kiều")
 CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, not the service
@@ -38,40 +37,26 @@ def assert_no_canary(text: str, where: object) -> None:
             assert form not in text, (where, canary, text[:300])
 
 
-CSRF = {"/ui/data/reload"}
-"""Page routes whose form carries a CSRF token (without it a permitted role is refused too)."""
-
-
-def _cookie_request(key: str) -> Request:
-    """A request carrying the sign-in cookie, to compute the form's CSRF token as the page does."""
-    cookie = f"vbsp_key={key}".encode()
-    return Request({"type": "http", "headers": [(b"cookie", cookie)]})
-
-
 def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> None:
     """Pages answer a browser: no or a wrong cookie is a redirect to the sign-in form (the 401
     of pages, showing no data); a role without the permission is 403."""
     guarded = [(m, p, perm) for m, p, perm, page in routes(api.app) if page and perm is not None]
     assert len(guarded) >= 8
     for method, path, _ in guarded:
-        for cookie in ({}, {"vbsp_key": "vbsp_wrong"}):
-            api.cookies.clear()
+        for cookie in ({}, {"vbsp_session": "vbsp_wrong"}):
+            sign_out(api)
             api.cookies.update(cookie)
             r = api.request(method, path, follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"].startswith("/ui/login"), path
     for role in ROLES:
-        api.cookies.clear()
-        api.cookies.set("vbsp_key", served.keys[role], path="/ui")
+        sign_in(api, served.keys[role])  # every form post with the session's token
         for method, path, perm in guarded:
-            data = (
-                {"csrf": csrf_token(_cookie_request(served.keys[role]))} if path in CSRF else None
-            )
-            code = api.request(method, path, data=data, follow_redirects=False).status_code
+            code = api.request(method, path, follow_redirects=False).status_code
             if role in PERMISSIONS[perm]:
                 assert code != 403 and code < 500, (role, method, path, code)
             else:
                 assert code == 403, (role, method, path, code)
-    api.cookies.clear()
+    sign_out(api)
 
 
 def _plan(api: TestClient, served: Served) -> dict:
@@ -128,12 +113,12 @@ def test_commune_scoped_keys_cannot_reach_other_communes(
     assert all(v["outcome"] is None for v in got["visit_list"])
     for key, path in (("officer_other", f"/ui/households/{hid}"),
                       ("inspector_other", f"/ui/plans/{plan['plan_id']}")):  # fmt: skip
-        api.cookies.set("vbsp_key", served.keys[key], path="/ui")
+        sign_in(api, served.keys[key])
         r = api.get(path)
         assert r.status_code == 404 and hid not in r.text, path
-    api.cookies.set("vbsp_key", served.keys["inspector_other"], path="/ui")
+    sign_in(api, served.keys["inspector_other"])
     assert hid not in api.get("/ui/priorities").text
-    api.cookies.clear()
+    sign_out(api)
 
 
 def _requests(api: TestClient, canary: str):
@@ -162,7 +147,7 @@ def test_canary_personal_data_is_never_echoed_or_logged(
     api: TestClient, served: Served, role: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    api.cookies.set("vbsp_key", served.keys[role], path="/ui")
+    sign_in(api, served.keys[role])
     sent = 0
     for canary in CANARIES:
         for method, path, kw in _requests(api, canary):
@@ -172,7 +157,7 @@ def test_canary_personal_data_is_never_echoed_or_logged(
             assert_no_canary(r.text, (method, path, kw))
             assert_no_canary(json.dumps(dict(r.headers)), (method, path, "headers"))
             sent += 1
-    api.cookies.clear()
+    sign_out(api)
     assert sent > 300
     api.post("/v1/admin/reload", headers=headers(served, "data"))  # the service logs the reload
     service = [r for r in caplog.records if not r.name.startswith(CLIENT_LOGGERS)]
@@ -195,7 +180,7 @@ def test_the_server_writes_no_access_log(monkeypatch: pytest.MonkeyPatch) -> Non
         def run(self) -> None:
             pass
 
-    monkeypatch.setattr(serve_cmd, "_graceful_server_class", lambda: Server)
+    monkeypatch.setattr(serve_cmd, "_graceful_server_class", lambda *_: Server)
     serve_cmd.serve_cmd(host="127.0.0.1", port=8000, migrate=False, workers=1)
     assert seen["config"].access_log is False
 
@@ -246,12 +231,12 @@ def test_security_headers(api: TestClient, served: Served) -> None:
             and "frame-ancestors 'none'" in h["content-security-policy"]
         )
         assert h["referrer-policy"] == "no-referrer" and h["cache-control"] == "no-store"
-    api.cookies.set("vbsp_key", served.keys["data"], path="/ui")
+    sign_in(api, served.keys["data"])
     for path in ("/ui/login", "/ui/priorities", "/ui/model"):
         h = api.get(path).headers
         assert "frame-ancestors 'none'" in h["content-security-policy"], path
         assert h["x-content-type-options"] == "nosniff" and h["cache-control"] == "no-store"
-    api.cookies.clear()
+    sign_out(api)
     static = api.get("/static/" + sorted((render.HERE / "static").glob("*.*"))[0].name)
     assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
 

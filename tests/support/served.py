@@ -65,7 +65,7 @@ class Served:
         values = dict(
             state_dir=self.folder / "state", database_url=db_url, tracking_uri=self.tracking_uri,
             api_keys_file=self.keys_file, pii_key=PII_KEY, reload_interval_seconds=0,
-            bench_endpoints=True,
+            bench_endpoints=True, public_origins=("http://testserver",),
         )  # fmt: skip
         values.update(overrides)
         return ServiceSettings(**values)

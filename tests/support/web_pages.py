@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from tests.support.served import Served, filled_sqlite_copy, write_places
+from tests.support.web_session import post_login, sign_in, sign_out
 
 
 def web_client(served: Served, folder: Path) -> Iterator[TestClient]:
@@ -21,11 +22,13 @@ def web_client(served: Served, folder: Path) -> Iterator[TestClient]:
 
 
 def login(client: TestClient, served: Served, role: str) -> None:
-    """Sign in with ``role``'s key; the cookie is HttpOnly, strict and scoped to the pages, and
-    the key never appears in the redirect."""
-    client.cookies.clear()
-    r = client.post("/ui/login", data={"api_key": served.keys[role]}, follow_redirects=False)
+    """Sign in with ``role``'s key as a browser does; the session cookie is HttpOnly, strict and
+    scoped to the pages, holds neither the key nor appears in the redirect; the client then sends
+    the session's CSRF token with every form."""
+    sign_out(client)
+    r = post_login(client, served.keys[role])
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
-    assert served.keys[role] not in r.headers["location"]
+    assert served.keys[role] not in r.headers["location"] and served.keys[role] not in cookie
+    sign_in(client, served.keys[role])

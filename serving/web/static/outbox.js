@@ -64,13 +64,25 @@
     if (details) { details.open = false; }
   }
 
+  // The form's CSRF token is queued with it; a later page (after signing in again: a new session,
+  // a new token) sends it with its own fresh token instead.
+  function withFreshToken(body) {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    if (!meta || !meta.content) { return body; }
+    var params = new URLSearchParams(body);
+    params.set("csrf", meta.content);
+    return params.toString();
+  }
+
   // "sent", "offline" (keep), "signin" (keep), "retry" (keep) or "failed" (the server refused).
   function send(item) {
     return window.fetch(item.action, {
-      method: "POST", body: item.body, credentials: "same-origin",
+      method: "POST", body: withFreshToken(item.body), credentials: "same-origin",
       headers: { "Content-Type": "application/x-www-form-urlencoded" }
     }).then(function (resp) {
       if (resp.url.indexOf("/ui/login") >= 0) { return { state: "signin" }; }
+      // a token of another session (signed in again elsewhere): kept for a fresh page's token
+      if (resp.headers.get("X-Form-Refused") === "csrf") { return { state: "signin" }; }
       if (resp.ok) { return { state: "sent", url: resp.url }; }
       return { state: resp.status >= 500 || resp.status === 429 ? "retry" : "failed" };
     }, function () { return { state: "offline" }; });
