@@ -27,7 +27,7 @@ class Columns:
 
     def add(self, **values: object) -> np.ndarray:
         """Append rows (scalars or equal-length arrays); return their indices."""
-        k = max((np.size(v) for v in values.values()), default=1)
+        k = max([v.size for v in values.values() if isinstance(v, np.ndarray)], default=1)
         while self.n + k > self._cap:
             self._cap *= 2
             for name, arr in self.cols.items():

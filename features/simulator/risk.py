@@ -100,9 +100,11 @@ def dynamic_logit(
         month: Calendar month 1..12 (one, or one per household).
         loan_age: Months since the household's newest active loan was disbursed.
     """
-    z = (cfg.w_stress * stress + SHOCK_LOGIT * shock_on + group
-         + (cfg.season_scale * SEASON[month - 1]
-            + cfg.w_new_loan * np.exp(-np.maximum(loan_age, 0) / cfg.new_loan_months)))  # fmt: skip
+    row = cfg.season_scale * SEASON[month - 1] + cfg.w_new_loan * np.exp(
+        -np.maximum(loan_age, 0) / cfg.new_loan_months
+    )
+    # the oracle works in float32: per-household terms must not widen its (replicates, rows) arrays
+    z = cfg.w_stress * stress + SHOCK_LOGIT * shock_on + group + row.astype(stress.dtype)
     if hazard is not None:
         hit = np.where(livestock_wave, livestock, 1.0)
         z = z + hazard * (
