@@ -11,8 +11,8 @@ import numpy as np
 
 from features.simulator.lending import PURPOSE
 
-ACTIVE, CLOSED, FROZEN = 0, 1, 3
-PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
+ACTIVE, CLOSED, FROZEN, WRITTEN_OFF = 0, 1, 3, 4
+PENDING, PAID, OVERDUE, I_FROZEN, I_WRITTEN_OFF = 0, 1, 2, 3, 4
 LIVESTOCK = PURPOSE["livestock"]
 NONE = -1_000_000  # "no month" (month offsets may be negative)
 

@@ -87,6 +87,14 @@ class SimConfig:
     cure_prob_per_month: float = 0.4
     migration_repaid_prob: float = 0.9
     freeze_prob_death: float = 0.5
+    # write-offs (xóa nợ) of frozen debt, decided 12–36 months after the freeze: most debts of
+    # deceased borrowers, some of the losses to disasters, illness and fire
+    write_off_prob_death: float = 0.6
+    write_off_prob_objective: float = 0.25
+    # partial payments: a household in trouble pays, with this chance, a share of the month's
+    # interest drawn from this range (the group leader collects what it can); the rest is arrears
+    partial_pay_prob: float = 0.85
+    partial_pay_share: tuple[float, float] = (0.6, 0.98)
     # state oracle: forward replicates of the hidden processes per household-month
     oracle_replicates: int = 16
     # inspections: share of borrowers visited per year, share of visits at random

@@ -127,3 +127,33 @@ def schedule(amount: int, term: int, grace: int, code: str) -> tuple[np.ndarray,
     principal = np.full(k, each, dtype=np.int64)
     principal[-1] = amount - each * (k - 1)
     return offsets.astype(np.int64), principal
+
+
+# Installments of farm loans fall due after a harvest where the program lets the schedule follow
+# the production cycle: June (winter–spring rice harvested in May) or September (summer–autumn
+# rice harvested in August, before the floods).
+HARVEST_DUE_MONTHS = (6, 9)
+HARVEST_PURPOSES = frozenset(PURPOSE[c] for c in ("crops", "livestock", "aquaculture", "forestry"))
+# nearest first (earlier on a tie); the last installment may move back further to stay by maturity
+_SHIFTS = np.array([0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, -7, -8, -9, -10, -11])
+
+
+def after_harvest(offsets: np.ndarray, disb_month: int, term: int, grace: int) -> np.ndarray:
+    """Move each due month to the nearest harvest due month (earlier on a tie).
+
+    The moved installments stay after the grace period, on or before maturity and in order;
+    where that cannot hold, the loan keeps its regular schedule.
+
+    Args:
+        offsets: Due months as offsets from disbursement.
+        disb_month: Calendar month (1..12) of the disbursement.
+        term: Term in months (no installment after maturity).
+        grace: Grace period in months.
+    """
+    cand = offsets[:, None] + _SHIFTS[None, :]
+    ok = np.isin((disb_month - 1 + cand) % 12 + 1, HARVEST_DUE_MONTHS) & (cand > max(grace, 0))
+    ok &= cand <= term
+    if not ok.any(axis=1).all():
+        return offsets
+    moved = cand[np.arange(offsets.size), ok.argmax(axis=1)]
+    return moved if (np.diff(moved) > 0).all() else offsets

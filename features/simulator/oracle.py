@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from features.simulator.risk import (
-    STRESS_AR,
     STRESS_SD,
-    dynamic_logit,
     episode_length,
     group_logit,
-    sigmoid,
+    onset_probability,
+    stress_step,
 )
 
 if TYPE_CHECKING:
@@ -130,24 +129,12 @@ class StateOracle:
             np.subtract(shock, 1, out=shock, where=shock > 0)
             shock[new] = rng.integers(2, 9, int(new.sum()))
             half = rng.standard_normal((half_n, N), dtype=f32) * f32(STRESS_SD)
-            s *= f32(STRESS_AR)
-            s[:half_n] += half
-            s[half_n:] -= half[: R // 2]  # antithetic pairs
+            s = stress_step(s, np.concatenate([half, -half[: R // 2]]))  # antithetic pairs
             hz = x["pressure"][k]
             group = group_logit(cfg, contagion, peer)[:, key]
-            month = (x["month0"] + k - 1) % 12 + 1
-            z = x["static"] + dynamic_logit(
-                cfg,
-                s,
-                (shock > 0).astype(f32),
-                hz,
-                x["livestock"],
-                x["wave"],
-                group,
-                month,
-                x["age"] + k,
-            )
-            p = sigmoid(z)
+            month, age = (x["month0"] + k - 1) % 12 + 1, x["age"] + k
+            hidden = (s, (shock > 0).astype(f32), hz, x["livestock"], x["wave"])
+            p = onset_probability(cfg, x["static"], *hidden, group, month, age)
             counts = due[k] if k == HORIZON - 1 else np.ones(N, dtype=bool)
             counts = np.where(
                 (hz > 0.3) & (shock == 0),
