@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from features.simulator.households import Households as CommuneSim  # no import cycle
 
 RECORDS_OK = {
-    False: 0.96,
+    False: 0.975,
     True: 0.55,
 }  # records and meetings in order at a review, by leader weakness
 # A good group collects nearly all its interest: with partial payments of members in trouble
