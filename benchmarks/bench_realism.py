@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,12 +35,20 @@ def one_seed(seed: int, households: int) -> tuple[pd.Series, dict[str, object]]:
     """Facts and headline figures of one simulated district."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "d"
+        wall, cpu = time.perf_counter(), time.process_time()
         simulate(out, replace(SimConfig(), seed=seed, households=households))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         tables = load_tables(out)
         report = realism_report(tables, pd.read_parquet(out / TRUTH_DIR))
         export = pd.Timestamp(storage.read_manifest(out)["export_date"])
         summary = summarize(tables, export)
-    return report.set_index("fact")["value"], {k: summary[k] for k in HEADLINE}
+    heads = {k: summary[k] for k in HEADLINE}
+    heads.update(
+        extension_share=report.set_index("fact")["value"]["extension_share"],
+        simulate_wall_s=round(wall, 1),
+        simulate_cpu_s=round(cpu, 1),
+    )
+    return report.set_index("fact")["value"], heads
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from features.simulator.records import NONE, Recorder
 if TYPE_CHECKING:
     from features.simulator.households import Households as CommuneSim  # no import cycle
 
-LOAN_STATUS = {0: "active", 1: "closed", 3: "frozen"}
-INST_STATUS = np.array(["pending", "paid", "overdue", "frozen"])
+LOAN_STATUS = {0: "active", 1: "closed", 3: "frozen", 4: "written_off"}
+INST_STATUS = np.array(["pending", "paid", "overdue", "frozen", "written_off"])
 
 
 def _dates(

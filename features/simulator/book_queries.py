@@ -11,8 +11,8 @@ import numpy as np
 
 from features.simulator.lending import PURPOSE
 
-ACTIVE, CLOSED, FROZEN = 0, 1, 3
-PENDING, PAID, OVERDUE, I_FROZEN = 0, 1, 2, 3
+ACTIVE, CLOSED, FROZEN, WRITTEN_OFF = 0, 1, 3, 4
+PENDING, PAID, OVERDUE, I_FROZEN, I_WRITTEN_OFF = 0, 1, 2, 3, 4
 LIVESTOCK = PURPOSE["livestock"]
 NONE = -1_000_000  # "no month" (month offsets may be negative)
 
@@ -27,7 +27,7 @@ class Columns:
 
     def add(self, **values: object) -> np.ndarray:
         """Append rows (scalars or equal-length arrays); return their indices."""
-        k = max((np.size(v) for v in values.values()), default=1)
+        k = max([v.size for v in values.values() if isinstance(v, np.ndarray)], default=1)
         while self.n + k > self._cap:
             self._cap *= 2
             for name, arr in self.cols.items():

@@ -25,13 +25,12 @@ from features.simulator.exposure import CommuneHazards
 from features.simulator.households import Households
 from features.simulator.oracle import StateOracle
 from features.simulator.risk import (
-    STRESS_AR,
     STRESS_SD,
-    dynamic_logit,
     episode_length,
     group_logit,
-    sigmoid,
+    onset_probability,
     static_logit,
+    stress_step,
 )
 
 HAZARD_CAUSE = {"flood": "natural_disaster", "typhoon": "natural_disaster", "landslide": "natural_disaster",
@@ -53,6 +52,10 @@ class CommuneSim(Households):
         n_g = len(self.groups)
         self.peer, self.contagion = np.zeros(n_g), np.zeros(n_g)
         self.deferred = np.zeros(self.n, dtype=bool)
+        # the bank's own decisions (partial collection, write-offs): a stream of their own, so
+        # that they leave the households' draws alone
+        self.brng = np.random.default_rng([cfg.seed, 600 + index])
+        self.write_offs: list[tuple[int, int, str]] = []  # (month, loan, cause)
 
     def migration_rate(self) -> np.ndarray:
         """Monthly chance a borrower leaves the locality (poorer households more often)."""
@@ -91,15 +94,13 @@ class CommuneSim(Households):
             self.shock_cause = np.where(
                 new_shock, rng.choice(SHOCK_CAUSES, n, p=SHOCK_P), self.shock_cause
             )
-            self.s = STRESS_AR * self.s + rng.normal(0, STRESS_SD, n)
+            self.s = stress_step(self.s, rng.normal(0, STRESS_SD, n))
             hz = self.hazards.pressure[t][self.v]
-            livestock = rec.household_livestock(n)
-            wave = self.hazard_kind[t] == "livestock_disease"
+            livestock = rec.household_livestock(n), self.hazard_kind[t] == "livestock_disease"
             group = group_logit(cfg, self.contagion, self.peer)[self.g]
-            z = static + dynamic_logit(
-                cfg, self.s, self.shock_rem > 0, hz, livestock, wave, group, mon, self.loan_age
+            p = onset_probability(
+                cfg, static, self.s, self.shock_rem > 0, hz, *livestock, group, mon, self.loan_age
             )
-            p = sigmoid(z)
             in_ep = self.ep_rem > 0
             rec.truth(idx, t, p, in_ep)
             onset = has_loan & ~in_ep & ~self.migrated & (rng.random(n) < p)
@@ -109,11 +110,12 @@ class CommuneSim(Households):
             late = has_loan & (rng.random(n) < cfg.one_off_late_rate)
             paying = ~((self.ep_rem > 0) | late)
             due_g, paid_g = rec.interest_session(
-                t, paying, self.g, n_g, self.deferred & (self.ep_rem > 0)
+                t, paying, self._partial_shares(), self.g, n_g, self.deferred & (self.ep_rem > 0)
             )
             half_due += due_g
             half_paid += paid_g
             self._installments(t, paying)
+            self._write_offs(t)
             rec.cure_overdue(t, paying & (rng.random(n) < cfg.cure_prob_per_month))
             self.close_loans(t)
             self.new_loans(t)
@@ -153,6 +155,28 @@ class CommuneSim(Households):
         for h in np.flatnonzero(defer):
             self.rec.defer_interest(int(h), t, str(cause[h]))
 
+    def _partial_shares(self) -> np.ndarray:
+        """Share of the month's interest each household pays if it cannot pay it all (0 for a
+        migrated borrower)."""
+        cfg, n = self.cfg, self.n
+        part = self.brng.random(n) < cfg.partial_pay_prob
+        share = np.where(part, self.brng.uniform(*cfg.partial_pay_share, n), 0.0)
+        return np.where(self.migrated, 0.0, share)
+
+    def _freeze(self, i: int, t: int, cause: str) -> None:
+        """Freeze installment ``i``'s loan; decide now whether (and when) it is written off."""
+        cfg = self.cfg
+        self.rec.freeze_loan(i, t, cause)
+        prob = cfg.write_off_prob_death if cause == "death" else cfg.write_off_prob_objective
+        if self.brng.random() < prob:
+            li = int(self.rec.inst.cols["loan"][i])
+            self.write_offs.append((t + int(self.brng.integers(12, 37)), li, cause))
+
+    def _write_offs(self, t: int) -> None:
+        for when, li, cause in self.write_offs:
+            if when == t:
+                self.rec.write_off(li, t, cause)
+
     def _migrate(self, eligible: np.ndarray, t: int) -> None:
         mig = eligible & (self.rng.random(self.n) < self.migration_rate())
         for h in np.flatnonzero(mig):
@@ -182,7 +206,7 @@ class CommuneSim(Households):
             objective = cause in domain.OBJECTIVE_CAUSES
             first = self.rec.inst_extensions(i) == 0
             if cause == "death" and rng.random() < cfg.freeze_prob_death:
-                self.rec.freeze_loan(i, t, cause)
+                self._freeze(i, t, cause)
             elif (
                 not self.migrated[h]
                 and first
@@ -190,7 +214,7 @@ class CommuneSim(Households):
             ):
                 self.rec.extend(i, t, int(rng.choice([6, 12], p=[0.7, 0.3])), cause)
             elif objective and not first and rng.random() < cfg.freeze_prob_objective:
-                self.rec.freeze_loan(i, t, cause)
+                self._freeze(i, t, cause)
             else:
                 self.rec.mark_overdue(i, t, cause)  # fmt: skip
 

@@ -84,9 +84,19 @@ class SimConfig:
     # 0.5–0.99, docs/simulator.md); objective causes are always extended once, then frozen.
     extension_prob_subjective: float = 0.85
     freeze_prob_objective: float = 0.6  # a second failure after an objective-cause extension
-    cure_prob_per_month: float = 0.4
+    # overdue installments cured per month (installments after harvest fall due before the
+    # year's end less often, so the end-of-year overdue stock needs slower cures)
+    cure_prob_per_month: float = 0.33
     migration_repaid_prob: float = 0.9
     freeze_prob_death: float = 0.5
+    # write-offs (xóa nợ) of frozen debt, decided 12–36 months after the freeze: most debts of
+    # deceased borrowers, some of the losses to disasters, illness and fire
+    write_off_prob_death: float = 0.6
+    write_off_prob_objective: float = 0.25
+    # partial payments: a household in trouble pays, with this chance, a share of the month's
+    # interest drawn from this range (the group leader collects what it can); the rest is arrears
+    partial_pay_prob: float = 0.85
+    partial_pay_share: tuple[float, float] = (0.6, 0.98)
     # state oracle: forward replicates of the hidden processes per household-month
     oracle_replicates: int = 16
     # inspections: share of borrowers visited per year, share of visits at random

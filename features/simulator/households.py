@@ -14,10 +14,12 @@ import pandas as pd
 from features import domain
 from features.simulator.config import SimConfig
 from features.simulator.lending import (
+    HARVEST_PURPOSES,
     PROGRAM_CODES,
     SECOND,
     SECOND_P,
     P,
+    after_harvest,
     choose_program,
     loan_terms,
     schedule,
@@ -149,6 +151,8 @@ class Households:
             1.5 if self.c[h] < -1 else 1
         )
         offsets, principal = schedule(amount, term, grace, PROGRAM_CODES[prog])
+        if purpose in HARVEST_PURPOSES:
+            offsets = after_harvest(offsets, (self.months[0].month - 1 + t) % 12 + 1, term, grace)
         return self.rec.loan(h, t, prog, purpose, amount, rate, term, grace, misuse, offsets, principal,
                              int(rng.integers(10, 40)))  # fmt: skip
 

@@ -22,6 +22,20 @@ MIX = {
     for k, v in _MIX.items()
 }
 
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    c = np.cumsum(p)
+    return c / c[-1]
+
+
+def _pick(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """Index drawn with the probabilities of ``cdf``: the same draw as ``rng.choice(p=...)``
+    (one uniform), without its per-call checks (it is called once per loan)."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+_MIX_CDF = {k: (codes, _cdf(p)) for k, (codes, p) in MIX.items()}
+
 # Typical loan size at the end date (VND) and term choices (months) per program.
 TYPICAL = {"poor_household": 95e6, "near_poor": 90e6, "escaped_poverty": 90e6, "job_creation": 90e6,
            "clean_water": 22e6, "difficult_area": 85e6, "student": 60e6, "housing": 40e6,
@@ -42,14 +56,19 @@ PURPOSES = {
 }  # fmt: skip
 
 
+_PURPOSE_CDF = {
+    code: ([PURPOSE[u] for u in v], _cdf(np.array(list(v.values()))))
+    for code, v in PURPOSES.items()
+}
+
 SECOND = np.array([P["student"], P["housing"], P["job_creation"], P["difficult_area"]])
 SECOND_P = np.array([0.15, 0.2, 0.4, 0.25])
 
 
 def choose_program(rng: np.random.Generator, poverty: int, minority: bool) -> int:
     """Draw a main-loan program for a household of a poverty status."""
-    codes, p = MIX[poverty]
-    prog = int(rng.choice(codes, p=p))
+    codes, cdf = _MIX_CDF[poverty]
+    prog = int(codes[_pick(rng, cdf)])
     if prog == P["ethnic_minority_land"] and not minority:
         prog = P["poor_household"]
     return prog
@@ -76,7 +95,7 @@ def loan_terms(
         typical * np.exp(rng.normal(0.0, 0.25) + 0.08 * capacity) * (0.85 + 0.05 * min(workers, 4))
     )
     amount = int(np.clip(round(size / 1e6), 5, spec.cap_vnd // 1_000_000)) * 1_000_000
-    term = int(rng.choice(TERMS[code]))
+    term = TERMS[code][int(rng.integers(0, len(TERMS[code])))]  # as rng.choice(TERMS[code])
     grace = {"student": term - 60, "housing": 60, "ethnic_minority_land": 24}.get(code, 0)
     grace = max(0, min(grace, spec.max_grace_months))
     if code == "job_creation":
@@ -85,9 +104,8 @@ def loan_terms(
         rate = 3.3  # poorest ("30a") district rate
     else:
         rate = spec.rate_min_pct
-    names = list(PURPOSES[code])
-    p = np.array(list(PURPOSES[code].values()))
-    purpose = PURPOSE[str(rng.choice(names, p=p / p.sum()))]
+    purposes, cdf = _PURPOSE_CDF[code]
+    purpose = purposes[_pick(rng, cdf)]
     return amount, term, grace, float(rate), purpose
 
 
@@ -109,3 +127,33 @@ def schedule(amount: int, term: int, grace: int, code: str) -> tuple[np.ndarray,
     principal = np.full(k, each, dtype=np.int64)
     principal[-1] = amount - each * (k - 1)
     return offsets.astype(np.int64), principal
+
+
+# Installments of farm loans fall due after a harvest where the program lets the schedule follow
+# the production cycle: June (winter–spring rice harvested in May) or September (summer–autumn
+# rice harvested in August, before the floods).
+HARVEST_DUE_MONTHS = (6, 9)
+HARVEST_PURPOSES = frozenset(PURPOSE[c] for c in ("crops", "livestock", "aquaculture", "forestry"))
+# nearest first (earlier on a tie); the last installment may move back further to stay by maturity
+_SHIFTS = np.array([0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, -7, -8, -9, -10, -11])
+
+
+def after_harvest(offsets: np.ndarray, disb_month: int, term: int, grace: int) -> np.ndarray:
+    """Move each due month to the nearest harvest due month (earlier on a tie).
+
+    The moved installments stay after the grace period, on or before maturity and in order;
+    where that cannot hold, the loan keeps its regular schedule.
+
+    Args:
+        offsets: Due months as offsets from disbursement.
+        disb_month: Calendar month (1..12) of the disbursement.
+        term: Term in months (no installment after maturity).
+        grace: Grace period in months.
+    """
+    cand = offsets[:, None] + _SHIFTS[None, :]
+    ok = np.isin((disb_month - 1 + cand) % 12 + 1, HARVEST_DUE_MONTHS) & (cand > max(grace, 0))
+    ok &= cand <= term
+    if not ok.any(axis=1).all():
+        return offsets
+    moved = cand[np.arange(offsets.size), ok.argmax(axis=1)]
+    return moved if (np.diff(moved) > 0).all() else offsets

@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from features.simulator.risk import (
-    STRESS_AR,
     STRESS_SD,
-    dynamic_logit,
     episode_length,
     group_logit,
-    sigmoid,
+    onset_probability,
+    stress_step,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +44,9 @@ MISUSE_FOUND = 0.85  # chance an inspection of a misused loan finds it
 DEFERRED_EPISODE_MONTHS = 4  # typical length of a disaster episode (2 + the disaster's 2)
 
 
+CHUNK_ROWS = 6_000  # household-months per forward run: (replicates × rows) stays in cache
+
+
 class StateOracle:
     """Collects one commune's monthly state snapshots and computes the state oracle for all."""
 
@@ -52,10 +54,14 @@ class StateOracle:
         self.sim = sim
         self.n_g = len(sim.groups)
         self.parts: list[dict[str, np.ndarray]] = []
-        self.group_state: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows = 0
+        self.done: list[np.ndarray] = []
 
     def snapshot(self, t: int, idx: np.ndarray, static: np.ndarray) -> None:
         """Keep the state at the start of month ``t`` of households ``idx`` (truth's rows).
+
+        Snapshots are run forward in chunks of about :data:`CHUNK_ROWS` rows as they come, so
+        that the ``(replicates, rows)`` arrays stay small enough for the CPU cache.
 
         Args:
             t: Month offset.
@@ -70,61 +76,69 @@ class StateOracle:
         due = sim.rec.due_matrix(idx, t, HORIZON)
         migrated = sim.migrated[idx]
         self.parts.append({
-            "t": np.full(H, t), "key": len(self.group_state) * self.n_g + sim.g[idx],
-            "static": static, "s": sim.s[idx], "shock": sim.shock_rem[idx],
-            "ep0": np.where(migrated, 0, sim.ep_rem[idx]), "migrated": migrated,
+            "g": sim.g[idx], "static": static.astype(np.float32), "s": sim.s[idx].astype(np.float32),
+            "shock": sim.shock_rem[idx].astype(np.int8),
+            "ep0": np.where(migrated, 0, np.minimum(sim.ep_rem[idx], 100)), "migrated": migrated,
             "age": sim.loan_age[idx], "month0": np.full(H, months[0]),
-            "livestock": sim.rec.household_livestock(sim.n)[idx],
+            "livestock": sim.rec.household_livestock(sim.n)[idx].astype(np.float32),
             "wave": np.full(H, t > 0 and sim.hazards.kind[t - 1] == "livestock_disease"),
-            "due": due, "pressure": pressure.transpose(2, 0, 1),
+            "due": due.T, "pressure": pressure.transpose(1, 0, 2).astype(np.float32),
             "keep": (1 - sim.rec.household_misuse(sim.n)[idx] * MISUSE_FOUND * sim.cfg.inspection_rate)
             * (1 - sim.migration_rate()[idx]) ** (HORIZON - 1)
             * (1 - sim.cfg.one_off_late_rate) ** due.sum(axis=1),
+            "peer": sim.peer.astype(np.float32), "contagion": sim.contagion.astype(np.float32),
         })  # fmt: skip
-        self.group_state.append((sim.peer.copy(), sim.contagion.copy()))
+        self.rows += H
+        if self.rows >= CHUNK_ROWS:
+            self._flush()
 
     def run(self) -> np.ndarray:
         """``P(trouble_12m)`` of every snapshot row, in the order the rows were given."""
-        if not self.parts:
-            return np.zeros(0)
+        self._flush()
+        return np.concatenate(self.done) if self.done else np.zeros(0)
+
+    def _flush(self) -> None:
+        if self.parts:
+            self.done.append(self._forward(self.parts))
+        self.parts, self.rows = [], 0
+
+    def _forward(self, parts: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """Run the hidden processes of a chunk of snapshots forward; each snapshot is its own
+        world (its own group states), keyed ``snapshot × groups``."""
         rng, cfg = self.sim.orng, self.sim.cfg
-        x = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
-        R, N, K = cfg.oracle_replicates, len(x["t"]), len(self.group_state) * self.n_g
+        x = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+        R, N, K = cfg.oracle_replicates, len(x["g"]), len(parts) * self.n_g
         f32 = np.float32
-        key = x["key"]
+        key = (
+            np.concatenate([np.full(len(p["g"]), j * self.n_g) for j, p in enumerate(parts)])
+            + x["g"]
+        )
         flat = (np.arange(R)[:, None] * K + key[None, :]).ravel()
         size = np.maximum(np.bincount(key, minlength=K), 1).astype(f32)
-        peer = np.broadcast_to(
-            np.concatenate([g[0] for g in self.group_state]).astype(f32), (R, K)
-        ).copy()
-        contagion = np.broadcast_to(
-            np.concatenate([g[1] for g in self.group_state]).astype(f32), (R, K)
-        ).copy()
+        peer = np.broadcast_to(x["peer"], (R, K)).copy()
+        contagion = np.broadcast_to(x["contagion"], (R, K)).copy()
         due, ep0, migrated = x["due"], x["ep0"], x["migrated"]
-        padded = np.concatenate([due, np.zeros((N, DEFERRED_EPISODE_MONTHS), dtype=bool)], axis=1)
-        pressure = x["pressure"].astype(f32)  # (N, R, HORIZON)
-        s = np.broadcast_to(x["s"].astype(f32), (R, N)).copy()
+        padded = np.concatenate([due, np.zeros((DEFERRED_EPISODE_MONTHS, N), dtype=bool)])
+        s = np.broadcast_to(x["s"], (R, N)).copy()
         shock = np.broadcast_to(x["shock"], (R, N)).copy()
-        ep = np.broadcast_to(ep0, (R, N)).copy()
-        base = x["static"].astype(f32)[None, :]
+        ep = np.broadcast_to(ep0.astype(np.int16), (R, N)).copy()
+        half_n = R - R // 2
         log_no = np.zeros((R, N), dtype=f32)
         for k in range(HORIZON):
             new = rng.random((R, N), dtype=f32) < cfg.shock_rate
-            shock = np.maximum(shock - 1, 0)
+            np.subtract(shock, 1, out=shock, where=shock > 0)
             shock[new] = rng.integers(2, 9, int(new.sum()))
-            half = rng.standard_normal((R - R // 2, N), dtype=f32) * f32(STRESS_SD)
-            s = STRESS_AR * s + np.concatenate([half, -half[: R // 2]])  # antithetic pairs
-            hz = pressure[:, :, k].T
+            half = rng.standard_normal((half_n, N), dtype=f32) * f32(STRESS_SD)
+            s = stress_step(s, np.concatenate([half, -half[: R // 2]]))  # antithetic pairs
+            hz = x["pressure"][k]
             group = group_logit(cfg, contagion, peer)[:, key]
-            month = (x["month0"] + k - 1) % 12 + 1
-            z = base + dynamic_logit(
-                cfg, s, shock > 0, hz, x["livestock"], x["wave"], group, month, x["age"] + k
-            )
-            p = sigmoid(z)
-            counts = due[:, k] if k == HORIZON - 1 else np.ones(N, dtype=bool)
+            month, age = (x["month0"] + k - 1) % 12 + 1, x["age"] + k
+            hidden = (s, (shock > 0).astype(f32), hz, x["livestock"], x["wave"])
+            p = onset_probability(cfg, x["static"], *hidden, group, month, age)
+            counts = due[k] if k == HORIZON - 1 else np.ones(N, dtype=bool)
             counts = np.where(
                 (hz > 0.3) & (shock == 0),
-                padded[:, k : k + DEFERRED_EPISODE_MONTHS].any(axis=1),
+                padded[k : k + DEFERRED_EPISODE_MONTHS].any(axis=0),
                 counts,
             )
             log_no += np.log1p(-p * (counts & (k >= ep0)))
@@ -133,10 +147,9 @@ class StateOracle:
             contagion = (
                 np.bincount(flat, weights=(ep > 0).ravel(), minlength=R * K).reshape(R, K) / size
             ).astype(f32)
-            peer = peer * f32(cfg.peer_decay) + np.bincount(
-                flat, weights=onset.ravel(), minlength=R * K
-            ).reshape(R, K)
-            ep = np.maximum(ep - 1, 0)
+            peer *= f32(cfg.peer_decay)
+            peer += np.bincount(flat, weights=onset.ravel(), minlength=R * K).reshape(R, K)
+            np.subtract(ep, 1, out=ep, where=ep > 0)
         p_none = np.exp(log_no.astype(np.float64)).mean(axis=0) * x["keep"]
-        certain = (ep0 >= 2) | migrated | ((ep0 == 1) & due[:, 0])
-        return np.where(certain, 1.0, 1.0 - p_none)  # fmt: skip
+        certain = (ep0 >= 2) | migrated | ((ep0 == 1) & due[0])
+        return np.where(certain, 1.0, 1.0 - p_none)

@@ -17,10 +17,12 @@ from features.simulator.book_queries import (
     CLOSED,
     FROZEN,
     I_FROZEN,
+    I_WRITTEN_OFF,
     NONE,
     OVERDUE,
     PAID,
     PENDING,
+    WRITTEN_OFF,
     BookQueries,
     Columns,
 )
@@ -83,12 +85,21 @@ class Recorder(BookQueries):
 
     # ---------------------------------------------------------------- monthly session
     def interest_session(
-        self, t: int, paying: np.ndarray, g: np.ndarray, n_groups: int, deferred: np.ndarray
+        self,
+        t: int,
+        paying: np.ndarray,
+        share: np.ndarray,
+        g: np.ndarray,
+        n_groups: int,
+        deferred: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Accrue and collect a month's interest; return interest due and paid by group.
 
-        Households in ``deferred`` have their interest suspended by the bank after a disaster:
-        nothing falls due (and no arrears grow) while the deferral lasts.
+        Households in ``paying`` pay the month's interest and their arrears; the others pay the
+        part ``share`` (< 1) of the month's interest the group collects from them, so their
+        arrears still grow (the session shows unpaid interest). Households in ``deferred`` have
+        their interest suspended by the bank after a disaster: nothing falls due (and no arrears
+        grow) while the deferral lasts.
         """
         L = self.loans.cols
         li = self._open_loans()
@@ -104,8 +115,9 @@ class Recorder(BookQueries):
         due = np.where(deferred[L["hh"][li]], 0, due).astype(np.int64)
         pays = paying[L["hh"][li]]
         L["bad"][li[~pays & (due > 0)]] = True
-        paid = np.where(pays, due + L["arrears"][li], 0)
-        L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due)
+        part = np.floor(share[L["hh"][li]] * due).astype(np.int64)
+        paid = np.where(pays, due + L["arrears"][li], part)
+        L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due - part)
         self.interest_rows.add(loan=li, t=t, due=due, paid=paid, arrears=L["arrears"][li])
         gi = g[L["hh"][li]]
         return (np.bincount(gi, weights=due, minlength=n_groups),
@@ -158,6 +170,17 @@ class Recorder(BookQueries):
         )
         inst["status"][own] = I_FROZEN
         self._event(i, t, "freeze", cause, int(L["amount"][li] - L["paid"][li]))
+
+    def write_off(self, li: int, t: int, cause: str) -> None:
+        """Write off the frozen debt of loan ``li`` (xóa nợ), recorded against its first
+        frozen installment with the freeze's cause; amount = the principal written off."""
+        L = self.loans.cols
+        own = np.flatnonzero((self.inst["loan"] == li) & (self.inst["status"] == I_FROZEN))
+        if L["status"][li] != FROZEN or own.size == 0:
+            return
+        self.inst.cols["status"][own] = I_WRITTEN_OFF
+        L["status"][li] = WRITTEN_OFF
+        self._event(int(own[0]), t, "write_off", cause, int(L["amount"][li] - L["paid"][li]))
 
     def cure_overdue(self, t: int, hh_mask: np.ndarray) -> None:
         """Overdue installments of households in ``hh_mask`` are paid this month."""

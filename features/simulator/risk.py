@@ -5,7 +5,7 @@ The month-by-month simulation (:mod:`features.simulator.commune`) and the state 
 the hazard the simulated world draws from. The logit splits into a part that is fixed over a
 12-month horizon given today's state (:func:`static_logit`: capacity, leader, misuse, burden,
 remoteness, group and village effects, repayment record) and a part that moves with the hidden
-processes (:func:`dynamic_logit`: stress, shocks, hazard pressure, contagion, peer trigger,
+processes (:func:`onset_probability`: stress, shocks, hazard pressure, contagion, peer trigger,
 calendar, loan age). Every function broadcasts, so the oracle passes ``(replicates, households)``
 arrays where the simulation passes one value per household.
 """
@@ -77,8 +77,9 @@ def group_logit(cfg: SimConfig, contagion: np.ndarray, peer: np.ndarray) -> np.n
     return cfg.w_contagion * np.minimum(contagion, 0.5) + cfg.w_peer * np.minimum(peer, 2.0)
 
 
-def dynamic_logit(
+def onset_probability(
     cfg: SimConfig,
+    static: np.ndarray,
     stress: np.ndarray,
     shock_on: np.ndarray,
     hazard: np.ndarray | None,
@@ -88,7 +89,12 @@ def dynamic_logit(
     month: int | np.ndarray,
     loan_age: np.ndarray,
 ) -> np.ndarray:
-    """Logit terms that move month by month.
+    """The month's probability of starting an episode: :func:`static_logit` plus the logit
+    terms that move month by month.
+
+    Why one function: the simulation draws onsets from it and the state oracle integrates it, so
+    the two cannot drift apart. Every argument broadcasts: the oracle passes
+    ``(replicates, rows)`` arrays where the simulation passes one value per household.
 
     Args:
         hazard: Hazard pressure on the household's village (0 where the village is not exposed;
@@ -96,19 +102,27 @@ def dynamic_logit(
         livestock: 1 where an active loan of the household funds livestock.
         livestock_wave: Whether the dominant hazard is a livestock-disease wave: it weighs more
             on livestock loans, and its disaster stress falls on them only.
+        static: The household's :func:`static_logit`.
         group: The household's :func:`group_logit`.
         month: Calendar month 1..12 (one, or one per household).
         loan_age: Months since the household's newest active loan was disbursed.
     """
-    z = (cfg.w_stress * stress + SHOCK_LOGIT * shock_on + group
-         + (cfg.season_scale * SEASON[month - 1]
-            + cfg.w_new_loan * np.exp(-np.maximum(loan_age, 0) / cfg.new_loan_months)))  # fmt: skip
+    row = cfg.season_scale * SEASON[month - 1] + cfg.w_new_loan * np.exp(
+        -np.maximum(loan_age, 0) / cfg.new_loan_months
+    )
+    # the oracle works in float32: per-household terms must not widen its (replicates, rows) arrays
+    z = cfg.w_stress * stress + SHOCK_LOGIT * shock_on + group + row.astype(stress.dtype)
     if hazard is not None:
         hit = np.where(livestock_wave, livestock, 1.0)
         z = z + hazard * (
             cfg.w_hazard * (1 + 0.5 * livestock * livestock_wave) + cfg.w_disaster * hit
         )
-    return z
+    return sigmoid(static + z)
+
+
+def stress_step(stress: np.ndarray, innovation: np.ndarray) -> np.ndarray:
+    """A month of the AR(1) stress process (innovations of sd ``STRESS_SD``)."""
+    return STRESS_AR * stress + innovation
 
 
 def episode_length(

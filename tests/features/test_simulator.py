@@ -79,7 +79,10 @@ def test_truth_predicts_observed_trouble(small_district: Path) -> None:
     truth = pd.read_parquet(small_district / TRUTH_DIR)
     t = load_tables(small_district, tables=["loans", "interest"])
     arrears = t["interest"].merge(t["loans"][["loan_id", "household_id"]], on="loan_id")
-    arrears = arrears[arrears["arrears_after"] > arrears["interest_due"]]  # >= 2 sessions unpaid
+    arrears = arrears.sort_values(["loan_id", "session_date"])
+    unpaid = arrears["arrears_after"] > 0  # partial payments leave arrears too
+    before = unpaid.groupby(arrears["loan_id"]).shift(fill_value=False)
+    arrears = arrears[unpaid & before]  # >= 2 sessions in a row with interest unpaid
     window = truth[
         (truth["month"] >= "2024-01-01") & (truth["month"] < "2025-01-01") & ~truth["in_trouble"]
     ]
@@ -115,7 +118,7 @@ def test_default_district_matches_dakrong(default_district: Path) -> None:
     assert 0.11 <= s["outstanding_cagr"] <= 0.16
     assert 0.0003 <= s["overdue_ratio"] <= 0.0005  # 0.03-0.05 % at the default seed
     assert s["overdue_households"] <= 40
-    assert s["interest_collection_12m"] >= 0.97
+    assert 0.99 <= s["interest_collection_12m"] <= 1.0  # issue 22: 99-100 %
     assert 0.85 <= s["groups_good_share"] <= 0.97
     assert s["groups_weak_share"] < 0.01
     # trouble is far more frequent than overdue: arrears and extensions dominate

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import storage
+from features import domain, storage
 from features.contract import TRUTH_DIR
 from features.labels import make_labels
 from features.simulator import SimConfig, simulate
+from features.simulator.lending import HARVEST_DUE_MONTHS
 from features.simulator.realism import realism_report
 from features.validation import load_tables, validate_dir
 
@@ -124,3 +125,59 @@ def test_member_no_is_optional(tmp_path: Path) -> None:
     assert "member_no" in hh.columns
     hh.drop(columns="member_no").to_parquet(next((tmp_path / "households").iterdir()))
     assert validate_dir(tmp_path).ok
+
+
+def test_farm_installments_fall_due_after_harvest(small_tables: dict[str, pd.DataFrame]) -> None:
+    loans = small_tables["loans"].set_index("loan_id")
+    inst = small_tables["installments"]
+    farm = loans.loc[inst["loan_id"], "purpose"].isin(
+        ["crops", "livestock", "aquaculture", "forestry"]
+    )
+    after_harvest = inst["due_date"].dt.month.isin(HARVEST_DUE_MONTHS).to_numpy()
+    # farm loans repay in June or September (a loan keeps its regular schedule only when its
+    # installments cannot move there in order before maturity); other loans do not follow harvests
+    assert after_harvest[farm.to_numpy()].mean() > 0.9
+    assert after_harvest[~farm.to_numpy()].mean() < 0.4
+    assert (inst["due_date"] <= loans.loc[inst["loan_id"], "maturity_date"].to_numpy()).all()
+
+
+def test_partial_payments_leave_arrears(small_tables: dict[str, pd.DataFrame]) -> None:
+    i = small_tables["interest"]
+    partial = i[(i["interest_paid"] > 0) & (i["interest_paid"] < i["interest_due"])]
+    assert len(partial) > 0
+    # a member in trouble pays part of the month's interest: the session still shows arrears
+    assert (partial["arrears_after"] > 0).all()
+
+
+def test_frozen_debt_is_written_off_as_the_bank_records_it(tmp_path: Path) -> None:
+    always = {
+        f: 1.0
+        for f in (
+            "freeze_prob_death",
+            "freeze_prob_objective",
+            "write_off_prob_death",
+            "write_off_prob_objective",
+        )
+    }
+    cfg = SimConfig(households=300, seed=5, start="2017-01", end="2024-12", **always)
+    simulate(tmp_path, cfg)
+    assert validate_dir(tmp_path).ok
+    t = load_tables(tmp_path, tables=["loans", "installments", "interest", "debt_events"])
+    ev = t["debt_events"]
+    wo = ev[ev["event_type"] == "write_off"].set_index("loan_id")
+    froze = ev[ev["event_type"] == "freeze"].set_index("loan_id")
+    assert len(wo) > 0
+    # each write-off follows its loan's freeze by 12-36 months, with the freeze's cause
+    months = (wo["event_date"] - froze.loc[wo.index, "event_date"]).dt.days / 30.44
+    assert months.between(11.5, 36.5).all()
+    assert (wo["cause"] == froze.loc[wo.index, "cause"]).all()
+    assert wo["cause"].isin(list(domain.OBJECTIVE_CAUSES)).all()
+    loans = t["loans"].set_index("loan_id")
+    assert (loans.loc[wo.index, "status"] == "written_off").all()
+    inst = t["installments"][t["installments"]["loan_id"].isin(wo.index)]
+    assert set(inst["status"]) <= {"paid", "written_off"}
+    # amount = principal still owed, and no interest falls due on frozen debt
+    owed = loans.loc[wo.index, "amount"] - inst.groupby("loan_id")["principal_paid"].sum()
+    assert (wo["amount"] == owed.loc[wo.index]).all()
+    later = t["interest"].merge(froze[["event_date"]], left_on="loan_id", right_index=True)
+    assert (later.loc[later["session_date"] > later["event_date"], "interest_due"] == 0).all()
