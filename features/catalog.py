@@ -38,7 +38,7 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "features-4"
+CATALOG_VERSION = "features-5"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
@@ -183,6 +183,87 @@ def _deposits(w: int) -> Feature:
         reason_vi=f"{{value}} lần gửi tiết kiệm trong {w} tháng qua",
     )
 
+
+_INSPECTIONS = ("inspections",)
+FINDINGS: tuple[str, ...] = ("partial", "misuse")
+"""Inspection ``use_of_funds`` values that are findings (the loan not used as agreed)."""
+
+INSPECTION_FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "months_since_inspection",
+        "Months since the household's last inspection visit (NaN when never inspected)",
+        "Số tháng kể từ lần kiểm tra hộ gần nhất",
+        "months",
+        0,
+        _INSPECTIONS,
+        reason_en="Last inspection visit {value} month{s} ago",
+        reason_vi="Lần kiểm tra hộ gần nhất cách đây {value} tháng",
+        reason_missing_en="The household was never inspected",
+        reason_missing_vi="Hộ chưa được kiểm tra lần nào",
+    ),
+    Feature(
+        "inspections_24m",
+        "Inspection visits to the household in the last 24 months",
+        "Số lần kiểm tra hộ trong 24 tháng qua",
+        "count",
+        0,
+        _INSPECTIONS,
+        dtype=_INT,
+        reason_en="{value} inspection visit{s} in the last 24 months",
+        reason_vi="{value} lần kiểm tra hộ trong 24 tháng qua",
+    ),
+    Feature(
+        "inspection_findings_24m",
+        "Inspections in the last 24 months that found the loan partly used or misused",
+        "Số lần kiểm tra trong 24 tháng qua phát hiện vốn vay sử dụng không đúng mục đích "
+        "(một phần hoặc toàn bộ)",
+        "count",
+        1,
+        _INSPECTIONS,
+        dtype=_INT,
+        reason_en="{value} inspection{s} in the last 24 months found the loan not used as agreed",
+        reason_vi="{value} lần kiểm tra trong 24 tháng qua phát hiện vốn vay dùng sai mục đích",
+    ),
+    Feature(
+        "last_inspection_use",
+        "Use of the loan found at the household's last inspection (missing when never "
+        "inspected or not recorded)",
+        "Kết quả kiểm tra sử dụng vốn ở lần kiểm tra gần nhất",
+        "category",
+        0,
+        _INSPECTIONS,
+        kind="categorical",
+        categories=tuple(domain.USE_OF_FUNDS),
+        reason_en="Last inspection found the loan {value}",
+        reason_vi="Lần kiểm tra gần nhất: vốn vay {value}",
+        reason_missing_en="No use of the loan recorded at an inspection",
+        reason_missing_vi="Chưa có kết quả kiểm tra sử dụng vốn",
+    ),
+    Feature(
+        "misuse_on_active_loan",
+        "An inspection before as_of found misuse of a loan that is still outstanding",
+        "Khoản vay đang còn dư nợ đã bị phát hiện sử dụng sai mục đích khi kiểm tra",
+        "flag",
+        1,
+        ("inspections", "loans", "debt_events"),
+        kind="boolean",
+        reason_en="Misuse was {not}found on a loan still outstanding",
+        reason_vi="Khoản vay còn dư nợ {not}bị phát hiện sử dụng sai mục đích",
+    ),
+    Feature(
+        "migration_found",
+        "An inspection before as_of found the borrower had left the locality",
+        "Đã có lần kiểm tra phát hiện người vay bỏ khỏi địa phương",
+        "flag",
+        1,
+        _INSPECTIONS,
+        kind="boolean",
+        reason_en="An inspection {not}found the borrower gone from the locality",
+        reason_vi="Kiểm tra {not}phát hiện người vay đã rời địa phương",
+    ),
+)
+"""Inspection history of the household (:func:`features.history.borrower_features`): the bank
+sees a loan's misuse (a hidden cause of trouble) only through what its inspections find."""
 
 BORROWER_FEATURES: tuple[Feature, ...] = (
     Feature(
@@ -472,6 +553,7 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         reason_en="Poverty status changed {value} time{s} in the last 24 months",
         reason_vi="Phân loại hộ thay đổi {value} lần trong 24 tháng qua",
     ),
+    *INSPECTION_FEATURES,
 )
 
 _GROUP_PEERS = ("households", "loans", "interest")
@@ -637,6 +719,37 @@ GROUP_FEATURES: tuple[Feature, ...] = (
         reason_vi="{value} thành viên khác có dư nợ của tổ được gia hạn nợ trong 12 tháng qua",
         reason_missing_en="No other group member had an interest session in the last 12 months",
         reason_missing_vi="Không thành viên khác nào của tổ có kỳ thu lãi trong 12 tháng qua",
+    ),
+    Feature(
+        "group_inspection_findings_share_24m",
+        "Share of the inspections of the group's members in the last 24 months that found a "
+        "loan partly used or misused (NaN when no member was inspected)",
+        "Tỷ lệ lần kiểm tra thành viên của tổ trong 24 tháng qua phát hiện vốn vay dùng sai "
+        "mục đích",
+        "ratio",
+        1,
+        ("households", "inspections"),
+        reason_en="{value} of the inspections of group members in the last 24 months found a loan "
+        "not used as agreed",
+        reason_vi="{value} số lần kiểm tra thành viên tổ trong 24 tháng qua phát hiện vốn vay dùng "
+        "sai mục đích",
+        reason_missing_en="No group member was inspected in the last 24 months",
+        reason_missing_vi="Không thành viên nào của tổ được kiểm tra trong 24 tháng qua",
+    ),
+    Feature(
+        "group_records_mismatch_share_24m",
+        "Share of the inspections of the group's members in the last 24 months that found the "
+        "group's records at odds with the bank's (NaN when no member was inspected)",
+        "Tỷ lệ lần kiểm tra trong 24 tháng qua thấy sổ sách của tổ không khớp với ngân hàng",
+        "ratio",
+        1,
+        ("households", "inspections"),
+        reason_en="The group's records disagreed with the bank's at {value} of inspections in the "
+        "last 24 months",
+        reason_vi="Sổ sách của tổ không khớp với ngân hàng ở {value} số lần kiểm tra trong 24 "
+        "tháng qua",
+        reason_missing_en="No group member was inspected in the last 24 months",
+        reason_missing_vi="Không thành viên nào của tổ được kiểm tra trong 24 tháng qua",
     ),
 )
 """Features of the household's savings-and-loan group (:func:`features.context.group_features`)."""
@@ -1005,6 +1118,11 @@ _PURPOSE_LABELS = {
     "vocational": ("vocational training", "học nghề"),
     "other": ("other", "khác"),
 }
+_USE_LABELS = {
+    "correct": ("used as agreed", "sử dụng đúng mục đích"),
+    "partial": ("partly used as agreed", "sử dụng đúng mục đích một phần"),
+    "misuse": ("misused", "sử dụng sai mục đích"),
+}
 _ORGANISATION_LABELS = {
     "womens_union": ("Women's Union", "Hội Liên hiệp Phụ nữ"),
     "farmers_association": ("Farmers' Association", "Hội Nông dân"),
@@ -1032,6 +1150,7 @@ CATEGORY_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "group_rating": _RATING_LABELS,
     "app_program": _PROGRAM_LABELS,
     "app_purpose": _PURPOSE_LABELS,
+    "last_inspection_use": _USE_LABELS,
 }
 """Categorical feature → category code → (English label, Vietnamese label), for reason texts.
 

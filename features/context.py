@@ -23,7 +23,8 @@ Point-in-time rules, per table:
 * ``group_ratings``: ratings dated before ``as_of``.
 * ``hazard_events``: an event counts from its ``start_date`` (``start_date < as_of``); an event that
   started before ``as_of`` and ends after it counts as started. ``end_date`` is never read.
-* ``interest``: sessions dated before ``as_of``; ``debt_events``: extensions dated before it.
+* ``interest``: sessions dated before ``as_of``; ``debt_events``: extensions dated before it;
+  ``inspections``: visits dated before it.
 * ``groups``, ``villages``, ``communes``: static attributes (organisation, distances, flags);
   ``groups.founded_date`` gives the group's age.
 
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from features import domain
-from features.catalog import AREA_FEATURES, GROUP_FEATURES, feature_dtypes, feature_names
+from features.catalog import AREA_FEATURES, FINDINGS, GROUP_FEATURES, feature_dtypes, feature_names
 from features.history import select_tables
 from features.pit import (
     ROW,
@@ -64,6 +65,7 @@ GROUP_TABLES: tuple[str, ...] = (
     "loans",
     "interest",
     "debt_events",
+    "inspections",
 )
 """The only tables :func:`group_features` reads."""
 
@@ -88,6 +90,7 @@ _COLUMNS: dict[str, list[str]] = {
     "communes": ["commune_id", "is_difficult", "is_border", "is_remote", "distance_km"],
     "villages": ["village_id", "commune_id", "distance_km"],
     "hazard_events": ["commune_id", "start_date", "severity"],
+    "inspections": ["household_id", "inspection_date", "use_of_funds", "group_records_ok"],
 }
 _DATES: dict[str, list[str]] = {
     "groups": ["founded_date"],
@@ -97,6 +100,7 @@ _DATES: dict[str, list[str]] = {
     "interest": ["session_date"],
     "debt_events": ["event_date"],
     "hazard_events": ["start_date"],
+    "inspections": ["inspection_date"],
 }
 _RATING_RANK = {r: i for i, r in enumerate(domain.GROUP_RATINGS)}  # 0 best ... 3 weak
 _NONE = "none"
@@ -195,6 +199,33 @@ def context_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame
 
 
 # --- group ------------------------------------------------------------------------------------
+
+
+def _group_inspections(
+    insp: pd.DataFrame, hh: pd.DataFrame, G: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Shares of the group's inspections in the last 24 months with a finding on the loan's use
+    and with the group's records at odds with the bank's (a weak leader shows there first).
+
+    Every inspection of a household of the group counts (the household's group is static in the
+    contract), the snapshot household's own included.
+    """
+    group_of = hh.drop_duplicates(HH).set_index(HH)["group_id"]
+    ins = insp.assign(group_id=insp[HH].map(group_of))
+    ins = ins[ins["group_id"].notna()]
+    lo = G.assign(lo24=add_months(G["as_of"].to_numpy(), -24))
+
+    def count(rows: pd.DataFrame) -> np.ndarray:
+        return count_in_window(lo, "lo24", "as_of", rows, "group_id", "inspection_date")
+
+    n = count(ins)
+    found = count(ins[ins["use_of_funds"].isin(FINDINGS)])
+    mismatch = count(ins[~ins["group_records_ok"].astype("boolean").fillna(True).to_numpy(bool)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "group_inspection_findings_share_24m": np.where(n > 0, found / n, np.nan),
+            "group_records_mismatch_share_24m": np.where(n > 0, mismatch / n, np.nan),
+        }
 
 
 def group_features(
@@ -307,6 +338,7 @@ def _group_static(t: dict[str, pd.DataFrame], G: pd.DataFrame) -> dict[str, np.n
     dropped = last_move["_dropped"].to_numpy(dtype=object)
     rating = last["rating"].to_numpy(dtype=object)
     return {
+        **_group_inspections(t["inspections"], hh, G),
         "group_members": (joined - left).astype("int64"),
         "group_age_months": age,
         "group_organisation": lookup(

@@ -6,7 +6,7 @@
 (events are filtered by date first, then aggregated — a point-in-time join as in Feast).
 
 Only dated facts are used: disbursement, closing, installment payment, interest session,
-savings transaction, debt event and poverty-status dates. Export-state columns that describe the
+savings transaction, debt event, poverty-status and inspection dates. Export-state columns that describe the
 world *at the export date* (``loans.status``, ``loans.maturity_date``, ``installments.status``,
 ``installments.principal_paid``, ``installments.current_due_date``) are never read, because they
 may reflect what happened after ``as_of``. ``households.household_size`` and ``workers`` are
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features import domain
-from features.catalog import BORROWER_FEATURES, feature_dtypes, feature_names
+from features.catalog import BORROWER_FEATURES, FINDINGS, feature_dtypes, feature_names
 from features.pit import (
     ROW,
     add_months,
@@ -50,6 +50,7 @@ HISTORY_TABLES: tuple[str, ...] = (
     "savings",
     "debt_events",
     "poverty_status",
+    "inspections",
 )
 """The only tables :func:`borrower_features` reads."""
 
@@ -90,6 +91,7 @@ _COLUMNS: dict[str, list[str]] = {
     "inspections": [
         "inspection_id",
         "household_id",
+        "loan_id",
         "commune_id",
         "inspection_date",
         "use_of_funds",
@@ -247,7 +249,9 @@ def _compute(t: dict[str, pd.DataFrame], snaps: pd.DataFrame) -> pd.DataFrame:
     s = _windows(snaps, (3, 6, 12, 24))
     cols: dict[str, np.ndarray] = {}
     cols.update(_household_features(t["households"], s))
-    cols.update(_loan_features(t["loans"], t["installments"], t["debt_events"], s))
+    cols.update(
+        _loan_features(t["loans"], t["installments"], t["debt_events"], t["inspections"], s)
+    )
     cols["amount_per_worker"] = np.where(
         cols["workers"] > 0, cols.pop("_active_amount") / np.maximum(cols["workers"], 1), np.nan
     )
@@ -255,6 +259,7 @@ def _compute(t: dict[str, pd.DataFrame], snaps: pd.DataFrame) -> pd.DataFrame:
     cols.update(_debt_features(t["debt_events"], s))
     cols.update(_savings_features(t["savings"], s))
     cols.update(_poverty_features(t["poverty_status"], s))
+    cols.update(_inspection_features(t["inspections"], s))
     return pd.DataFrame({name: cols[name] for name in feature_names()})
 
 
@@ -278,7 +283,11 @@ _CAPS = {code: float(p.cap_vnd) for code, p in domain.PROGRAMS.items()}
 
 
 def _loan_features(
-    loans: pd.DataFrame, inst: pd.DataFrame, debt: pd.DataFrame, s: pd.DataFrame
+    loans: pd.DataFrame,
+    inst: pd.DataFrame,
+    debt: pd.DataFrame,
+    insp: pd.DataFrame,
+    s: pd.DataFrame,
 ) -> dict[str, np.ndarray]:
     n = len(s)
     L = s[[ROW, HH, "as_of"]].merge(loans.drop(columns=[_PART]), on=HH, how="inner")
@@ -296,6 +305,10 @@ def _loan_features(
     maturity = add_months(L["disbursement_date"].to_numpy(), L["term_months"].to_numpy())
     remaining = np.maximum(month_index(maturity) - month_index(as_of), 0).astype("float64")
     cap = L["program"].map(_CAPS).to_numpy(dtype="float64")
+    misuse = insp[(insp["use_of_funds"] == "misuse") & insp["loan_id"].notna()]
+    first_misuse = misuse.groupby("loan_id")["inspection_date"].min()
+    misuse_date = lookup(first_misuse, L["loan_id"], "datetime64[ns]")
+    misused = active & ~np.isnat(misuse_date) & (misuse_date < as_of)
     per_loan = pd.DataFrame(
         {
             "_snap": L["_snap"],
@@ -307,6 +320,7 @@ def _loan_features(
             "to_cap": np.where(active, amount / cap, np.nan),
             "active_amount": np.where(active, amount, 0.0),
             "repaid": np.where(closed, amount, 0.0),
+            "misused": misused.astype("int64"),
         }
     )
     agg = (
@@ -320,6 +334,7 @@ def _loan_features(
             to_cap=("to_cap", "max"),
             active_amount=("active_amount", "sum"),
             repaid=("repaid", "sum"),
+            misused=("misused", "max"),
         )
         .reindex(np.arange(n))
     )
@@ -339,6 +354,7 @@ def _loan_features(
         "remaining_term_months": agg["remaining"].to_numpy(dtype="float64"),
         "loan_to_cap": agg["to_cap"].to_numpy(dtype="float64"),
         "_active_amount": agg["active_amount"].fillna(0.0).to_numpy(dtype="float64"),
+        "misuse_on_active_loan": agg["misused"].fillna(0).to_numpy(dtype="int64") > 0,
     }
 
 
@@ -449,4 +465,24 @@ def _poverty_features(pov: pd.DataFrame, s: pd.DataFrame) -> dict[str, np.ndarra
     return {
         "poverty_status": last["status"].to_numpy(dtype=object),
         "poverty_status_changes_24m": changes.astype("int64"),
+    }
+
+
+def _inspection_features(insp: pd.DataFrame, s: pd.DataFrame) -> dict[str, np.ndarray]:
+    """What the household's inspections found before ``as_of``: the only trace of misuse."""
+    found = insp[insp["use_of_funds"].isin(FINDINGS)]
+    migrated = insp[insp["migrated"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    last = last_before(
+        s, "as_of", insp, HH, "inspection_date", ["use_of_funds"], order_cols=["inspection_id"]
+    )
+    return {
+        "months_since_inspection": months_between(s["as_of"], last["_last_date"]),
+        "inspections_24m": count_in_window(s, "lo24", "as_of", insp, HH, "inspection_date").astype(
+            "int64"
+        ),
+        "inspection_findings_24m": count_in_window(
+            s, "lo24", "as_of", found, HH, "inspection_date"
+        ).astype("int64"),
+        "last_inspection_use": last["use_of_funds"].astype(object).to_numpy(dtype=object),
+        "migration_found": count_before(s, "as_of", migrated, HH, "inspection_date") > 0,
     }

@@ -39,6 +39,7 @@ from training.evaluate import (
     reliability_table,
 )
 from training.fit import (
+    LEVEL_MONTHS,
     LOGISTIC_MAX_ROWS,
     RARE_EVENT_HANDLING,
     feature_spec,
@@ -343,7 +344,8 @@ def _fit(
             booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints,
                                          max_rounds=num_boost_round, early_stopping_rounds=0)  # fmt: skip
     with timer("calibrate"):
-        calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid)
+        recent = latest_months(data, split.valid, LEVEL_MONTHS)
+        calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid, recent)
     scorer = Scorer(booster, calibrator, list(names), dict(categorical),
                     {**meta, "calibration_reason": reason})  # fmt: skip
     with timer("fit_logistic"):
@@ -359,6 +361,15 @@ def _fit(
         "pool": pool_info,
     }
     return _Fitted(scorer, baseline, info, choice)
+
+
+def latest_months(data: pd.DataFrame, pos: np.ndarray, months: int) -> np.ndarray | None:
+    """Mask over ``pos`` of the rows in the latest ``months`` snapshot months of ``pos``
+    (``None`` when ``pos`` is empty)."""
+    if not len(pos):
+        return None
+    m = month_number(data["as_of"].iloc[pos])
+    return m > int(m.max()) - months
 
 
 def recent_rows(data: pd.DataFrame, split: Split, train_months: int | None) -> np.ndarray:

@@ -155,7 +155,16 @@ def context_tables() -> dict[str, pd.DataFrame]:
             ("Z4", "C1", "drought", "2022-11-05", "2022-12-31", 3),  # > 12 months before
         ],
     )
-    t["inspections"] = _frame("inspections", [])
+    t["inspections"] = _frame(
+        "inspections",
+        [
+            ("I1", "A", "LA", "C1", "2023-05-01", "routine", "misuse", True, False, False),
+            ("I2", "B", "LB", "C1", "2023-08-01", "random", "correct", True, False, True),
+            ("I3", "C", "LC", "C1", "2022-06-01", "routine", "partial", True, False, True),
+            ("I4", "B", "LB", "C1", "2021-12-15", "routine", "correct", True, False, True),
+            ("I5", "A", "LA", "C1", "2024-01-01", "routine", "misuse", True, False, False),
+        ],
+    )  # I4 is older than 24 months at 2024-01-01, I5 is on it
     t["poverty_status"] = _frame("poverty_status", [])
     assert set(t) == set(TABLES)
     return t
@@ -173,6 +182,8 @@ SNAPS = pd.DataFrame(
 )
 
 G1_STATIC = {
+    "group_inspection_findings_share_24m": 2 / 3,  # I1 misuse, I3 partial (C has left), I2
+    "group_records_mismatch_share_24m": 1 / 3,  # I1
     "group_members": 3,  # A, B, E (C left, D joins on as_of)
     "group_age_months": 106,
     "group_organisation": "womens_union",
@@ -221,6 +232,7 @@ EXPECTED_GROUP = [
         "group_rating": "good",
         "group_rating_dropped": False,  # the last change was a rise
         "group_months_since_rating_change": 1,
+        "group_inspection_findings_share_24m": NAN,  # nobody in G2 was inspected
         "group_ontime_share_6m": NAN,  # F is alone
         "group_ontime_share_12m": NAN,
         "group_arrears_rate_6m": NAN,
@@ -234,6 +246,8 @@ EXPECTED_GROUP = [
         "group_rating": "fair",
         "group_rating_dropped": True,
         "group_months_since_rating_change": 10,
+        "group_inspection_findings_share_24m": 2 / 4,  # I1, I3 of I1..I4
+        "group_records_mismatch_share_24m": 1 / 4,
         # others: B, sessions 2023-07..09 all on time; C has left
         "group_ontime_share_6m": 1.0,
         "group_arrears_rate_2m": 0.0,
@@ -530,6 +544,13 @@ def reference_group(
             r[f"group_ontime_share_{w}m"] = ok / s if s else NAN
         r[f"group_arrears_rate_{w}m"] = late / b if b else NAN
     r["group_extension_rate_12m"] = extended / per[12][2] if per[12][2] else NAN
+    ins = t["inspections"].merge(hh[["household_id", "group_id"]].drop_duplicates("household_id"))
+    ins = ins[(ins["group_id"] == gid) & (ins["inspection_date"] >= lo24)]
+    ins = ins[ins["inspection_date"] < as_of]
+    found = ins["use_of_funds"].isin(["partial", "misuse"]).sum()
+    r["group_inspection_findings_share_24m"] = found / len(ins) if len(ins) else NAN
+    mismatch = (~ins["group_records_ok"].astype(bool)).sum()
+    r["group_records_mismatch_share_24m"] = mismatch / len(ins) if len(ins) else NAN
     return r
 
 

@@ -72,6 +72,12 @@ EXPECTED_A = {
     "worker_share": 0.4,
     "poverty_status": "near_poor",
     "poverty_status_changes_24m": 1,
+    "months_since_inspection": 8,
+    "inspections_24m": 2,
+    "inspection_findings_24m": 1,
+    "last_inspection_use": "misuse",
+    "misuse_on_active_loan": True,  # LA1 still outstanding
+    "migration_found": False,  # the visit that found it is on as_of
 }
 EXPECTED_B = {
     "loans_taken": 2,
@@ -109,6 +115,12 @@ EXPECTED_B = {
     "worker_share": 0.0,
     "poverty_status": math.nan,
     "poverty_status_changes_24m": 0,
+    "months_since_inspection": 22,
+    "inspections_24m": 1,
+    "inspection_findings_24m": 1,
+    "last_inspection_use": "misuse",
+    "misuse_on_active_loan": False,  # the misused loan LB1 closed in 2022
+    "migration_found": False,
 }
 
 
@@ -150,12 +162,18 @@ def test_hand_computed_features(tiny: dict[str, pd.DataFrame]) -> None:
             "outstanding_principal": 25 * M,
             "poverty_status": "near_poor",
             "savings_balance": 0,
+            "months_since_inspection": 2,
+            "inspections_24m": 2,
+            "last_inspection_use": "misuse",
+            "misuse_on_active_loan": True,
         },
     )
     for row in (out.iloc[2], out.iloc[3]):  # not yet a member / unknown household
         assert row["loans_taken"] == 0 and row["outstanding_principal"] == 0
         assert pd.isna(row["membership_months"]) and pd.isna(row["main_program"])
         assert row["interest_sessions_24m"] == 0 and pd.isna(row["interest_ontime_share_12m"])
+        assert row["inspections_24m"] == 0 and pd.isna(row["last_inspection_use"])
+        assert not row["misuse_on_active_loan"] and not row["migration_found"]
     assert out.iloc[2]["household_size"] == 2 and pd.isna(out.iloc[3]["household_size"])
 
 
@@ -309,7 +327,35 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
     r["poverty_status_changes_24m"] = sum(
         1 for i in range(1, len(statuses)) if statuses[i] != statuses[i - 1] and dates[i] >= lo24
     )
+    r.update(reference_inspections(t, hh, as_of, active))
     return r
+
+
+def reference_inspections(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp,
+                          active: list) -> dict:  # fmt: skip
+    """Inspection features of one snapshot with plain filters."""
+    ins = t["inspections"]
+    ins = ins[(ins["household_id"] == hh) & (ins["inspection_date"] < as_of)]
+    ins = ins.sort_values(["inspection_date", "inspection_id"])
+    recent = ins[ins["inspection_date"] >= as_of - pd.DateOffset(months=24)]
+    last = ins.iloc[-1] if len(ins) else None
+    live = {ln.loan_id for ln in active}
+    return {
+        "months_since_inspection": _months(as_of, last["inspection_date"])
+        if len(ins)
+        else math.nan,
+        "inspections_24m": len(recent),
+        "inspection_findings_24m": int(recent["use_of_funds"].isin(["partial", "misuse"]).sum()),
+        "last_inspection_use": (
+            last["use_of_funds"]
+            if last is not None and pd.notna(last["use_of_funds"])
+            else math.nan
+        ),
+        "misuse_on_active_loan": any(
+            r.use_of_funds == "misuse" and r.loan_id in live for r in ins.itertuples()
+        ),
+        "migration_found": bool(ins["migrated"].any()),
+    }
 
 
 def test_matches_reference_loop(district: dict[str, pd.DataFrame], sample: pd.DataFrame) -> None:

@@ -202,9 +202,30 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         list(TABLES["poverty_status"].columns),
         ["effective_date"],
     )
-    inspections = _frame([], list(TABLES["inspections"].columns), ["inspection_date"]).astype(
-        {"borrower_present": bool, "migrated": bool, "group_records_ok": bool}
-    )
+    def insp(i, hh, lid, c, d, use, migrated=False):
+        return dict(
+            inspection_id=f"I{i:03d}",
+            household_id=hh,
+            loan_id=lid,
+            commune_id=c,
+            inspection_date=d,
+            selection="routine",
+            use_of_funds=use,
+            borrower_present=not migrated,
+            migrated=migrated,
+            group_records_ok=True,
+        )
+
+    inspections = _frame(
+        [
+            insp(1, "A", "LA1", "C1", "2022-09-01", "correct"),
+            insp(2, "A", "LA1", "C1", "2023-05-10", "misuse"),
+            insp(3, "A", "LA1", "C1", "2024-01-01", "partial", migrated=True),  # on as_of
+            insp(4, "B", "LB1", "C2", "2022-03-01", "misuse"),  # LB1 closed since
+        ],
+        list(TABLES["inspections"].columns),
+        ["inspection_date"],
+    ).astype({"borrower_present": bool, "migrated": bool, "group_records_ok": bool})
     protected = pd.DataFrame(
         {
             "household_id": ["A", "B", "C"],
@@ -262,6 +283,8 @@ def cut_events(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, mode: str) 
                         df.loc[future, col] = df.loc[future, col] * 3 + 1
                     elif pd.api.types.is_bool_dtype(df[col]):
                         df.loc[future, col] = ~df.loc[future, col]
+                if name == "inspections":
+                    df.loc[future, "use_of_funds"] = "misuse"
                 if name == "debt_events":
                     df.loc[future, "event_type"] = "overdue"
                     df.loc[future, "household_id"] = rng.permutation(
@@ -323,6 +346,18 @@ def far_future(tables: dict[str, pd.DataFrame], hh: pd.Series) -> dict:
         ),
     )
     add("poverty_status", their.assign(effective_date=far, status="other_policy"))
+    add(
+        "inspections",
+        their.assign(
+            inspection_id=their["loan_id"] + "I",
+            inspection_date=far,
+            selection="random",
+            use_of_funds="misuse",
+            borrower_present=False,
+            migrated=True,
+            group_records_ok=False,
+        ),
+    )
     add(
         "installments",
         their.assign(

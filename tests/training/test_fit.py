@@ -41,6 +41,25 @@ def test_feature_spec_uses_catalog_categories(small_table: pd.DataFrame) -> None
     assert "poor" in cats["poverty_status"] or len(cats["poverty_status"]) > 0
 
 
+def test_level_comes_from_the_latest_validation_months() -> None:
+    """A two-year validation window whose first year ran at twice the trouble rate: the
+    calibrated mean follows the latest year, the slope and the ranking are kept."""
+    rng = np.random.default_rng(3)
+    raw = rng.uniform(0.01, 0.15, 6000)
+    recent = np.arange(raw.size) >= 3000
+    y = (rng.random(raw.size) < np.where(recent, 0.6, 1.2) * raw).astype(int)
+    whole, _ = fit_calibrator(raw, y)
+    cal, reason = fit_calibrator(raw, y, recent)
+    assert cal(raw[recent]).mean() == pytest.approx(y[recent].mean(), rel=1e-6)
+    assert whole(raw[recent]).mean() > 1.2 * y[recent].mean()  # the old level, well above
+    assert cal.params["a"] == whole.params["a"] and "latest 12 months" in reason
+    assert np.array_equal(np.argsort(cal(raw)), np.argsort(raw))
+    few = recent & (np.arange(raw.size) < 3200)  # too few positives: the whole window's level
+    assert fit_calibrator(raw, y, few)[0].params == whole.params
+    all_recent, _ = fit_calibrator(raw, y, np.ones(raw.size, dtype=bool))
+    assert all_recent.params == whole.params
+
+
 @pytest.mark.parametrize(
     ("feature", "sign"),
     [("arrears_streak_current", 1), ("extensions_12m", 1), ("interest_ontime_share_12m", -1)],
