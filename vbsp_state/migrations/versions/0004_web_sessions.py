@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_web_sessions"
-down_revision = "0002_offline_contacts"
+down_revision = "0003_trust_digests"
 branch_labels = None
 depends_on = None
 
