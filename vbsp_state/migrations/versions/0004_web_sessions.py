@@ -4,7 +4,7 @@ Self-contained: the table frozen here as in :mod:`vbsp_state.schema`. Existing c
 held the key itself) stop working: every page user signs in once more.
 
 Revision ID: 0004_web_sessions
-Revises: 0002_offline_contacts (re-chained after 0003 when both land)
+Revises: 0003_trust_digests
 Create Date: 2026-12-03
 """
 
