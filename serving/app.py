@@ -16,7 +16,6 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from features.catalog import VIEWS
 from serving import api_docs, error_handlers
 from serving.bulkhead import Bulkhead
 from serving.deps import Services, services

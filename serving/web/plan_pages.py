@@ -19,8 +19,8 @@ from serving import (
     plan_store,
     planner,
 )
-from serving.plan_schemas import ID_LIKE
 from serving.bulkhead import heavy, run_heavy
+from serving.plan_schemas import ID_LIKE
 from serving.routers import plans
 from serving.web import i18n, messages
 from serving.web.render import (

@@ -17,7 +17,7 @@ from tests.support.served import (
     set_today,
 )
 from tests.support.web_pages import login, web_client
-from tests.support.web_session import post_login, sign_in, sign_out
+from tests.support.web_session import post_login, sign_out
 
 
 @pytest.fixture(scope="module")

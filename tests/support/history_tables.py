@@ -202,6 +202,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         list(TABLES["poverty_status"].columns),
         ["effective_date"],
     )
+
     def insp(i, hh, lid, c, d, use, migrated=False):
         return dict(
             inspection_id=f"I{i:03d}",
