@@ -53,6 +53,8 @@ def find_in_files(paths: Iterable[Path], canaries: Iterable[str] = NATIONAL_IDS)
     return found
 
 
+CLIENT_LINE = re.compile(r"^\S+\s+(httpx|httpcore)[.:]")
+"""A log line of the tests' own HTTP client (it logs the URLs the tests send)."""
 SCANNED = (".db", ".db-wal", ".db-shm", ".sqlite", ".log", ".jsonl", ".json", ".txt")
 """Files a whole-suite scan reads: databases, their WAL and shared memory, logs, JSON outputs."""
 
@@ -73,6 +75,13 @@ def scan_tree(
     ]
     found = []
     for path in files:
+        if path.suffix == ".log":  # the service's lines, not the test's HTTP client's
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            text = "\n".join(line for line in lines if not CLIENT_LINE.match(line))
+            found += [
+                f"{path}: {hit.split(': ', 1)[1]}" for hit in find_in_text(text, "", canaries)
+            ]
+            continue
         found += [f"{path}: {hit.split(': ', 1)[1]}" for hit in find_in_files([path], canaries)]
     return len(files), found
 
