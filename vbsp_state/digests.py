@@ -36,16 +36,30 @@ def derive_key(pii_key: bytes) -> bytes:
 
 
 def _state_key(path: Path) -> bytes:
-    """The state folder's random secret, created (0600, exclusively) on first use."""
+    """The state folder's random secret, created (0600) on first use.
+
+    Written to a private temporary file and linked into place, so a second process (another
+    worker starting at the same moment) either creates it or reads it whole, never half-written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(os.urandom(32).hex())
-    logger.warning("no VBSP_RISK_PII_KEY: request digests keyed by a new secret in %s", path)
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(os.urandom(32).hex())
+        try:
+            os.link(tmp, path)
+            logger.warning(
+                "no VBSP_RISK_PII_KEY: request digests keyed by a new secret in %s", path
+            )
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    if len(key) < 16:
+        raise ValueError(f"{path}: the digest secret must be at least 16 bytes (hex)")
+    return key
 
 
 def digest_key(state: StateSettings) -> bytes:

@@ -54,6 +54,9 @@ def upgrade(engine: Engine) -> str:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         revision = MigrationContext.configure(conn).get_current_revision()
+    if engine.dialect.name == "sqlite":  # no page of the old schema's rows left in the WAL
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     logger.info("database %s at revision %s", safe_url(engine), revision)
     return str(revision)
 

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
-from tests.support.canaries import NATIONAL_IDS, find_in_text, table_text
+from tests.support.canaries import (
+    NATIONAL_IDS,
+    find_in_files,
+    find_in_text,
+    sqlite_files,
+    table_text,
+)
 from vbsp_state import digests
 from vbsp_state.migrate import alembic_config, upgrade
 from vbsp_state.schema import (
@@ -168,6 +174,8 @@ def test_0003_rekeys_old_digests_and_keys_and_keeps_one_plan_per_month(
     assert sub["request_sha256"] == digests.legacy(secret, old["outcome"])
     assert sub["idempotency_key"] == digests.idempotency_key(secret, f"outbox-{CANARY}")
     assert find_in_text(table_text(engine), "tables", [CANARY]) == []
+    if engine.dialect.name == "sqlite":  # nor in free pages or the WAL
+        assert find_in_files(sqlite_files(engine), [CANARY, old["score"], old["outcome"]]) == []
     # The earliest plan is kept; the later ones' visit with an outcome (a label) is moved to
     # it, their visits without one are gone with them.
     assert plans == ["p-first"]

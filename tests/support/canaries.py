@@ -53,6 +53,39 @@ def find_in_files(paths: Iterable[Path], canaries: Iterable[str] = NATIONAL_IDS)
     return found
 
 
+CLIENT_LINE = re.compile(r"^\S+\s+(httpx|httpcore)[.:]")
+"""A log line of the tests' own HTTP client (it logs the URLs the tests send)."""
+SCANNED = (".db", ".db-wal", ".db-shm", ".sqlite", ".log", ".jsonl", ".json", ".txt")
+"""Files a whole-suite scan reads: databases, their WAL and shared memory, logs, JSON outputs."""
+
+
+def scan_tree(
+    roots: Iterable[Path], canaries: Iterable[str] = NATIONAL_IDS
+) -> tuple[int, list[str]]:
+    """Files scanned under ``roots`` and the canaries found in them (``path: canary``).
+
+    Run after the whole suite on pytest's temporary folders (databases, WAL, logs), e.g.
+    ``python -m tests.support.canaries /tmp/pytest-of-$USER``.
+    """
+    files = [
+        p
+        for root in roots
+        for p in Path(root).rglob("*")
+        if p.is_file() and p.name.endswith(SCANNED) and p.stat().st_size < 512 * 2**20
+    ]
+    found = []
+    for path in files:
+        if path.suffix == ".log":  # the service's lines, not the test's HTTP client's
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            text = "\n".join(line for line in lines if not CLIENT_LINE.match(line))
+            found += [
+                f"{path}: {hit.split(': ', 1)[1]}" for hit in find_in_text(text, "", canaries)
+            ]
+            continue
+        found += [f"{path}: {hit.split(': ', 1)[1]}" for hit in find_in_files([path], canaries)]
+    return len(files), found
+
+
 def sqlite_files(engine: Engine) -> list[Path]:
     """The database file of a SQLite engine and its WAL and shared-memory files."""
     db = Path(str(engine.url.database))
@@ -83,3 +116,11 @@ def planted(engine: Engine, national_id: str, pii_key: bytes, like: Mapping[str,
             {"a": alias, "h": like["entity_id"]},
         )
     return alias
+
+
+if __name__ == "__main__":
+    import sys
+
+    n, hits = scan_tree(Path(a) for a in sys.argv[1:])
+    sys.stdout.write("".join(f"{h}\n" for h in hits) + f"{n} files scanned, {len(hits)} canaries\n")
+    sys.exit(1 if hits else 0)

@@ -13,6 +13,10 @@ Rules for what was stored before (issue 20):
   ``plan_id``); the other plans' visits that have a recorded outcome (labels) are re-pointed to
   it, their visits without an outcome are deleted, then the other plans are deleted.
 
+On SQLite the rewrite runs with ``secure_delete`` (old values are zeroed, not left in free pages)
+and :func:`vbsp_state.migrate.upgrade` truncates the WAL afterwards. PostgreSQL keeps old row
+versions until vacuumed: run ``VACUUM FULL score_audit, outcome_submissions`` after upgrading.
+
 The secret comes from the state settings (``VBSP_RISK_PII_KEY``, else ``state/digest.key``), read
 only when there are rows to rewrite.
 
@@ -93,6 +97,9 @@ def _one_plan_per_month(conn: sa.Connection) -> None:
 def upgrade() -> None:
     """Re-key digests and idempotency keys, de-duplicate plans, add the log and the role."""
     conn = op.get_bind()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:  # freed cells (the old keys and digests) are zeroed, not left in free pages
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
     _rekey(conn, "score_audit", ("score_id",))
     _rekey(conn, "outcome_submissions", ("client_id", "idempotency_key"))
     _one_plan_per_month(conn)
@@ -116,6 +123,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=True),
         sa.Column("reason", sa.String(200), nullable=False),
     )
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA secure_delete=OFF")
 
 
 def downgrade() -> None:
