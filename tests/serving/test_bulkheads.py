@@ -19,7 +19,7 @@ from serving.bulkhead import Bulkhead, route_class
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
 from serving.routers import inspections
-from tests.support.asgi_calls import get as _get
+from tests.support.event_loop import asgi_get as _get
 from tests.support.event_loop import run as in_thread
 from tests.support.live_server import filled_sqlite
 from tests.support.served import Served, headers
