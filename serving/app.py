@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
@@ -48,6 +49,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a heavy read's thread hands the GIL to the event loop (scoring) after this long
+        sys.setswitchinterval(cfg.gil_switch_ms / 1000)
         svc = await to_thread.run_sync(build_services, cfg, holder, metrics)
         app.state.services = svc
         if holder is None:

@@ -60,10 +60,13 @@ class ServiceSettings(StateSettings):
         "empty: the loopback address and port `vbsp-risk serve` listens on",
     )
     heavy_threads: int = Field(
-        2, ge=1, le=32, description="worker threads for heavy reads (priorities, plans, pages)"
+        1, ge=1, le=32, description="worker threads for heavy reads (priorities, plans, pages)"
     )
     heavy_max_in_flight: int = Field(
-        16, ge=1, le=10_000, description="heavy requests running or queued; above it 503"
+        64, ge=1, le=10_000, description="heavy requests running or queued; above it 503"
+    )
+    gil_switch_ms: float = Field(
+        0.5, ge=0.1, le=100.0, description="how long a thread may hold the GIL when another waits"
     )
 
     _split = field_validator("required_views", "public_origins", mode="before")(_listed)

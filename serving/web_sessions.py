@@ -5,7 +5,8 @@ A sign-in creates a session: the browser gets a random id (256 bits) in an ``Htt
 the ``web_sessions`` table keeps only its SHA-256 (random ids, like API keys, need no salt). The
 API key never leaves the sign-in request, so a stolen cookie is not a stolen key, and the server
 can end a session: at its absolute expiry, after the idle timeout, on logout, and when the
-client's key is deactivated or changed (:func:`serving.auth.sync_clients`). A session is also refused as soon as its client is inactive.
+client's key is deactivated or changed (:func:`serving.auth.sync_clients`). A session is also
+refused as soon as its client is inactive.
 
 The CSRF token of a session's forms is an HMAC keyed by the session id (:func:`csrf_token`):
 another site cannot read the cookie, so it cannot compute the token, and every worker process

@@ -33,7 +33,10 @@ SECURITY_HEADERS = {
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # not no-referrer: under it browsers send ``Origin: null`` with the pages' own form posts,
+    # which the origin check (serving/web/guard.py) must refuse; same-origin sends the real
+    # origin to this site and nothing (neither referrer nor origin) to any other
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 # Every page route and the permission it needs (None: no sign-in: the login form, language and

@@ -41,6 +41,7 @@ def test_metadata_holds_the_service_store_and_audit_tables() -> None:
         "api_clients", "score_audit", "portfolio_scores", "inspection_plans", "plan_visits",
         "visit_outcomes", "service_events", "outcome_submissions", "household_contacts",
         "security_events",
+        "web_sessions",
     }  # fmt: skip
     assert {"online_features", "model_alias_history"} < all_tables
 

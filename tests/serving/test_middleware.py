@@ -7,7 +7,7 @@ import asyncio
 
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
-from tests.support.asgi_calls import get as _get
+from tests.support.event_loop import asgi_get as _get
 from tests.support.event_loop import run as in_thread
 
 

@@ -236,6 +236,7 @@ def test_security_headers(api: TestClient, served: Served) -> None:
         h = api.get(path).headers
         assert "frame-ancestors 'none'" in h["content-security-policy"], path
         assert h["x-content-type-options"] == "nosniff" and h["cache-control"] == "no-store"
+        assert h["referrer-policy"] == "same-origin"  # no-referrer makes form posts Origin: null
     sign_out(api)
     static = api.get("/static/" + sorted((render.HERE / "static").glob("*.*"))[0].name)
     assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"

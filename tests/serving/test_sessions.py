@@ -32,7 +32,7 @@ TOKEN = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 @pytest.fixture(scope="module")
 def site(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The real app on a filled SQLite database (its engine at ``site.engine``)."""
+    """The real app on a filled SQLite database."""
     folder = tmp_path_factory.mktemp("sessions")
     url = filled_sqlite(served, folder)
     state = write_places(served, folder / "state")
@@ -53,19 +53,12 @@ def _row(site: TestClient, session_id: str) -> sa.Row:
 
 def _signed_in(site: TestClient) -> bool:
     """Whether the client's cookie opens a page (not a redirect to the sign-in form)."""
-    r = site.get("/ui/model", follow_redirects=False)
-    return r.status_code == 200
+    return site.get("/ui/model", follow_redirects=False).status_code == 200
 
 
 def _plan_form(served: Served) -> dict[str, str]:
-    return {
-        "commune_id": served.communes[0],
-        "month": month_start(served, 1),
-        "capacity_per_day": "5",
-        "days": "2",
-        "sort": "risk",
-        "random_share": "10",
-    }
+    fields = {"capacity_per_day": "5", "days": "2", "sort": "risk", "random_share": "10"}
+    return {"commune_id": served.communes[0], "month": month_start(served, 1), **fields}
 
 
 def _plans(site: TestClient) -> int:
@@ -215,24 +208,23 @@ def test_a_deactivated_or_changed_key_ends_its_sessions(site: TestClient, served
         sign_out(site)
 
 
-@pytest.mark.parametrize(
-    ("values", "words"),
-    [
-        ({"public_origins": "https://risk.example/"}, "VBSP_RISK_PUBLIC_ORIGINS"),
-        ({"public_origins": "null"}, "VBSP_RISK_PUBLIC_ORIGINS"),
-        ({"session_idle_seconds": 7200, "session_max_age_seconds": 3600}, "IDLE_SECONDS"),
-        ({"session_idle_seconds": 10}, "session_idle_seconds"),
-    ],
-)
+BAD_SETTINGS = [
+    ({"public_origins": "https://risk.example/"}, "VBSP_RISK_PUBLIC_ORIGINS"),
+    ({"public_origins": "null"}, "VBSP_RISK_PUBLIC_ORIGINS"),
+    ({"session_idle_seconds": 7200, "session_max_age_seconds": 3600}, "IDLE_SECONDS"),
+    ({"session_idle_seconds": 10}, "session_idle_seconds"),
+]
+
+
+@pytest.mark.parametrize(("values", "words"), BAD_SETTINGS)
 def test_session_settings_are_checked(values: dict, words: str) -> None:
     with pytest.raises(ValidationError, match=words):
         ServiceSettings(**values)
 
 
 def test_listen_origins_only_fill_in_for_a_loopback_listener() -> None:
-    s = ServiceSettings().with_listen_origins("127.0.0.1", 8123)
-    assert "http://127.0.0.1:8123" in s.public_origins
-    assert ServiceSettings().with_listen_origins("0.0.0.0", 8123).public_origins == ()
+    assert "http://127.0.0.1:81" in ServiceSettings().with_listen_origins("::1", 81).public_origins
+    assert ServiceSettings().with_listen_origins("0.0.0.0", 81).public_origins == ()
     mine = ServiceSettings(public_origins="https://risk.example")
     assert mine.with_listen_origins("127.0.0.1", 1).public_origins == ("https://risk.example",)
 
