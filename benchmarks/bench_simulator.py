@@ -4,7 +4,8 @@ Run on demand (not a test):  .venv/bin/python benchmarks/bench_simulator.py [--r
 
 Each simulation runs in a fresh process that reports its own peak RSS. The default district is
 the baseline measured in the same run; the big run is reported as ratios to it (time per
-household, memory), since this machine is shared and noisy: medians of ``--repeat`` runs.
+household, memory), since this machine is shared and noisy: medians of ``--repeat`` runs, wall
+and CPU (user + system, imports included: on a loaded machine CPU says more than wall).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ t0 = time.perf_counter()
 simulate(out, SimConfig(households=n))
 wall = time.perf_counter() - t0
 size = sum(p.stat().st_size for p in out.rglob('*') if p.is_file())
-print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": wall, "cpu_s": use.ru_utime + use.ru_stime, "peak_rss_mb": use.ru_maxrss / 1024,
                   "bytes": size}))
 """
 
@@ -54,10 +56,12 @@ def main() -> None:
         rows[n] = {
             "runs": reps,
             "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+            "cpu_s_median": statistics.median(r["cpu_s"] for r in runs),
             "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
             "size_mb": runs[0]["bytes"] / 1e6,
         }
         print(f"households={n:>7,}  runs={reps}  wall(median)={rows[n]['wall_s_median']:7.1f} s  "
+              f"CPU(median)={rows[n]['cpu_s_median']:7.1f} s  "
               f"peak RSS={rows[n]['peak_rss_mb_max']:7.0f} MB  on disk={rows[n]['size_mb']:7.1f} MB", flush=True)  # fmt: skip
     b, g = rows[args.base], rows[args.big]
     print(f"ratio big/base: households x{args.big / args.base:.1f}, wall x{g['wall_s_median'] / b['wall_s_median']:.1f}, "

@@ -133,6 +133,7 @@ def schedule(amount: int, term: int, grace: int, code: str) -> tuple[np.ndarray,
 # the production cycle: June (winter–spring rice harvested in May) or September (summer–autumn
 # rice harvested in August, before the floods).
 HARVEST_DUE_MONTHS = (6, 9)
+_HARVEST = np.isin(np.arange(13), HARVEST_DUE_MONTHS)  # by calendar month 1..12
 HARVEST_PURPOSES = frozenset(PURPOSE[c] for c in ("crops", "livestock", "aquaculture", "forestry"))
 # nearest first (earlier on a tie); the last installment may move back further to stay by maturity
 _SHIFTS = np.array([0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, -7, -8, -9, -10, -11])
@@ -151,7 +152,7 @@ def after_harvest(offsets: np.ndarray, disb_month: int, term: int, grace: int) -
         grace: Grace period in months.
     """
     cand = offsets[:, None] + _SHIFTS[None, :]
-    ok = np.isin((disb_month - 1 + cand) % 12 + 1, HARVEST_DUE_MONTHS) & (cand > max(grace, 0))
+    ok = _HARVEST[(disb_month - 1 + cand) % 12 + 1] & (cand > max(grace, 0))
     ok &= cand <= term
     if not ok.any(axis=1).all():
         return offsets
