@@ -31,7 +31,7 @@ CAUSES = ("capacity", "stress", "shock", "hazard", "weak_leader", "contagion", "
 
 def capture_latents(seed: int, out: Path) -> pd.DataFrame:
     """Simulate the default district of ``seed`` and keep the hidden state of every truth row."""
-    from features.simulator import SimConfig, commune, simulate
+    from features.simulator import SimConfig, commune, households, simulate
     from features.simulator.records import Recorder
 
     rows: list[pd.DataFrame] = []
@@ -53,7 +53,7 @@ def capture_latents(seed: int, out: Path) -> pd.DataFrame:
                 "commune_id": self.commune_id if hasattr(self, "commune_id") else "",
                 "capacity": s.c[hh], "stress": s.s[hh],  # type: ignore[attr-defined]
                 "shock": (s.shock_rem[hh] > 0).astype(float),  # type: ignore[attr-defined]
-                "hazard": float(s.pressure[t]),  # type: ignore[attr-defined]
+                "hazard": s.hazards.pressure[t][s.v[hh]],  # type: ignore[attr-defined]
                 "weak_leader": s.leader_weak[g].astype(float),  # type: ignore[attr-defined]
                 "contagion": np.minimum(share / count, 0.5)[g],
                 "misuse": self.household_misuse(n)[hh].astype(float),
@@ -66,7 +66,7 @@ def capture_latents(seed: int, out: Path) -> pd.DataFrame:
         original_init(self, *args, **kwargs)
         self.rec.sim = self
 
-    commune.Recorder = LatentRecorder  # type: ignore[misc]
+    households.Recorder = LatentRecorder  # type: ignore[misc]  # where the simulation makes it
     commune.CommuneSim.__init__ = init  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
         simulate(Path(tmp), SimConfig(seed=seed))

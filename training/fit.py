@@ -54,9 +54,11 @@ from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
 
-NUM_THREADS = 2
-"""Threads of every fit: the two cores the default district's training budget assumes (3
-minutes for both views). Results are bit for bit the same for a fixed thread count."""
+NUM_THREADS = 1
+"""Threads of every fit. Two were tried on the shared 2-core host (load average 10–16): the
+portfolio view's 200-round fit took 184 s against 170 s for 701 rounds on one thread, and the
+``auto`` test fits 288 s against 23 s — OpenMP threads spin while they wait for a core, so on a
+busy host a second thread costs far more than it gives."""
 ISOTONIC_MIN_POSITIVES = 1000
 PLATT_MIN_POSITIVES = 500
 MAX_ROUNDS = 2000
