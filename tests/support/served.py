@@ -14,7 +14,6 @@ import calendar
 import hashlib
 import json
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -184,8 +183,9 @@ def served(
 
 
 def filled_sqlite_copy(served: Served, folder: Path) -> str:
-    """URL of a fresh copy, in ``folder``, of the filled service database built with ``served``."""
-    path = folder / f"service-{uuid.uuid4().hex[:8]}.db"
+    """URL of a fresh copy of the filled service database built with ``served``, as
+    ``folder/service.db`` (a test may open that file itself, e.g. to hold its lock)."""
+    path = folder / "service.db"
     shutil.copy(served.folder / TEMPLATE_DB, path)
     return f"sqlite:///{path.as_posix()}"
 

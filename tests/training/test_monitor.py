@@ -75,7 +75,9 @@ def districts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tables = load_tables(out)
     clean = build_feature_table(tables, "portfolio", EXPORT)
     shifted = build_feature_table(inject_flood(tables, FLOODED), "portfolio", EXPORT)
-    result = train_view(clean, "trouble_12m", "portfolio", out / "run", n_boot=0)
+    result = train_view(
+        clean, "trouble_12m", "portfolio", out / "run", n_boot=0, monotone="catalog"
+    )  # the adaptive search is test_monotone's
     train = result.split.windows["train"]
     window = (train["start"], train["end"])
     reports = {

@@ -52,7 +52,9 @@ def trained(store: Path, small_training_data: tuple[Path, Path]) -> dict[str, st
     for name, frame in (("good", good), ("shuffled", shuffled)):
         path = store / f"{name}.parquet"
         frame.to_parquet(path, index=False)
-        res = run_training(path, view="portfolio", model_name="gate-source", n_boot=N_BOOT)
+        res = run_training(
+            path, view="portfolio", model_name="gate-source", n_boot=N_BOOT, monotone="catalog"
+        )  # the adaptive search is test_monotone's
         assert res.decision is None and not res.promoted
         out[name] = client.get_model_version("gate-source", res.model_version).source
     return out
