@@ -104,7 +104,7 @@ def _serve_stage(state_dir: Path, portfolio: Path, seed: int, port: int, serve: 
     from serving.auth import add_client
     from serving.settings import ServiceSettings
     from vbsp_risk.score_cmd import score_cmd
-    from vbsp_risk.serve_cmd import serve
+    from vbsp_risk.serve_cmd import serve as serve_api
 
     score_cmd(features=portfolio, months=6, data=None)
     keys_file = state_dir / "api_keys.json"
@@ -132,7 +132,7 @@ def _serve_stage(state_dir: Path, portfolio: Path, seed: int, port: int, serve: 
             settings.pii_key is None
         ):  # the simulator's key: national-ID lookups work on its district
             settings = settings.model_copy(update={"pii_key": SecretStr(pii_key(seed).hex())})
-        serve(settings, host="127.0.0.1", port=port, migrate=True, workers=1)
+        serve_api(settings, host="127.0.0.1", port=port, migrate=True, workers=1)
 
 
 def register(app: typer.Typer) -> None:
