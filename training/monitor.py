@@ -69,7 +69,8 @@ class MonitorConfig:
         min_rows: Fewest rows a window (district or commune) needs to be judged.
         backtest_months: Matured months the back-test alert looks at (the newest ones).
         backtest_ratio: Realized / predicted trouble from which a back-test alert is raised ...
-        backtest_z: ... when the excess is also this many standard deviations (binomial).
+        backtest_z: ... when the excess is also this many standard deviations (binomial or,
+            when larger, clustered by savings group: :func:`backtest_table`).
         backtest_min_expected: Fewest predicted positives a back-test cell needs.
         bins: Quantile bins of numeric features.
         shift_sd_alert: Mean shift (in reference standard deviations) of a group or area feature
@@ -122,18 +123,43 @@ def _z(observed: float, expected: float, var: float) -> float:
 
 
 def backtest_table(frame: pd.DataFrame, label: str, by: Sequence[str]) -> pd.DataFrame:
-    """Realized vs predicted trouble grouped by ``by`` (``frame`` has ``score`` and ``label``)."""
+    """Realized vs predicted trouble grouped by ``by`` (``frame`` has ``score`` and ``label``).
+
+    The excess's ``z`` divides by the larger of two variances: the binomial one (members
+    independent) and, when ``frame`` has ``group_id``, the cluster-robust one (the squared
+    residuals of each savings group summed). Members of a group share a leader, a village's
+    weather and each other's troubles, so a cell of a few groups varies more than the binomial
+    says; a binomial ``z`` alone would alert on that ordinary clustering.
+    """
     y = frame[label].astype("float64")
     p = frame["score"].astype("float64")
     work = frame[list(by)].assign(y=y, p=p, v=p * (1 - p))
     g = work.groupby(list(by), observed=True, sort=True)
-    out = g.agg(rows=("y", "size"), positives=("y", "sum"), expected=("p", "sum"),
-                variance=("v", "sum")).reset_index()  # fmt: skip
+    out = g.agg(
+        rows=("y", "size"), positives=("y", "sum"), expected=("p", "sum"), variance=("v", "sum")
+    ).reset_index()
+    if "group_id" in frame.columns:
+        keys = [*by, "group_id"]
+        per_group = (
+            work.assign(group_id=frame["group_id"], r=y - p)
+            .groupby(keys, observed=True)["r"]
+            .sum()
+            .pow(2)
+            .groupby(level=list(range(len(by))), observed=True)
+            .sum()
+            .rename("clustered")
+            .reset_index()
+        )
+        out = out.merge(per_group, on=list(by), how="left")
+        out["variance"] = np.maximum(out["variance"], out["clustered"].fillna(0.0))
+        out = out.drop(columns="clustered")
     out["realized_rate"] = out["positives"] / out["rows"]
     out["predicted_rate"] = out["expected"] / out["rows"]
     out["ratio"] = out["positives"] / out["expected"].where(out["expected"] > 0)
-    out["z"] = [_z(o, e, v) for o, e, v in zip(out["positives"], out["expected"], out["variance"],
-                                                strict=True)]  # fmt: skip
+    out["z"] = [
+        _z(o, e, v)
+        for o, e, v in zip(out["positives"], out["expected"], out["variance"], strict=True)
+    ]
     return out.drop(columns="variance")
 
 

@@ -44,9 +44,11 @@ def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
     top = float(max(table["mean_predicted"].max(), table["observed_hi"].max(), 0.01)) * 1.05
     ax.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="perfect")
     for name, part in table.groupby("ranker", sort=False):
+        # A clustered bootstrap interval need not contain the point estimate of a thin bin:
+        # the bar is drawn to the interval's side only (matplotlib refuses negative lengths).
         err = [
-            part["observed_rate"] - part["observed_lo"],
-            part["observed_hi"] - part["observed_rate"],
+            (part["observed_rate"] - part["observed_lo"]).clip(lower=0),
+            (part["observed_hi"] - part["observed_rate"]).clip(lower=0),
         ]
         ax.errorbar(part["mean_predicted"], part["observed_rate"], yerr=err, marker="o", ms=4,
                     capsize=2, label=str(name))  # fmt: skip

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from serving import clock
 from tests.support.canaries import NATIONAL_IDS
 from tests.support.served import Served, count_audit, headers, last_day, set_today
+from tests.support.web_session import sign_in, sign_out
 from vbsp_state.engine import make_engine
 
 SCORE = "/v1/applications/score"
@@ -41,9 +42,7 @@ def _household(engine: Engine, commune: str) -> str:
 
 
 def _login(api: TestClient, served: Served, role: str) -> None:
-    api.cookies.clear()
-    r = api.post("/ui/login", data={"api_key": served.keys[role]}, follow_redirects=False)
-    assert r.status_code == 303, r.text
+    sign_in(api, served.keys[role])  # a browser's session, its Origin and its forms' token
 
 
 def _visit(api: TestClient, served: Served) -> str:
@@ -91,7 +90,7 @@ def test_notes_with_id_like_numbers_are_refused_saying_why_and_not_echoed(
     )
     assert page.status_code == 422 and "giống số CCCD hoặc số điện thoại" in page.text
     assert CANARY not in page.text
-    api.cookies.clear()
+    sign_out(api)
     api.app.dependency_overrides.clear()  # type: ignore[attr-defined]
 
 
@@ -111,7 +110,7 @@ def test_application_page_never_echoes_an_unknown_household_field(
     r = api.post("/ui/application", data=form)
     assert r.status_code in (404, 422), r.text
     assert typed not in r.text and "Nguyễn" not in r.text
-    api.cookies.clear()
+    sign_out(api)
 
 
 def test_amounts_are_whole_dong(api: TestClient, api_db: Engine, served: Served) -> None:

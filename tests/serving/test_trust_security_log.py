@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from serving import clock
 from tests.support.served import Served, headers
+from tests.support.web_session import sign_in, sign_out
 
 
 def _event(engine: Engine, response: httpx.Response, timeout: float = 10.0) -> dict:
@@ -173,11 +174,9 @@ def test_refusals_and_admin_actions_are_logged_and_stored(
 def test_a_page_refused_to_a_role_is_on_record(
     api: TestClient, api_db: Engine, served: Served
 ) -> None:
-    api.cookies.clear()
-    login = api.post("/ui/login", data={"api_key": served.keys["officer"]}, follow_redirects=False)
-    assert login.status_code == 303
+    sign_in(api, served.keys["officer"])
     r = api.get("/ui/priorities")
-    api.cookies.clear()
+    sign_out(api)
     assert r.status_code == 403
     row = _event(api_db, r)
     assert (row["route"], row["client_id"], row["role"]) == (
