@@ -49,8 +49,10 @@ def report(name: str, result, seconds: float) -> None:
     print(line)
     gains = importance(result.scorer.booster)
     app = gains[[n for n in gains.index if n.startswith("app_")]]
-    print(f"    application-field gain share {app.sum() / gains.sum():.3f}: "
-          + ", ".join(f"{k} {v:.0f}" for k, v in app.sort_values(ascending=False).items()))  # fmt: skip
+    print(
+        f"    application-field gain share {app.sum() / gains.sum():.3f}: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in app.sort_values(ascending=False).items())
+    )
 
 
 def champion_gains(tracking_uri: str, name: str = "overdue-risk-application") -> None:
@@ -98,8 +100,17 @@ def main() -> None:
             p = pool_with_loan_terms(pool, loans, households)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            result = train_view(table, LABEL, "application", Path(tmp), seed=args.seed, truth=truth,
-                                n_boot=args.n_boot, pool=p, contract_checked=True)  # fmt: skip
+            result = train_view(
+                table,
+                LABEL,
+                "application",
+                Path(tmp),
+                seed=args.seed,
+                truth=truth,
+                n_boot=args.n_boot,
+                pool=p,
+                contract_checked=True,
+            )
         report(variant, result, time.perf_counter() - started)
 
 

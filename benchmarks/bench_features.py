@@ -102,21 +102,29 @@ def main() -> None:
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             }
             r = results[n]
-            print(f"households={n:>7,}  snapshots={r['rows']:>10,}  "
-                  f"read+validate+features+labels by commune: wall={r['wall_s']:6.1f} s  "
-                  f"peak RSS={r['peak_rss_mb']:7.0f} MB  (runs={len(runs)}, medians)", flush=True)  # fmt: skip
+            print(
+                f"households={n:>7,}  snapshots={r['rows']:>10,}  "
+                f"read+validate+features+labels by commune: wall={r['wall_s']:6.1f} s  "
+                f"peak RSS={r['peak_rss_mb']:7.0f} MB  (runs={len(runs)}, medians)",
+                flush=True,
+            )
             if i == 0:
                 s = _child(SERVING, str(data), str(Path(tmp) / "store.db"))
-                print(f"materialize: {s['rows']:,} rows in {s['materialize_s']:.1f} s;  one application vector: "
-                      f"store read {s['read_ms']:.3f} ms, read + assemble {s['assemble_ms']:.3f} ms (median), "
-                      f"assembly overhead x{s['assemble_ms'] / s['read_ms']:.1f} of the read", flush=True)  # fmt: skip
+                print(
+                    f"materialize: {s['rows']:,} rows in {s['materialize_s']:.1f} s;  one application vector: "
+                    f"store read {s['read_ms']:.3f} ms, read + assemble {s['assemble_ms']:.3f} ms (median), "
+                    f"assembly overhead x{s['assemble_ms'] / s['read_ms']:.1f} of the read",
+                    flush=True,
+                )
             shutil_rm(data)
     sizes = sorted(results)
     if len(sizes) > 1:
         a, b = results[sizes[0]], results[sizes[-1]]
-        print(f"ratio {sizes[-1]:,}/{sizes[0]:,}: households x{sizes[-1] / sizes[0]:.1f}, "
-              f"wall x{b['wall_s'] / a['wall_s']:.1f}, "
-              f"peak memory x{b['peak_rss_mb'] / a['peak_rss_mb']:.1f}")  # fmt: skip
+        print(
+            f"ratio {sizes[-1]:,}/{sizes[0]:,}: households x{sizes[-1] / sizes[0]:.1f}, "
+            f"wall x{b['wall_s'] / a['wall_s']:.1f}, "
+            f"peak memory x{b['peak_rss_mb'] / a['peak_rss_mb']:.1f}"
+        )
 
 
 def shutil_rm(path: Path) -> None:

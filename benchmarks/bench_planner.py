@@ -37,7 +37,10 @@ def _times(client: object, path: str, repeat: int, **kw: object) -> list[float]:
 
 def _summary(ms: list[float]) -> dict:
     ms = sorted(ms)
-    return {"median_ms": round(statistics.median(ms), 1), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1)}  # fmt: skip
+    return {
+        "median_ms": round(statistics.median(ms), 1),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+    }
 
 
 def main() -> None:
@@ -60,27 +63,46 @@ def main() -> None:
         keys = Path(tmp) / "keys.json"
         key = add_client(keys, "bench", "data", None)
         settings = ServiceSettings(
-            state_dir=args.state, database_url=f"sqlite:///{db.as_posix()}",
-            api_keys_file=keys, reload_interval_seconds=0,
-        )  # fmt: skip
+            state_dir=args.state,
+            database_url=f"sqlite:///{db.as_posix()}",
+            api_keys_file=keys,
+            reload_interval_seconds=0,
+        )
         report: dict = {"communes": {}}
         with TestClient(create_app(settings)) as client:
             client.cookies.set("vbsp_key", key, path="/ui")
             hdr = {"X-API-Key": key}
             communes = sorted(
-                {h["village_id"].split("-")[0] for h in client.get(
-                    "/v1/inspections/priorities?limit=2000", headers=hdr).json()["households"]}
-            )[: args.communes]  # fmt: skip
+                {
+                    h["village_id"].split("-")[0]
+                    for h in client.get(
+                        "/v1/inspections/priorities?limit=2000", headers=hdr
+                    ).json()["households"]
+                }
+            )[: args.communes]
             report["baseline_healthz"] = _summary(_times(client, "/healthz", args.repeat))
             for c in communes:
                 _times(client, f"/ui/priorities?commune_id={c}", 2)  # warm
                 page = _times(client, f"/ui/priorities?commune_id={c}", args.repeat)
-                api = _times(client, f"/v1/inspections/priorities?commune_id={c}&limit=50",
-                             args.repeat, headers=hdr)  # fmt: skip
+                api = _times(
+                    client,
+                    f"/v1/inspections/priorities?commune_id={c}&limit=50",
+                    args.repeat,
+                    headers=hdr,
+                )
                 t0 = time.perf_counter()
-                r = client.post("/v1/inspections/plans", headers=hdr, json={
-                    "commune_id": c, "month": clock.month_of(clock.today()), "capacity_per_day": 8, "days": 3,
-                    "random_share": 0.1, "replace": True})  # fmt: skip
+                r = client.post(
+                    "/v1/inspections/plans",
+                    headers=hdr,
+                    json={
+                        "commune_id": c,
+                        "month": clock.month_of(clock.today()),
+                        "capacity_per_day": 8,
+                        "days": 3,
+                        "random_share": 0.1,
+                        "replace": True,
+                    },
+                )
                 plan_ms = (time.perf_counter() - t0) * 1000
                 assert r.status_code == 201, r.text
                 report["communes"][c] = {

@@ -27,8 +27,14 @@ from features.simulator.realism import realism_report
 from features.summary import summarize
 from features.validation import load_tables
 
-HEADLINE = ("outstanding_vnd", "overdue_ratio", "interest_collection_12m", "groups_good_share",
-            "extensions_12m", "borrower_households")  # fmt: skip
+HEADLINE = (
+    "outstanding_vnd",
+    "overdue_ratio",
+    "interest_collection_12m",
+    "groups_good_share",
+    "extensions_12m",
+    "borrower_households",
+)
 
 
 def one_seed(seed: int, households: int) -> tuple[pd.Series, dict[str, object]]:
@@ -64,8 +70,10 @@ def main() -> None:
         print(f"seed {seed} done", flush=True)
     table = pd.DataFrame(values)
     table.insert(0, "range", [f"{f.low:g}–{f.high:g}" for f in facts])
-    ok = pd.DataFrame({s: [f.low <= table.at[f.name, s] <= f.high for f in facts] for s in args.seeds},
-                      index=table.index)  # fmt: skip
+    ok = pd.DataFrame(
+        {s: [f.low <= table.at[f.name, s] <= f.high for f in facts] for s in args.seeds},
+        index=table.index,
+    )
     table["all in range"] = ok.all(axis=1)
     pd.set_option("display.width", 200)
     print(table.to_string(float_format=lambda x: f"{x:.3f}"))

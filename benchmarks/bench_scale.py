@@ -156,8 +156,12 @@ def step_train(args: argparse.Namespace) -> dict[str, Any]:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
         os.environ["VBSP_RISK_STATE_DIR"] = f"{store}/state"
         tracking.configure()
-        kwargs = {"n_boot": args.n_boot, "truth_dir": args.data / "truth",
-                  "data_dir": args.data, "train_months": args.train_months}  # fmt: skip
+        kwargs = {
+            "n_boot": args.n_boot,
+            "truth_dir": args.data / "truth",
+            "data_dir": args.data,
+            "train_months": args.train_months,
+        }
         t0 = time.perf_counter()
         if args.engine == "dask":
             from training.dask_train import run_training_dask
@@ -289,8 +293,9 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
         score_parquet(model, args.features, engine, explain=None)
 
     def parts() -> None:
-        written[:] = write_score_parts(model, args.features, parts_dir, engine,
-                                       households=households, explain=False)  # fmt: skip
+        written[:] = write_score_parts(
+            model, args.features, parts_dir, engine, households=households, explain=False
+        )
 
     out["parts_s"] = _median_time(parts, args.score_repeat)
     out["wall_s"] = out["parts_s"]
@@ -305,8 +310,14 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     else:  # the same pairing on the workers, one commune per task
         from serving.batch_score import _groups
 
-        timings = list(engine.map(_paired_on_worker, _groups([args.features.resolve()]),
-                                  engine.share(model), engine.share(Places(households))))  # fmt: skip
+        timings = list(
+            engine.map(
+                _paired_on_worker,
+                _groups([args.features.resolve()]),
+                engine.share(model),
+                engine.share(Places(households)),
+            )
+        )
         for key in ("read", "raw1", "score_rows"):
             out[f"worker_paired_{key}"] = sum(t[key] for t in timings)
     engine.close()
@@ -348,10 +359,19 @@ def child(args: argparse.Namespace) -> None:
 
 
 def _common(args: argparse.Namespace) -> list[str]:
-    return ["--households", str(args.households), "--workers", str(args.workers),
-            "--seed", str(args.seed), "--n-boot", str(args.n_boot),
-            "--score-repeat", str(args.score_repeat),
-            *(["--train-months", str(args.train_months)] if args.train_months else [])]  # fmt: skip
+    return [
+        "--households",
+        str(args.households),
+        "--workers",
+        str(args.workers),
+        "--seed",
+        str(args.seed),
+        "--n-boot",
+        str(args.n_boot),
+        "--score-repeat",
+        str(args.score_repeat),
+        *(["--train-months", str(args.train_months)] if args.train_months else []),
+    ]
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -367,13 +387,21 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--households", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="workers of the Dask LocalCluster (1 thread each)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="workers of the Dask LocalCluster (1 thread each)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each engine step")
     parser.add_argument("--score-repeat", type=int, default=3, help="timed scoring passes")
     parser.add_argument("--n-boot", type=int, default=50, help="bootstrap replicates (train)")
-    parser.add_argument("--train-months", type=int, default=None,
-                        help="vbsp-risk train --train-months (default: all months)")  # fmt: skip
+    parser.add_argument(
+        "--train-months",
+        type=int,
+        default=None,
+        help="vbsp-risk train --train-months (default: all months)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, help="keep data and tables here (reused if present)")
     parser.add_argument("--steps", default="simulate,features,materialize,train,score")
@@ -402,8 +430,11 @@ def main() -> None:
     def record(name: str, runs: list[dict[str, Any]]) -> None:
         figures[name] = _median(runs)
         f = figures[name]
-        print(f"{name:<22} wall {f['wall_s']:8.1f} s   peak main {f['peak_main_mb']:7.0f} MB   "
-              f"tree {f['peak_tree_mb']:7.0f} MB", flush=True)  # fmt: skip
+        print(
+            f"{name:<22} wall {f['wall_s']:8.1f} s   peak main {f['peak_main_mb']:7.0f} MB   "
+            f"tree {f['peak_tree_mb']:7.0f} MB",
+            flush=True,
+        )
 
     if "simulate" in steps and not (data / "manifest.json").exists():
         record("simulate", [run_step(["--step", "simulate", "--data", str(data), *common])])
@@ -411,27 +442,43 @@ def main() -> None:
         e = ["--engine", engine, "--data", str(data), *common]
         if "features" in steps:
             out = work / f"portfolio-{engine}.parquet"
-            record(f"features/{engine}", [run_step(["--step", "features", *e, "--out", str(out)])
-                                          for _ in range(args.repeat)])  # fmt: skip
+            record(
+                f"features/{engine}",
+                [
+                    run_step(["--step", "features", *e, "--out", str(out)])
+                    for _ in range(args.repeat)
+                ],
+            )
         if "materialize" in steps:
             db = work / f"store-{engine}.db"
-            record(f"materialize/{engine}", [
-                run_step(["--step", "materialize", *e, "--out", str(db)])
-                for _ in range(args.repeat)
-            ])  # fmt: skip
+            record(
+                f"materialize/{engine}",
+                [
+                    run_step(["--step", "materialize", *e, "--out", str(db)])
+                    for _ in range(args.repeat)
+                ],
+            )
         if "train" in steps:
             keep = ["--out", str(work / f"model-{engine}")]
-            record(f"train/{engine}", [
-                run_step(["--step", "train", *e, "--features", str(table), *keep])
-                for _ in range(args.repeat)
-            ])  # fmt: skip
+            record(
+                f"train/{engine}",
+                [
+                    run_step(["--step", "train", *e, "--features", str(table), *keep])
+                    for _ in range(args.repeat)
+                ],
+            )
         if "score" in steps:  # the local engine's model when there is one (the same for both)
             if not model.is_dir() and (work / "model-dask").is_dir():
                 model = work / "model-dask"
-            record(f"score/{engine}", [
-                run_step(["--step", "score", *e, "--features", str(table), "--model", str(model)])
-                for _ in range(args.repeat)
-            ])  # fmt: skip
+            record(
+                f"score/{engine}",
+                [
+                    run_step(
+                        ["--step", "score", *e, "--features", str(table), "--model", str(model)]
+                    )
+                    for _ in range(args.repeat)
+                ],
+            )
 
     if "features" in steps and (work / "portfolio-dask.parquet").exists():
         figures["features_identical"] = {
@@ -457,19 +504,29 @@ def _same_table(a: Path, b: Path) -> bool:
 
 def _report(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> None:
     if args.json:
-        print(json.dumps({"households": args.households, "workers": args.workers,
-                          "figures": figures}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {"households": args.households, "workers": args.workers, "figures": figures},
+                indent=2,
+            )
+        )
         return
-    print(f"\n{args.households:,} households, Dask LocalCluster of {args.workers} worker(s) "
-          f"x 1 thread, {os.cpu_count()} cores; median of {args.repeat} run(s)")  # fmt: skip
-    print(f"{'step':<12} {'local s':>9} {'dask s':>9} {'dask/local':>10} "
-          f"{'local peak MB':>14} {'dask tree MB':>13}")  # fmt: skip
+    print(
+        f"\n{args.households:,} households, Dask LocalCluster of {args.workers} worker(s) "
+        f"x 1 thread, {os.cpu_count()} cores; median of {args.repeat} run(s)"
+    )
+    print(
+        f"{'step':<12} {'local s':>9} {'dask s':>9} {'dask/local':>10} "
+        f"{'local peak MB':>14} {'dask tree MB':>13}"
+    )
     for step in ("features", "materialize", "train", "score"):
         a, b = figures.get(f"{step}/local"), figures.get(f"{step}/dask")
         if a and b:
-            print(f"{step:<12} {a['wall_s']:9.1f} {b['wall_s']:9.1f} "
-                  f"{b['wall_s'] / a['wall_s']:10.2f} {a['peak_tree_mb']:14.0f} "
-                  f"{b['peak_tree_mb']:13.0f}")  # fmt: skip
+            print(
+                f"{step:<12} {a['wall_s']:9.1f} {b['wall_s']:9.1f} "
+                f"{b['wall_s'] / a['wall_s']:10.2f} {a['peak_tree_mb']:14.0f} "
+                f"{b['peak_tree_mb']:13.0f}"
+            )
     if "simulate" in figures:
         s = figures["simulate"]
         print(f"simulate     {s['wall_s']:9.1f} s, peak {s['peak_tree_mb']:.0f} MB")
@@ -478,40 +535,52 @@ def _report(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> Non
         for eng in ("local", "dask"):
             f = figures.get(f"{step}/{eng}")
             if f:
-                print(f"  {step}/{eng}: {1e3 * f['wall_s'] / hh:.2f} ms per household"
-                      + (f", {f['rows']:,} rows" if "rows" in f else ""))  # fmt: skip
+                print(
+                    f"  {step}/{eng}: {1e3 * f['wall_s'] / hh:.2f} ms per household"
+                    + (f", {f['rows']:,} rows" if "rows" in f else "")
+                )
     t = figures.get("train/local"), figures.get("train/dask")
     for name, f in zip(("local", "dask"), t, strict=True):
         if f:
-            print(f"  train/{name}: {f['train_rows_used']:,} of {f['train_window_rows']:,} "
-                  f"training-window rows (train months {f['train_months'] or 'all'}); "
-                  f"fit_lightgbm {f['stage_seconds']['fit_lightgbm']:.1f} s, "
-                  f"backtest {f['backtest_seconds']:.1f} s, {f['num_boost_round']} rounds, "
-                  f"ROC AUC {f['roc_auc']:.3f}, PR AUC {f['pr_auc']:.3f}, "
-                  f"capture top10 {f['capture_top10']:.3f}")  # fmt: skip
+            print(
+                f"  train/{name}: {f['train_rows_used']:,} of {f['train_window_rows']:,} "
+                f"training-window rows (train months {f['train_months'] or 'all'}); "
+                f"fit_lightgbm {f['stage_seconds']['fit_lightgbm']:.1f} s, "
+                f"backtest {f['backtest_seconds']:.1f} s, {f['num_boost_round']} rounds, "
+                f"ROC AUC {f['roc_auc']:.3f}, PR AUC {f['pr_auc']:.3f}, "
+                f"capture top10 {f['capture_top10']:.3f}"
+            )
     s = figures.get("score/local")
     if s:
         raw, n = s["raw1"], s["rows"]
-        print(f"score ({n:,} rows, {s['trees']} trees); time / raw Booster.predict (1 thread, "
-              f"{n / raw:,.0f} rows/s, same commune matrices, same run):")  # fmt: skip
-        lines = [("raw predict, 2 threads", s["raw2"]),
-                 ("matrix alone (fast_matrix)", s["matrix"]),
-                 ("in memory, probability", s["probability"]),
-                 ("in memory, score rows", s["score_rows"]),
-                 ("paired, read + probability", s["read"] + s["probability"]),
-                 ("paired, read + score rows", s["read"] + s["score_rows"]),
-                 ("local, Parquet, probability", s["probability_s"]),
-                 ("local, Parquet, score rows", s["gathered_s"]),
-                 ("local, parts written", s["parts_s"]),
-                 ("local, parts: score time", s["worker_score_s"])]  # fmt: skip
+        print(
+            f"score ({n:,} rows, {s['trees']} trees); time / raw Booster.predict (1 thread, "
+            f"{n / raw:,.0f} rows/s, same commune matrices, same run):"
+        )
+        lines = [
+            ("raw predict, 2 threads", s["raw2"]),
+            ("matrix alone (fast_matrix)", s["matrix"]),
+            ("in memory, probability", s["probability"]),
+            ("in memory, score rows", s["score_rows"]),
+            ("paired, read + probability", s["read"] + s["probability"]),
+            ("paired, read + score rows", s["read"] + s["score_rows"]),
+            ("local, Parquet, probability", s["probability_s"]),
+            ("local, Parquet, score rows", s["gathered_s"]),
+            ("local, parts written", s["parts_s"]),
+            ("local, parts: score time", s["worker_score_s"]),
+        ]
         d = figures.get("score/dask")
         if d:
-            lines += [("dask, Parquet, probability", d["probability_s"]),
-                      ("dask, Parquet, score rows", d["gathered_s"]),
-                      ("dask, parts written (wall)", d["parts_s"]),
-                      ("dask, parts: worker score time", d["worker_score_s"]),
-                      ("dask, parts: worker read+score+write",
-                       d["worker_read_s"] + d["worker_score_s"] + d["worker_write_s"])]  # fmt: skip
+            lines += [
+                ("dask, Parquet, probability", d["probability_s"]),
+                ("dask, Parquet, score rows", d["gathered_s"]),
+                ("dask, parts written (wall)", d["parts_s"]),
+                ("dask, parts: worker score time", d["worker_score_s"]),
+                (
+                    "dask, parts: worker read+score+write",
+                    d["worker_read_s"] + d["worker_score_s"] + d["worker_write_s"],
+                ),
+            ]
             r = d["worker_paired_raw1"]
             print(
                 f"  on the workers, paired per commune: raw predict {n / r:,.0f} rows/s; score "

@@ -109,28 +109,55 @@ def main() -> None:
     key = add_client(tmp / "keys.json", "bench", "data", None)
     engine = sa.create_engine(f"sqlite:///{tmp / 'service.db'}")
     with engine.connect() as conn:
-        hid, commune = conn.execute(sa.text(
-            "SELECT entity_id, commune_id FROM online_features WHERE entity_type='household' "
-            "ORDER BY entity_id LIMIT 1")).one()  # fmt: skip
-        sizes = conn.execute(sa.text(
-            "SELECT commune_id, COUNT(*) FROM online_features WHERE entity_type='household' "
-            "GROUP BY commune_id ORDER BY COUNT(*) DESC, commune_id")).all()  # fmt: skip
+        hid, commune = conn.execute(
+            sa.text(
+                "SELECT entity_id, commune_id FROM online_features WHERE entity_type='household' "
+                "ORDER BY entity_id LIMIT 1"
+            )
+        ).one()
+        sizes = conn.execute(
+            sa.text(
+                "SELECT commune_id, COUNT(*) FROM online_features WHERE entity_type='household' "
+                "GROUP BY commune_id ORDER BY COUNT(*) DESC, commune_id"
+            )
+        ).all()
     # the "whole commune (~650 households)", and the district's largest
     typical = min(sizes, key=lambda cs: (abs(cs[1] - 650), cs[0]))[0]
     communes = list(dict.fromkeys([typical, sizes[0][0]]))
-    body = json.dumps({"household_id": hid, "program": "poor_household", "purpose": "livestock",
-                       "amount": 40000000, "term_months": 36, "grace_months": 0})  # fmt: skip
+    body = json.dumps(
+        {
+            "household_id": hid,
+            "program": "poor_household",
+            "purpose": "livestock",
+            "amount": 40000000,
+            "term_months": 36,
+            "grace_months": 0,
+        }
+    )
     (tmp / "post.lua").write_text(LUA.format(body=body, key=key))
     port = free_port()
-    env = {**os.environ, "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
-           "VBSP_RISK_DATABASE_URL": f"sqlite:///{tmp / 'service.db'}",
-           "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"), "VBSP_RISK_BENCH_ENDPOINTS": "true",
-           "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0", "VBSP_RISK_MAX_IN_FLIGHT": "1000"}  # fmt: skip
+    env = {
+        **os.environ,
+        "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
+        "VBSP_RISK_DATABASE_URL": f"sqlite:///{tmp / 'service.db'}",
+        "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
+        "VBSP_RISK_BENCH_ENDPOINTS": "true",
+        "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
+        "VBSP_RISK_MAX_IN_FLIGHT": "1000",
+    }
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/vbsp-risk"), "serve", "--port", str(port),
-         "--workers", str(args.workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"),  # noqa: SIM115
-    )  # fmt: skip
+        [
+            str(ROOT / ".venv/bin/vbsp-risk"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "server.log", "w"),  # noqa: SIM115
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -142,8 +169,11 @@ def main() -> None:
             time.sleep(0.5)
         else:
             sys.exit(f"server not ready; see {tmp / 'server.log'}")
-        endpoints = {"noop": "/v1/bench/noop", "score": "/v1/applications/score",
-                     "score_no_reasons": "/v1/applications/score?explain=false"}  # fmt: skip
+        endpoints = {
+            "noop": "/v1/bench/noop",
+            "score": "/v1/applications/score",
+            "score_no_reasons": "/v1/applications/score?explain=false",
+        }
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in endpoints}
         for i in range(args.repeat):
             # each round runs the endpoints back to back, in reverse order every other round, so
@@ -152,10 +182,20 @@ def main() -> None:
             for name, path in order:
                 before = cpu_seconds(server.pid)
                 out = subprocess.run(
-                    [wrk, "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency",
-                     "-s", str(tmp / "post.lua"), base + path],
-                    capture_output=True, text=True, check=True,
-                ).stdout  # fmt: skip
+                    [
+                        wrk,
+                        "-t1",
+                        f"-c{args.concurrency}",
+                        f"-d{args.seconds}s",
+                        "--latency",
+                        "-s",
+                        str(tmp / "post.lua"),
+                        base + path,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 after = cpu_seconds(server.pid)
                 run = parse_wrk(out)
                 done = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
@@ -166,21 +206,27 @@ def main() -> None:
                 runs[name].append(run)
         med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
         total = {n: sum(r["rps"] for r in rs) for n, rs in runs.items()}
-        paired = {n: [r["rps"] / b["rps"] for r, b in zip(rs, runs["noop"], strict=True)]
-                  for n, rs in runs.items()}  # fmt: skip
+        paired = {
+            n: [r["rps"] / b["rps"] for r, b in zip(rs, runs["noop"], strict=True)]
+            for n, rs in runs.items()
+        }
         print(
             f"\nconcurrency {args.concurrency}, {args.repeat} rounds of {args.seconds}s, "
             f"{args.workers} worker(s); medians over the rounds; 'vs noop' = the endpoint's "
             "requests over the no-op's in the same rounds (per-round ratios: median, range)"
         )
-        print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}"
-              f"{'per round':>22}{'server CPU µs/req (user+sys)':>31}")  # fmt: skip
+        print(
+            f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs noop':>9}"
+            f"{'per round':>22}{'server CPU µs/req (user+sys)':>31}"
+        )
         for n, m in med.items():
             r = sorted(paired[n])
-            print(f"{n:<18}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
-                  f"{sum(x['non_2xx'] for x in runs[n]):>9.0f}{total[n] / total['noop']:>9.1%}"
-                  f"{statistics.median(r):>8.1%} ({r[0]:.0%}–{r[-1]:.0%})"
-                  f"{m['user_us'] + m['sys_us']:>14.0f} ({m['user_us']:.0f}+{m['sys_us']:.0f})")  # fmt: skip
+            print(
+                f"{n:<18}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+                f"{sum(x['non_2xx'] for x in runs[n]):>9.0f}{total[n] / total['noop']:>9.1%}"
+                f"{statistics.median(r):>8.1%} ({r[0]:.0%}–{r[-1]:.0%})"
+                f"{m['user_us'] + m['sys_us']:>14.0f} ({m['user_us']:.0f}+{m['sys_us']:.0f})"
+            )
         print("targets: score ≥ 30% of noop and p99 ≤ 25 ms; score_no_reasons ≥ 75% of noop")
         with httpx.Client(headers={"X-API-Key": key}) as client:
             for commune in communes:
@@ -192,9 +238,11 @@ def main() -> None:
                     assert client.get(url).status_code == 200
                     lat.append((time.perf_counter() - t) * 1e3)
                 lat.sort()
-                print(f"priorities, commune {commune} ({n} households): median "
-                      f"{statistics.median(lat):.1f} ms, max {lat[-1]:.1f} ms over {len(lat)} "
-                      "requests (target ≤ 100 ms for ~650 households)")  # fmt: skip
+                print(
+                    f"priorities, commune {commune} ({n} households): median "
+                    f"{statistics.median(lat):.1f} ms, max {lat[-1]:.1f} ms over {len(lat)} "
+                    "requests (target ≤ 100 ms for ~650 households)"
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)

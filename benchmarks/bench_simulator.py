@@ -38,8 +38,10 @@ def run_once(households: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         res = subprocess.run(
             [sys.executable, "-c", CHILD, str(households), str(Path(tmp) / "d")],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -60,12 +62,17 @@ def main() -> None:
             "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
             "size_mb": runs[0]["bytes"] / 1e6,
         }
-        print(f"households={n:>7,}  runs={reps}  wall(median)={rows[n]['wall_s_median']:7.1f} s  "
-              f"CPU(median)={rows[n]['cpu_s_median']:7.1f} s  "
-              f"peak RSS={rows[n]['peak_rss_mb_max']:7.0f} MB  on disk={rows[n]['size_mb']:7.1f} MB", flush=True)  # fmt: skip
+        print(
+            f"households={n:>7,}  runs={reps}  wall(median)={rows[n]['wall_s_median']:7.1f} s  "
+            f"CPU(median)={rows[n]['cpu_s_median']:7.1f} s  "
+            f"peak RSS={rows[n]['peak_rss_mb_max']:7.0f} MB  on disk={rows[n]['size_mb']:7.1f} MB",
+            flush=True,
+        )
     b, g = rows[args.base], rows[args.big]
-    print(f"ratio big/base: households x{args.big / args.base:.1f}, wall x{g['wall_s_median'] / b['wall_s_median']:.1f}, "
-          f"peak memory x{g['peak_rss_mb_max'] / b['peak_rss_mb_max']:.2f}")  # fmt: skip
+    print(
+        f"ratio big/base: households x{args.big / args.base:.1f}, wall x{g['wall_s_median'] / b['wall_s_median']:.1f}, "
+        f"peak memory x{g['peak_rss_mb_max'] / b['peak_rss_mb_max']:.2f}"
+    )
 
 
 if __name__ == "__main__":

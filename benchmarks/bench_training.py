@@ -52,8 +52,11 @@ BUDGET_SECONDS = 180.0
 def _tables(args: argparse.Namespace) -> tuple[dict[str, Path], Path | None]:
     """Feature tables and truth folder: given, or the state folder's (built when missing)."""
     if args.state is None:
-        paths = {v: p for v, p in (("portfolio", args.portfolio), ("application", args.application))
-                 if p is not None}  # fmt: skip
+        paths = {
+            v: p
+            for v, p in (("portfolio", args.portfolio), ("application", args.application))
+            if p is not None
+        }
         return paths, args.truth
     data = args.state / "data" / "district"
     paths = {v: args.state / "features" / f"{v}.parquet" for v in VIEWS}
@@ -84,8 +87,11 @@ def plain_fit(r: TrainResult, table: pd.DataFrame, pool: pd.DataFrame | None, la
     params = {**r.params["lightgbm_params"], "metric": "none"}
     t0 = time.perf_counter()
     x = model_frame(train, names, cats)
-    lgb.train(params, lgb.Dataset(x, label=train[label].astype("int64").to_numpy()),
-              num_boost_round=int(r.params["num_boost_round"]))  # fmt: skip
+    lgb.train(
+        params,
+        lgb.Dataset(x, label=train[label].astype("int64").to_numpy()),
+        num_boost_round=int(r.params["num_boost_round"]),
+    )
     return time.perf_counter() - t0
 
 
@@ -119,57 +125,106 @@ def main() -> None:
         for view, table in tables.items():
             pool = tables.get("portfolio") if view == "application" else None
             with tempfile.TemporaryDirectory() as out:
-                results[view] = train_view(table, args.label, view, Path(out), seed=args.seed,
-                                           truth=truth, n_boot=args.n_boot, pool=pool,
-                                           contract_checked=True, monotone=args.monotone)  # fmt: skip
+                results[view] = train_view(
+                    table,
+                    args.label,
+                    view,
+                    Path(out),
+                    seed=args.seed,
+                    truth=truth,
+                    n_boot=args.n_boot,
+                    pool=pool,
+                    contract_checked=True,
+                    monotone=args.monotone,
+                )
             stages = dict(results[view].params["stage_seconds"])
             stages["total"] = results[view].params["train_seconds"]
             stage_runs[view].append(stages)
-            print(f"repeat {len(totals) + 1} {view}: {stages['total']:.1f} s "
-                  f"(monotone {stages.get('monotone', 0.0):.1f} s)", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"repeat {len(totals) + 1} {view}: {stages['total']:.1f} s "
+                f"(monotone {stages.get('monotone', 0.0):.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
         totals.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
         plain = sum(
             plain_fit(
                 r, tables[v], tables.get("portfolio") if v == "application" else None, args.label
-            )  # fmt: skip
+            )
             for v, r in results.items()
         )
         plains.append(plain)
         ratios.append(totals[-1] / plain)
         last = results
-        print(f"repeat {len(totals)}: both views {totals[-1]:.1f} s (CPU {cpus[-1]:.1f} s), "
-              f"plain fits {plain:.1f} s, "
-              f"ratio {ratios[-1]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"repeat {len(totals)}: both views {totals[-1]:.1f} s (CPU {cpus[-1]:.1f} s), "
+            f"plain fits {plain:.1f} s, "
+            f"ratio {ratios[-1]:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
         for view, r in results.items():
             m = r.metrics
-            line = ", ".join(f"{n} {m[n]['roc_auc']:.3f}" for n in
-                             ("lightgbm", "logistic", "state_oracle", "oracle") if n in m)  # fmt: skip
-            print(f"  {view}: AUC {line}; monotone {r.params['monotone']}", file=sys.stderr,
-                  flush=True)  # fmt: skip
+            line = ", ".join(
+                f"{n} {m[n]['roc_auc']:.3f}"
+                for n in ("lightgbm", "logistic", "state_oracle", "oracle")
+                if n in m
+            )
+            print(
+                f"  {view}: AUC {line}; monotone {r.params['monotone']}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     figures: dict[str, dict] = {}
     for view, runs in stage_runs.items():
         med = {k: statistics.median(run.get(k, 0.0) for run in runs) for k in (*STAGES, "total")}
-        figures[view] = {"median_seconds": med,
-                         "share_of_total": {k: med[k] / med["total"] for k in STAGES}}  # fmt: skip
+        figures[view] = {
+            "median_seconds": med,
+            "share_of_total": {k: med[k] / med["total"] for k in STAGES},
+        }
     both, plain = statistics.median(totals), statistics.median(plains)
     metrics = {
-        view: {n: {k: r.metrics[n].get(k) for k in ("roc_auc", "roc_auc_lo", "roc_auc_hi")}
-               for n in r.metrics if n in ("lightgbm", "logistic", "state_oracle", "oracle",
-                                           "gap_lightgbm_vs_state_oracle", "gap_lightgbm_vs_oracle")}
+        view: {
+            n: {k: r.metrics[n].get(k) for k in ("roc_auc", "roc_auc_lo", "roc_auc_hi")}
+            for n in r.metrics
+            if n
+            in (
+                "lightgbm",
+                "logistic",
+                "state_oracle",
+                "oracle",
+                "gap_lightgbm_vs_state_oracle",
+                "gap_lightgbm_vs_oracle",
+            )
+        }
         for view, r in last.items()
-    }  # fmt: skip
+    }
     monotone = {v: r.params["monotone"] for v, r in last.items()}
     if args.json:
-        print(json.dumps({"views": figures, "both_views_seconds": totals, "plain_fit_seconds": plains,
-                          "both_views_cpu_seconds": cpus,
-                          "ratios": ratios, "both_views_median_seconds": both, "repeat": args.repeat,
-                          "n_boot": args.n_boot, "metrics": metrics, "monotone": monotone},
-                         indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "views": figures,
+                    "both_views_seconds": totals,
+                    "plain_fit_seconds": plains,
+                    "both_views_cpu_seconds": cpus,
+                    "ratios": ratios,
+                    "both_views_median_seconds": both,
+                    "repeat": args.repeat,
+                    "n_boot": args.n_boot,
+                    "metrics": metrics,
+                    "monotone": monotone,
+                },
+                indent=2,
+            )
+        )
         return
-    print(f"train_view, n_boot={args.n_boot}, --monotone {args.monotone}, median of "
-          f"{args.repeat} run(s), wall seconds")  # fmt: skip
+    print(
+        f"train_view, n_boot={args.n_boot}, --monotone {args.monotone}, median of "
+        f"{args.repeat} run(s), wall seconds"
+    )
     for view, f in figures.items():
         print(f"\n{view}: total {f['median_seconds']['total']:.1f} s")
         for k in STAGES:
@@ -177,21 +232,29 @@ def main() -> None:
             print(f"  {k:<14} {sec:7.2f} s  {100 * share:5.1f} %")
         m = monotone[view]
         print(f"  monotone: {m['groups']} groups, dropped {m['dropped'] or 'none'}")
-    print(f"\nboth views: median {both:.1f} s (runs {', '.join(f'{t:.1f}' for t in totals)}); "
-          f"plain LightGBM fits of the same matrices: median {plain:.1f} s")  # fmt: skip
+    print(
+        f"\nboth views: median {both:.1f} s (runs {', '.join(f'{t:.1f}' for t in totals)}); "
+        f"plain LightGBM fits of the same matrices: median {plain:.1f} s"
+    )
     print(
         f"CPU seconds of both views (this process; the wall time of a quiet host, training "
         f"being single-threaded): median {statistics.median(cpus):.1f}"
     )
-    print(f"ratio both views / plain fits: median {statistics.median(ratios):.2f} "
-          f"(range {min(ratios):.2f}–{max(ratios):.2f})")  # fmt: skip
+    print(
+        f"ratio both views / plain fits: median {statistics.median(ratios):.2f} "
+        f"(range {min(ratios):.2f}–{max(ratios):.2f})"
+    )
     verdict = "PASS" if both <= BUDGET_SECONDS else "FAIL"
-    print(f"acceptance: training both views on the default district <= {BUDGET_SECONDS:.0f} s "
-          f"on 2 cores: {verdict} ({both:.1f} s)")  # fmt: skip
+    print(
+        f"acceptance: training both views on the default district <= {BUDGET_SECONDS:.0f} s "
+        f"on 2 cores: {verdict} ({both:.1f} s)"
+    )
     for view, m in metrics.items():
         for name, v in m.items():
-            print(f"{view:<12} {name:<30} ROC AUC {v['roc_auc']:+.3f} "
-                  f"[{v['roc_auc_lo'] or np.nan:+.3f}, {v['roc_auc_hi'] or np.nan:+.3f}]")  # fmt: skip
+            print(
+                f"{view:<12} {name:<30} ROC AUC {v['roc_auc']:+.3f} "
+                f"[{v['roc_auc_lo'] or np.nan:+.3f}, {v['roc_auc_hi'] or np.nan:+.3f}]"
+            )
 
 
 if __name__ == "__main__":

@@ -54,12 +54,16 @@ def copy_to(source: sa.engine.Engine, target: sa.engine.Engine) -> None:
 def show(name: str, report: CrashReport, seconds: float) -> None:
     c = report.counts()
     print(f"\n{name}: {report.cycles} kill -9 cycles in {seconds:.0f} s")
-    print(f"  requests sent {c['sent']:,}: 2xx {c['2xx']:,}, 4xx {c['4xx']}, 5xx {c['5xx']}, "
-          f"no response {c['no_response']}, truncated {c['truncated']}, timeouts {c['timeout']}, "
-          f"other errors {c['error']}")  # fmt: skip
-    print(f"  rows lost {report.rows_lost}, rows differing {report.rows_differing}; "
-          f"unanswered requests found committed on retry {report.unanswered_committed}; "
-          f"replays {report.replays} (differing {report.replays_differing})")  # fmt: skip
+    print(
+        f"  requests sent {c['sent']:,}: 2xx {c['2xx']:,}, 4xx {c['4xx']}, 5xx {c['5xx']}, "
+        f"no response {c['no_response']}, truncated {c['truncated']}, timeouts {c['timeout']}, "
+        f"other errors {c['error']}"
+    )
+    print(
+        f"  rows lost {report.rows_lost}, rows differing {report.rows_differing}; "
+        f"unanswered requests found committed on retry {report.unanswered_committed}; "
+        f"replays {report.replays} (differing {report.replays_differing})"
+    )
     print(f"  cycles survived {report.cycles}; integrity check: {report.integrity}")
 
 
@@ -87,22 +91,47 @@ def main() -> None:
     url = f"sqlite:///{(tmp / 'service.db').as_posix()}"
     engine = make_engine(url)
     with engine.connect() as conn:
-        hids = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 200")).scalars().all()  # fmt: skip
+        hids = (
+            conn.execute(
+                sa.text(
+                    "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                    "ORDER BY entity_id LIMIT 200"
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     def make(k: str) -> tuple[dict, dict]:
-        return ({"household_id": hids[zlib.crc32(k.encode()) % len(hids)],
-                 "program": "poor_household", "purpose": "livestock", "amount": 40_000_000,
-                 "term_months": 36}, {"X-API-Key": key})  # fmt: skip
+        return (
+            {
+                "household_id": hids[zlib.crc32(k.encode()) % len(hids)],
+                "program": "poor_household",
+                "purpose": "livestock",
+                "amount": 40_000_000,
+                "term_months": 36,
+            },
+            {"X-API-Key": key},
+        )
 
-    env = {"VBSP_RISK_STATE_DIR": str(args.state.resolve()), "VBSP_RISK_DATABASE_URL": url,
-           "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
-           "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0"}  # fmt: skip
+    env = {
+        "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
+        "VBSP_RISK_DATABASE_URL": url,
+        "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
+        "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
+    }
     try:
         t = time.perf_counter()
-        report = run_cycles(env, engine, tmp / "server.log", make, args.cycles, args.seed,
-                            threads=args.threads, kill_after=tuple(args.kill_after))  # fmt: skip
+        report = run_cycles(
+            env,
+            engine,
+            tmp / "server.log",
+            make,
+            args.cycles,
+            args.seed,
+            threads=args.threads,
+            kill_after=tuple(args.kill_after),
+        )
         show("SQLite (WAL)", check(report, engine), time.perf_counter() - t)
         pg = pg_server_url() if args.postgres else None
         if pg:
@@ -110,9 +139,16 @@ def main() -> None:
                 copy_to(engine, pg_engine)
                 env["VBSP_RISK_DATABASE_URL"] = pg_engine.url.render_as_string(hide_password=False)
                 t = time.perf_counter()
-                report = run_cycles(env, pg_engine, tmp / "server-pg.log", make, args.postgres,
-                                    args.seed + 1, threads=args.threads,
-                                    kill_after=tuple(args.kill_after))  # fmt: skip
+                report = run_cycles(
+                    env,
+                    pg_engine,
+                    tmp / "server-pg.log",
+                    make,
+                    args.postgres,
+                    args.seed + 1,
+                    threads=args.threads,
+                    kill_after=tuple(args.kill_after),
+                )
                 show("PostgreSQL", check(report, pg_engine), time.perf_counter() - t)
         elif args.postgres:
             print("\nPostgreSQL: no server reachable; skipped")

@@ -48,28 +48,36 @@ def main() -> int:
         keys = Path(tmp) / "keys.json"
         key = add_client(keys, f"fuzz-{args.role}", args.role, None)
         settings = ServiceSettings(
-            state_dir=args.state, database_url=f"sqlite:///{db.as_posix()}",
-            api_keys_file=keys, reload_interval_seconds=0, bench_endpoints=True,
+            state_dir=args.state,
+            database_url=f"sqlite:///{db.as_posix()}",
+            api_keys_file=keys,
+            reload_interval_seconds=0,
+            bench_endpoints=True,
             tracking_uri=args.tracking_uri,
-        )  # fmt: skip
+        )
         t0 = time.perf_counter()
         with TestClient(create_app(settings)) as client:
             ready = client.get("/readyz")
             if ready.status_code != 200:  # every scoring case would be a 503
                 print(f"the service is not ready: {ready.json()['problems']}")
                 return 2
-            report = fuzz(client.app, key, args.examples, args.seed or SEED,
-                          coverage=not args.no_coverage)  # fmt: skip
+            report = fuzz(
+                client.app, key, args.examples, args.seed or SEED, coverage=not args.no_coverage
+            )
         seconds = time.perf_counter() - t0
     figures = {
-        "examples": args.examples, "role": args.role, "seconds": round(seconds, 1),
-        "cases": sum(report.cases.values()), "operations": len(report.cases),
+        "examples": args.examples,
+        "role": args.role,
+        "seconds": round(seconds, 1),
+        "cases": sum(report.cases.values()),
+        "operations": len(report.cases),
         "checks": sum(report.checks.values()),
         "checks_failed": sum(n for (_, status), n in report.checks.items() if status == "failure"),
-        "distinct_failures": len(report.failures), "generation_errors": len(report.errors),
+        "distinct_failures": len(report.failures),
+        "generation_errors": len(report.errors),
         "cases_by_operation": dict(sorted(report.cases.items())),
         "statuses": {f"{op} {code}": n for (op, code), n in sorted(report.statuses.items())},
-    }  # fmt: skip
+    }
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     for (op, check, title), detail in sorted(report.failures.items()):
         print(f"FAILURE {op} [{check}] {title}\n  {detail[:800]}")

@@ -50,10 +50,22 @@ def wrk_phase(
 ) -> dict[str, float]:
     threads = "-t1" if conns <= 8 else "-t2"
     out = subprocess.run(
-        [wrk, threads, f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-         "-s", str(lua), base + path],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            wrk,
+            threads,
+            f"-c{conns}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(lua),
+            base + path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     stats = parse_wrk(out)
     sent = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -108,15 +120,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="load-shed-"))
     url, key, body = prepare(args.state, tmp, "load")
     (tmp / "post.lua").write_text(LUA.format(body=json.dumps(body), key=key))
-    env = {"VBSP_RISK_STATE_DIR": str(args.state.resolve()), "VBSP_RISK_DATABASE_URL": url,
-           "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
-           "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
-           "VBSP_RISK_MAX_IN_FLIGHT": str(args.max_in_flight)}  # fmt: skip
+    env = {
+        "VBSP_RISK_STATE_DIR": str(args.state.resolve()),
+        "VBSP_RISK_DATABASE_URL": url,
+        "VBSP_RISK_API_KEYS_FILE": str(tmp / "keys.json"),
+        "VBSP_RISK_RELOAD_INTERVAL_SECONDS": "0",
+        "VBSP_RISK_MAX_IN_FLIGHT": str(args.max_in_flight),
+    }
     log = tmp / "server.log"
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/vbsp-risk"), "serve", "--port", str(args.port), "--no-migrate"],
-        env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     server = LiveServer(proc, args.port, log)
     try:
         server.wait_ready()
@@ -128,8 +145,15 @@ def main() -> None:
         over_wrk = wrk_phase(wrk, base, tmp / "post.lua", args.seconds, args.over)
         rows.append((f"above capacity (wrk, c={args.over})", over_wrk, shed_total(base)))
         shed_wrk = rows[-1][2] - shed0
-        over = summary(run_load(base, lambda k: (body, {"X-API-Key": key}), args.over,
-                                total=args.classified, timeout=10))  # fmt: skip
+        over = summary(
+            run_load(
+                base,
+                lambda k: (body, {"X-API-Key": key}),
+                args.over,
+                total=args.classified,
+                timeout=10,
+            )
+        )
         over["p50_ms"] = over["p99_ms"] = float("nan")  # client-bound (Python), not the server's
         rows.append((f"classified (c={args.over})", over, shed_total(base)))
         again = wrk_phase(wrk, base, tmp / "post.lua", args.seconds)
@@ -137,19 +161,27 @@ def main() -> None:
         print(
             f"\nmax_in_flight {args.max_in_flight}, {args.seconds} s per wrk phase, port {args.port}"
         )
-        print(f"{'phase':<30}{'sent':>7}{'2xx':>7}{'503':>7}{'5xx*':>6}{'4xx':>5}{'t/o':>5}"
-              f"{'p50 ms':>8}{'p99 ms':>8}{'shed':>7}")  # fmt: skip
+        print(
+            f"{'phase':<30}{'sent':>7}{'2xx':>7}{'503':>7}{'5xx*':>6}{'4xx':>5}{'t/o':>5}"
+            f"{'p50 ms':>8}{'p99 ms':>8}{'shed':>7}"
+        )
         for name, s, shed in rows:
             two = s.get("2xx", s["sent"] - s.get("non_2xx", 0))
-            print(f"{name:<30}{s['sent']:>7.0f}{two:>7.0f}{s.get('503', s.get('non_2xx', 0)):>7.0f}"
-                  f"{s.get('other_5xx', 0):>6.0f}{s.get('4xx', 0):>5.0f}{s['timeouts']:>5.0f}"
-                  f"{s['p50_ms']:>8.1f}{s['p99_ms']:>8.1f}{shed:>7.0f}")  # fmt: skip
+            print(
+                f"{name:<30}{s['sent']:>7.0f}{two:>7.0f}{s.get('503', s.get('non_2xx', 0)):>7.0f}"
+                f"{s.get('other_5xx', 0):>6.0f}{s.get('4xx', 0):>5.0f}{s['timeouts']:>5.0f}"
+                f"{s['p50_ms']:>8.1f}{s['p99_ms']:>8.1f}{shed:>7.0f}"
+            )
         print("5xx*: 5xx other than 503; shed: the server's vbsp_http_shed_total after the phase")
-        print(f"wrk above capacity: {over_wrk['non_2xx']:.0f} non-2xx, the server shed "
-              f"{shed_wrk:.0f} (503) in that phase; socket errors "
-              f"{over_wrk['socket_errors']:.0f}")  # fmt: skip
-        print(f"classified: 503 without Retry-After {over['503_without_retry_after']}, "
-              f"transport errors {over['errors']}; target at c=8: p99 ≤ 25 ms")  # fmt: skip
+        print(
+            f"wrk above capacity: {over_wrk['non_2xx']:.0f} non-2xx, the server shed "
+            f"{shed_wrk:.0f} (503) in that phase; socket errors "
+            f"{over_wrk['socket_errors']:.0f}"
+        )
+        print(
+            f"classified: 503 without Retry-After {over['503_without_retry_after']}, "
+            f"transport errors {over['errors']}; target at c=8: p99 ≤ 25 ms"
+        )
     finally:
         code = server.terminate()
         print(f"server exit code after SIGTERM: {code}")

@@ -49,16 +49,21 @@ def capture_latents(seed: int, out: Path) -> pd.DataFrame:
             ep = (s.ep_rem[hh] > 0).astype(float)  # type: ignore[attr-defined]
             share = np.bincount(g, weights=ep, minlength=g.max() + 1 if len(g) else 0)
             count = np.maximum(np.bincount(g, minlength=len(share)), 1)
-            rows.append(pd.DataFrame({
-                "commune_id": self.commune_id if hasattr(self, "commune_id") else "",
-                "capacity": s.c[hh], "stress": s.s[hh],  # type: ignore[attr-defined]
-                "shock": (s.shock_rem[hh] > 0).astype(float),  # type: ignore[attr-defined]
-                "hazard": s.hazards.pressure[t][s.v[hh]],  # type: ignore[attr-defined]
-                "weak_leader": s.leader_weak[g].astype(float),  # type: ignore[attr-defined]
-                "contagion": np.minimum(share / count, 0.5)[g],
-                "misuse": self.household_misuse(n)[hh].astype(float),
-                "burden": np.minimum(burden[hh], 3),
-            }))  # fmt: skip
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "commune_id": self.commune_id if hasattr(self, "commune_id") else "",
+                        "capacity": s.c[hh],
+                        "stress": s.s[hh],  # type: ignore[attr-defined]
+                        "shock": (s.shock_rem[hh] > 0).astype(float),  # type: ignore[attr-defined]
+                        "hazard": s.hazards.pressure[t][s.v[hh]],  # type: ignore[attr-defined]
+                        "weak_leader": s.leader_weak[g].astype(float),  # type: ignore[attr-defined]
+                        "contagion": np.minimum(share / count, 0.5)[g],
+                        "misuse": self.household_misuse(n)[hh].astype(float),
+                        "burden": np.minimum(burden[hh], 3),
+                    }
+                )
+            )
 
     original_init = commune.CommuneSim.__init__
 
@@ -97,8 +102,10 @@ def residual_correlations(
     mlflow.set_tracking_uri(tracking_uri)  # the registered pyfunc: any catalog version
     model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     p = np.asarray(model.predict(to_model_input(frame, schema_types(model))), dtype="float64")
-    frame = frame.assign(residual=frame["trouble_12m"].astype(float) - p,
-                         month=pd.to_datetime(frame["as_of"]).dt.to_period("M").dt.start_time)  # fmt: skip
+    frame = frame.assign(
+        residual=frame["trouble_12m"].astype(float) - p,
+        month=pd.to_datetime(frame["as_of"]).dt.to_period("M").dt.start_time,
+    )
     lat = latents.assign(month=pd.to_datetime(latents["month"]).dt.to_period("M").dt.start_time)
     merged = frame[["household_id", "month", "residual"]].merge(
         lat, on=["household_id", "month"], how="inner"
@@ -106,11 +113,16 @@ def residual_correlations(
     out = []
     for cause in CAUSES:
         x = merged[cause]
-        out.append({
-            "cause": cause, "rows": len(merged),
-            "pearson": float(np.corrcoef(x, merged["residual"])[0, 1]) if x.std() > 0 else np.nan,
-            "spearman": float(x.rank().corr(merged["residual"].rank())),
-        })  # fmt: skip
+        out.append(
+            {
+                "cause": cause,
+                "rows": len(merged),
+                "pearson": float(np.corrcoef(x, merged["residual"])[0, 1])
+                if x.std() > 0
+                else np.nan,
+                "spearman": float(x.rank().corr(merged["residual"].rank())),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -133,8 +145,9 @@ def main() -> None:
         print(f"{len(lat)} latent rows → {args.out}")
     else:
         lat = pd.read_parquet(args.latents)
-        table = residual_correlations(lat, args.features, args.tracking_uri, args.model,
-                                      args.start, args.end)  # fmt: skip
+        table = residual_correlations(
+            lat, args.features, args.tracking_uri, args.model, args.start, args.end
+        )
         print(table.to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
 
 

@@ -151,12 +151,16 @@ def application_features(
     rows = [
         application_row(p, u, a, t, g, w, h)
         for p, u, a, t, g, w, h in zip(
-            applications["program"].tolist(), applications["purpose"].tolist(),
-            _floats(applications["amount"]).tolist(), _floats(applications["term_months"]).tolist(),
-            _floats(applications["grace_months"]).tolist(), workers.tolist(), hist_rows,
+            applications["program"].tolist(),
+            applications["purpose"].tolist(),
+            _floats(applications["amount"]).tolist(),
+            _floats(applications["term_months"]).tolist(),
+            _floats(applications["grace_months"]).tolist(),
+            workers.tolist(),
+            hist_rows,
             strict=True,
         )
-    ]  # fmt: skip
+    ]
     out = applications[[c for c in KEY_COLUMNS if c in applications.columns]].copy()
     for name, dtype in feature_dtypes("application").items():
         values = [r[name] for r in rows]
@@ -182,7 +186,11 @@ def application_vector(
         return math.nan if v is None else float(v)
 
     return application_row(
-        application.get("program"), application.get("purpose"), num("amount"),
-        num("term_months"), num("grace_months"), math.nan if workers is None else float(workers),
+        application.get("program"),
+        application.get("purpose"),
+        num("amount"),
+        num("term_months"),
+        num("grace_months"),
+        math.nan if workers is None else float(workers),
         history,
-    )  # fmt: skip
+    )

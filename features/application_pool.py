@@ -43,8 +43,13 @@ def main_loan_terms(loans: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFram
         One row per snapshot (index 0..n-1): ``household_id`` and the main loan's fields
         (missing when the household has no active loan).
     """
-    s = pd.DataFrame({HH: snapshots[HH].to_numpy(), "as_of": snapshots["as_of"].to_numpy(),
-                      "_row": np.arange(len(snapshots))})  # fmt: skip
+    s = pd.DataFrame(
+        {
+            HH: snapshots[HH].to_numpy(),
+            "as_of": snapshots["as_of"].to_numpy(),
+            "_row": np.arange(len(snapshots)),
+        }
+    )
     cols = ["loan_id", HH, "disbursement_date", "closed_date", *APPLICATION_FIELDS]
     m = s.merge(loans[cols], on=HH, how="inner")
     closed = pd.to_datetime(m["closed_date"])
@@ -81,6 +86,9 @@ def pool_with_loan_terms(
     for name in feature_names("application"):
         out[name] = app[name].to_numpy()
         out[name] = out[name].astype(app[name].dtype)
-    logger.info("pool: %d portfolio rows given their main loan's terms (%d without one)",
-                len(out), int(terms["amount"].isna().sum()))  # fmt: skip
+    logger.info(
+        "pool: %d portfolio rows given their main loan's terms (%d without one)",
+        len(out),
+        int(terms["amount"].isna().sum()),
+    )
     return out

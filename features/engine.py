@@ -150,9 +150,13 @@ def _feature_piece_from_folder(
     except ContractViolation as err:
         return _Violation(err.report)
     piece = build.commune_feature_table(
-        build.commune_tables(tables, cid), job.view, job.export, job.start_month, job.end_month,
+        build.commune_tables(tables, cid),
+        job.view,
+        job.export,
+        job.start_month,
+        job.end_month,
         job.labels,
-    )  # fmt: skip
+    )
     return cid, piece
 
 
@@ -288,9 +292,12 @@ def store_rows(
         data_dir = Path(data)
         district = engine.share(partitions._district_tables(data_dir))
         results = engine.map(
-            _store_rows_from_folder, partitions.commune_ids(data_dir), data_dir.resolve(),
-            district, as_of,
-        )  # fmt: skip
+            _store_rows_from_folder,
+            partitions.commune_ids(data_dir),
+            data_dir.resolve(),
+            district,
+            as_of,
+        )
     pieces = [r for r in checked(results) if r is not None and len(r)]
     if not pieces:
         raise ValueError("no household or group to materialize")

@@ -83,8 +83,11 @@ def check_feature_table(df: pd.DataFrame, label: str | None = None) -> list[str]
         s = df[name]
         declared = FEATURES_BY_NAME.get(name)
         if declared is not None and str(s.dtype) != str(declared.pandas_dtype):
-            if not (declared.kind == "categorical" and isinstance(s.dtype, pd.CategoricalDtype)
-                    and list(s.dtype.categories) == list(declared.categories)):  # fmt: skip
+            if not (
+                declared.kind == "categorical"
+                and isinstance(s.dtype, pd.CategoricalDtype)
+                and list(s.dtype.categories) == list(declared.categories)
+            ):
                 problems.append(
                     f"feature {name}: dtype {s.dtype}, the catalog declares {declared.pandas_dtype}"
                 )

@@ -97,15 +97,22 @@ def materialize(
     records = []
     for rec in rows.to_dict("records"):
         is_group = rec["entity_type"] == "group"
-        records.append({
-            "entity_type": rec["entity_type"],
-            "entity_id": rec["group_id"] if is_group else rec["household_id"],
-            "group_id": rec["group_id"], "village_id": rec["village_id"], "commune_id": rec["commune_id"],
-            "workers": None if is_group or pd.isna(rec["_store_workers"]) else int(rec["_store_workers"]),
-            "as_of": as_of.date(), "feature_set_version": CATALOG_VERSION,
-            "features": json.dumps({n: _encode(rec[n]) for n in names}, allow_nan=False),
-            "materialized_at": now,
-        })  # fmt: skip
+        records.append(
+            {
+                "entity_type": rec["entity_type"],
+                "entity_id": rec["group_id"] if is_group else rec["household_id"],
+                "group_id": rec["group_id"],
+                "village_id": rec["village_id"],
+                "commune_id": rec["commune_id"],
+                "workers": None
+                if is_group or pd.isna(rec["_store_workers"])
+                else int(rec["_store_workers"]),
+                "as_of": as_of.date(),
+                "feature_set_version": CATALOG_VERSION,
+                "features": json.dumps({n: _encode(rec[n]) for n in names}, allow_nan=False),
+                "materialized_at": now,
+            }
+        )
     metadata.create_all(engine, tables=[online_features], checkfirst=True)
     with engine.begin() as conn:
         conn.execute(online_features.delete())

@@ -122,38 +122,68 @@ def read_parquet_file(path: Path, name: str) -> tuple[pd.DataFrame | None, list[
 
 #: (fault, rule, handling) rows of the "Faulty inputs" section of docs/data-contract.md.
 FAULTS = [
-    ("A Parquet file cut short, damaged, or empty (0 bytes)", "unreadable_file",
-     "The file is not read; the table's other files are still read and checked."),
+    (
+        "A Parquet file cut short, damaged, or empty (0 bytes)",
+        "unreadable_file",
+        "The file is not read; the table's other files are still read and checked.",
+    ),
     ("A CSV file that is empty (not even a header)", "unreadable_file", "As above."),
-    ("A CSV file with only its header row", "—",
-     "A valid, empty table. `features` needs `--from YYYY-MM` when `interest` is empty."),
-    ("A CSV line cut short, with an extra unquoted comma, or an unclosed quote", "csv_format",
-     "The line is named (line 1 is the header) with its text (not for `protected_attributes`), "
-     "and not read; the file's other lines are read and checked. At most 50 such lines are "
-     "listed per file."),
-    ("A CSV file not ending with a line break", "csv_format",
-     "Reported, as its last line may have been cut; the line is still read and checked."),
-    ("A CSV file separated by semicolons or tabs, or naming a column twice", "csv_format",
-     "The file is not read."),
-    ("A CSV file in Windows-1258, Latin-1 (ANSI) or UTF-16", "encoding",
-     "The file is not read; the failure names the first line, column and byte UTF-8 cannot "
-     "read, and how many lines have such bytes. Encodings are never guessed: any byte reads "
-     "as Latin-1, so a guess would silently turn Vietnamese names into wrong letters."),
+    (
+        "A CSV file with only its header row",
+        "—",
+        "A valid, empty table. `features` needs `--from YYYY-MM` when `interest` is empty.",
+    ),
+    (
+        "A CSV line cut short, with an extra unquoted comma, or an unclosed quote",
+        "csv_format",
+        "The line is named (line 1 is the header) with its text (not for `protected_attributes`), "
+        "and not read; the file's other lines are read and checked. At most 50 such lines are "
+        "listed per file.",
+    ),
+    (
+        "A CSV file not ending with a line break",
+        "csv_format",
+        "Reported, as its last line may have been cut; the line is still read and checked.",
+    ),
+    (
+        "A CSV file separated by semicolons or tabs, or naming a column twice",
+        "csv_format",
+        "The file is not read.",
+    ),
+    (
+        "A CSV file in Windows-1258, Latin-1 (ANSI) or UTF-16",
+        "encoding",
+        "The file is not read; the failure names the first line, column and byte UTF-8 cannot "
+        "read, and how many lines have such bytes. Encodings are never guessed: any byte reads "
+        "as Latin-1, so a guess would silently turn Vietnamese names into wrong letters.",
+    ),
     ("A CSV file in UTF-8 with a byte-order mark (Excel's *CSV UTF-8*)", "—", "Accepted."),
-    ("The same monthly row twice (e.g. one loan's interest session, one savings transaction)",
-     "unique_key", "Every copy is reported with its key; the message says the copies are "
-     "identical (keep one). With `--quarantine` every copy is set aside: the validator does "
-     "not choose."),
-    ("The same month twice with conflicting amounts", "unique_key",
-     "As above; the message names the columns that differ (keep the right one)."),
+    (
+        "The same monthly row twice (e.g. one loan's interest session, one savings transaction)",
+        "unique_key",
+        "Every copy is reported with its key; the message says the copies are "
+        "identical (keep one). With `--quarantine` every copy is set aside: the validator does "
+        "not choose.",
+    ),
+    (
+        "The same month twice with conflicting amounts",
+        "unique_key",
+        "As above; the message names the columns that differ (keep the right one).",
+    ),
     ("A table without a file", "missing_table", "The other tables are checked."),
-    ("A column missing from a table", "missing_column",
-     "Reported once for the table; when only one part of a table stored by commune lacks it, "
-     "that part is named and not read."),
-    ("A commune with no households, loans or events", "—",
-     "Valid. `features` writes no rows for it and says so (a note and a log line naming the "
-     "commune); every other commune's rows are exactly those of the folder without it."),
-]  # fmt: skip
+    (
+        "A column missing from a table",
+        "missing_column",
+        "Reported once for the table; when only one part of a table stored by commune lacks it, "
+        "that part is named and not read.",
+    ),
+    (
+        "A commune with no households, loans or events",
+        "—",
+        "Valid. `features` writes no rows for it and says so (a note and a log line naming the "
+        "commune); every other commune's rows are exactly those of the folder without it.",
+    ),
+]
 
 
 def faulty_inputs_section() -> list[str]:

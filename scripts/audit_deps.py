@@ -43,8 +43,21 @@ def pypi_reachable(timeout: float = 15.0) -> bool:
 def run_pip_audit(lock: Path) -> dict:
     """pip-audit's JSON report of ``lock`` (raises with its error output when it gives none)."""
     exe = Path(sys.executable).with_name("pip-audit")
-    cmd = [str(exe), "-r", str(lock), "--no-deps", "--disable-pip", "--progress-spinner", "off",
-           "--format", "json", "--desc", "off", "--timeout", "30"]  # fmt: skip
+    cmd = [
+        str(exe),
+        "-r",
+        str(lock),
+        "--no-deps",
+        "--disable-pip",
+        "--progress-spinner",
+        "off",
+        "--format",
+        "json",
+        "--desc",
+        "off",
+        "--timeout",
+        "30",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     try:
         return json.loads(done.stdout)
@@ -93,8 +106,9 @@ def audit_latest_pins(skipped: list[dict], fetch=project_record) -> tuple[list, 
             unaudited.append(dep)
             continue
         advisories = [v for v in record.get("vulnerabilities") or [] if not v.get("withdrawn")]
-        vulnerable += [(dep, {"id": v.get("id"), "fix_versions": v.get("fixed_in", [])})
-                       for v in advisories]  # fmt: skip
+        vulnerable += [
+            (dep, {"id": v.get("id"), "fix_versions": v.get("fixed_in", [])}) for v in advisories
+        ]
     return vulnerable, unaudited
 
 
@@ -104,15 +118,20 @@ def main() -> int:
     ap.add_argument("--strict", action="store_true", default=os.environ.get("AUDIT_STRICT") == "1")
     args = ap.parse_args()
     if not pypi_reachable():
-        print(f"audit FAILED: PyPI's JSON API ({PYPI_PROBE}) cannot be reached from this machine;"
-              " the pinned dependencies were not checked for known vulnerabilities.")  # fmt: skip
+        print(
+            f"audit FAILED: PyPI's JSON API ({PYPI_PROBE}) cannot be reached from this machine;"
+            " the pinned dependencies were not checked for known vulnerabilities."
+        )
         return 1
     report = run_pip_audit(args.lock)
     deps = report.get("dependencies", [])
     vulnerable = [(d, v) for d in deps for v in d.get("vulns", [])]
     pins = lock_pins(args.lock)
-    skipped = [{**d, "version": d.get("version") or pins.get(d["name"].lower())}
-               for d in deps if d.get("skip_reason")]  # fmt: skip
+    skipped = [
+        {**d, "version": d.get("version") or pins.get(d["name"].lower())}
+        for d in deps
+        if d.get("skip_reason")
+    ]
     by_record, unaudited = audit_latest_pins(skipped)
     vulnerable += by_record
     for d, v in vulnerable:
@@ -120,15 +139,19 @@ def main() -> int:
         print(f"VULNERABLE {d['name']}=={d.get('version')}: {v['id']} (fixed in: {fix})")
     audited = len(deps) - len(unaudited)
     if vulnerable:
-        print(f"audit FAILED: {len(vulnerable)} known vulnerabilities in {len(deps)} pins;"
-              f" upgrade the pins above in {args.lock}.")  # fmt: skip
+        print(
+            f"audit FAILED: {len(vulnerable)} known vulnerabilities in {len(deps)} pins;"
+            f" upgrade the pins above in {args.lock}."
+        )
         return 1
     if unaudited:
         names = ", ".join(sorted(f"{d['name']}=={d.get('version')}" for d in unaudited))
-        print(f"audit INCOMPLETE: {audited} of {len(deps)} pins audited, no known vulnerabilities"
-              f" among them; {len(unaudited)} pins are older than their project's latest release"
-              f" and PyPI here holds no record of them ({names}), so they were NOT checked"
-              " (AUDIT_STRICT=1 makes this a failure).")  # fmt: skip
+        print(
+            f"audit INCOMPLETE: {audited} of {len(deps)} pins audited, no known vulnerabilities"
+            f" among them; {len(unaudited)} pins are older than their project's latest release"
+            f" and PyPI here holds no record of them ({names}), so they were NOT checked"
+            " (AUDIT_STRICT=1 makes this a failure)."
+        )
         return 1 if args.strict else 0
     print(f"audit ok: {len(deps)} pinned packages, no known vulnerabilities (pip-audit, PyPI).")
     return 0

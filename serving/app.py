@@ -77,8 +77,16 @@ def create_app(
         redoc_url=None,
     )
     # pages.router last: it ends with the friendly 404 of every unknown /ui/ path
-    for router in (applications.router, households.router, inspections.router, plans.router,
-                   admin.router, offline_pages.router, data_page.router, pages.router):  # fmt: skip
+    for router in (
+        applications.router,
+        households.router,
+        inspections.router,
+        plans.router,
+        admin.router,
+        offline_pages.router,
+        data_page.router,
+        pages.router,
+    ):
         app.include_router(router)
     api_docs.install(app)  # /docs, /redoc and their assets (before /static)
     app.mount("/static", render.static_files(), name="static")

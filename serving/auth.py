@@ -137,14 +137,21 @@ def add_client(
         raise ValueError(f"{path}: client_id {client_id!r} already exists")
     key = generate_key()
     entries = [
-        {"client_id": c.client_id, "role": c.role,
-         "communes": None if c.communes is None else sorted(c.communes), "key_sha256": h}
+        {
+            "client_id": c.client_id,
+            "role": c.role,
+            "communes": None if c.communes is None else sorted(c.communes),
+            "key_sha256": h,
+        }
         for c, h in existing
-    ]  # fmt: skip
+    ]
     communes = [communes] if isinstance(communes, str) else communes
-    new = {"client_id": client_id, "role": role,
-           "communes": None if communes is None else sorted(set(communes)),
-           "key_sha256": hash_key(key)}  # fmt: skip
+    new = {
+        "client_id": client_id,
+        "role": role,
+        "communes": None if communes is None else sorted(set(communes)),
+        "key_sha256": hash_key(key),
+    }
     _check_entry(path, len(entries), new)
     doc = {"clients": [*entries, new]}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,9 +192,13 @@ def sync_clients(engine: Engine, clients_with_hashes: Iterable[tuple[ApiClient, 
         conn.execute(sessions.where(web_sessions.c.revoked_at.is_(None)), {"revoked_at": now})
         for cid, (client, digest) in wanted.items():
             v = {
-                "key_hash": digest, "role": client.role, "active": True,
-                "communes": None if client.communes is None else json.dumps(sorted(client.communes)),
-            }  # fmt: skip
+                "key_hash": digest,
+                "role": client.role,
+                "active": True,
+                "communes": None
+                if client.communes is None
+                else json.dumps(sorted(client.communes)),
+            }
             row = rows.get(cid)
             if row is None:
                 conn.execute(t.insert(), {**v, **stamp, "client_id": cid})

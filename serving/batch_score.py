@@ -198,9 +198,13 @@ def score_parquet(
     files = table_files(path)
     places = Places(households) if households is not None else None
     results = engine.map(
-        _score_group, _groups(files), engine.share(model), explain, _since(files, months),
+        _score_group,
+        _groups(files),
+        engine.share(model),
+        explain,
+        _since(files, months),
         engine.share(places) if places is not None else None,
-    )  # fmt: skip
+    )
     pieces = [p for p in checked(results) if p is not None]
     if not pieces:
         return _piece(pd.DataFrame(columns=list(ROW_KEYS)), model, explain)
@@ -288,10 +292,16 @@ def write_score_parts(
     out_dir.mkdir(parents=True, exist_ok=True)
     places = Places(households) if households is not None else None
     results = engine.map(
-        _write_part, _commune_tasks(files), engine.share(model), explain, _since(files, months),
-        engine.share(places) if places is not None else None, out_dir,
-    )  # fmt: skip
+        _write_part,
+        _commune_tasks(files),
+        engine.share(model),
+        explain,
+        _since(files, months),
+        engine.share(places) if places is not None else None,
+        out_dir,
+    )
     written = [p for p in checked(results) if p is not None]
-    logger.info("wrote %d score files (%d rows) to %s", len(written),
-                sum(p.rows for p in written), out_dir)  # fmt: skip
+    logger.info(
+        "wrote %d score files (%d rows) to %s", len(written), sum(p.rows for p in written), out_dir
+    )
     return written

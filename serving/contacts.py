@@ -86,17 +86,22 @@ def validate(table: pd.DataFrame, households: pd.DataFrame | None) -> list[str]:
             where = (
                 f"row {int(row) + 2}" if isinstance(row, (int, float)) and row == row else "table"
             )
-            problems.append(f"household_contacts {where}, column {case.get('column')}: "
-                            f"{case.get('check')}")  # fmt: skip
+            problems.append(
+                f"household_contacts {where}, column {case.get('column')}: {case.get('check')}"
+            )
     if households is not None and {"household_id", "commune_id"} <= set(table.columns):
         known = dict(zip(households["household_id"], households["commune_id"], strict=True))
         for i, (h, c) in enumerate(zip(table["household_id"], table["commune_id"], strict=True)):
             if h not in known:
-                problems.append(f"household_contacts row {i + 2}, column household_id: "
-                                "not a household of the export (foreign key to households)")  # fmt: skip
+                problems.append(
+                    f"household_contacts row {i + 2}, column household_id: "
+                    "not a household of the export (foreign key to households)"
+                )
             elif known[h] != c:
-                problems.append(f"household_contacts row {i + 2}, column commune_id: "
-                                "differs from the household's commune in households")  # fmt: skip
+                problems.append(
+                    f"household_contacts row {i + 2}, column commune_id: "
+                    "differs from the household's commune in households"
+                )
     return problems
 
 
@@ -104,11 +109,18 @@ def load(engine: Engine, aes: AESGCM, table: pd.DataFrame) -> int:
     """Replace the stored contacts by ``table`` (validated), sealed; return the rows stored."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
-        {"household_id": r["household_id"], "commune_id": r["commune_id"], "loaded_at": now,
-         "sealed": seal(aes, r["household_id"],
-                        {"head_name": r["head_name"], "hamlet": r.get("hamlet") or None})}
+        {
+            "household_id": r["household_id"],
+            "commune_id": r["commune_id"],
+            "loaded_at": now,
+            "sealed": seal(
+                aes,
+                r["household_id"],
+                {"head_name": r["head_name"], "hamlet": r.get("hamlet") or None},
+            ),
+        }
         for r in table.to_dict("records")
-    ]  # fmt: skip
+    ]
     with engine.begin() as conn:
         conn.execute(household_contacts.delete())
         if rows:

@@ -43,10 +43,12 @@ def _route(request: Request) -> str:
 
 def _problem(status: int, field: str, message: str, kind: str) -> JSONResponse:
     return JSONResponse(
-        {"detail": f"invalid request: {field}: {message}",
-         "errors": [{"field": field, "message": message, "type": kind}]},
+        {
+            "detail": f"invalid request: {field}: {message}",
+            "errors": [{"field": field, "message": message, "type": kind}],
+        },
         status,
-    )  # fmt: skip
+    )
 
 
 def _not_json(request: Request, exc: RequestValidationError) -> bool:
@@ -125,8 +127,9 @@ async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:
 
 async def _db_busy(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable on %s: %s", _route(request), type(exc).__name__)
-    return JSONResponse({"detail": "database busy or unreachable; retry shortly"}, 503,
-                        headers={"Retry-After": "2"})  # fmt: skip
+    return JSONResponse(
+        {"detail": "database busy or unreachable; retry shortly"}, 503, headers={"Retry-After": "2"}
+    )
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -33,8 +33,12 @@ PREDICT_CONTRIB = 3
 DTYPE_FLOAT64 = 1
 _LIB_KEEP_GIL = ctypes.PyDLL(_LIB._name, handle=_LIB._handle)
 _predict_one = _LIB_KEEP_GIL.LGBM_BoosterPredictForMatSingleRowFast
-_predict_one.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                         ctypes.POINTER(ctypes.c_double)]  # fmt: skip
+_predict_one.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_double),
+]
 _predict_one.restype = ctypes.c_int
 
 
@@ -66,17 +70,23 @@ class SingleRowPredictor:
         self._out_len = ctypes.c_int64()
         # ctypes arguments built once: converting them on every call cost more than the trees
         self._out_len_ref = ctypes.byref(self._out_len)
-        self._out_ptr = {k: v.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-                         for k, v in self._out.items()}  # fmt: skip
+        self._out_ptr = {
+            k: v.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for k, v in self._out.items()
+        }
         for kind in (PREDICT_NORMAL, PREDICT_CONTRIB):
             handle = ctypes.c_void_p()
             _safe_call(
                 _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-                    booster._handle, ctypes.c_int(kind), ctypes.c_int(0), ctypes.c_int(-1),
-                    ctypes.c_int(DTYPE_FLOAT64), ctypes.c_int32(self._n),
-                    _c_str("num_threads=1"), ctypes.byref(handle),
+                    booster._handle,
+                    ctypes.c_int(kind),
+                    ctypes.c_int(0),
+                    ctypes.c_int(-1),
+                    ctypes.c_int(DTYPE_FLOAT64),
+                    ctypes.c_int32(self._n),
+                    _c_str("num_threads=1"),
+                    ctypes.byref(handle),
                 )
-            )  # fmt: skip
+            )
             self._handles[kind] = handle
         weakref.finalize(self, _free, list(self._handles.values()))
 
@@ -85,8 +95,9 @@ class SingleRowPredictor:
         if row.shape != (self._n,):
             raise ValueError(f"expected one row of {self._n} features, got shape {row.shape}")
         self._in[:] = row  # as float64, contiguous; cheaper than asking a row for its address
-        code = _predict_one(self._handles[kind], self._in_address, self._out_len_ref,
-                            self._out_ptr[kind])  # fmt: skip
+        code = _predict_one(
+            self._handles[kind], self._in_address, self._out_len_ref, self._out_ptr[kind]
+        )
         if code != 0:
             _safe_call(code)  # raises LightGBM's error
         return self._out[kind]

@@ -60,9 +60,10 @@ class FeatureMatrix:
         An unknown category is treated as missing, as LightGBM does for unseen categories.
         """
         return _finite(
-            np.array([self._encode(vec, self._all_columns) for vec in vectors], dtype="float64")
-            .reshape(len(vectors), len(self.names))
-        )  # fmt: skip
+            np.array(
+                [self._encode(vec, self._all_columns) for vec in vectors], dtype="float64"
+            ).reshape(len(vectors), len(self.names))
+        )
 
     def application_matrix(
         self,

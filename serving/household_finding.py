@@ -50,13 +50,18 @@ def read_finding(folder: Path) -> Finding:
     members: dict[str, int] = {}
     if "member_no" in households.columns:
         known = households.dropna(subset=["member_no"])
-        members = {str(h): int(n) for h, n in zip(known["household_id"], known["member_no"], strict=True)}  # fmt: skip
+        members = {
+            str(h): int(n) for h, n in zip(known["household_id"], known["member_no"], strict=True)
+        }
     village = dict(zip(households["household_id"], households["village_id"], strict=True))
     current = leaders.assign(start=pd.to_datetime(leaders["start_date"], errors="coerce"))
     current = current[current["end_date"].isna()] if "end_date" in current else current
     current = current.sort_values("start").groupby("group_id").tail(1)
-    leader_village = {str(g): str(village[h]) for g, h in zip(current["group_id"], current["leader_id"], strict=True)
-                      if h in village}  # fmt: skip
+    leader_village = {
+        str(g): str(village[h])
+        for g, h in zip(current["group_id"], current["leader_id"], strict=True)
+        if h in village
+    }
     return Finding(members, leader_village)
 
 

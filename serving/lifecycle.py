@@ -33,9 +33,11 @@ logger = logging.getLogger(__name__)
 # minutes) and waits 120 s per request: the service would not start, or a reload would hang, for
 # that long. Bounded here unless MLflow's own variables are set: the limits become MLflow's
 # defaults (read at each request, after the environment), so the environment is never written.
-TRACKING_REQUEST_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
-                           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
-                           "MLFLOW_HTTP_REQUEST_TIMEOUT": 10}  # fmt: skip
+TRACKING_REQUEST_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 10,
+}
 
 
 def bound_tracking_requests() -> None:
@@ -101,18 +103,23 @@ def freeze_heap(svc: Services) -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-    logger.info("heap frozen: %d objects (%.0f ms)", gc.get_freeze_count(),
-                1e3 * (time.perf_counter() - t0))  # fmt: skip
+    logger.info(
+        "heap frozen: %d objects (%.0f ms)", gc.get_freeze_count(), 1e3 * (time.perf_counter() - t0)
+    )
 
 
 def record_event(svc: Services, kind: str, detail: dict) -> None:
     """Append a service event (model reloads, alerts) to the database; never raises."""
     try:
         with svc.engine.begin() as conn:
-            conn.execute(service_events.insert(), {
-                "created_at": datetime.now(UTC).replace(tzinfo=None), "kind": kind,
-                "detail": json.dumps(detail, default=str),
-            })  # fmt: skip
+            conn.execute(
+                service_events.insert(),
+                {
+                    "created_at": datetime.now(UTC).replace(tzinfo=None),
+                    "kind": kind,
+                    "detail": json.dumps(detail, default=str),
+                },
+            )
     except Exception as err:  # the event log must not take the service down
         logger.warning("service event %s not recorded: %s", kind, err)
 

@@ -148,8 +148,11 @@ def probe_parse(path: Path, timeout: float = 60.0) -> None:
     try:
         proc = subprocess.run(
             [sys.executable, "-I", "-c", _PROBE, str(lib), str(path)],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as err:
         raise BoosterFileError(
             f"{path.name}: LightGBM did not parse it in {timeout:.0f} s"

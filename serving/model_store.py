@@ -169,8 +169,9 @@ def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
             )
             model_dir = Path(local)
             if not check_digests(mv.tags or {}, model_dir / "artifacts"):
-                logger.warning("%s v%s has no registered file checksums: files not verified",
-                               name, mv.version)  # fmt: skip
+                logger.warning(
+                    "%s v%s has no registered file checksums: files not verified", name, mv.version
+                )
             if (model_dir / "artifacts" / "booster.txt").is_file():
                 check_booster(model_dir / "artifacts" / "booster.txt")
             scorer = Scorer.load(model_dir / "artifacts")

@@ -59,10 +59,14 @@ def record_outcome(
     if use_of_funds not in USE_OF_FUNDS:
         raise ValueError(f"use_of_funds must be one of {USE_OF_FUNDS}")
     row = {
-        "visit_id": visit_id, "recorded_at": _now(), "recorded_by": recorded_by,
-        "use_of_funds": use_of_funds, "borrower_present": bool(borrower_present),
-        "migrated": bool(migrated), "notes": notes or None,
-    }  # fmt: skip
+        "visit_id": visit_id,
+        "recorded_at": _now(),
+        "recorded_by": recorded_by,
+        "use_of_funds": use_of_funds,
+        "borrower_present": bool(borrower_present),
+        "migrated": bool(migrated),
+        "notes": notes or None,
+    }
     asked = {k: row[k] for k in ("use_of_funds", "borrower_present", "migrated", "notes")}
     text = outcome_keys.asked_text(visit_id, asked)
     try:
@@ -92,7 +96,8 @@ def record_outcome(
 def _upsert_outcome(conn: sa.Connection, visit_id: str, row: dict) -> None:
     o = visit_outcomes
     done = conn.execute(
-        o.update().where(o.c.visit_id == visit_id), {k: v for k, v in row.items() if k != "visit_id"}
-    ).rowcount  # fmt: skip
+        o.update().where(o.c.visit_id == visit_id),
+        {k: v for k, v in row.items() if k != "visit_id"},
+    ).rowcount
     if not done:
         conn.execute(o.insert(), row)

@@ -31,9 +31,15 @@ ID_LIKE_MARK = "looks like an ID or phone number"
 def _plan_examples(schema: dict[str, Any]) -> None:
     current, _ = clock.plannable_months(clock.today())
     schema["examples"] = [
-        {"commune_id": "C01", "month": current, "capacity_per_day": 8, "days": 3,
-         "sort": "risk", "random_share": 0.1}
-    ]  # fmt: skip
+        {
+            "commune_id": "C01",
+            "month": current,
+            "capacity_per_day": 8,
+            "days": 3,
+            "sort": "risk",
+            "random_share": 0.1,
+        }
+    ]
 
 
 def _plannable(schema: dict[str, Any]) -> None:
@@ -87,11 +93,17 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"use_of_funds": "correct", "borrower_present": True, "migrated": False,
-                          "notes": "Đàn bò khỏe; vốn dùng đúng mục đích"}],
+            "examples": [
+                {
+                    "use_of_funds": "correct",
+                    "borrower_present": True,
+                    "migrated": False,
+                    "notes": "Đàn bò khỏe; vốn dùng đúng mục đích",
+                }
+            ],
             "allOf": [_CONFIRM_RULE],
         },
-    )  # fmt: skip
+    )
 
     use_of_funds: Literal["correct", "partial", "misuse", "unknown"]
     borrower_present: JsonBool

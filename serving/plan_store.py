@@ -20,8 +20,16 @@ from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, v
 
 logger = logging.getLogger(__name__)
 
-CANDIDATE_COLUMNS = ("household_id", "group_id", "village_id", "probability", "band",
-                     "outstanding", "exposure", "reasons")  # fmt: skip
+CANDIDATE_COLUMNS = (
+    "household_id",
+    "group_id",
+    "village_id",
+    "probability",
+    "band",
+    "outstanding",
+    "exposure",
+    "reasons",
+)
 
 
 def _now() -> datetime:
@@ -120,11 +128,16 @@ def save_plan(
     plan_id = str(uuid.uuid4())
     params = {**asdict(request), **dict(extra_params or {})}
     plan = {
-        "plan_id": plan_id, "commune_id": commune_id, "month": request.month,
-        "created_at": _now(), "created_by": created_by, "model_name": model_name,
-        "model_version": model_version, "params": json.dumps(params, default=str),
+        "plan_id": plan_id,
+        "commune_id": commune_id,
+        "month": request.month,
+        "created_at": _now(),
+        "created_by": created_by,
+        "model_name": model_name,
+        "model_version": model_version,
+        "params": json.dumps(params, default=str),
         "status": "draft",
-    }  # fmt: skip
+    }
     rows = [
         {
             "visit_id": str(uuid.uuid4()),
@@ -138,7 +151,7 @@ def save_plan(
             "probability": None if pd.isna(r["probability"]) else float(r["probability"]),
             "model_version": model_version,
             "reason": json.dumps(r["reason"], ensure_ascii=False),
-        }  # fmt: skip
+        }
         for r in visits.to_dict("records")
     ]
     try:
@@ -167,11 +180,12 @@ def list_plans(
     visits = sa.func.count(v.c.visit_id)
     q = (
         sa.select(p, visits.label("visits"), sa.func.count(o.c.visit_id).label("outcomes"))
-        .select_from(p.outerjoin(v, v.c.plan_id == p.c.plan_id).outerjoin(
-            o, o.c.visit_id == v.c.visit_id))
+        .select_from(
+            p.outerjoin(v, v.c.plan_id == p.c.plan_id).outerjoin(o, o.c.visit_id == v.c.visit_id)
+        )
         .group_by(*p.c)
         .order_by(p.c.month.desc(), p.c.commune_id, p.c.created_at.desc())
-    )  # fmt: skip
+    )
     if communes is not None:
         q = q.where(p.c.commune_id.in_(sorted(communes)))
     if commune_id is not None:
@@ -190,12 +204,16 @@ def get_plan(engine: Engine, plan_id: str) -> dict | None:
         plan = conn.execute(sa.select(p).where(p.c.plan_id == plan_id)).mappings().first()
         if plan is None:
             return None
-        visits = conn.execute(
-            sa.select(v, *[c.label(f"outcome_{c.name}") for c in o.c if c.name != "visit_id"])
-            .select_from(v.outerjoin(o, o.c.visit_id == v.c.visit_id))
-            .where(v.c.plan_id == plan_id)
-            .order_by(v.c.visit_date, v.c.village_id, v.c.group_id, v.c.visit_id)
-        ).mappings().all()  # fmt: skip
+        visits = (
+            conn.execute(
+                sa.select(v, *[c.label(f"outcome_{c.name}") for c in o.c if c.name != "visit_id"])
+                .select_from(v.outerjoin(o, o.c.visit_id == v.c.visit_id))
+                .where(v.c.plan_id == plan_id)
+                .order_by(v.c.visit_date, v.c.village_id, v.c.group_id, v.c.visit_id)
+            )
+            .mappings()
+            .all()
+        )
     out = []
     for r in visits:
         visit = {c.name: r[c.name] for c in v.c if c.name != "plan_id"}
@@ -260,7 +278,10 @@ def read_places(data_dir: Path) -> Places:
         return Places()
     communes, villages = tables["communes"], tables["villages"]
     return Places(
-        {str(c): int(d) for c, d in zip(communes["commune_id"], communes["transaction_day"], strict=True)},
+        {
+            str(c): int(d)
+            for c, d in zip(communes["commune_id"], communes["transaction_day"], strict=True)
+        },
         {str(c): str(n) for c, n in zip(communes["commune_id"], communes["name"], strict=True)},
         {str(v): str(n) for v, n in zip(villages["village_id"], villages["name"], strict=True)},
-    )  # fmt: skip
+    )

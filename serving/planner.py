@@ -232,10 +232,13 @@ def build_plan(candidates: pd.DataFrame, request: PlanRequest) -> pd.DataFrame:
             reasons.append({"kind": "random", "drawn": n_random, "pool": pool})
         else:
             reasons.append(
-                {"kind": r["selection"], "rank": int(r["rank"]),
-                 "texts_en": _texts(r.get("reasons"), "en"),
-                 "texts_vi": _texts(r.get("reasons"), "vi")}
-            )  # fmt: skip
+                {
+                    "kind": r["selection"],
+                    "rank": int(r["rank"]),
+                    "texts_en": _texts(r.get("reasons"), "en"),
+                    "texts_vi": _texts(r.get("reasons"), "vi"),
+                }
+            )
     chosen["reason"] = reasons
     return chosen.sort_values(["visit_date", "village_id", "group_id", "rank"]).reset_index(
         drop=True
@@ -253,8 +256,10 @@ def reason_text(reason: Mapping[str, object] | None, lang: str) -> str:
                 f"Chọn ngẫu nhiên ({drawn} trong {pool} hộ còn lại) để đánh giá mô hình khách quan"
             )
         return f"Drawn at random ({drawn} of the {pool} other households) to keep evaluation honest"
-    by = {"en": {"risk": "risk", "exposure": "expected exposure"},
-          "vi": {"risk": "rủi ro", "exposure": "dư nợ có thể mất"}}[lang]  # fmt: skip
+    by = {
+        "en": {"risk": "risk", "exposure": "expected exposure"},
+        "vi": {"risk": "rủi ro", "exposure": "dư nợ có thể mất"},
+    }[lang]
     head = (
         f"Hạng {reason.get('rank')} theo {by.get(str(reason.get('kind')), '')}"
         if lang == "vi"

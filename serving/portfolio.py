@@ -114,10 +114,12 @@ def write_scores(engine: Engine, scores: pd.DataFrame) -> int:
         return 0
     now = datetime.now(UTC).replace(tzinfo=None)
     records = [
-        {**{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()},
-         "scored_at": now}
+        {
+            **{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()},
+            "scored_at": now,
+        }
         for rec in scores.to_dict("records")
-    ]  # fmt: skip
+    ]
     t = portfolio_scores
     with engine.begin() as conn:
         for (name, version), part in scores.groupby(["model_name", "model_version"]):

@@ -43,8 +43,16 @@ def household_scores(engine: Engine, model_name: str, household_id: str) -> pd.D
     return rows.drop_duplicates("as_of", keep="last").reset_index(drop=True)
 
 
-NOW_COLUMNS = ("household_id", "group_id", "village_id", "probability", "band", "outstanding",
-               "exposure", "reasons")  # fmt: skip
+NOW_COLUMNS = (
+    "household_id",
+    "group_id",
+    "village_id",
+    "probability",
+    "band",
+    "outstanding",
+    "exposure",
+    "reasons",
+)
 
 
 def _scores(
@@ -82,14 +90,19 @@ def _group_summaries(now: pd.DataFrame) -> pd.DataFrame:
     members = np.bincount(codes, minlength=n)
     n_change = np.bincount(codes, known, n)
     change_sum = np.bincount(codes, np.where(known, change, 0.0), n)
-    return pd.DataFrame({
-        "group_id": uniques.get_level_values(0), "village_id": uniques.get_level_values(1),
-        "members": members,
-        "mean_probability": np.bincount(codes, now["probability"].to_numpy("float64"), n) / members,
-        "mean_change_3m": np.divide(change_sum, n_change, out=np.full(n, np.nan),
-                                    where=n_change > 0),
-        "rising_members": np.bincount(codes, now["rising"].to_numpy(bool), n).astype("int64"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "group_id": uniques.get_level_values(0),
+            "village_id": uniques.get_level_values(1),
+            "members": members,
+            "mean_probability": np.bincount(codes, now["probability"].to_numpy("float64"), n)
+            / members,
+            "mean_change_3m": np.divide(
+                change_sum, n_change, out=np.full(n, np.nan), where=n_change > 0
+            ),
+            "rising_members": np.bincount(codes, now["rising"].to_numpy(bool), n).astype("int64"),
+        }
+    )
 
 
 def priorities(

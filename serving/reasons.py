@@ -58,11 +58,13 @@ def top_reasons(
             break
         name = names[j]
         value = _plain(vector.get(name))
-        out.append({
-            "feature": name,
-            "value": value,
-            "contribution": round(float(contrib[j]), 6),
-            "text_en": reason_text(name, value, "en"),
-            "text_vi": reason_text(name, value, "vi"),
-        })  # fmt: skip
+        out.append(
+            {
+                "feature": name,
+                "value": value,
+                "contribution": round(float(contrib[j]), 6),
+                "text_en": reason_text(name, value, "en"),
+                "text_vi": reason_text(name, value, "vi"),
+            }
+        )
     return out

@@ -133,8 +133,9 @@ def score_applications(
     for i, (stored, part) in enumerate(zip(stored_rows, parts, strict=True)):
         p = float(probs[i])
         reasons = (
-            [] if contrib is None
+            []
+            if contrib is None
             else top_reasons(model.names, contrib[i], complete_vector(stored, part))
-        )  # fmt: skip
+        )
         out.append(Scored(stored, p, band(p), reasons))
     return out

@@ -26,10 +26,18 @@ from tests.support.served import served  # noqa: F401  (session fixture shared b
 SYSTEM_FOLDERS = ("browser", "notebooks")
 """Test folders whose every test is in the system tier."""
 
-INTEGRATION_FIXTURES = frozenset({
-    "small_district", "small_tables", "small_export", "small_features", "small_training_data",
-    "served", "engine", "api_db",
-})  # fmt: skip
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "small_district",
+        "small_tables",
+        "small_export",
+        "small_features",
+        "small_training_data",
+        "served",
+        "engine",
+        "api_db",
+    }
+)
 """Fixtures that make a test an integration test (a district, trained models or a database)."""
 
 

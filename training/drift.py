@@ -128,8 +128,15 @@ def mean_shift(reference: np.ndarray, current: np.ndarray) -> float:
     return diff / sd
 
 
-def _one(col: str, level: str, ref: pd.DataFrame, cur: pd.DataFrame, pre: pd.DataFrame | None,
-         level_cols: dict[str, list[str]], bins: int) -> dict[str, Any]:  # fmt: skip
+def _one(
+    col: str,
+    level: str,
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    pre: pd.DataFrame | None,
+    level_cols: dict[str, list[str]],
+    bins: int,
+) -> dict[str, Any]:
     if level != "household":
         cols = level_cols[level]
         ref, cur = _units(ref, cols), _units(cur, cols)
@@ -187,12 +194,14 @@ def drift_table(
     else:
         groups = []
         for key in sorted(set(current[by].dropna().astype(str))):
-            groups.append((
-                key,
-                reference[reference[by].astype(str) == key],
-                current[current[by].astype(str) == key],
-                None if preceding is None else preceding[preceding[by].astype(str) == key],
-            ))  # fmt: skip
+            groups.append(
+                (
+                    key,
+                    reference[reference[by].astype(str) == key],
+                    current[current[by].astype(str) == key],
+                    None if preceding is None else preceding[preceding[by].astype(str) == key],
+                )
+            )
     rows = []
     for scope, ref, cur, pre in groups:
         for col in columns:

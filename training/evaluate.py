@@ -326,8 +326,9 @@ def evaluate_rankings(
         (:data:`CAPACITY_NOT_COMPUTED`).
     """
     if "commune_id" not in frame.columns:
-        return _without_capacity(_evaluate(frame, scores, probabilities, label, capacity, n_boot,
-                                           seed, gaps))  # fmt: skip
+        return _without_capacity(
+            _evaluate(frame, scores, probabilities, label, capacity, n_boot, seed, gaps)
+        )
     return _evaluate(frame, scores, probabilities, label, capacity, n_boot, seed, gaps)
 
 
@@ -417,14 +418,16 @@ def reliability_table(
         z = 1.96
         centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        rows.append({
-            "ranker": ranker,
-            "bin": i + 1,
-            "rows": n,
-            "positives": int(k),
-            "mean_predicted": float(p[idx].mean()),
-            "observed_rate": phat,
-            "observed_lo": max(0.0, centre - half),
-            "observed_hi": min(1.0, centre + half),
-        })  # fmt: skip
+        rows.append(
+            {
+                "ranker": ranker,
+                "bin": i + 1,
+                "rows": n,
+                "positives": int(k),
+                "mean_predicted": float(p[idx].mean()),
+                "observed_rate": phat,
+                "observed_lo": max(0.0, centre - half),
+                "observed_hi": min(1.0, centre + half),
+            }
+        )
     return pd.DataFrame(rows)

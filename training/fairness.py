@@ -45,8 +45,15 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "organisation": ("group_organisation",),
 }
 """Dimension → candidate columns (first present wins)."""
-METRICS = ("selection_rate", "precision", "capture", "observed_rate", "mean_predicted",
-           "calibration_ratio", "selection_ratio")  # fmt: skip
+METRICS = (
+    "selection_rate",
+    "precision",
+    "capture",
+    "observed_rate",
+    "mean_predicted",
+    "calibration_ratio",
+    "selection_ratio",
+)
 REPORT_COLUMNS = ("dimension", "group", "households", "rows", "metric", "value", "lo", "hi")
 MIN_HOUSEHOLDS = 20
 SEED = 42
@@ -113,7 +120,7 @@ def figures_by_group(
     overall_sel: float,
 ) -> dict[str, np.ndarray]:
     """:func:`_group_figures` of every group at once (``codes`` in ``0..n_groups-1``), plus
-    ``rows`` per group; one pass of sums, so a bootstrap replicate costs no sort."""  # fmt: skip
+    ``rows`` per group; one pass of sums, so a bootstrap replicate costs no sort."""
     n = np.bincount(codes, minlength=n_groups).astype("float64")
     pos = np.bincount(codes, y, n_groups)
     chosen = np.bincount(codes, sel, n_groups)
@@ -122,10 +129,15 @@ def figures_by_group(
     pred = _div(np.bincount(codes, p, n_groups), n)
     ratio = sel_rate / overall_sel if overall_sel else np.full(n_groups, math.nan)
     return {
-        "rows": n, "selection_rate": sel_rate, "precision": _div(hits, chosen),
-        "capture": _div(hits, pos), "observed_rate": obs, "mean_predicted": pred,
-        "calibration_ratio": _div(pred, obs), "selection_ratio": ratio,
-    }  # fmt: skip
+        "rows": n,
+        "selection_rate": sel_rate,
+        "precision": _div(hits, chosen),
+        "capture": _div(hits, pos),
+        "observed_rate": obs,
+        "mean_predicted": pred,
+        "calibration_ratio": _div(pred, obs),
+        "selection_ratio": ratio,
+    }
 
 
 def fairness_frame(
@@ -155,8 +167,9 @@ def fairness_frame(
         out["ethnic_minority"] = np.where(
             flag.isna(), "unknown", np.where(flag.fillna(False), "ethnic minority", "Kinh")
         )
-    keep = ["household_id", "as_of", "label", "score"] + (["commune_id"] if "commune_id" in out
-                                                           else [])  # fmt: skip
+    keep = ["household_id", "as_of", "label", "score"] + (
+        ["commune_id"] if "commune_id" in out else []
+    )
     return out[keep + [d for d in DIMENSIONS if d in out.columns]].reset_index(drop=True)
 
 
@@ -228,12 +241,18 @@ def fairness_report(
             draws = np.array([b[metric] for b in boots[(dim, group)]], dtype="float64")
             draws = draws[np.isfinite(draws)]
             lo, hi = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (math.nan,) * 2
-            records.append({
-                "dimension": dim, "group": group, "households": households,
-                "rows": int(member.sum()), "metric": metric,
-                "value": math.nan if small else float(v),
-                "lo": math.nan if small else float(lo), "hi": math.nan if small else float(hi),
-            })  # fmt: skip
+            records.append(
+                {
+                    "dimension": dim,
+                    "group": group,
+                    "households": households,
+                    "rows": int(member.sum()),
+                    "metric": metric,
+                    "value": math.nan if small else float(v),
+                    "lo": math.nan if small else float(lo),
+                    "hi": math.nan if small else float(hi),
+                }
+            )
     if not records:  # no dimension in the table and no protected attributes: nothing to report
         return pd.DataFrame(columns=REPORT_COLUMNS)
     out = pd.DataFrame(records).sort_values(["dimension", "group", "metric"], kind="stable")
@@ -249,8 +268,10 @@ def missing_note(table: pd.DataFrame, minority: pd.DataFrame | None) -> str:
     """
     parts = []
     if minority is None:
-        parts.append("ethnic-minority status was not checked: no protected_attributes table was "
-                     "found beside the data")  # fmt: skip
+        parts.append(
+            "ethnic-minority status was not checked: no protected_attributes table was "
+            "found beside the data"
+        )
     absent = [
         f"{dim} (column {' or '.join(cols)})"
         for dim, cols in DIMENSIONS.items()

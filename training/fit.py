@@ -351,18 +351,28 @@ def fit_logistic(
     """
     numeric = [n for n in names if n not in categorical]
     cats = [n for n in names if n in categorical]
-    num_pipe = Pipeline([
-        ("float", FunctionTransformer(_as_float)),
-        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-        ("scale", StandardScaler()),
-        ("clip", FunctionTransformer(_clip)),
-    ])  # fmt: skip
-    cat_pipe = Pipeline([
-        ("text", FunctionTransformer(_as_text)),
-        ("onehot", OneHotEncoder(
-            categories=[[*categorical[c], "missing"] for c in cats], handle_unknown="ignore"
-        )),
-    ])  # fmt: skip
+    num_pipe = Pipeline(
+        [
+            ("float", FunctionTransformer(_as_float)),
+            (
+                "impute",
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            ),
+            ("scale", StandardScaler()),
+            ("clip", FunctionTransformer(_clip)),
+        ]
+    )
+    cat_pipe = Pipeline(
+        [
+            ("text", FunctionTransformer(_as_text)),
+            (
+                "onehot",
+                OneHotEncoder(
+                    categories=[[*categorical[c], "missing"] for c in cats], handle_unknown="ignore"
+                ),
+            ),
+        ]
+    )
     prep = ColumnTransformer([("num", num_pipe, numeric), ("cat", cat_pipe, cats)])
     pipe = Pipeline(
         [

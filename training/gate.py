@@ -142,8 +142,9 @@ def gate_checks(
         d, lo, hi = gap[m], gap.get(f"{m}_lo", math.nan), gap.get(f"{m}_hi", math.nan)
         figures.update({f"diff.{m}": d, f"diff.{m}_lo": lo, f"diff.{m}_hi": hi})
         if m == "capture_at_capacity" and "commune_id" not in frame.columns:
-            lines.append(f"N/A capture_at_capacity: {CAPACITY_NOT_COMPUTED}; the decision rests "
-                         "on ROC AUC")  # fmt: skip
+            lines.append(
+                f"N/A capture_at_capacity: {CAPACITY_NOT_COMPUTED}; the decision rests on ROC AUC"
+            )
             continue
         if (
             m == "capture_at_capacity"
@@ -221,8 +222,10 @@ def paired_bootstrap(
     hh = codes(frame["household_id"])
     n_hh = int(hh.max()) + 1 if len(hh) else 0
     rng = np.random.default_rng(seed)
-    fast = {name: RankingEvaluator(y, s, period, cell, capacity, is_proba=False)
-            for name, s in ((a, sa_), (b, sb_))}  # fmt: skip
+    fast = {
+        name: RankingEvaluator(y, s, period, cell, capacity, is_proba=False)
+        for name, s in ((a, sa_), (b, sb_))
+    }
     reps = np.full((n_boot, len(GATE_METRICS)), np.nan)
     for i in range(n_boot):
         w = np.bincount(rng.integers(0, n_hh, n_hh), minlength=n_hh).astype("float64")[hh]

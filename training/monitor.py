@@ -205,8 +205,14 @@ class MonitorReport:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         out = {}
-        for name in ("drift", "drift_by_commune", "maturity", "backtest", "backtest_by_commune",
-                     "alerts"):  # fmt: skip
+        for name in (
+            "drift",
+            "drift_by_commune",
+            "maturity",
+            "backtest",
+            "backtest_by_commune",
+            "alerts",
+        ):
             path = folder / f"{name}.csv"
             getattr(self, name).to_csv(path, index=False)
             out[f"{name}.csv"] = path
@@ -244,27 +250,35 @@ def _drift_alerts(table: pd.DataFrame, cfg: MonitorConfig) -> list[dict[str, Any
         kind = "score_drift" if r.feature == "score" else "feature_drift"
         if by_missing[r.Index]:
             kind = "unseen_category"
-            how = ("codes the champion never saw (read as missing) on "
-                   f"{100 * (r.current_missing - base[r.Index]):.1f}% more rows, PSI {r.psi:.2f}")  # fmt: skip
+            how = (
+                "codes the champion never saw (read as missing) on "
+                f"{100 * (r.current_missing - base[r.Index]):.1f}% more rows, PSI {r.psi:.2f}"
+            )
             value = r.current_missing
         elif r.level == "household":
-            how = (f"PSI {r.psi:.2f} against the training window and {r.psi_preceding:.2f} "
-                   "against the preceding months")  # fmt: skip
+            how = (
+                f"PSI {r.psi:.2f} against the training window and {r.psi_preceding:.2f} "
+                "against the preceding months"
+            )
             value = r.psi
         else:
-            how = (f"{r.level} mean moved {r.shift_sd:.1f} sd from the training window and "
-                   f"{r.shift_sd_preceding:.1f} sd from the preceding months (PSI {r.psi:.2f})")  # fmt: skip
+            how = (
+                f"{r.level} mean moved {r.shift_sd:.1f} sd from the training window and "
+                f"{r.shift_sd_preceding:.1f} sd from the preceding months (PSI {r.psi:.2f})"
+            )
             value = r.shift_sd
-        rows.append({
-            "kind": kind,
-            "scope": r.scope,
-            "feature": r.feature,
-            "value": round(float(value), 4) if math.isfinite(value) else 999.0,
-            "message": (
-                f"{r.feature} in {r.scope}: {how} (missing {100 * r.reference_missing:.1f}% → "
-                f"{100 * r.current_missing:.1f}%)"
-            ),
-        })  # fmt: skip
+        rows.append(
+            {
+                "kind": kind,
+                "scope": r.scope,
+                "feature": r.feature,
+                "value": round(float(value), 4) if math.isfinite(value) else 999.0,
+                "message": (
+                    f"{r.feature} in {r.scope}: {how} (missing {100 * r.reference_missing:.1f}% → "
+                    f"{100 * r.current_missing:.1f}%)"
+                ),
+            }
+        )
     return rows
 
 
@@ -277,18 +291,20 @@ def _backtest_alerts(table: pd.DataFrame, scope_col: str | None, cfg: MonitorCon
     rows = []
     for r in hit.to_dict(orient="records"):
         scope = str(r[scope_col]) if scope_col else "district"
-        rows.append({
-            "kind": "backtest",
-            "scope": scope,
-            "feature": "score",
-            "month": r["month"],
-            "value": round(float(r["ratio"]), 3),
-            "message": (
-                f"{scope}, snapshots of {r['month']}: {int(r['positives'])} households in trouble against "
-                f"{r['expected']:.1f} predicted ({100 * r['realized_rate']:.1f}% vs "
-                f"{100 * r['predicted_rate']:.1f}%, z = {r['z']:.1f})"
-            ),
-        })  # fmt: skip
+        rows.append(
+            {
+                "kind": "backtest",
+                "scope": scope,
+                "feature": "score",
+                "month": r["month"],
+                "value": round(float(r["ratio"]), 3),
+                "message": (
+                    f"{scope}, snapshots of {r['month']}: {int(r['positives'])} households in trouble against "
+                    f"{r['expected']:.1f} predicted ({100 * r['realized_rate']:.1f}% vs "
+                    f"{100 * r['predicted_rate']:.1f}%, z = {r['z']:.1f})"
+                ),
+            }
+        )
     return rows
 
 
@@ -357,19 +373,26 @@ def monitor(
     alerts += _backtest_alerts(bt_district, None, cfg) + _backtest_alerts(
         bt_commune, "commune_id", cfg
     )
-    alert_frame = pd.DataFrame(alerts, columns=["kind", "scope", "feature", "month", "value",
-                                                "message"])  # fmt: skip
+    alert_frame = pd.DataFrame(
+        alerts, columns=["kind", "scope", "feature", "month", "value", "message"]
+    )
     windows = {
-        "reference": {"start": str(start.date()), "end": str(end.date()),
-                      "rows": int(in_ref.sum())},
+        "reference": {
+            "start": str(start.date()),
+            "end": str(end.date()),
+            "rows": int(in_ref.sum()),
+        },
         "preceding": _month_range([pd.Timestamp(m) for m in preceding_m]),
         "current": _month_range([pd.Timestamp(m) for m in current_m]),
-        "backtest": {"months": bt_months, "matured_until": str(max(matured).date()) if matured
-                     else None},
+        "backtest": {
+            "months": bt_months,
+            "matured_until": str(max(matured).date()) if matured else None,
+        },
         "export_date": str(pd.Timestamp(export_date).date()),
-    }  # fmt: skip
-    return MonitorReport(windows, drift, by_commune, maturity, backtest, bt_commune, alert_frame,
-                         dict(model or {}))  # fmt: skip
+    }
+    return MonitorReport(
+        windows, drift, by_commune, maturity, backtest, bt_commune, alert_frame, dict(model or {})
+    )
 
 
 # --- the champion, from the registry ---------------------------------------------------------
@@ -413,8 +436,9 @@ def load_champion(model_name: str = PORTFOLIO_MODEL, alias: str = CHAMPION) -> C
         local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp)
         scorer = Scorer.load(Path(local) / "artifacts")
     label = run.data.tags.get("label") or run.data.params.get("label") or "trouble_12m"
-    return Champion(model_name, str(mv.version), mv.run_id, scorer,
-                    (train["start"], train["end"]), label)  # fmt: skip
+    return Champion(
+        model_name, str(mv.version), mv.run_id, scorer, (train["start"], train["end"]), label
+    )
 
 
 def monitor_champion(
@@ -426,11 +450,20 @@ def monitor_champion(
     """:func:`monitor` of the registered champion on a portfolio feature table."""
     champ = load_champion(model_name)
     return monitor(
-        table, champ.scorer.predict_proba, champ.scorer.names, champ.train_window, export_date,
-        champ.label, config=config,
-        model={"name": champ.name, "version": champ.version, "run_id": champ.run_id,
-               "train_window": list(champ.train_window)},
-    )  # fmt: skip
+        table,
+        champ.scorer.predict_proba,
+        champ.scorer.names,
+        champ.train_window,
+        export_date,
+        champ.label,
+        config=config,
+        model={
+            "name": champ.name,
+            "version": champ.version,
+            "run_id": champ.run_id,
+            "train_window": list(champ.train_window),
+        },
+    )
 
 
 def log_report(report: MonitorReport, experiment: str = MONITORING_EXPERIMENT) -> str:
@@ -446,8 +479,9 @@ def log_report(report: MonitorReport, experiment: str = MONITORING_EXPERIMENT) -
         mlflow.set_tags({f"model.{k}": str(v) for k, v in report.model.items()})
         mlflow.log_params(tracking.flatten_params({"windows": report.windows}))
         district = report.drift[report.drift["psi"].notna()]
-        mlflow.log_metrics({tracking.metric_key(f"psi.{r.feature}"): float(r.psi)
-                            for r in district.itertuples()})  # fmt: skip
+        mlflow.log_metrics(
+            {tracking.metric_key(f"psi.{r.feature}"): float(r.psi) for r in district.itertuples()}
+        )
         mlflow.log_metric("alerts", len(report.alerts))
         with tempfile.TemporaryDirectory() as tmp:
             report.write(Path(tmp))
@@ -463,11 +497,20 @@ def record_alerts(engine: Any, report: MonitorReport) -> int:
         return 0
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
-        {"created_at": now, "kind": EVENT_KIND,
-         "detail": json.dumps({**a, "model": report.model, "windows": {
-             k: report.windows[k] for k in ("current", "export_date")}}, default=str)}
+        {
+            "created_at": now,
+            "kind": EVENT_KIND,
+            "detail": json.dumps(
+                {
+                    **a,
+                    "model": report.model,
+                    "windows": {k: report.windows[k] for k in ("current", "export_date")},
+                },
+                default=str,
+            ),
+        }
         for a in report.alerts.to_dict(orient="records")
-    ]  # fmt: skip
+    ]
     with engine.begin() as conn:
         conn.execute(service_events.insert(), rows)
     return len(rows)

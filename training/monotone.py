@@ -113,9 +113,15 @@ class MonotoneChoice:
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly record (the run's parameters)."""
         dropped = [n for n, g in self.groups.items() if not g["kept"]]
-        return {"mode": self.mode, "tolerance": self.tolerance, "base_auc": self.base_auc,
-                "rounds": self.rounds, "sample_rows": self.sample_rows, "dropped": dropped,
-                "groups": len(self.groups)}  # fmt: skip
+        return {
+            "mode": self.mode,
+            "tolerance": self.tolerance,
+            "base_auc": self.base_auc,
+            "rounds": self.rounds,
+            "sample_rows": self.sample_rows,
+            "dropped": dropped,
+            "groups": len(self.groups),
+        }
 
     def markdown(self) -> str:
         """The model card's section on the constraints."""
@@ -138,14 +144,19 @@ class MonotoneChoice:
             "catalog and categorical features are unconstrained.",
         ]
         if self.groups:
-            lines += ["", "| group | features | direction | AUC cost of keeping it | kept |",
-                      "|---|---|---|---|---|"]  # fmt: skip
+            lines += [
+                "",
+                "| group | features | direction | AUC cost of keeping it | kept |",
+                "|---|---|---|---|---|",
+            ]
             for name, g in self.groups.items():
                 cost = "—" if g["auc_cost"] is None else f"{g['auc_cost']:+.4f}"
                 if g["tested_with"] > 1:
                     cost += f" (with {g['tested_with']} groups)"
-                lines.append(f"| {name} | {', '.join(g['features'])} | {g['direction']:+d} | "
-                             f"{cost} | {'yes' if g['kept'] else 'no'} |")  # fmt: skip
+                lines.append(
+                    f"| {name} | {', '.join(g['features'])} | {g['direction']:+d} | "
+                    f"{cost} | {'yes' if g['kept'] else 'no'} |"
+                )
         return "\n".join(lines)
 
 
@@ -159,14 +170,26 @@ def constraint_groups(names: list[str], constraints: list[int]) -> dict[str, lis
 
 
 def _fit_auc(
-    dtrain: lgb.Dataset, dvalid: lgb.Dataset, x_valid: pd.DataFrame, y_valid: np.ndarray,
-    params: dict[str, Any], constraints: list[int], rounds: int, stop: bool,
-) -> tuple[float, int]:  # fmt: skip
+    dtrain: lgb.Dataset,
+    dvalid: lgb.Dataset,
+    x_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    params: dict[str, Any],
+    constraints: list[int],
+    rounds: int,
+    stop: bool,
+) -> tuple[float, int]:
     p = {**params, "monotone_constraints": constraints}
     if stop:  # only the first fit looks at the validation set each round (to find the rounds)
         callbacks = [lgb.early_stopping(50, first_metric_only=True, verbose=False)]
-        booster = lgb.train(p, dtrain, num_boost_round=rounds, valid_sets=[dvalid],
-                            valid_names=["valid"], callbacks=callbacks)  # fmt: skip
+        booster = lgb.train(
+            p,
+            dtrain,
+            num_boost_round=rounds,
+            valid_sets=[dvalid],
+            valid_names=["valid"],
+            callbacks=callbacks,
+        )
     else:
         booster = lgb.train(p, dtrain, num_boost_round=rounds)
     best = int(booster.best_iteration or 0) or rounds
@@ -210,10 +233,15 @@ def choose_constraints(
         raise ValueError(f"monotone mode must be one of {list(MODES)}, not {mode!r}")
     positions = constraint_groups(names, catalog)
     groups = {
-        g: {"features": [names[i] for i in pos], "direction": int(catalog[pos[0]]),
-            "auc_cost": None, "tested_with": 0, "kept": mode != "off"}
+        g: {
+            "features": [names[i] for i in pos],
+            "direction": int(catalog[pos[0]]),
+            "auc_cost": None,
+            "tested_with": 0,
+            "kept": mode != "off",
+        }
         for g, pos in positions.items()
-    }  # fmt: skip
+    }
     if mode == "off":
         return MonotoneChoice(mode, [0] * len(names), groups, tolerance)
     if mode == "catalog" or not positions:
@@ -221,11 +249,16 @@ def choose_constraints(
     rng = np.random.default_rng(seed)
     n = min(sample_rows, len(x_train))
     pick = np.sort(rng.choice(len(x_train), n, replace=False))
-    dtrain = lgb.Dataset(x_train.iloc[pick], label=np.asarray(y_train)[pick],
-                         categorical_feature="auto", free_raw_data=False)  # fmt: skip
+    dtrain = lgb.Dataset(
+        x_train.iloc[pick],
+        label=np.asarray(y_train)[pick],
+        categorical_feature="auto",
+        free_raw_data=False,
+    )
     dvalid = lgb.Dataset(x_valid, label=y_valid, reference=dtrain)
-    base_auc, rounds = _fit_auc(dtrain, dvalid, x_valid, y_valid, params, list(catalog),
-                                max_rounds, stop=True)  # fmt: skip
+    base_auc, rounds = _fit_auc(
+        dtrain, dvalid, x_valid, y_valid, params, list(catalog), max_rounds, stop=True
+    )
 
     def gain(names_: list[str]) -> float:
         drop = {i for g in names_ for i in positions[g]}
@@ -248,8 +281,10 @@ def choose_constraints(
             continue
         half = len(tested) // 2
         pending += [tested[half:], tested[:half]]
-    final = [0 if g and not groups[g]["kept"] else c for g, c in zip(_group_of(names, positions),
-                                                                 catalog, strict=True)]  # fmt: skip
+    final = [
+        0 if g and not groups[g]["kept"] else c
+        for g, c in zip(_group_of(names, positions), catalog, strict=True)
+    ]
     return MonotoneChoice(mode, final, groups, tolerance, float(base_auc), rounds, n)
 
 

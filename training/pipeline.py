@@ -100,8 +100,9 @@ def _fairness(
 
     minority = fairness.read_minority_status(data_dir)
     n_boot = boot_replicates(len(result.test_frame), n_boot)  # the evaluation's row budget
-    report = fairness.fairness_report(result.test_frame, table, minority, capacity=capacity,
-                                      n_boot=n_boot, seed=seed)  # fmt: skip
+    report = fairness.fairness_report(
+        result.test_frame, table, minority, capacity=capacity, n_boot=n_boot, seed=seed
+    )
     note = fairness.missing_note(table, minority)
     if note:
         logger.info("%s", note)
@@ -148,8 +149,10 @@ def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataF
     from training.training_table import compact
 
     if data_dir is None:
-        logger.warning("no data folder with loans found: the pool's application fields stay "
-                       "empty, so the booster cannot learn from them (give --data)")  # fmt: skip
+        logger.warning(
+            "no data folder with loans found: the pool's application fields stay "
+            "empty, so the booster cannot learn from them (give --data)"
+        )
         return pool
     loans = storage.read_raw(data_dir, "loans")
     households = storage.read_raw(data_dir, "households")
@@ -273,15 +276,25 @@ def run_training(
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
         result = train_view(
-            table, label, view, Path(tmp), seed=seed, truth=read_truth(truth_dir),
-            capacity_per_commune_month=capacity, n_boot=n_boot, pool=pool,
+            table,
+            label,
+            view,
+            Path(tmp),
+            seed=seed,
+            truth=read_truth(truth_dir),
+            capacity_per_commune_month=capacity,
+            n_boot=n_boot,
+            pool=pool,
             pool_source=f"{Path(pool_features).stem} feature table" if pool_features else "",
-            train_months=train_months, contract_checked=True, monotone=monotone,
+            train_months=train_months,
+            contract_checked=True,
+            monotone=monotone,
             monotone_tolerance=monotone_tolerance,
-        )  # fmt: skip
+        )
         _append_gate_rule(result.artifacts)
-        fairness_metrics, fairness_note = _fairness(result, table, _protected_dir(data_dir, truth_dir),
-                                     Path(tmp), capacity, n_boot, seed)  # fmt: skip
+        fairness_metrics, fairness_note = _fairness(
+            result, table, _protected_dir(data_dir, truth_dir), Path(tmp), capacity, n_boot, seed
+        )
         run_name = f"{view} {label} seed {seed}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
             tracking.log_training(
@@ -305,8 +318,9 @@ def run_training(
             )
             mlflow.log_metrics(fairness_metrics)
             if result.monotone is not None:
-                mlflow.log_metrics({tracking.metric_key(k): v
-                                    for k, v in result.monotone.metrics().items()})  # fmt: skip
+                mlflow.log_metrics(
+                    {tracking.metric_key(k): v for k, v in result.monotone.metrics().items()}
+                )
             mlflow.set_tag("fairness.note", fairness_note or "complete")
             info = log_scorer_model(
                 result.scorer,

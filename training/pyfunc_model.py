@@ -220,9 +220,11 @@ def log_scorer_model(
             client = mlflow.MlflowClient()
             for file, digest in file_digests(folder).items():
                 client.set_model_version_tag(
-                    registered_model_name, str(info.registered_model_version),
-                    DIGEST_TAG + file, digest,
-                )  # fmt: skip
+                    registered_model_name,
+                    str(info.registered_model_version),
+                    DIGEST_TAG + file,
+                    digest,
+                )
     logger.info(
         "logged model %s%s",
         info.model_uri,

@@ -169,15 +169,19 @@ def state_oracle_proba(rows: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray | 
     if STATE_COLUMN not in truth.columns:
         logger.info("%s", STATE_ORACLE_MISSING)
         return None
-    t = pd.DataFrame({
-        "household_id": truth["household_id"].astype(str).to_numpy(),
-        "month": _month_number(truth["month"]),
-        "p": pd.to_numeric(truth[STATE_COLUMN], errors="coerce").to_numpy("float64"),
-    }).drop_duplicates(["household_id", "month"], keep="last")  # fmt: skip
-    keys = pd.DataFrame({
-        "household_id": rows["household_id"].astype(str).to_numpy(),
-        "month": _month_number(rows["as_of"]),
-    })  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "household_id": truth["household_id"].astype(str).to_numpy(),
+            "month": _month_number(truth["month"]),
+            "p": pd.to_numeric(truth[STATE_COLUMN], errors="coerce").to_numpy("float64"),
+        }
+    ).drop_duplicates(["household_id", "month"], keep="last")
+    keys = pd.DataFrame(
+        {
+            "household_id": rows["household_id"].astype(str).to_numpy(),
+            "month": _month_number(rows["as_of"]),
+        }
+    )
     out = keys.merge(t, on=["household_id", "month"], how="left")["p"].to_numpy("float64")
     missing = int(np.isnan(out).sum())
     if missing:

@@ -50,8 +50,15 @@ def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
             (part["observed_rate"] - part["observed_lo"]).clip(lower=0),
             (part["observed_hi"] - part["observed_rate"]).clip(lower=0),
         ]
-        ax.errorbar(part["mean_predicted"], part["observed_rate"], yerr=err, marker="o", ms=4,
-                    capsize=2, label=str(name))  # fmt: skip
+        ax.errorbar(
+            part["mean_predicted"],
+            part["observed_rate"],
+            yerr=err,
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=str(name),
+        )
     ax.set_xlabel("mean predicted probability (decile)")
     ax.set_ylabel("observed trouble rate (95% Wilson)")
     ax.set_title("Reliability on the test window")
@@ -76,8 +83,12 @@ def capture_plot(frame: pd.DataFrame, rankers: list[str], path: Path, label: str
     """Lift / capture chart: share of trouble found against share of households visited."""
     fig, ax = plt.subplots(figsize=(6, 5))
     for name in rankers:
-        ax.plot(CAPTURE_GRID, capture_curve(frame, frame[name].to_numpy("float64"), label),
-                marker=".", label=name)  # fmt: skip
+        ax.plot(
+            CAPTURE_GRID,
+            capture_curve(frame, frame[name].to_numpy("float64"), label),
+            marker=".",
+            label=name,
+        )
     ax.set_xlabel("households visited each month (% of portfolio, highest score first)")
     ax.set_ylabel("share of trouble found (capture)")
     ax.set_xlim(0, 50)
@@ -160,9 +171,10 @@ def display_name(name: str) -> str:
 
 
 def ranking_rows(
-    metrics: dict[str, dict[str, float]], cell: Callable[[dict[str, float], str], str],
+    metrics: dict[str, dict[str, float]],
+    cell: Callable[[dict[str, float], str], str],
     keys: Sequence[str],
-) -> list[tuple[str, list[str], str | None]]:  # fmt: skip
+) -> list[tuple[str, list[str], str | None]]:
     """The rows of the model-vs-rankings table: ``(name, cells, style)``.
 
     One row per ranking in :data:`RANKING_ORDER` (others after), then the paired gap of the
@@ -173,8 +185,10 @@ def ranking_rows(
     """
     names = [n for n in RANKING_ORDER if n in metrics]
     names += [n for n in metrics if n not in names and not n.startswith("gap_")]
-    rows = [(display_name(n), [cell(metrics[n], k) for k in keys],
-             "bold" if n == "lightgbm" else None) for n in names]  # fmt: skip
+    rows = [
+        (display_name(n), [cell(metrics[n], k) for k in keys], "bold" if n == "lightgbm" else None)
+        for n in names
+    ]
     for oracle in (STATE_ORACLE, ORACLE):
         gap = metrics.get(f"gap_lightgbm_vs_{oracle}")
         if gap:
@@ -196,13 +210,18 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     pct = {k for _, k, p in cols if p}
     lines = ["| ranking | " + " | ".join(c[0] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     plain = {n: m for n, m in metrics.items() if not n.startswith("gap_")}
-    for name, cells, _ in ranking_rows(plain, lambda m, k: _fmt(m, k, k in pct),
-                                       [k for _, k, _ in cols]):  # fmt: skip
+    for name, cells, _ in ranking_rows(
+        plain, lambda m, k: _fmt(m, k, k in pct), [k for _, k, _ in cols]
+    ):
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     gaps = [n for n in metrics if n.startswith("gap_")]
     if gaps:
-        lines += ["", "| difference (paired bootstrap) | ROC AUC | PR AUC | capture top 10% | "
-                  "capture at capacity |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "| difference (paired bootstrap) | ROC AUC | PR AUC | capture top 10% | "
+            "capture at capacity |",
+            "|---|---|---|---|---|",
+        ]
         for n in gaps:
             m = metrics[n]
             a, b = n.removeprefix("gap_").split("_vs_", 1)

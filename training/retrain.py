@@ -190,8 +190,9 @@ def retrain(
     work = settings.state_dir / "retrain" / fp[:16]
     state_file = work / "state.json"
     state = _load_state(state_file)
-    state.update(fingerprint=fp, data_dir=str(data_dir.resolve()), promote=promote,
-                 views=list(views))  # fmt: skip
+    state.update(
+        fingerprint=fp, data_dir=str(data_dir.resolve()), promote=promote, views=list(views)
+    )
     result = RetrainResult(fp, state_file)
     reason = reason or f"vbsp-risk retrain (data {fp[:12]})"
     say = progress or (lambda step, status: None)
@@ -244,15 +245,25 @@ def retrain(
         result.ran.append(step)
         say(step, "done")
     result.notes = state["steps"]["validate"].get("notes", [])
-    _save_state(settings.state_dir / "retrain" / "last.json", {
-        "fingerprint": fp, "export_date": str(export.date()), "state_file": str(state_file),
-        "communes": state["steps"]["validate"].get("communes", []),
-    })  # fmt: skip
+    _save_state(
+        settings.state_dir / "retrain" / "last.json",
+        {
+            "fingerprint": fp,
+            "export_date": str(export.date()),
+            "state_file": str(state_file),
+            "communes": state["steps"]["validate"].get("communes", []),
+        },
+    )
     return result
 
 
-def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, settings: StateSettings,
-              result: RetrainResult) -> dict[str, Any]:  # fmt: skip
+def _validate(
+    data_dir: Path,
+    export: pd.Timestamp,
+    tables_: Callable,
+    settings: StateSettings,
+    result: RetrainResult,
+) -> dict[str, Any]:
     from features.validation import validate_dir
 
     state_dir = settings.state_dir
@@ -263,8 +274,9 @@ def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, settings:
     tables = tables_()
     gaps = missing_months(tables, export)
     if gaps:
-        listed = "; ".join(f"{c}: {', '.join(m[:6])}{' …' if len(m) > 6 else ''}"
-                           for c, m in gaps.items())  # fmt: skip
+        listed = "; ".join(
+            f"{c}: {', '.join(m[:6])}{' …' if len(m) > 6 else ''}" for c, m in gaps.items()
+        )
         raise RetrainError(
             f"missing months in {data_dir}: no interest session in {listed}. A month without "
             "sessions would read as a month of perfect payment; export the missing months (or "
@@ -283,8 +295,12 @@ def _validate(data_dir: Path, export: pd.Timestamp, tables_: Callable, settings:
             )
     for n in notes:
         logger.warning(n)
-    return {"rows": report.row_counts, "communes": communes, "notes": notes,
-            "export_date": str(export.date())}  # fmt: skip
+    return {
+        "rows": report.row_counts,
+        "communes": communes,
+        "notes": notes,
+        "export_date": str(export.date()),
+    }
 
 
 def _features(
@@ -322,18 +338,24 @@ def _plain_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float | None]
     }
 
 
-def _train(files: dict, views: Sequence[str], data_dir: Path, label: str, seed: int,
-           n_boot: int) -> dict:  # fmt: skip
+def _train(
+    files: dict, views: Sequence[str], data_dir: Path, label: str, seed: int, n_boot: int
+) -> dict:
     from training.pipeline import run_training
 
     truth = data_dir / "truth"
     out = {}
     for view in views:
         res = run_training(
-            Path(files[view]), label, view=view, seed=seed,
-            truth_dir=truth if truth.is_dir() else None, n_boot=n_boot, data_dir=data_dir,
+            Path(files[view]),
+            label,
+            view=view,
+            seed=seed,
+            truth_dir=truth if truth.is_dir() else None,
+            n_boot=n_boot,
+            data_dir=data_dir,
             pool_features=Path(files["portfolio"]) if view == "application" else None,
-        )  # fmt: skip
+        )
         lg = res.metrics.get("lightgbm", {})
         out[view] = {
             "model_name": res.model_name,
@@ -356,18 +378,30 @@ def _gate(
     for view, m in train["models"].items():
         name, version = m["model_name"], m["model_version"]
         if promote:
-            d = registry.promote(name, version, reason=reason,
-                                 actor=actor, db_url=db_url, n_boot=min(n_boot, RETRAIN_GATE_N_BOOT))  # fmt: skip
+            d = registry.promote(
+                name,
+                version,
+                reason=reason,
+                actor=actor,
+                db_url=db_url,
+                n_boot=min(n_boot, RETRAIN_GATE_N_BOOT),
+            )
             out["decisions"][view] = {
-                "action": d.action, "champion": d.to_version, "candidate": version,
-                "summary": d.summary, "gate_passed": d.gate_passed,
-            }  # fmt: skip
+                "action": d.action,
+                "champion": d.to_version,
+                "candidate": version,
+                "summary": d.summary,
+                "gate_passed": d.gate_passed,
+            }
             continue
         verdict = registry.evaluate_gate(name, version, n_boot=min(n_boot, RETRAIN_GATE_N_BOOT))
         out["decisions"][view] = {
-            "action": "not asked (--promote not given)", "champion": verdict.champion_version,
-            "candidate": version, "summary": verdict.summary, "gate_passed": verdict.passed,
-        }  # fmt: skip
+            "action": "not asked (--promote not given)",
+            "champion": verdict.champion_version,
+            "candidate": version,
+            "summary": verdict.summary,
+            "gate_passed": verdict.passed,
+        }
     return out
 
 

@@ -61,9 +61,10 @@ def require_positives(split: Split, label: str, minimum: int = MIN_POSITIVES) ->
     """
     w = split.info.windows
     short = [
-        p for p in PARTS
+        p
+        for p in PARTS
         if w[p]["positives"] < minimum or w[p]["rows"] - w[p]["positives"] < minimum
-    ]  # fmt: skip
+    ]
     if short:
         counts = ", ".join(
             f"{p} {w[p]['positives']} positive(s) of {w[p]['rows']} rows" for p in PARTS

@@ -318,8 +318,9 @@ def _fit(
                 "own_rows": len(train),
             }
             if len(extra):
-                train = pd.concat([extra[[*names, label]], train[[*names, label]]],
-                                  ignore_index=True)  # fmt: skip
+                train = pd.concat(
+                    [extra[[*names, label]], train[[*names, label]]], ignore_index=True
+                )
         y_train = train[label].astype("int64").to_numpy()
         y_valid = data[label].iloc[split.valid].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
@@ -332,8 +333,18 @@ def _fit(
     choice = None
     if isinstance(monotone, str):
         with timer("monotone"):
-            choice = choose_constraints(monotone, names, catalog, x_train, y_train, x_valid,
-                                        y_valid, params, seed, tolerance)  # fmt: skip
+            choice = choose_constraints(
+                monotone,
+                names,
+                catalog,
+                x_train,
+                y_train,
+                x_valid,
+                y_valid,
+                params,
+                seed,
+                tolerance,
+            )
         constraints = choice.constraints
     else:
         constraints = list(monotone)
@@ -341,13 +352,22 @@ def _fit(
         if num_boost_round is None:
             booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints)
         else:
-            booster, info = fit_lightgbm(x_train, y_train, x_valid, y_valid, params, constraints,
-                                         max_rounds=num_boost_round, early_stopping_rounds=0)  # fmt: skip
+            booster, info = fit_lightgbm(
+                x_train,
+                y_train,
+                x_valid,
+                y_valid,
+                params,
+                constraints,
+                max_rounds=num_boost_round,
+                early_stopping_rounds=0,
+            )
     with timer("calibrate"):
         recent = latest_months(data, split.valid, LEVEL_MONTHS)
         calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid, recent)
-    scorer = Scorer(booster, calibrator, list(names), dict(categorical),
-                    {**meta, "calibration_reason": reason})  # fmt: skip
+    scorer = Scorer(
+        booster, calibrator, list(names), dict(categorical), {**meta, "calibration_reason": reason}
+    )
     with timer("fit_logistic"):
         baseline = fit_logistic(logit_rows, logit_y, names, categorical, seed)
     info = {
@@ -558,9 +578,13 @@ def train_view(
         if state is not None:
             oracles[STATE_ORACLE], state_note = _fill_state(state)
         else:
-            state_note = STATE_ORACLE_MISSING if label == STATE_LABEL else (
-                f"State oracle not shown: the simulator computes it for {STATE_LABEL}, not {label}."
-            )  # fmt: skip
+            state_note = (
+                STATE_ORACLE_MISSING
+                if label == STATE_LABEL
+                else (
+                    f"State oracle not shown: the simulator computes it for {STATE_LABEL}, not {label}."
+                )
+            )
         oracles[ORACLE] = oracle_proba(data, truth, horizon)
     truth = None  # a province's truth table is large; only the oracle columns are kept
     meta = {
@@ -573,16 +597,35 @@ def train_view(
     }
     timer.__exit__()
 
-    fitted = _fit(data, label, split, names, categorical, seed, meta, timer, pool=pooled,
-                  train_months=train_months, monotone=monotone, tolerance=monotone_tolerance)  # fmt: skip
+    fitted = _fit(
+        data,
+        label,
+        split,
+        names,
+        categorical,
+        seed,
+        meta,
+        timer,
+        pool=pooled,
+        train_months=train_months,
+        monotone=monotone,
+        tolerance=monotone_tolerance,
+    )
     choice = fitted.monotone
     with timer("evaluate"):
         test_frame = _test_frame(data, split.test, label, fitted, names, oracles, seed)
         rankers, probas = _rankers(test_frame)
         scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
-        metrics = evaluate_rankings(test_frame, scores, probas, "label",
-                                    capacity_per_commune_month, n_boot, seed,
-                                    gaps=_gaps(rankers))  # fmt: skip
+        metrics = evaluate_rankings(
+            test_frame,
+            scores,
+            probas,
+            "label",
+            capacity_per_commune_month,
+            n_boot,
+            seed,
+            gaps=_gaps(rankers),
+        )
         _drop_oracle_calibration(metrics)
 
     backtest_rows = []
@@ -592,30 +635,48 @@ def train_view(
         if k == 0:
             win_metrics, win_fit = metrics, fitted
         else:
-            win_fit = _fit(data, label, win, names, categorical, seed, meta, backtest_timer,
-                           num_boost_round=rounds, pool=pooled, train_months=train_months,
-                           monotone=choice.constraints)  # fmt: skip
+            win_fit = _fit(
+                data,
+                label,
+                win,
+                names,
+                categorical,
+                seed,
+                meta,
+                backtest_timer,
+                num_boost_round=rounds,
+                pool=pooled,
+                train_months=train_months,
+                monotone=choice.constraints,
+            )
             with backtest_timer("evaluate"):
                 frame = _test_frame(data, win.test, label, win_fit, names, oracles, seed)
                 win_metrics = evaluate_rankings(
-                    frame, {n: frame[n].to_numpy("float64") for n in rankers}, probas, "label",
-                    capacity_per_commune_month, 0, seed,
-                )  # fmt: skip
+                    frame,
+                    {n: frame[n].to_numpy("float64") for n in rankers},
+                    probas,
+                    "label",
+                    capacity_per_commune_month,
+                    0,
+                    seed,
+                )
                 _drop_oracle_calibration(win_metrics)
         w = win.info.windows
         for name in rankers:
-            backtest_rows.append({
-                "window": k,
-                "train_end": w["train"]["end"],
-                "valid_start": w["valid"]["start"],
-                "test_start": w["test"]["start"],
-                "test_end": w["test"]["end"],
-                "test_rows": w["test"]["rows"],
-                "test_positives": w["test"]["positives"],
-                "num_boost_round": win_fit.info["num_boost_round"],
-                "ranker": name,
-                **{m: win_metrics[name].get(m, float("nan")) for m in BACKTEST_METRICS},
-            })  # fmt: skip
+            backtest_rows.append(
+                {
+                    "window": k,
+                    "train_end": w["train"]["end"],
+                    "valid_start": w["valid"]["start"],
+                    "test_start": w["test"]["start"],
+                    "test_end": w["test"]["end"],
+                    "test_rows": w["test"]["rows"],
+                    "test_positives": w["test"]["positives"],
+                    "num_boost_round": win_fit.info["num_boost_round"],
+                    "ranker": name,
+                    **{m: win_metrics[name].get(m, float("nan")) for m in BACKTEST_METRICS},
+                }
+            )
     backtest = pd.DataFrame(backtest_rows)
     timer.seconds["backtest"] = sum(backtest_timer.seconds.values())
 
@@ -674,9 +735,15 @@ def train_view(
     )
     out = Path(out_dir)
     artifacts = report.write_report(
-        out, booster=fitted.scorer.booster, shap=shap, test_frame=test_frame, rankers=rankers,
-        reliability=reliability, backtest=backtest, card=card,
-    )  # fmt: skip
+        out,
+        booster=fitted.scorer.booster,
+        shap=shap,
+        test_frame=test_frame,
+        rankers=rankers,
+        reliability=reliability,
+        backtest=backtest,
+        card=card,
+    )
     timer.seconds["report"] = time.perf_counter() - report_started
     params["stage_seconds"] = {k: round(v, 3) for k, v in timer.seconds.items()}
     params["backtest_stage_seconds"] = {k: round(v, 3) for k, v in backtest_timer.seconds.items()}
@@ -687,9 +754,14 @@ def train_view(
     lg = metrics["lightgbm"]
     logger.info(
         "%s/%s: test AUC %.3f [%.3f, %.3f], capture top10 %.3f, %.1fs",
-        view, label, lg["roc_auc"], lg.get("roc_auc_lo", np.nan), lg.get("roc_auc_hi", np.nan),
-        lg["capture_top10"], params["train_seconds"],
-    )  # fmt: skip
+        view,
+        label,
+        lg["roc_auc"],
+        lg.get("roc_auc_lo", np.nan),
+        lg.get("roc_auc_hi", np.nan),
+        lg["capture_top10"],
+        params["train_seconds"],
+    )
     return TrainResult(
         scorer=fitted.scorer,
         baseline=fitted.baseline,

@@ -121,6 +121,10 @@ def read_training_table(path: Path, label: str) -> pd.DataFrame:
     if not pieces:
         raise ValueError(f"{path}: no Parquet file in the folder")
     table = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
-    logger.info("training table %s: %d rows, %.0f MB in memory", path.name, len(table),
-                table.memory_usage(deep=True).sum() / 2**20)  # fmt: skip
+    logger.info(
+        "training table %s: %d rows, %.0f MB in memory",
+        path.name,
+        len(table),
+        table.memory_usage(deep=True).sum() / 2**20,
+    )
     return table

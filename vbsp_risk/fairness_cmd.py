@@ -40,8 +40,9 @@ def fairness_cmd(
         raise typer.Exit(1) from None
     window = tracking.load_test_window(champ.run_id)
     frame = window[window[champ.label].notna()].reset_index(drop=True)
-    frame = frame.assign(label=frame[champ.label].astype("int64"),
-                         lightgbm=champ.scorer.predict_proba(frame))  # fmt: skip
+    frame = frame.assign(
+        label=frame[champ.label].astype("int64"), lightgbm=champ.scorer.predict_proba(frame)
+    )
     minority = fairness.read_minority_status(data)
     report = fairness.fairness_report(frame, window, minority, capacity=capacity, n_boot=n_boot)
     target = out or (get_state().reports_dir / "fairness")

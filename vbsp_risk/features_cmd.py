@@ -111,8 +111,14 @@ def _note_empty_communes(communes: pd.Series, produced: list[str], view: str) ->
 
 
 def _progress(total: int, label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                    transient=True)  # fmt: skip
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def features_cmd(
@@ -149,8 +155,11 @@ def features_cmd(
         tables, export = load_valid(data)
         communes = tables["communes"]["commune_id"]
         if from_ is None and tables["interest"].empty:
-            console.print("[red]error[/]: interest has no rows, so the first month is unknown; "
-                          "give it with --from YYYY-MM", soft_wrap=True)  # fmt: skip
+            console.print(
+                "[red]error[/]: interest has no rows, so the first month is unknown; "
+                "give it with --from YYYY-MM",
+                soft_wrap=True,
+            )
             raise typer.Exit(1)
     produced: list[str] = []
     with open_engine(engine, scheduler) as runner:

@@ -68,8 +68,12 @@ def monitor_cmd(
     for col in ("feature", "PSI vs training", "band", "PSI vs preceding"):
         t.add_column(col, justify="left" if col in ("feature", "band") else "right")
     for r in worst.itertuples():
-        t.add_row(r.feature, f"{r.psi:.3f}", r.band,
-                  "—" if not math.isfinite(r.psi_preceding) else f"{r.psi_preceding:.3f}")  # fmt: skip
+        t.add_row(
+            r.feature,
+            f"{r.psi:.3f}",
+            r.band,
+            "—" if not math.isfinite(r.psi_preceding) else f"{r.psi_preceding:.3f}",
+        )
     console.print(t)
     console.print(f"windows: {json.dumps(report.windows, default=str)}")
     if report.alerts.empty:

@@ -61,9 +61,14 @@ def plan_cmd(
         console.print(f"[red]no portfolio scores of {name} v{version} for {commune}[/]")
         raise typer.Exit(1)
     request = planner.PlanRequest(
-        month, day, capacity, days, sort, random_share,
+        month,
+        day,
+        capacity,
+        days,
+        sort,
+        random_share,
         seed if seed is not None else secrets.randbelow(2**31),
-    )  # fmt: skip
+    )
     visits = planner.build_plan(candidates, request)
     table = Table(title=f"{commune} {month}: {len(visits)} visits ({name} v{version}, {as_of})")
     for col in ("date", "village", "group", "household", "p", "selection", "why"):
@@ -71,10 +76,13 @@ def plan_cmd(
     for v in visits.to_dict("records"):
         table.add_row(
             str(v["visit_date"]) + (" *" if v["visit_date"].day == day else ""),
-            places.village_names.get(v["village_id"], v["village_id"]), v["group_id"],
-            v["household_id"], f"{v['probability']:.1%}", v["selection"],
+            places.village_names.get(v["village_id"], v["village_id"]),
+            v["group_id"],
+            v["household_id"],
+            f"{v['probability']:.1%}",
+            v["selection"],
             planner.reason_text(v["reason"], lang),
-        )  # fmt: skip
+        )
     console.print(table)
     console.print("* the commune's transaction day")
     if not save:
@@ -87,11 +95,20 @@ def plan_cmd(
         plan_store.delete_plan(engine, existing)
     n_random = int((visits["selection"] == "random").sum())
     plan_id = plan_store.save_plan(
-        engine, commune, request, visits, name, str(version), "cli",
-        {"scores_as_of": as_of.isoformat(), "households": len(candidates),
-         "random_visits": n_random,
-         "dates": sorted(d.isoformat() for d in planner.plan_dates(month, day, days))},
-    )  # fmt: skip
+        engine,
+        commune,
+        request,
+        visits,
+        name,
+        str(version),
+        "cli",
+        {
+            "scores_as_of": as_of.isoformat(),
+            "households": len(candidates),
+            "random_visits": n_random,
+            "dates": sorted(d.isoformat() for d in planner.plan_dates(month, day, days)),
+        },
+    )
     console.print(f"[green]plan {plan_id}[/] stored; page: /ui/plans/{plan_id}")
 
 

@@ -38,8 +38,13 @@ def run_routine(data: Path, *, promote: bool, **options: Any) -> RetrainResult:
     from training.retrain import STEPS, RetrainError, retrain
 
     on_step = options.pop("on_step", None)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("retrain", total=len(STEPS))
 
         def progress(step: str, status: str) -> None:
@@ -70,12 +75,15 @@ def print_result(res: RetrainResult) -> None:
         if metrics:
             title = f"{v} view — test window (model vs practice vs oracle)"
             console.print(metrics_table(metrics, title=title))
-        console.print(f"[bold]{v}[/]: {d['action']} — champion v{d['champion']} "
-                      f"(candidate v{d['candidate']})")  # fmt: skip
+        console.print(
+            f"[bold]{v}[/]: {d['action']} — champion v{d['champion']} (candidate v{d['candidate']})"
+        )
         for line in str(d["summary"]).splitlines():
             console.print(f"    {line}")
-    console.print(f"state: {res.state_file} (ran {', '.join(res.ran) or 'nothing'}; "
-                  f"already done {', '.join(res.skipped) or 'nothing'})")  # fmt: skip
+    console.print(
+        f"state: {res.state_file} (ran {', '.join(res.ran) or 'nothing'}; "
+        f"already done {', '.join(res.skipped) or 'nothing'})"
+    )
 
 
 def retrain_cmd(

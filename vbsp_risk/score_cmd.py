@@ -66,15 +66,17 @@ def score_cmd(
         try:
             if out is not None:
                 with console.status(f"scoring the last {months} months with {label}…"):
-                    parts = write_score_parts(model, features, out, runner, months, households,
-                                              explain=reasons)  # fmt: skip
+                    parts = write_score_parts(
+                        model, features, out, runner, months, households, explain=reasons
+                    )
                 n = sum(p.rows for p in parts)
-                console.print(f"[green]{n:,}[/] portfolio scores ({months} months) → "
-                              f"{len(parts)} files in {out}")  # fmt: skip
+                console.print(
+                    f"[green]{n:,}[/] portfolio scores ({months} months) → "
+                    f"{len(parts)} files in {out}"
+                )
                 return
             with console.status(f"scoring the last {months} months with {label}…"):
-                scores = score_parquet(model, features, runner, months, households,
-                                       explain=reasons)  # fmt: skip
+                scores = score_parquet(model, features, runner, months, households, explain=reasons)
         except (FileNotFoundError, ValueError) as err:
             console.print(f"[red]error[/]: {err}", soft_wrap=True)
             raise typer.Exit(1) from None

@@ -59,10 +59,13 @@ def serve(settings: ServiceSettings, *, host: str, port: int, migrate: bool, wor
             "[yellow]no VBSP_RISK_PUBLIC_ORIGINS[/]: page forms only from loopback origins"
         )
     options = dict(
-        host=host, port=port, workers=workers, log_level="info",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
         access_log=False,  # request lines carry household ids in paths; metrics count requests
         timeout_graceful_shutdown=20,
-    )  # fmt: skip
+    )
     if workers > 1:  # each worker logs the views it serves
         _serve_workers(uvicorn.Config("serving.app:create_app", factory=True, **options))
         return

@@ -25,9 +25,13 @@ def do_simulate(out: Path, households: int, seed: int, start: str, end: str) -> 
     cfg = SimConfig(households=households, seed=seed, start=start, end=end)
     n_communes = len(build_structure(cfg)["communes"])
     with Progress(
-        TextColumn("simulating communes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    ) as bar:  # fmt: skip
+        TextColumn("simulating communes"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("sim", total=n_communes)
         manifest = simulate(out, cfg, progress=lambda _cid: bar.advance(task))
     console.print(f"[green]simulated[/] {households:,} target borrower households → {out}")

@@ -69,8 +69,17 @@ def district_summary(data_dir: Path) -> dict:
     from features.summary import summarize
     from features.validation import load_tables
 
-    names = ["communes", "villages", "groups", "households", "loans", "installments", "interest",
-             "debt_events", "group_ratings"]  # fmt: skip
+    names = [
+        "communes",
+        "villages",
+        "groups",
+        "households",
+        "loans",
+        "installments",
+        "interest",
+        "debt_events",
+        "group_ratings",
+    ]
     tables = load_tables(data_dir, tables=names)
     export = (
         storage.read_manifest(data_dir).get("export_date")

@@ -145,11 +145,20 @@ def train_cmd(
     with console.status(f"training {view.value} on {features.name} ({engine.value}) …"):
         try:
             out = train(
-                features, label, view=view.value, model_name=model_name, seed=seed,
-                promote=promote, truth_dir=truth, capacity=capacity, n_boot=n_boot, pool_features=pool_features,
-                train_months=train_months, monotone=monotone.value,
+                features,
+                label,
+                view=view.value,
+                model_name=model_name,
+                seed=seed,
+                promote=promote,
+                truth_dir=truth,
+                capacity=capacity,
+                n_boot=n_boot,
+                pool_features=pool_features,
+                train_months=train_months,
+                monotone=monotone.value,
                 monotone_tolerance=monotone_tolerance,
-            )  # fmt: skip
+            )
         except FeatureTableError as err:
             console.print(
                 f"[red]error[/]: {features} breaks the feature-table contract:", soft_wrap=True

@@ -83,8 +83,16 @@ def simulate(
     leaders, ratings = [], []
     for idx, commune in communes.iterrows():
         cid = str(commune["commune_id"])
-        sim = CommuneSim(cfg, int(idx), commune, groups[groups["commune_id"] == cid], months,
-                         hazards[hazards["commune_id"] == cid], members_per_group, key)  # fmt: skip
+        sim = CommuneSim(
+            cfg,
+            int(idx),
+            commune,
+            groups[groups["commune_id"] == cid],
+            months,
+            hazards[hazards["commune_id"] == cid],
+            members_per_group,
+            key,
+        )
         tables = sim.run()
         for name, df in tables.items():
             if name == "truth":

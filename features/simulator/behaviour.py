@@ -31,8 +31,15 @@ GOOD_COLLECTION = 0.97
 def savings(sim: CommuneSim, t: int) -> None:
     """The month's deposits and withdrawals."""
     rng, n, mon = sim.rng, sim.n, sim.months[t].month
-    p_dep = sigmoid(2.2 + sim.save_habit + DEPOSIT_SEASON[mon - 1] - 0.9 * sim.s - 1.5 * (sim.shock_rem > 0)
-                    - 3.0 * (sim.ep_rem > 0) + 0.3 * sim.c)  # fmt: skip
+    p_dep = sigmoid(
+        2.2
+        + sim.save_habit
+        + DEPOSIT_SEASON[mon - 1]
+        - 0.9 * sim.s
+        - 1.5 * (sim.shock_rem > 0)
+        - 3.0 * (sim.ep_rem > 0)
+        + 0.3 * sim.c
+    )
     dep = sim.member & ~sim.migrated & (rng.random(n) < p_dep)
     noise = np.exp(rng.normal(0, 0.35, n)) * DEPOSIT_AMOUNT[mon - 1]
     amount = np.maximum(np.round(sim.save_level * noise / 5000) * 5000, 5000).astype(np.int64)
@@ -76,7 +83,7 @@ def inspections(sim: CommuneSim, t: int) -> None:
             )
             present = (not sim.migrated[h]) and rng.random() < 0.95
             records_ok = rng.random() < (0.7 if sim.leader_weak[sim.g[h]] else 0.97)
-            sim.rec.inspection(h, loan, t, sel, use, present, bool(sim.migrated[h]), records_ok)  # fmt: skip
+            sim.rec.inspection(h, loan, t, sel, use, present, bool(sim.migrated[h]), records_ok)
 
 
 def rate_groups(sim: CommuneSim, t: int, collection: np.ndarray) -> None:

@@ -33,20 +33,39 @@ from features.simulator.risk import (
     stress_step,
 )
 
-HAZARD_CAUSE = {"flood": "natural_disaster", "typhoon": "natural_disaster", "landslide": "natural_disaster",
-                "drought": "natural_disaster", "livestock_disease": "livestock_disease", "epidemic": "epidemic"}  # fmt: skip
+HAZARD_CAUSE = {
+    "flood": "natural_disaster",
+    "typhoon": "natural_disaster",
+    "landslide": "natural_disaster",
+    "drought": "natural_disaster",
+    "livestock_disease": "livestock_disease",
+    "epidemic": "epidemic",
+}
 DEFERRED_CAUSES = frozenset({"natural_disaster", "livestock_disease", "epidemic"})
 
 
 class CommuneSim(Households):
     """Simulates one commune; :meth:`run` returns the commune's part of every table."""
 
-    def __init__(self, cfg: SimConfig, index: int, commune: pd.Series, groups: pd.DataFrame,
-                 months: pd.DatetimeIndex, hazards: pd.DataFrame, members_per_group: float,
-                 pii_key: bytes) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: SimConfig,
+        index: int,
+        commune: pd.Series,
+        groups: pd.DataFrame,
+        months: pd.DatetimeIndex,
+        hazards: pd.DataFrame,
+        members_per_group: float,
+        pii_key: bytes,
+    ) -> None:
         super().__init__(cfg, index, commune, groups, months, members_per_group, pii_key)
-        self.hazards = CommuneHazards(hazards, months, self.n_villages, bool(commune["is_remote"]),
-                                      np.random.default_rng([cfg.seed, 300 + index]))  # fmt: skip
+        self.hazards = CommuneHazards(
+            hazards,
+            months,
+            self.n_villages,
+            bool(commune["is_remote"]),
+            np.random.default_rng([cfg.seed, 300 + index]),
+        )
         self.hazard_kind = self.hazards.kind
         self.orng = np.random.default_rng([cfg.seed, 500 + index])
         n_g = len(self.groups)
@@ -82,8 +101,17 @@ class CommuneSim(Households):
             has_loan = self.member & (out_hh > 0)
             self.loan_age = rec.household_loan_age(n, t)
             burden = out_hh / (np.maximum(self.workers, 1) * 60e6 * growth[t])
-            static = static_logit(cfg, self.c, self.leader_weak[self.g], rec.household_misuse(n), burden,
-                                  self.remote, self.effect, self.repaid_ok, rec.household_paid_share(n))  # fmt: skip
+            static = static_logit(
+                cfg,
+                self.c,
+                self.leader_weak[self.g],
+                rec.household_misuse(n),
+                burden,
+                self.remote,
+                self.effect,
+                self.repaid_ok,
+                rec.household_paid_share(n),
+            )
             idx = np.flatnonzero(has_loan)
             oracle.snapshot(t, idx, static[idx])
             # latent processes
@@ -138,16 +166,22 @@ class CommuneSim(Households):
                 half_due[:], half_paid[:] = 0, 0
             behaviour.leave(self, t)
         rec.truth_rows.cols["p12"][: rec.truth_rows.n] = oracle.run()
-        return assemble(rec, self)  # fmt: skip
+        return assemble(rec, self)
 
     def _start_episodes(self, onset: np.ndarray, t: int, hz: np.ndarray) -> None:
         """New episodes with their length and cause; the bank defers interest after a disaster."""
         dur = episode_length(self.rng, self.n, self.shock_rem, hz)
         kind = self.hazard_kind[t]
         disaster = HAZARD_CAUSE.get(kind, "natural_disaster") if kind else "natural_disaster"
-        cause = np.where(self.shock_rem > 0, self.shock_cause,
-                         np.where(hz > 0.3, disaster,
-                                  np.where(self.rec.household_misuse(self.n) > 0, "misuse", "low_income")))  # fmt: skip
+        cause = np.where(
+            self.shock_rem > 0,
+            self.shock_cause,
+            np.where(
+                hz > 0.3,
+                disaster,
+                np.where(self.rec.household_misuse(self.n) > 0, "misuse", "low_income"),
+            ),
+        )
         self.ep_rem = np.where(onset, dur, self.ep_rem)
         self.ep_cause = np.where(onset, cause, self.ep_cause)
         defer = onset & np.isin(cause, list(DEFERRED_CAUSES))
@@ -216,7 +250,7 @@ class CommuneSim(Households):
             elif objective and not first and rng.random() < cfg.freeze_prob_objective:
                 self._freeze(i, t, cause)
             else:
-                self.rec.mark_overdue(i, t, cause)  # fmt: skip
+                self.rec.mark_overdue(i, t, cause)
 
 
 SHOCK_CAUSES = np.array(["illness", "death", "fire", "low_income"])

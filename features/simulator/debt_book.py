@@ -39,9 +39,15 @@ class DebtBook(BookQueries):
         np.add.at(loans["n_open"], inst["loan"][i], -1)
 
     def _event(self, i: int, t: int, kind: str, cause: str, amount: int, new_due: int = -1) -> None:
-        self.event_rows.add(loan=self.inst.cols["loan"][i], t=t, kind=domain.DEBT_EVENT_TYPES.index(kind),
-                            cause=domain.DEBT_CAUSES.index(cause), inst=self.inst.cols["no"][i], amount=amount,
-                            new_due=new_due)  # fmt: skip
+        self.event_rows.add(
+            loan=self.inst.cols["loan"][i],
+            t=t,
+            kind=domain.DEBT_EVENT_TYPES.index(kind),
+            cause=domain.DEBT_CAUSES.index(cause),
+            inst=self.inst.cols["no"][i],
+            amount=amount,
+            new_due=new_due,
+        )
 
     def extend(self, i: int, t: int, months: int, cause: str) -> None:
         """Push installment ``i`` back by ``months`` (gia hạn nợ)."""

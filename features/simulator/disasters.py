@@ -18,8 +18,14 @@ import pandas as pd
 from features.simulator.config import SimConfig
 from features.simulator.structure import month_index
 
-HAZARD_DAMAGE = {"flood": 1.0, "typhoon": 1.2, "landslide": 0.8, "drought": 0.6,
-                 "livestock_disease": 1.0, "epidemic": 0.7}  # fmt: skip
+HAZARD_DAMAGE = {
+    "flood": 1.0,
+    "typhoon": 1.2,
+    "landslide": 0.8,
+    "drought": 0.6,
+    "livestock_disease": 1.0,
+    "epidemic": 0.7,
+}
 EXPOSED_SHARE = {1: 0.35, 2: 0.6, 3: 0.9}  # share of a commune's villages an event reaches
 DECAY = 0.75  # pressure left a month after an event
 Row = tuple[str, str, pd.Timestamp, pd.Timestamp, int]
@@ -53,7 +59,7 @@ def _random_rows(cfg: SimConfig, ids: np.ndarray, remote: np.ndarray) -> list[Ro
             rows.append(
                 (c, kind, m, _month_end(m, int(rng.integers(0, 3))), int(rng.integers(1, 3)))
             )
-    return rows  # fmt: skip
+    return rows
 
 
 def _replayed_rows(cfg: SimConfig, ids: np.ndarray, remote: np.ndarray) -> list[Row]:
@@ -98,4 +104,4 @@ def build_hazards(cfg: SimConfig, communes: pd.DataFrame) -> pd.DataFrame:
     )
     df.insert(0, "event_id", [f"HZ{i + 1:06d}" for i in range(len(df))])
     df["severity"] = df["severity"].astype("int64")
-    return df  # fmt: skip
+    return df

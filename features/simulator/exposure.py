@@ -23,8 +23,14 @@ _LOCAL_DAMAGE = (
 class CommuneHazards:
     """Village pressure of one commune (``T`` months × ``V`` villages)."""
 
-    def __init__(self, events: pd.DataFrame, months: pd.DatetimeIndex, n_villages: int,
-                 remote: bool, rng: np.random.Generator) -> None:  # fmt: skip
+    def __init__(
+        self,
+        events: pd.DataFrame,
+        months: pd.DatetimeIndex,
+        n_villages: int,
+        remote: bool,
+        rng: np.random.Generator,
+    ) -> None:
         self.T, self.V, self.remote = len(months), n_villages, remote
         self.events: list[tuple[int, int, float, np.ndarray, str]] = []
         direct = np.zeros((self.T, n_villages))
@@ -61,8 +67,9 @@ class CommuneHazards:
                 )
         return out
 
-    def future_pressure(self, rng: np.random.Generator, replicates: int, t: int,
-                        months: list[int], horizon: int) -> np.ndarray:  # fmt: skip
+    def future_pressure(
+        self, rng: np.random.Generator, replicates: int, t: int, months: list[int], horizon: int
+    ) -> np.ndarray:
         """Pressure ``(replicates, horizon, V)`` from month ``t``: known events, new random ones.
 
         New events follow the per-commune process of ``build_hazards``: storms in September–
@@ -102,9 +109,17 @@ class CommuneHazards:
         for j in range(horizon):
             prev = np.maximum(direct[:, j], prev * DECAY)
             direct[:, j] = prev
-        return direct  # fmt: skip
+        return direct
 
-    def _add(self, direct: np.ndarray, rng: np.random.Generator, r: int, k: int, length: int,
-             val: float, sev: int) -> None:  # fmt: skip
+    def _add(
+        self,
+        direct: np.ndarray,
+        rng: np.random.Generator,
+        r: int,
+        k: int,
+        length: int,
+        val: float,
+        sev: int,
+    ) -> None:
         reach = rng.random(self.V) < EXPOSED_SHARE[sev]
         direct[r, k : k + length] = np.maximum(direct[r, k : k + length], val * reach)

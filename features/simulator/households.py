@@ -33,8 +33,16 @@ ETHNIC_MINORITIES = ["Vân Kiều", "Pa Kô", "Tà Ôi"]
 class Households:
     """Members of one commune's groups and their loans."""
 
-    def __init__(self, cfg: SimConfig, index: int, commune: pd.Series, groups: pd.DataFrame,
-                 months: pd.DatetimeIndex, members_per_group: float, pii_key: bytes) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: SimConfig,
+        index: int,
+        commune: pd.Series,
+        groups: pd.DataFrame,
+        months: pd.DatetimeIndex,
+        members_per_group: float,
+        pii_key: bytes,
+    ) -> None:
         self.cfg, self.commune, self.months = cfg, commune, months
         self.rng = np.random.default_rng([cfg.seed, 100 + index])
         self.groups = groups.reset_index(drop=True)
@@ -78,7 +86,11 @@ class Households:
         self.workers = np.clip(rng.binomial(self.size, 0.4 + 0.15 * sigmoid(self.c)), 1, self.size)
         z = self.c + rng.normal(0, 0.5, n)
         self.poverty = np.digitize(z, [-0.35, 0.35, 0.8])  # 0 poor .. 3 other_policy
-        self.save_level = np.clip(np.round(np.exp(rng.normal(np.log(60_000) + 0.4 * self.c, 0.5)) / 5000) * 5000, 20_000, 500_000)  # fmt: skip
+        self.save_level = np.clip(
+            np.round(np.exp(rng.normal(np.log(60_000) + 0.4 * self.c, 0.5)) / 5000) * 5000,
+            20_000,
+            500_000,
+        )
         self.save_habit = rng.normal(
             0, 0.8, n
         )  # how regularly a household deposits, whatever its stress
@@ -131,7 +143,7 @@ class Households:
             self.rec.leader_end(gi, t)
             self.leader[gi] = int(self.rng.choice(members))
             self.leader_weak[gi] = self.rng.random() < self.cfg.weak_leader_rate
-            self.rec.leader_start(gi, None, self.leader[gi], t)  # fmt: skip
+            self.rec.leader_start(gi, None, self.leader[gi], t)
 
     # ------------------------------------------------------------------ loans
     def originate(self, h: int, t: int, prog: int) -> int:
@@ -153,8 +165,20 @@ class Households:
         offsets, principal = schedule(amount, term, grace, PROGRAM_CODES[prog])
         if purpose in HARVEST_PURPOSES:
             offsets = after_harvest(offsets, (self.months[0].month - 1 + t) % 12 + 1, term, grace)
-        return self.rec.loan(h, t, prog, purpose, amount, rate, term, grace, misuse, offsets, principal,
-                             int(rng.integers(10, 40)))  # fmt: skip
+        return self.rec.loan(
+            h,
+            t,
+            prog,
+            purpose,
+            amount,
+            rate,
+            term,
+            grace,
+            misuse,
+            offsets,
+            principal,
+            int(rng.integers(10, 40)),
+        )
 
     def initial_loans(self) -> None:
         """Loans already running at the first simulated month."""
@@ -195,4 +219,4 @@ class Households:
         for h in np.flatnonzero(ok2 & (rng.random(self.n) < cfg.second_loan_rate)):
             prog = int(rng.choice(SECOND, p=SECOND_P))
             if prog != int(self.rec.loans.cols["prog"][self.main_loan[h]]):
-                self.second_loan[h] = self.originate(h, t, prog)  # fmt: skip
+                self.second_loan[h] = self.originate(h, t, prog)

@@ -12,11 +12,18 @@ PURPOSE = {c: i for i, c in enumerate(domain.PURPOSES)}
 
 # Program mix by poverty status (poor, near_poor, escaped_poverty, other_policy).
 _MIX = {
-    0: {"poor_household": 0.62, "housing": 0.07, "ethnic_minority_land": 0.06, "difficult_area": 0.1, "job_creation": 0.1, "student": 0.05},
+    0: {
+        "poor_household": 0.62,
+        "housing": 0.07,
+        "ethnic_minority_land": 0.06,
+        "difficult_area": 0.1,
+        "job_creation": 0.1,
+        "student": 0.05,
+    },
     1: {"near_poor": 0.62, "job_creation": 0.15, "difficult_area": 0.15, "student": 0.08},
     2: {"escaped_poverty": 0.6, "job_creation": 0.2, "difficult_area": 0.2},
     3: {"difficult_area": 0.5, "job_creation": 0.35, "student": 0.15},
-}  # fmt: skip
+}
 MIX = {
     k: (np.array([P[c] for c in v]), np.array(list(v.values())) / sum(v.values()))
     for k, v in _MIX.items()
@@ -37,14 +44,36 @@ def _pick(rng: np.random.Generator, cdf: np.ndarray) -> int:
 _MIX_CDF = {k: (codes, _cdf(p)) for k, (codes, p) in MIX.items()}
 
 # Typical loan size at the end date (VND) and term choices (months) per program.
-TYPICAL = {"poor_household": 95e6, "near_poor": 90e6, "escaped_poverty": 90e6, "job_creation": 90e6,
-           "clean_water": 22e6, "difficult_area": 85e6, "student": 60e6, "housing": 40e6,
-           "ethnic_minority_land": 65e6}  # fmt: skip
-TERMS = {"poor_household": [48, 60, 60, 84, 120], "near_poor": [48, 60, 60], "escaped_poverty": [48, 60, 60],
-         "job_creation": [60, 84, 120], "clean_water": [36, 60], "difficult_area": [12, 36, 60, 84],
-         "student": [96, 120, 144], "housing": [180], "ethnic_minority_land": [120]}  # fmt: skip
+TYPICAL = {
+    "poor_household": 95e6,
+    "near_poor": 90e6,
+    "escaped_poverty": 90e6,
+    "job_creation": 90e6,
+    "clean_water": 22e6,
+    "difficult_area": 85e6,
+    "student": 60e6,
+    "housing": 40e6,
+    "ethnic_minority_land": 65e6,
+}
+TERMS = {
+    "poor_household": [48, 60, 60, 84, 120],
+    "near_poor": [48, 60, 60],
+    "escaped_poverty": [48, 60, 60],
+    "job_creation": [60, 84, 120],
+    "clean_water": [36, 60],
+    "difficult_area": [12, 36, 60, 84],
+    "student": [96, 120, 144],
+    "housing": [180],
+    "ethnic_minority_land": [120],
+}
 PURPOSES = {
-    "poor_household": {"livestock": 0.45, "crops": 0.3, "trade_services": 0.1, "aquaculture": 0.05, "forestry": 0.1},
+    "poor_household": {
+        "livestock": 0.45,
+        "crops": 0.3,
+        "trade_services": 0.1,
+        "aquaculture": 0.05,
+        "forestry": 0.1,
+    },
     "near_poor": {"livestock": 0.4, "crops": 0.3, "trade_services": 0.2, "forestry": 0.1},
     "escaped_poverty": {"livestock": 0.4, "crops": 0.3, "trade_services": 0.3},
     "job_creation": {"vocational": 0.3, "livestock": 0.3, "trade_services": 0.4},
@@ -53,7 +82,7 @@ PURPOSES = {
     "student": {"education": 1.0},
     "housing": {"housing": 1.0},
     "ethnic_minority_land": {"crops": 0.5, "forestry": 0.3, "vocational": 0.2},
-}  # fmt: skip
+}
 
 
 _PURPOSE_CDF = {

@@ -75,19 +75,30 @@ class StateOracle:
         pressure = sim.hazards.future_pressure(rng, R, t, months, HORIZON)[:, :, sim.v[idx]]
         due = sim.rec.due_matrix(idx, t, HORIZON)
         migrated = sim.migrated[idx]
-        self.parts.append({
-            "g": sim.g[idx], "static": static.astype(np.float32), "s": sim.s[idx].astype(np.float32),
-            "shock": sim.shock_rem[idx].astype(np.int8),
-            "ep0": np.where(migrated, 0, np.minimum(sim.ep_rem[idx], 100)), "migrated": migrated,
-            "age": sim.loan_age[idx], "month0": np.full(H, months[0]),
-            "livestock": sim.rec.household_livestock(sim.n)[idx].astype(np.float32),
-            "wave": np.full(H, t > 0 and sim.hazards.kind[t - 1] == "livestock_disease"),
-            "due": due.T, "pressure": pressure.transpose(1, 0, 2).astype(np.float32),
-            "keep": (1 - sim.rec.household_misuse(sim.n)[idx] * MISUSE_FOUND * sim.cfg.inspection_rate)
-            * (1 - sim.migration_rate()[idx]) ** (HORIZON - 1)
-            * (1 - sim.cfg.one_off_late_rate) ** due.sum(axis=1),
-            "peer": sim.peer.astype(np.float32), "contagion": sim.contagion.astype(np.float32),
-        })  # fmt: skip
+        self.parts.append(
+            {
+                "g": sim.g[idx],
+                "static": static.astype(np.float32),
+                "s": sim.s[idx].astype(np.float32),
+                "shock": sim.shock_rem[idx].astype(np.int8),
+                "ep0": np.where(migrated, 0, np.minimum(sim.ep_rem[idx], 100)),
+                "migrated": migrated,
+                "age": sim.loan_age[idx],
+                "month0": np.full(H, months[0]),
+                "livestock": sim.rec.household_livestock(sim.n)[idx].astype(np.float32),
+                "wave": np.full(H, t > 0 and sim.hazards.kind[t - 1] == "livestock_disease"),
+                "due": due.T,
+                "pressure": pressure.transpose(1, 0, 2).astype(np.float32),
+                "keep": (
+                    1
+                    - sim.rec.household_misuse(sim.n)[idx] * MISUSE_FOUND * sim.cfg.inspection_rate
+                )
+                * (1 - sim.migration_rate()[idx]) ** (HORIZON - 1)
+                * (1 - sim.cfg.one_off_late_rate) ** due.sum(axis=1),
+                "peer": sim.peer.astype(np.float32),
+                "contagion": sim.contagion.astype(np.float32),
+            }
+        )
         self.rows += H
         if self.rows >= CHUNK_ROWS:
             self._flush()

@@ -30,19 +30,51 @@ class Fact:
 FACTS = [
     Fact("group_variance_ratio", 1.5, 10.0, "variance of group-year trouble rates / binomial"),
     Fact("intra_group_correlation", 0.01, 0.2, "ICC of yearly trouble within groups"),
-    Fact("collective_default_ratio", 2.0, 12.0, "group-years above independence's 95th percentile / expected"),
+    Fact(
+        "collective_default_ratio",
+        2.0,
+        12.0,
+        "group-years above independence's 95th percentile / expected",
+    ),
     Fact("onset_month_max_min", 1.3, 3.5, "highest / lowest monthly onset rate by calendar month"),
     Fact("lean_tet_vs_harvest", 1.1, 3.0, "onsets in Tết and lean months / harvest months"),
     Fact("early_vs_seasoned_loan", 1.2, 4.0, "onset rate, loan age 0-11 / 36-59 months"),
     Fact("first_vs_repeat_borrower", 1.05, 3.0, "onset rate, first loan / after a repaid loan"),
-    Fact("burden_top_vs_bottom_quintile", 1.2, 5.0, "onset rate, top / bottom quintile of amount per worker"),
-    Fact("persistence_ratio", 1.5, 10.0, "P(trouble next year | trouble) / P(trouble next year | none)"),
-    Fact("rating_drop_effect", 1.2, 8.0, "onsets in 12 months after a drop from good / groups staying good"),
-    Fact("leader_change_effect", 0.2, 1.0, "onsets 12 months after a leader change / 12 months before"),
-    Fact("disaster_impact", 2.0, 25.0, "onsets 0-2 months after a severe event / 12 months before, hit commune"),
+    Fact(
+        "burden_top_vs_bottom_quintile",
+        1.2,
+        5.0,
+        "onset rate, top / bottom quintile of amount per worker",
+    ),
+    Fact(
+        "persistence_ratio",
+        1.5,
+        10.0,
+        "P(trouble next year | trouble) / P(trouble next year | none)",
+    ),
+    Fact(
+        "rating_drop_effect",
+        1.2,
+        8.0,
+        "onsets in 12 months after a drop from good / groups staying good",
+    ),
+    Fact(
+        "leader_change_effect",
+        0.2,
+        1.0,
+        "onsets 12 months after a leader change / 12 months before",
+    ),
+    Fact(
+        "disaster_impact",
+        2.0,
+        25.0,
+        "onsets 0-2 months after a severe event / 12 months before, hit commune",
+    ),
     Fact("disaster_recovery", 0.5, 1.7, "onsets 12-23 months after / 12 months before"),
-    Fact("extension_share", 0.005, 0.55, "principal extended / principal falling due, last 3 years"),
-]  # fmt: skip
+    Fact(
+        "extension_share", 0.005, 0.55, "principal extended / principal falling due, last 3 years"
+    ),
+]
 
 
 def onsets(truth: pd.DataFrame) -> pd.DataFrame:
@@ -81,16 +113,22 @@ def _group_facts(on: pd.DataFrame) -> dict[str, float]:
     nxt = hy.assign(year=hy["year"] - 1).rename(columns={"onset": "next"})
     pair = hy.merge(nxt, on=["group_id", "household_id", "year"])
     persistence = _rate_ratio(pair["next"], pair["onset"].to_numpy(), ~pair["onset"].to_numpy())
-    return {"group_variance_ratio": ratio, "intra_group_correlation": icc,
-            "collective_default_ratio": collective, "persistence_ratio": persistence}  # fmt: skip
+    return {
+        "group_variance_ratio": ratio,
+        "intra_group_correlation": icc,
+        "collective_default_ratio": collective,
+        "persistence_ratio": persistence,
+    }
 
 
 def _calendar_facts(on: pd.DataFrame) -> dict[str, float]:
     by = on.groupby(on["month"].dt.month)["onset"].mean()
     lean = on["month"].dt.month.isin([1, 2, 3, 4, 7, 8]).to_numpy()
     harvest = on["month"].dt.month.isin([5, 6, 9]).to_numpy()
-    return {"onset_month_max_min": float(by.max() / by.min()) if by.min() > 0 else float("nan"),
-            "lean_tet_vs_harvest": _rate_ratio(on["onset"], lean, harvest)}  # fmt: skip
+    return {
+        "onset_month_max_min": float(by.max() / by.min()) if by.min() > 0 else float("nan"),
+        "lean_tet_vs_harvest": _rate_ratio(on["onset"], lean, harvest),
+    }
 
 
 def _loan_facts(
@@ -113,9 +151,17 @@ def _loan_facts(
     m = m[m["disbursement_date"].notna()]
     age = (m["month"] - m["disbursement_date"]).dt.days / 30.44
     q = pd.qcut(m["per_worker"].rank(method="first"), 5, labels=False)
-    return {"early_vs_seasoned_loan": _rate_ratio(m["onset"], (age < 12).to_numpy(), ((age >= 36) & (age < 60)).to_numpy()),
-            "first_vs_repeat_borrower": _rate_ratio(m["onset"], (m["n_before"] == 0).to_numpy(), (m["n_before"] >= 1).to_numpy()),
-            "burden_top_vs_bottom_quintile": _rate_ratio(m["onset"], (q == 4).to_numpy(), (q == 0).to_numpy())}  # fmt: skip
+    return {
+        "early_vs_seasoned_loan": _rate_ratio(
+            m["onset"], (age < 12).to_numpy(), ((age >= 36) & (age < 60)).to_numpy()
+        ),
+        "first_vs_repeat_borrower": _rate_ratio(
+            m["onset"], (m["n_before"] == 0).to_numpy(), (m["n_before"] >= 1).to_numpy()
+        ),
+        "burden_top_vs_bottom_quintile": _rate_ratio(
+            m["onset"], (q == 4).to_numpy(), (q == 0).to_numpy()
+        ),
+    }
 
 
 def _window_rate(on: pd.DataFrame, key: str, events: pd.DataFrame, lo: int, hi: int) -> pd.Series:
@@ -139,8 +185,10 @@ def _event_facts(on: pd.DataFrame, t: Mapping[str, pd.DataFrame]) -> dict[str, f
     before = _window_rate(on, "group_id", change, -12, 0).mean()
     hz = t["hazard_events"]
     severe = hz[hz["severity"] == 3].rename(columns={"start_date": "date"})
-    facts = {"rating_drop_effect": after_drop / after_stay if after_stay else float("nan"),
-             "leader_change_effect": after / before if before else float("nan")}  # fmt: skip
+    facts = {
+        "rating_drop_effect": after_drop / after_stay if after_stay else float("nan"),
+        "leader_change_effect": after / before if before else float("nan"),
+    }
     before = _window_rate(on, "commune_id", severe, -12, 0).mean()
     for name, lo, hi in (("disaster_impact", 0, 3), ("disaster_recovery", 12, 24)):
         hit = _window_rate(on, "commune_id", severe, lo, hi).mean()
@@ -168,9 +216,15 @@ def realism_report(tables: Mapping[str, pd.DataFrame], truth: pd.DataFrame) -> p
     """
     hh = tables["households"][["household_id", "group_id", "commune_id"]]
     on = onsets(truth).merge(hh, on="household_id")
-    values = {**_group_facts(on), **_calendar_facts(on),
-              **_loan_facts(on, tables["loans"], tables["households"]), **_event_facts(on, tables),
-              "extension_share": _extension_share(tables)}  # fmt: skip
-    rows = [(f.name, values[f.name], f.low, f.high, f.low <= values[f.name] <= f.high, f.description)
-            for f in FACTS]  # fmt: skip
+    values = {
+        **_group_facts(on),
+        **_calendar_facts(on),
+        **_loan_facts(on, tables["loans"], tables["households"]),
+        **_event_facts(on, tables),
+        "extension_share": _extension_share(tables),
+    }
+    rows = [
+        (f.name, values[f.name], f.low, f.high, f.low <= values[f.name] <= f.high, f.description)
+        for f in FACTS
+    ]
     return pd.DataFrame(rows, columns=["fact", "value", "low", "high", "in_range", "description"])

@@ -26,11 +26,36 @@ class Recorder(DebtBook):
         self.commune_id = commune_id
         self.base = np.datetime64(months[0].strftime("%Y-%m"), "M")
         self.day = day
-        self.loans = Columns(hh="i8", prog="i8", purpose="i8", amount="i8", rate="f8", term="i8", grace="i8",
-                             disb="i8", lag="i8", misuse="?", status="i8", closed="i8", paid="i8", arrears="i8",
-                             n_open="i8", n_inst="i8", bad="?")  # fmt: skip
-        self.inst = Columns(loan="i8", no="i8", due="i8", cur="i8", amt="i8", paid="i8", paid_m="i8",
-                            status="i8", ext="i8")  # fmt: skip
+        self.loans = Columns(
+            hh="i8",
+            prog="i8",
+            purpose="i8",
+            amount="i8",
+            rate="f8",
+            term="i8",
+            grace="i8",
+            disb="i8",
+            lag="i8",
+            misuse="?",
+            status="i8",
+            closed="i8",
+            paid="i8",
+            arrears="i8",
+            n_open="i8",
+            n_inst="i8",
+            bad="?",
+        )
+        self.inst = Columns(
+            loan="i8",
+            no="i8",
+            due="i8",
+            cur="i8",
+            amt="i8",
+            paid="i8",
+            paid_m="i8",
+            status="i8",
+            ext="i8",
+        )
         self.interest_rows = Columns(loan="i8", t="i8", due="i8", paid="i8", arrears="i8")
         self.saving_rows = Columns(hh="i8", t="i8", kind="i8", amount="i8", balance="i8")
         self.event_rows = Columns(
@@ -47,15 +72,55 @@ class Recorder(DebtBook):
         return (self.base + np.asarray(t)).astype("datetime64[D]") + ((day or self.day) - 1)
 
     # ---------------------------------------------------------------- loans
-    def loan(self, h: int, t: int, prog: int, purpose: int, amount: int, rate: float, term: int, grace: int,
-             misuse: bool, offsets: np.ndarray, principal: np.ndarray, lag: int) -> int:  # fmt: skip
+    def loan(
+        self,
+        h: int,
+        t: int,
+        prog: int,
+        purpose: int,
+        amount: int,
+        rate: float,
+        term: int,
+        grace: int,
+        misuse: bool,
+        offsets: np.ndarray,
+        principal: np.ndarray,
+        lag: int,
+    ) -> int:
         """Book a new loan disbursed in month ``t`` and its schedule; return its index."""
-        li = int(self.loans.add(hh=h, prog=prog, purpose=purpose, amount=amount, rate=rate, term=term,
-                                grace=grace, disb=t, lag=lag, misuse=misuse, status=ACTIVE, closed=-1,
-                                paid=0, arrears=0, n_open=len(offsets), n_inst=len(offsets), bad=False)[0])  # fmt: skip
+        li = int(
+            self.loans.add(
+                hh=h,
+                prog=prog,
+                purpose=purpose,
+                amount=amount,
+                rate=rate,
+                term=term,
+                grace=grace,
+                disb=t,
+                lag=lag,
+                misuse=misuse,
+                status=ACTIVE,
+                closed=-1,
+                paid=0,
+                arrears=0,
+                n_open=len(offsets),
+                n_inst=len(offsets),
+                bad=False,
+            )[0]
+        )
         k = len(offsets)
-        self.inst.add(loan=li, no=np.arange(1, k + 1), due=t + offsets, cur=t + offsets, amt=principal, paid=0,
-                      paid_m=NONE, status=PENDING, ext=0)  # fmt: skip
+        self.inst.add(
+            loan=li,
+            no=np.arange(1, k + 1),
+            due=t + offsets,
+            cur=t + offsets,
+            amt=principal,
+            paid=0,
+            paid_m=NONE,
+            status=PENDING,
+            ext=0,
+        )
         return li
 
     def settle_past(self) -> None:
@@ -100,8 +165,10 @@ class Recorder(DebtBook):
         L["arrears"][li] = np.where(pays, 0, L["arrears"][li] + due - part)
         self.interest_rows.add(loan=li, t=t, due=due, paid=paid, arrears=L["arrears"][li])
         gi = g[L["hh"][li]]
-        return (np.bincount(gi, weights=due, minlength=n_groups),
-                np.bincount(gi, weights=np.minimum(paid, due), minlength=n_groups))  # fmt: skip
+        return (
+            np.bincount(gi, weights=due, minlength=n_groups),
+            np.bincount(gi, weights=np.minimum(paid, due), minlength=n_groups),
+        )
 
     def due_installments(self, t: int) -> np.ndarray:
         """Pending installments falling due in month ``t``."""

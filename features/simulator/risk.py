@@ -65,10 +65,18 @@ def static_logit(
     ``exp(0.5 * capacity)``). ``effect`` is the group plus village random effect.
     """
     excess = np.maximum(burden - np.exp(0.5 * capacity), 0.0)
-    return (cfg.base_logit - cfg.w_capacity * capacity + cfg.w_weak_leader * weak_leader
-            + cfg.w_misuse * misuse + cfg.w_burden * np.minimum(burden, 3)
-            + cfg.w_burden_capacity * np.minimum(excess, 3) + cfg.w_remote * remote + effect
-            - cfg.w_repeat * np.minimum(repaid_ok, 3) - cfg.w_seasoned * paid_share)  # fmt: skip
+    return (
+        cfg.base_logit
+        - cfg.w_capacity * capacity
+        + cfg.w_weak_leader * weak_leader
+        + cfg.w_misuse * misuse
+        + cfg.w_burden * np.minimum(burden, 3)
+        + cfg.w_burden_capacity * np.minimum(excess, 3)
+        + cfg.w_remote * remote
+        + effect
+        - cfg.w_repeat * np.minimum(repaid_ok, 3)
+        - cfg.w_seasoned * paid_share
+    )
 
 
 def group_logit(cfg: SimConfig, contagion: np.ndarray, peer: np.ndarray) -> np.ndarray:

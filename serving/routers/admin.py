@@ -20,10 +20,15 @@ bench = APIRouter(prefix="/v1/bench", tags=["benchmark"], route_class=StrictJson
 def model_infos(svc: Services) -> list[dict]:
     """The models being served."""
     return [
-        {"view": view, "name": m.name, "version": m.version, "run_id": m.run_id,
-         "loaded_at": m.loaded_at}
+        {
+            "view": view,
+            "name": m.name,
+            "version": m.version,
+            "run_id": m.run_id,
+            "loaded_at": m.loaded_at,
+        }
         for view, m in sorted(svc.holder.all().items())
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/models", response_model=list[ModelInfo], responses=errors())

@@ -138,12 +138,21 @@ async def _score(
         responses.append(body)
         audit_rows.append(
             audit.audit_row(
-                score_id=score_id, endpoint=endpoint, client_id=client.client_id, role=client.role,
-                idempotency_key=keys[i] if idem else None, digest=digest, stored=s.stored,
-                model_name=model.name, model_version=model.version, probability=s.probability,
-                band=s.band, request=fields[i], response=body,
+                score_id=score_id,
+                endpoint=endpoint,
+                client_id=client.client_id,
+                role=client.role,
+                idempotency_key=keys[i] if idem else None,
+                digest=digest,
+                stored=s.stored,
+                model_name=model.name,
+                model_version=model.version,
+                probability=s.probability,
+                band=s.band,
+                request=fields[i],
+                response=body,
             )
-        )  # fmt: skip
+        )
     try:  # answered only once the audit rows are committed
         await svc.audit_writer.write(audit_rows)
     except IntegrityError:

@@ -39,9 +39,16 @@ def inspection_priorities(
     if commune_id is not None and not client.can_see_commune(commune_id):
         raise HTTPException(403, "commune_id: outside this key's communes")
     as_of, ranked, groups = priorities(
-        svc.engine, model.name, model.version, commune_id, village_id, group_id,
-        client.communes, sort, limit,
-    )  # fmt: skip
+        svc.engine,
+        model.name,
+        model.version,
+        commune_id,
+        village_id,
+        group_id,
+        client.communes,
+        sort,
+        limit,
+    )
     if as_of is None:
         raise HTTPException(404, "commune_id, village_id, group_id: no portfolio scores here")
     households = [
@@ -67,11 +74,16 @@ def inspection_priorities(
         "total": int(groups["members"].sum()),
         "households": households,
         "groups": [
-            {**g, "mean_change_3m": finite_or_none(g["mean_change_3m"]), "members": int(g["members"]),
-             "rising_members": int(g["rising_members"]), "rising_together": bool(g["rising_together"])}
+            {
+                **g,
+                "mean_change_3m": finite_or_none(g["mean_change_3m"]),
+                "members": int(g["members"]),
+                "rising_members": int(g["rising_members"]),
+                "rising_together": bool(g["rising_together"]),
+            }
             for g in groups.to_dict("records")
         ],
-    }  # fmt: skip
+    }
     # Built to the response model above; returned as is, since validating a whole commune's
     # list again costs more than computing it. orjson: a whole commune's answer (~1 MB with the
     # reasons' texts) takes 1 ms to write instead of the json module's 17.

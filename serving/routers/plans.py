@@ -66,9 +66,10 @@ class VisitNotYetError(HTTPException):
 
     def __init__(self, visit_date: dt.date) -> None:
         super().__init__(
-            409, f"visit_id: the visit is dated {visit_date.isoformat()}; its outcome can be "
+            409,
+            f"visit_id: the visit is dated {visit_date.isoformat()}; its outcome can be "
             "recorded from that day on",
-        )  # fmt: skip
+        )
         self.visit_date = visit_date
 
 
@@ -107,14 +108,18 @@ def plan_body(plan: dict) -> dict:
     """A stored plan as the API answers it."""
     visits = plan["visits"]
     return {
-        "plan_id": plan["plan_id"], "commune_id": plan["commune_id"], "month": plan["month"],
-        "status": plan["status"], "created_at": plan["created_at"],
+        "plan_id": plan["plan_id"],
+        "commune_id": plan["commune_id"],
+        "month": plan["month"],
+        "status": plan["status"],
+        "created_at": plan["created_at"],
         "created_by": plan["created_by"],
         "model": {"name": plan["model_name"], "version": plan["model_version"]},
-        "params": plan["params"], "visits": len(visits),
+        "params": plan["params"],
+        "visits": len(visits),
         "outcomes": sum(v["outcome"] is not None for v in visits),
         "visit_list": [_visit(v) for v in visits],
-    }  # fmt: skip
+    }
 
 
 def create_plan(
@@ -147,9 +152,14 @@ def create_plan(
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     try:
         request = planner.PlanRequest(
-            month=body.month, transaction_day=day, capacity_per_day=body.capacity_per_day,
-            days=body.days, sort=body.sort, random_share=body.random_share, seed=seed,
-        )  # fmt: skip
+            month=body.month,
+            transaction_day=day,
+            capacity_per_day=body.capacity_per_day,
+            days=body.days,
+            sort=body.sort,
+            random_share=body.random_share,
+            seed=seed,
+        )
         visits = planner.build_plan(candidates, request)
         dates = planner.plan_dates(body.month, day, body.days)
     except ValueError as err:
@@ -157,12 +167,21 @@ def create_plan(
     n_random = int((visits["selection"] == "random").sum())
     try:  # one transaction: replace and insert; a concurrent create makes this a 409
         plan_id = plan_store.save_plan(
-            svc.engine, body.commune_id, request, visits, model.name, model.version,
+            svc.engine,
+            body.commune_id,
+            request,
+            visits,
+            model.name,
+            model.version,
             client.client_id,
-            {"scores_as_of": as_of.isoformat(), "households": len(candidates),
-             "random_visits": n_random, "dates": [d.isoformat() for d in sorted(dates)]},
+            {
+                "scores_as_of": as_of.isoformat(),
+                "households": len(candidates),
+                "random_visits": n_random,
+                "dates": [d.isoformat() for d in sorted(dates)],
+            },
             replace=body.replace,
-        )  # fmt: skip
+        )
     except plan_store.PlanExistsError as err:
         raise PlanExistsError(err.plan_id or "(just created)") from None
     except ValueError as err:
@@ -203,9 +222,16 @@ def save_outcome(
         raise VisitNotYetError(visit_date)
     try:
         return outcome_store.record_outcome(
-            svc.engine, visit_id, body.use_of_funds, body.borrower_present, body.migrated,
-            body.notes, client.client_id, key, secret=svc.digest_key,
-        )  # fmt: skip
+            svc.engine,
+            visit_id,
+            body.use_of_funds,
+            body.borrower_present,
+            body.migrated,
+            body.notes,
+            client.client_id,
+            key,
+            secret=svc.digest_key,
+        )
     except outcome_keys.KeyReusedError as err:
         raise HTTPException(422, str(err)) from None
 

@@ -37,22 +37,31 @@ def _groups_for(page: Page) -> list[dict]:
     q = sa.select(t.c.entity_id, t.c.village_id, t.c.commune_id).where(t.c.entity_type == "group")
     with page.svc.engine.connect() as conn:
         rows = conn.execute(q.order_by(t.c.entity_id)).all()
-    return [{"group_id": g, "village_id": v, "commune_id": c} for g, v, c in rows
-            if page.client is not None and page.client.can_see_commune(c)]  # fmt: skip
+    return [
+        {"group_id": g, "village_id": v, "commune_id": c}
+        for g, v, c in rows
+        if page.client is not None and page.client.can_see_commune(c)
+    ]
 
 
 def _application_ctx(page: Page) -> dict:
     labels = CATEGORY_LABELS.get("app_purpose", {})
     return {
         "programs": [
-            {"code": p.code, "label": p.label_vi if page.lang == "vi" else p.label_en,
-             "cap": p.cap_vnd, "term": p.max_term_months}
+            {
+                "code": p.code,
+                "label": p.label_vi if page.lang == "vi" else p.label_en,
+                "cap": p.cap_vnd,
+                "term": p.max_term_months,
+            }
             for p in domain.PROGRAMS.values()
         ],
-        "purposes": [(p, i18n.pair(labels[p][::-1], page.lang) if p in labels else p)
-                     for p in domain.PURPOSES],
+        "purposes": [
+            (p, i18n.pair(labels[p][::-1], page.lang) if p in labels else p)
+            for p in domain.PURPOSES
+        ],
         "groups": _groups_for(page),
-    }  # fmt: skip
+    }
 
 
 @router.get("/ui/application")
@@ -68,18 +77,38 @@ def application_page(
         stored = page.svc.online.get(household_id=hid)
         if stored is not None and page.client.can_see_commune(str(stored["commune_id"])):  # type: ignore[union-attr]
             rows = household_scores(page.svc.engine, page.svc.settings.portfolio_model, hid)
-            lookup = {"household_id": hid, "commune_id": stored["commune_id"],
-                      "village_id": stored["village_id"], "group_id": stored["group_id"],
-                      "band": None if rows.empty else rows["band"].iloc[-1],
-                      "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1]),
-                      "fresh": None if rows.empty else clock.freshness(rows["as_of"].iloc[-1], today)}  # fmt: skip
+            lookup = {
+                "household_id": hid,
+                "commune_id": stored["commune_id"],
+                "village_id": stored["village_id"],
+                "group_id": stored["group_id"],
+                "band": None if rows.empty else rows["band"].iloc[-1],
+                "outstanding": None if rows.empty else finite_or_none(rows["outstanding"].iloc[-1]),
+                "fresh": None if rows.empty else clock.freshness(rows["as_of"].iloc[-1], today),
+            }
         else:
             lookup = {}
     # An id that found nothing is not shown back (it may be a mistyped citizen ID or a name).
-    form = {"identity": "household", "household_id": hid if lookup else "", "program": "poor_household",
-            "purpose": "livestock", "amount": "", "term_months": "36", "grace_months": "0"}  # fmt: skip
-    return render(page, "application.html", form=form, result=None, errors=[], lookup=lookup,
-                  places=plans.places(page.svc), fresh=None, **_application_ctx(page))  # fmt: skip
+    form = {
+        "identity": "household",
+        "household_id": hid if lookup else "",
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": "",
+        "term_months": "36",
+        "grace_months": "0",
+    }
+    return render(
+        page,
+        "application.html",
+        form=form,
+        result=None,
+        errors=[],
+        lookup=lookup,
+        places=plans.places(page.svc),
+        fresh=None,
+        **_application_ctx(page),
+    )
 
 
 def _shown_form(page: Page, form: dict[str, str]) -> dict[str, str]:
@@ -95,12 +124,19 @@ def _shown_form(page: Page, form: dict[str, str]) -> dict[str, str]:
 
 def _app_fields(form: dict[str, str]) -> dict[str, object]:
     fields: dict[str, object] = {
-        "program": form.get("program", ""), "purpose": form.get("purpose", ""),
-        "amount": form_number(form.get("amount", "").replace(".", "").replace(",", "")
-                               .replace(" ", "").replace("₫", "") or None),
+        "program": form.get("program", ""),
+        "purpose": form.get("purpose", ""),
+        "amount": form_number(
+            form.get("amount", "")
+            .replace(".", "")
+            .replace(",", "")
+            .replace(" ", "")
+            .replace("₫", "")
+            or None
+        ),
         "term_months": form_number(form.get("term_months") or None),
         "grace_months": form_number(form.get("grace_months") or 0),
-    }  # fmt: skip
+    }
     identity = form.get("identity", "household")
     if identity == "national":
         fields["national_id"] = form.get("national_id", "").strip() or None
@@ -150,6 +186,15 @@ async def application_score(request: Request, today: date = Depends(clock.today)
     if result is not None and result.get("feature_as_of"):
         fresh = clock.freshness(result["feature_as_of"], today)
     shown = _shown_form(page, form)
-    return render(page, "application.html", status, form=shown, result=result, errors=errors,
-                  lookup=None, places=plans.places(page.svc), fresh=fresh,
-                  **_application_ctx(page))  # fmt: skip
+    return render(
+        page,
+        "application.html",
+        status,
+        form=shown,
+        result=result,
+        errors=errors,
+        lookup=None,
+        places=plans.places(page.svc),
+        fresh=fresh,
+        **_application_ctx(page),
+    )

@@ -59,15 +59,21 @@ def reload_lines(page: Page, result: dict[str, str]) -> list[tuple[str, str, str
 
 def _render(page: Page, status: int = 200, reloaded: dict | None = None, error: str | None = None):
     reports = page.svc.settings.state_dir / "reports"
-    fairness = data_reports.fairness_summary(reports / "fairness") if page.can(
-        "fairness:read") else None  # fmt: skip
+    fairness = (
+        data_reports.fairness_summary(reports / "fairness") if page.can("fairness:read") else None
+    )
     return render(
-        page, "data.html", status, champions=sorted(page.svc.holder.all().items()),
-        decisions=_decisions(page), monitor=data_reports.monitor_report(reports / "monitor"),
-        fairness=fairness, fairness_metrics=data_reports.FAIRNESS_METRICS,
+        page,
+        "data.html",
+        status,
+        champions=sorted(page.svc.holder.all().items()),
+        decisions=_decisions(page),
+        monitor=data_reports.monitor_report(reports / "monitor"),
+        fairness=fairness,
+        fairness_metrics=data_reports.FAIRNESS_METRICS,
         error=error,
         reloaded=None if reloaded is None else reload_lines(page, reloaded),
-    )  # fmt: skip
+    )
 
 
 @router.get("/ui/data")

@@ -90,10 +90,13 @@ def backtest_chart(backtest: pd.DataFrame, width: int = 640, height: int = 220) 
 
     step = max(1, math.ceil(n / 8))
     return Chart(
-        width, height, points("predicted"), points("realized"),
+        width,
+        height,
+        points("predicted"),
+        points("realized"),
         [(y(v), v) for v in (0.0, top_value / 2, top_value)],
         [(x(i), str(m)) for i, m in enumerate(rates.index) if i % step == 0],
-    )  # fmt: skip
+    )
 
 
 def fairness_summary(folder: Path) -> list[dict] | None:
@@ -105,6 +108,12 @@ def fairness_summary(folder: Path) -> list[dict] | None:
     rows: list[dict] = []
     for (dim, group), part in table.groupby(["dimension", "group"], sort=True):
         by_metric = {r["metric"]: (r["value"], r["lo"], r["hi"]) for r in part.to_dict("records")}
-        rows.append({"dimension": dim, "group": group,
-                     "households": int(part["households"].iloc[0]), "metrics": by_metric})  # fmt: skip
+        rows.append(
+            {
+                "dimension": dim,
+                "group": group,
+                "households": int(part["households"].iloc[0]),
+                "metrics": by_metric,
+            }
+        )
     return rows

@@ -106,7 +106,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "replace": (
         "Thay kế hoạch cũ của tháng (nếu chưa ghi kết quả)",
         "Replace the month's plan (if no outcome recorded)",
-    ),  # fmt: skip
+    ),
     "build_plan": ("Lập kế hoạch", "Build plan"),
     "no_plans": ("Chưa có kế hoạch nào.", "No plan yet."),
     "created": ("Lập lúc", "Created"),
@@ -145,7 +145,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "lookup_none": (
         "Không tìm thấy hộ này trong các xã bạn được xem.",
         "No such household in the communes you may see.",
-    ),  # fmt: skip
+    ),
     "program": ("Chương trình", "Program"),
     "cap": ("tối đa", "up to"),
     "term": ("tháng", "months"),

@@ -67,6 +67,14 @@ def model_page(request: Request) -> Response:
     except Exception as err:
         logger.warning("model page: alias history unreadable: %s", type(err).__name__)
         history = []
-    return render(page, "model.html", views=views, history=history, rankers=i18n.RANKERS,
-                  metric_names=i18n.METRICS, pair=lambda p: i18n.pair(p, page.lang),
-                  bands=BANDS, actions=i18n.ACTIONS)  # fmt: skip
+    return render(
+        page,
+        "model.html",
+        views=views,
+        history=history,
+        rankers=i18n.RANKERS,
+        metric_names=i18n.METRICS,
+        pair=lambda p: i18n.pair(p, page.lang),
+        bands=BANDS,
+        actions=i18n.ACTIONS,
+    )

@@ -146,5 +146,11 @@ def page_missing(request: Request, rest: str) -> HTMLResponse:
     """
     svc: Services = request.app.state.services
     page = Page(request, svc, signed_in(request), lang_of(request))
-    return render(page, "message.html", 404, title=page.t("page_missing"),
-                  message=page.t("page_missing"), home=True)  # fmt: skip
+    return render(
+        page,
+        "message.html",
+        404,
+        title=page.t("page_missing"),
+        message=page.t("page_missing"),
+        home=True,
+    )

@@ -50,8 +50,11 @@ def plans_page(
 def _plan_error(err: HTTPException, lang: str) -> dict:
     """The create-plan refusal as a sentence (with a link to the plan that already exists)."""
     if isinstance(err, plans.PlanExistsError):
-        return {"text": messages.plan_text("exists", lang), "href": f"/ui/plans/{err.plan_id}",
-                "link": messages.plan_text("open_existing", lang)}  # fmt: skip
+        return {
+            "text": messages.plan_text("exists", lang),
+            "href": f"/ui/plans/{err.plan_id}",
+            "link": messages.plan_text("open_existing", lang),
+        }
     if isinstance(err, plans.MonthNotPlannableError):
         a, b = (i18n.month(m, lang) for m in err.allowed)
         return {"text": messages.plan_text("month", lang, a=a, b=b)}
@@ -62,21 +65,39 @@ def _plan_error(err: HTTPException, lang: str) -> dict:
     return {"text": messages.plan_text(key, lang)}
 
 
-def _plans(page: Page, commune_id: str | None, errors: list[dict], form: dict,
-           today: date, status: int = 200) -> HTMLResponse:  # fmt: skip
+def _plans(
+    page: Page,
+    commune_id: str | None,
+    errors: list[dict],
+    form: dict,
+    today: date,
+    status: int = 200,
+) -> HTMLResponse:
     svc = page.svc
     model = svc.holder.get("portfolio")
     communes = visible_communes(page, model.name, model.version) if model else []
     commune_id = valid_id(commune_id)
     listing = plan_store.list_plans(svc.engine, page.client.communes, commune_id)  # type: ignore[union-attr]
     months = clock.plannable_months(today)
-    defaults = {"commune_id": commune_id or (communes[0] if communes else ""),
-                "month": months[1], "capacity_per_day": "8", "days": "3", "sort": "risk",
-                "random_share": "10"}  # fmt: skip
+    defaults = {
+        "commune_id": commune_id or (communes[0] if communes else ""),
+        "month": months[1],
+        "capacity_per_day": "8",
+        "days": "3",
+        "sort": "risk",
+        "random_share": "10",
+    }
     return render(
-        page, "plans.html", status, plans=listing, communes=communes, errors=errors,
-        form={**defaults, **form}, commune_names=plans.places(svc).commune_names, months=months,
-    )  # fmt: skip
+        page,
+        "plans.html",
+        status,
+        plans=listing,
+        communes=communes,
+        errors=errors,
+        form={**defaults, **form},
+        commune_names=plans.places(svc).commune_names,
+        months=months,
+    )
 
 
 @router.post("/ui/plans")
@@ -90,12 +111,14 @@ async def plans_create(request: Request, today: date = Depends(clock.today)) -> 
     try:
         share = float(form.get("random_share", "10").replace(",", ".")) / 100
         body = plans.PlanIn(
-            commune_id=form.get("commune_id", ""), month=form.get("month", ""),
+            commune_id=form.get("commune_id", ""),
+            month=form.get("month", ""),
             capacity_per_day=form_number(form.get("capacity_per_day", "8")),
             days=form_number(form.get("days", "3")),
-            sort=form.get("sort", "risk"), random_share=share,
+            sort=form.get("sort", "risk"),
+            random_share=share,
             replace=form.get("replace") == "on",
-        )  # fmt: skip
+        )
     except ValidationError as err:
         errors = [{"text": m} for m in messages.validation_messages(err, page.lang)]
     except ValueError:
@@ -125,8 +148,9 @@ def plan_page(
     pid = valid_id(plan_id)
     plan = plan_store.get_plan(page.svc.engine, pid) if pid else None
     if plan is None or not page.client.can_see_commune(plan["commune_id"]):  # type: ignore[union-attr]
-        return render(page, "message.html", 404, title=page.t("plan_title"),
-                      message=page.t("not_found"))  # fmt: skip
+        return render(
+            page, "message.html", 404, title=page.t("plan_title"), message=page.t("not_found")
+        )
     return _plan_view(page, plan, today, saved=valid_id(saved))
 
 
@@ -134,8 +158,14 @@ def _as_date(value: object) -> date:
     return value if isinstance(value, date) else pd.Timestamp(value).date()  # type: ignore[arg-type]
 
 
-def _plan_view(page: Page, plan: dict, today: date, saved: str | None = None,
-               failed: dict | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+def _plan_view(
+    page: Page,
+    plan: dict,
+    today: date,
+    saved: str | None = None,
+    failed: dict | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     """The plan by day and village; ``failed`` is a refused outcome (visit, errors, form)."""
     places = plans.places(page.svc)
     tx_day = plan["params"].get("transaction_day")
@@ -151,23 +181,44 @@ def _plan_view(page: Page, plan: dict, today: date, saved: str | None = None,
     # The day shown first on a phone: the one being worked on (a refused or saved outcome's),
     # else today's, else the next one to come, else the last.
     focus = (failed or {}).get("visit_id") or saved
-    current = next((i for i, d in enumerate(days) for vg in d["villages"] for v in vg["visits"]
-                    if v["visit_id"] == focus), None)  # fmt: skip
+    current = next(
+        (
+            i
+            for i, d in enumerate(days)
+            for vg in d["villages"]
+            for v in vg["visits"]
+            if v["visit_id"] == focus
+        ),
+        None,
+    )
     if current is None:
         current = next((i for i, d in enumerate(days) if d["date"] >= today), len(days) - 1)
     scores_as_of = plan["params"].get("scores_as_of")
     n_random = sum(v["selection"] == "random" for v in plan["visits"])
     return render(
-        page, "plan.html", status, plan=plan, days=days, n_random=n_random, saved=saved,
+        page,
+        "plan.html",
+        status,
+        plan=plan,
+        days=days,
+        n_random=n_random,
+        saved=saved,
         outcomes=sum(v["outcome"] is not None for v in plan["visits"]),
-        commune_names=places.commune_names, village_names=places.village_names,
-        uses=planner.USE_OF_FUNDS, current_day=max(current, 0), failed=failed or {},
-        fresh=clock.freshness(scores_as_of, today) if scores_as_of else None, today=today,
+        commune_names=places.commune_names,
+        village_names=places.village_names,
+        uses=planner.USE_OF_FUNDS,
+        current_day=max(current, 0),
+        failed=failed or {},
+        fresh=clock.freshness(scores_as_of, today) if scores_as_of else None,
+        today=today,
         contacts=contacts.for_client(
-            page.svc.engine, contacts.pii_hex(page.svc.settings), page.client,
-            (v["household_id"] for v in plan["visits"])),
+            page.svc.engine,
+            contacts.pii_hex(page.svc.settings),
+            page.client,
+            (v["household_id"] for v in plan["visits"]),
+        ),
         finding=household_finding.finding(page.svc.settings.state_dir / "data" / "district"),
-    )  # fmt: skip
+    )
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -185,14 +236,17 @@ async def outcome_save(
     vid = valid_id(visit_id)
     found = outcome_store.visit_plan(page.svc.engine, vid) if vid else None
     if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
-        return render(page, "message.html", 404, title=page.t("outcome"),
-                      message=page.t("not_found"))  # fmt: skip
+        return render(
+            page, "message.html", 404, title=page.t("outcome"), message=page.t("not_found")
+        )
     # Nothing is pre-ticked: each answer must be chosen (a missing one is a missing field).
-    fields = {"use_of_funds": form.get("use_of_funds") or None,
-              "borrower_present": _yes_no(form.get("borrower_present")),
-              "migrated": _yes_no(form.get("migrated")),
-              "confirm_present_and_migrated": form.get("confirm") == "on",
-              "notes": form.get("notes", "").strip() or None}  # fmt: skip
+    fields = {
+        "use_of_funds": form.get("use_of_funds") or None,
+        "borrower_present": _yes_no(form.get("borrower_present")),
+        "migrated": _yes_no(form.get("migrated")),
+        "confirm_present_and_migrated": form.get("confirm") == "on",
+        "notes": form.get("notes", "").strip() or None,
+    }
     errors: list[str] = []
     status = 422
     key = outcome_keys.form_key(form)  # set by outbox.js: a resend from the outbox writes once

@@ -28,11 +28,14 @@ def _trend(engine: sa.Engine, model_name: str, version: str, commune_id: str) ->
     t = portfolio_scores
     q = (
         sa.select(t.c.as_of, t.c.band, sa.func.count(), sa.func.avg(t.c.probability))
-        .where((t.c.model_name == model_name) & (t.c.model_version == version)
-               & (t.c.commune_id == commune_id))
+        .where(
+            (t.c.model_name == model_name)
+            & (t.c.model_version == version)
+            & (t.c.commune_id == commune_id)
+        )
         .group_by(t.c.as_of, t.c.band)
         .order_by(t.c.as_of)
-    )  # fmt: skip
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     months: dict[str, dict] = {}
@@ -43,8 +46,14 @@ def _trend(engine: sa.Engine, model_name: str, version: str, commune_id: str) ->
     out = []
     for as_of, m in sorted(months.items()):
         total = sum(m["counts"].values())
-        out.append({"as_of": as_of, "counts": m["counts"], "total": total,
-                    "mean": m["sum"] / total if total else None})  # fmt: skip
+        out.append(
+            {
+                "as_of": as_of,
+                "counts": m["counts"],
+                "total": total,
+                "mean": m["sum"] / total if total else None,
+            }
+        )
     return {"months": out, "bands": list(BAND_NAMES)}
 
 
@@ -54,14 +63,18 @@ def district_average(engine: sa.Engine, model_name: str, version: str) -> float 
     cond = (t.c.model_name == model_name) & (t.c.model_version == version)
     latest = sa.select(sa.func.max(t.c.as_of)).where(cond).scalar_subquery()
     with engine.connect() as conn:
-        mean = conn.execute(sa.select(sa.func.avg(t.c.probability)).where(cond & (t.c.as_of == latest))).scalar()  # fmt: skip
+        mean = conn.execute(
+            sa.select(sa.func.avg(t.c.probability)).where(cond & (t.c.as_of == latest))
+        ).scalar()
     return None if mean is None else float(mean)
 
 
 def legend(district: float | None, commune: float | None = None) -> dict:
     """The band legend: each band's range (from :data:`serving.bands.BANDS`) and the averages."""
-    rows = [{"band": name, "lower": lower, "upper": BANDS[i + 1][1] if i + 1 < len(BANDS) else None}
-            for i, (name, lower) in enumerate(BANDS)]  # fmt: skip
+    rows = [
+        {"band": name, "lower": lower, "upper": BANDS[i + 1][1] if i + 1 < len(BANDS) else None}
+        for i, (name, lower) in enumerate(BANDS)
+    ]
     return {"bands": rows, "district": district, "commune": commune}
 
 
@@ -84,8 +97,9 @@ def priorities_page(
     svc, lang = page.svc, page.lang
     model = svc.holder.get("portfolio")
     if model is None:
-        return render(page, "message.html", 503, title=page.t("nav_priorities"),
-                      message=page.t("no_model"))  # fmt: skip
+        return render(
+            page, "message.html", 503, title=page.t("nav_priorities"), message=page.t("no_model")
+        )
     communes = visible_communes(page, model.name, model.version)
     commune_id = valid_id(commune_id)
     if commune_id not in communes:
@@ -94,17 +108,41 @@ def priorities_page(
     limit = min(max(limit, 1), 500)
     places = plans.places(svc)
     ctx: dict[str, Any] = {
-        "communes": communes, "commune_id": commune_id, "village_id": None, "group_id": None,
-        "band": band if band in BAND_NAMES else None, "sort": sort, "rising": bool(rising),
-        "limit": limit, "villages": [], "groups_all": [], "rows": [], "groups": [],
-        "as_of": None, "model": model, "total": 0, "shown_of": 0, "chart": None,
-        "commune_names": places.commune_names, "village_names": places.village_names,
-        "bands": BAND_NAMES, "fresh": None, "legend": None,
-        "chart_labels": {"bands": list(BAND_NAMES), "lang": lang,
-                         "band_names": [i18n.band_name(b, lang) for b in BAND_NAMES]},
-    }  # fmt: skip
-    ctx["query"] = {"commune_id": commune_id, "band": ctx["band"], "sort": sort,
-                    "rising": "1" if rising else None, "limit": str(limit)}  # fmt: skip
+        "communes": communes,
+        "commune_id": commune_id,
+        "village_id": None,
+        "group_id": None,
+        "band": band if band in BAND_NAMES else None,
+        "sort": sort,
+        "rising": bool(rising),
+        "limit": limit,
+        "villages": [],
+        "groups_all": [],
+        "rows": [],
+        "groups": [],
+        "as_of": None,
+        "model": model,
+        "total": 0,
+        "shown_of": 0,
+        "chart": None,
+        "commune_names": places.commune_names,
+        "village_names": places.village_names,
+        "bands": BAND_NAMES,
+        "fresh": None,
+        "legend": None,
+        "chart_labels": {
+            "bands": list(BAND_NAMES),
+            "lang": lang,
+            "band_names": [i18n.band_name(b, lang) for b in BAND_NAMES],
+        },
+    }
+    ctx["query"] = {
+        "commune_id": commune_id,
+        "band": ctx["band"],
+        "sort": sort,
+        "rising": "1" if rising else None,
+        "limit": str(limit),
+    }
     if commune_id is None:
         return render(page, "priorities.html", **ctx)
     as_of, ranked, groups = priorities(svc.engine, model.name, model.version, commune_id, sort=sort)
@@ -127,14 +165,22 @@ def priorities_page(
     seen = plan_store.last_visits(svc.engine, list(shown["household_id"]))
     rows = []
     for rank, r in zip(shown.index, shown.to_dict("records"), strict=True):
-        rows.append({
-            "rank": int(rank) + 1, "household_id": r["household_id"], "group_id": r["group_id"],
-            "village_id": r["village_id"], "probability": r["probability"], "band": r["band"],
-            "change_3m": finite_or_none(r["change_3m"]), "rising": bool(r["rising"]),
-            "outstanding": finite_or_none(r["outstanding"]), "exposure": finite_or_none(r["exposure"]),
-            "reasons": [x[f"text_{lang}"] for x in r["reasons"][:3]],
-            "last_visit": seen.get(r["household_id"]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "rank": int(rank) + 1,
+                "household_id": r["household_id"],
+                "group_id": r["group_id"],
+                "village_id": r["village_id"],
+                "probability": r["probability"],
+                "band": r["band"],
+                "change_3m": finite_or_none(r["change_3m"]),
+                "rising": bool(r["rising"]),
+                "outstanding": finite_or_none(r["outstanding"]),
+                "exposure": finite_or_none(r["exposure"]),
+                "reasons": [x[f"text_{lang}"] for x in r["reasons"][:3]],
+                "last_visit": seen.get(r["household_id"]),
+            }
+        )
     gsel = groups
     if village_id is not None:
         gsel = gsel[gsel["village_id"] == village_id]
@@ -142,15 +188,25 @@ def priorities_page(
     ctx.update(
         fresh=clock.freshness(as_of, today),
         legend=legend(district_average(svc.engine, model.name, model.version), commune_mean),
-        village_id=village_id, group_id=group_id, rows=rows, as_of=as_of,
-        total=len(ranked), shown_of=len(sel),
-        groups=[{**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
-                for g in gsel.head(30).to_dict("records")],
+        village_id=village_id,
+        group_id=group_id,
+        rows=rows,
+        as_of=as_of,
+        total=len(ranked),
+        shown_of=len(sel),
+        groups=[
+            {**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
+            for g in gsel.head(30).to_dict("records")
+        ],
         chart=_trend(svc.engine, model.name, model.version, commune_id),
-        contacts=contacts.for_client(svc.engine, contacts.pii_hex(svc.settings), page.client,
-                                     [r["household_id"] for r in rows]),
+        contacts=contacts.for_client(
+            svc.engine,
+            contacts.pii_hex(svc.settings),
+            page.client,
+            [r["household_id"] for r in rows],
+        ),
         finding=household_finding.finding(svc.settings.state_dir / "data" / "district"),
-    )  # fmt: skip
+    )
     return render(page, "priorities.html", **ctx)
 
 
@@ -159,12 +215,23 @@ def _household_visits(engine: sa.Engine, household_id: str) -> list[dict]:
 
     v, o, p = plan_visits, visit_outcomes, inspection_plans
     q = (
-        sa.select(v.c.visit_date, v.c.selection, v.c.plan_id, p.c.month, o.c.use_of_funds,
-                  o.c.borrower_present, o.c.migrated, o.c.recorded_at, o.c.notes)
-        .select_from(v.join(p, p.c.plan_id == v.c.plan_id).outerjoin(o, o.c.visit_id == v.c.visit_id))
+        sa.select(
+            v.c.visit_date,
+            v.c.selection,
+            v.c.plan_id,
+            p.c.month,
+            o.c.use_of_funds,
+            o.c.borrower_present,
+            o.c.migrated,
+            o.c.recorded_at,
+            o.c.notes,
+        )
+        .select_from(
+            v.join(p, p.c.plan_id == v.c.plan_id).outerjoin(o, o.c.visit_id == v.c.visit_id)
+        )
         .where(v.c.household_id == household_id)
         .order_by(v.c.visit_date.desc())
-    )  # fmt: skip
+    )
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 
@@ -183,22 +250,40 @@ def household_page(
         household_scores(svc.engine, svc.settings.portfolio_model, hid) if hid else pd.DataFrame()
     )
     if rows.empty or not page.client.can_see_commune(str(rows["commune_id"].iloc[-1])):  # type: ignore[union-attr]
-        return render(page, "message.html", 404, title=page.t("household_title"),
-                      message=page.t("not_found"))  # fmt: skip
+        return render(
+            page, "message.html", 404, title=page.t("household_title"), message=page.t("not_found")
+        )
     rows = rows.tail(svc.settings.history_months)
     last = rows.iloc[-1]
-    history = [{"as_of": str(r["as_of"])[:10], "probability": float(r["probability"]),
-                "band": r["band"], "version": r["model_version"]}
-               for r in rows.to_dict("records")]  # fmt: skip
+    history = [
+        {
+            "as_of": str(r["as_of"])[:10],
+            "probability": float(r["probability"]),
+            "band": r["band"],
+            "version": r["model_version"],
+        }
+        for r in rows.to_dict("records")
+    ]
     places = plans.places(svc)
     return render(
-        page, "household.html", household_id=hid, commune_id=last["commune_id"],
-        village_id=last["village_id"], group_id=last["group_id"],
-        probability=float(last["probability"]), band=last["band"],
-        outstanding=finite_or_none(last["outstanding"]), reasons=json.loads(last["reasons"]),
-        history=history, chart={"history": history},
+        page,
+        "household.html",
+        household_id=hid,
+        commune_id=last["commune_id"],
+        village_id=last["village_id"],
+        group_id=last["group_id"],
+        probability=float(last["probability"]),
+        band=last["band"],
+        outstanding=finite_or_none(last["outstanding"]),
+        reasons=json.loads(last["reasons"]),
+        history=history,
+        chart={"history": history},
         visits=_household_visits(svc.engine, hid) if page.can("inspections:read") else [],
-        commune_names=places.commune_names, village_names=places.village_names,
-        as_of=last["as_of"], fresh=clock.freshness(pd.Timestamp(last["as_of"]).date(), today),
-        legend=legend(district_average(svc.engine, svc.settings.portfolio_model, str(last["model_version"]))),
-    )  # fmt: skip
+        commune_names=places.commune_names,
+        village_names=places.village_names,
+        as_of=last["as_of"],
+        fresh=clock.freshness(pd.Timestamp(last["as_of"]).date(), today),
+        legend=legend(
+            district_average(svc.engine, svc.settings.portfolio_model, str(last["model_version"]))
+        ),
+    )

@@ -43,8 +43,12 @@ SECURITY_HEADERS = {
 # redirects, which show no data). A page route missing here is refused to everybody (tests check
 # the table against the app's routes).
 PAGES: dict[tuple[str, str], str | None] = {
-    ("GET", "/"): None, ("GET", "/ui"): None, ("GET", "/ui/"): None,
-    ("GET", "/ui/login"): None, ("POST", "/ui/login"): None, ("POST", "/ui/logout"): None,
+    ("GET", "/"): None,
+    ("GET", "/ui"): None,
+    ("GET", "/ui/"): None,
+    ("GET", "/ui/login"): None,
+    ("POST", "/ui/login"): None,
+    ("POST", "/ui/logout"): None,
     ("GET", "/ui/lang/{code}"): None,
     ("GET", "/ui/priorities"): "inspections:read",
     ("GET", "/ui/households/{household_id}"): "households:read",
@@ -56,7 +60,7 @@ PAGES: dict[tuple[str, str], str | None] = {
     ("POST", "/ui/application"): "applications:score",
     ("GET", "/ui/model"): "models:read",
     ("GET", "/ui/{rest:path}"): None,  # the friendly 404 (shows no data)
-}  # fmt: skip
+}
 NOBODY = "nobody"  # a permission no role has
 NAV = (  # (path, text key, permission)
     ("/ui/priorities", "nav_priorities", "inspections:read"),
@@ -139,17 +143,26 @@ def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResp
     if status >= 400:  # an error page does not repeat the path asked for (it may hold anything)
         here = "/ui/priorities"
     html = env.get_template(template).render(
-        t=page.t, lang=lang, client=page.client, can=page.can, here=quote(here, safe=""),
-        path=page.request.url.path, nav=[(p, k) for p, k, perm in NAV if page.can(perm)],
-        vnd=lambda a: i18n.vnd(a, lang), pct=lambda v, d=1, s=False: i18n.pct(v, lang, d, s),
-        pp=lambda v: i18n.pp(v, lang), time_local=lambda ts: i18n.time_local(ts, lang),
+        t=page.t,
+        lang=lang,
+        client=page.client,
+        can=page.can,
+        here=quote(here, safe=""),
+        path=page.request.url.path,
+        nav=[(p, k) for p, k, perm in NAV if page.can(perm)],
+        vnd=lambda a: i18n.vnd(a, lang),
+        pct=lambda v, d=1, s=False: i18n.pct(v, lang, d, s),
+        pp=lambda v: i18n.pp(v, lang),
+        time_local=lambda ts: i18n.time_local(ts, lang),
         dec=lambda v, d=3: i18n.decimal(v, lang, d),
-        day=lambda d, w=False: i18n.day(d, lang, w), month=lambda m: i18n.month(m, lang),
-        band_name=lambda b: i18n.band_name(b, lang), url_with=url_with,
+        day=lambda d, w=False: i18n.day(d, lang, w),
+        month=lambda m: i18n.month(m, lang),
+        band_name=lambda b: i18n.band_name(b, lang),
+        url_with=url_with,
         reason_text=lambda r: planner.reason_text(r, lang),
         request_id=REQUEST_ID.get() if status >= 400 else None,
         **{"csrf": csrf_of(page.request) if page.client else "", **ctx},
-    )  # fmt: skip
+    )
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
 
 

@@ -79,8 +79,13 @@ def _plan_id(server: LiveServer, month: str) -> str:
     """The inspector's commune's plan for ``month`` (made through the API unless it exists)."""
     h = {"X-API-Key": server.served.keys["inspector"]}
     # the plan the phone-pages test draws for the same month (3 days of 6): whichever runs first
-    body = {"commune_id": server.served.communes[0], "month": month, "capacity_per_day": 6,
-            "days": 3, "seed": 11}  # fmt: skip
+    body = {
+        "commune_id": server.served.communes[0],
+        "month": month,
+        "capacity_per_day": 6,
+        "days": 3,
+        "seed": 11,
+    }
     r = httpx.post(f"{server.url}/v1/inspections/plans", json=body, headers=h, timeout=60)
     if r.status_code == 201:
         return r.json()["plan_id"]

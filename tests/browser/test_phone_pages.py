@@ -46,9 +46,12 @@ def device(request: pytest.FixtureRequest, browser: object) -> Iterator[tuple[st
     name = request.param
     width, height = VIEWPORTS[name]
     context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": width, "height": height}, locale="vi-VN", has_touch=name == "phone",
-        is_mobile=name == "phone", device_scale_factor=1,
-    )  # fmt: skip
+        viewport={"width": width, "height": height},
+        locale="vi-VN",
+        has_touch=name == "phone",
+        is_mobile=name == "phone",
+        device_scale_factor=1,
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -91,7 +94,13 @@ def check(page: object, device: str, errors: list[str], name: str) -> None:
 
 
 def test_the_word_scan_finds_english() -> None:
-    assert english_words("Số tiền vượt mức · amount is over the cap") == {"amount", "is", "over", "the", "cap"}  # fmt: skip
+    assert english_words("Số tiền vượt mức · amount is over the cap") == {
+        "amount",
+        "is",
+        "over",
+        "the",
+        "cap",
+    }
     assert not english_words("Hộ cần ưu tiên kiểm tra · Thôn 09 · tổ G0012 · 12,5 % · bề")
     assert not english_words(unicodedata.normalize("NFD", "bề mặt, nợ"))
 
@@ -179,7 +188,9 @@ def test_officer_over_cap_and_foreign_household(device: tuple, live_server: Live
     login(page, live_server, "officer")
     assert page.url.endswith("/ui/application")
     check(page, name, errors, "09-application")
-    own = live_server.served.tables["households"].query("commune_id == @live_server.served.communes[0]")  # fmt: skip
+    own = live_server.served.tables["households"].query(
+        "commune_id == @live_server.served.communes[0]"
+    )
     page.fill("#a-hh", str(own["household_id"].iloc[0]))
     page.select_option("#a-program", "poor_household")
     page.fill("#a-amount", "500.000.000")

@@ -119,12 +119,26 @@ def test_burden_of_the_loan_hand_computed() -> None:
 
 def test_more_amount_is_never_less_burden() -> None:
     amounts = [5 * M, 20 * M, 40 * M, 100 * M]
-    apps = pd.DataFrame({"household_id": "A", "program": "poor_household", "purpose": "crops",
-                         "amount": amounts, "term_months": 36, "grace_months": 0})  # fmt: skip
+    apps = pd.DataFrame(
+        {
+            "household_id": "A",
+            "program": "poor_household",
+            "purpose": "crops",
+            "amount": amounts,
+            "term_months": 36,
+            "grace_months": 0,
+        }
+    )
     hist = pd.concat([HISTORY.iloc[[0]]] * len(amounts), ignore_index=True)
     out = application_features(apps, HOUSEHOLDS, hist)
-    for name in ("app_monthly_payment", "app_payment_per_worker", "app_payment_to_savings",
-                 "app_debt_after_to_cap", "app_debt_after_per_worker", "app_debt_after_to_repaid"):  # fmt: skip
+    for name in (
+        "app_monthly_payment",
+        "app_payment_per_worker",
+        "app_payment_to_savings",
+        "app_debt_after_to_cap",
+        "app_debt_after_per_worker",
+        "app_debt_after_to_repaid",
+    ):
         assert out[name].is_monotonic_increasing and out[name].nunique() == len(amounts), name
 
 
@@ -142,7 +156,12 @@ def _app(**kw: object) -> dict[str, object]:
 def test_validate_accepts_a_good_application() -> None:
     assert validate_application(_app()) == []
     assert validate_application(pd.Series(_app(amount=100 * M))) == []  # exactly the cap
-    assert validate_application(_app(program="housing", amount=40 * M, term_months=180, grace_months=60)) == []  # fmt: skip
+    assert (
+        validate_application(
+            _app(program="housing", amount=40 * M, term_months=180, grace_months=60)
+        )
+        == []
+    )
 
 
 def test_validate_over_cap_names_program_and_cap() -> None:
@@ -204,10 +223,14 @@ def test_single_application_fast_path_equals_batch() -> None:
     households = pd.DataFrame({"household_id": ["A", "B", "C"], "workers": [2, 0, 3]})
     workers = {"A": 2.0, "B": 0.0, "C": 3.0}
     history = pd.DataFrame(
-        {"outstanding_principal": [10 * M, 0, 5 * M, 0], "loans_taken": [1, 0, 3, 0],
-         "repaid_amount": [0.0, 0.0, 12 * M, 0.0], "savings_deposits_12m": [7, 0, 12, 0],
-         "savings_deposit_mean_12m": [35_000.0, math.nan, 20_000.0, math.nan]}
-    )  # fmt: skip
+        {
+            "outstanding_principal": [10 * M, 0, 5 * M, 0],
+            "loans_taken": [1, 0, 3, 0],
+            "repaid_amount": [0.0, 0.0, 12 * M, 0.0],
+            "savings_deposits_12m": [7, 0, 12, 0],
+            "savings_deposit_mean_12m": [35_000.0, math.nan, 20_000.0, math.nan],
+        }
+    )
     batch = application_features(apps, households, history)
     records = history.to_dict("records")
     for i, row in apps.iterrows():

@@ -30,8 +30,12 @@ HOUSEHOLDS = pd.DataFrame({"household_id": ["A", "B"], "workers": [3, 1]})
 
 
 def test_main_loan_is_the_largest_active_one() -> None:
-    snaps = pd.DataFrame({"household_id": ["A", "A", "A", "B"],
-                          "as_of": pd.to_datetime(["2020-06-01", "2021-02-01", "2022-07-01", "2022-01-01"])})  # fmt: skip
+    snaps = pd.DataFrame(
+        {
+            "household_id": ["A", "A", "A", "B"],
+            "as_of": pd.to_datetime(["2020-06-01", "2021-02-01", "2022-07-01", "2022-01-01"]),
+        }
+    )
     got = main_loan_terms(LOANS, snaps)
     # L1 alone; L1 closed on as_of (not before) and L2 not yet disbursed; L2 > L3; B closed all
     assert got["amount"].tolist()[:3] == [30 * M, 30 * M, 60 * M]

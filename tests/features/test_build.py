@@ -92,8 +92,13 @@ def test_unknown_view_is_refused(tables: dict, export: pd.Timestamp) -> None:
         build_feature_table(tables, "village", export)
 
 
-@pytest.mark.parametrize(("start", "end", "message"), [("2030-01", "2030-02", "after the export month"),
-                                                        ("2025-06", "2025-01", "is after the last month")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2030-01", "2030-02", "after the export month"),
+        ("2025-06", "2025-01", "is after the last month"),
+    ],
+)
 def test_months_outside_the_export_are_refused(
     tables: dict, export: pd.Timestamp, start: str, end: str, message: str
 ) -> None:
@@ -109,8 +114,22 @@ def test_cli_streams_the_same_table(
     from vbsp_risk.cli import app
 
     out = tmp_path / "app.parquet"
-    res = CliRunner().invoke(app, ["features", "--data", str(small_district), "--view", "application", "--out",
-                                   str(out), "--from", "2025-01", "--to", "2025-12"])  # fmt: skip
+    res = CliRunner().invoke(
+        app,
+        [
+            "features",
+            "--data",
+            str(small_district),
+            "--view",
+            "application",
+            "--out",
+            str(out),
+            "--from",
+            "2025-01",
+            "--to",
+            "2025-12",
+        ],
+    )
     assert res.exit_code == 0, res.output
     expected = build_feature_table(tables, "application", export, "2025-01", "2025-12")
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected)

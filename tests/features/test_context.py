@@ -63,8 +63,11 @@ def context_tables() -> dict[str, pd.DataFrame]:
     t: dict[str, pd.DataFrame] = {}
     t["communes"] = _frame(
         "communes",
-        [("C1", "Xã Một", 20, True, False, True, 12.5), ("C2", "Xã Hai", 20, False, True, False, 40.0)],
-    )  # fmt: skip
+        [
+            ("C1", "Xã Một", 20, True, False, True, 12.5),
+            ("C2", "Xã Hai", 20, False, True, False, 40.0),
+        ],
+    )
     t["villages"] = _frame("villages", [("V1", "C1", "Thôn A", 2.0), ("V2", "C2", "Bản B", 5.5)])
     t["groups"] = _frame(
         "groups",
@@ -110,8 +113,22 @@ def context_tables() -> dict[str, pd.DataFrame]:
     )
 
     def loan(lid: str, hh: str, c: str, disb: str) -> tuple:
-        return (lid, hh, c, "poor_household", "crops", 10_000_000, 6.6, 36, 0, disb, disb,
-                "2026-01-01", "active", None)  # fmt: skip
+        return (
+            lid,
+            hh,
+            c,
+            "poor_household",
+            "crops",
+            10_000_000,
+            6.6,
+            36,
+            0,
+            disb,
+            disb,
+            "2026-01-01",
+            "active",
+            None,
+        )
 
     t["loans"] = _frame(
         "loans",

@@ -89,9 +89,18 @@ def test_features_cli_on_an_existing_scheduler_writes_the_same_file(
     out = tmp_path / "dask.parquet"
     result = CliRunner().invoke(
         app,
-        ["features", "--data", str(three_communes), "--out", str(out), "--engine", "dask",
-         "--scheduler", dask_engine.client.scheduler.address],
-    )  # fmt: skip
+        [
+            "features",
+            "--data",
+            str(three_communes),
+            "--out",
+            str(out),
+            "--engine",
+            "dask",
+            "--scheduler",
+            dask_engine.client.scheduler.address,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert pq.ParquetFile(out).metadata.num_row_groups == 3  # one per commune, in order
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(three_portfolio))
@@ -156,9 +165,18 @@ def test_features_cli_reports_an_unreachable_scheduler(
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         result = CliRunner().invoke(
             app,
-            ["features", "--data", str(three_communes), "--out", str(tmp_path / "x.parquet"),
-             "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"],
-        )  # fmt: skip
+            [
+                "features",
+                "--data",
+                str(three_communes),
+                "--out",
+                str(tmp_path / "x.parquet"),
+                "--engine",
+                "dask",
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+            ],
+        )
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler" in result.output
 
@@ -182,8 +200,13 @@ def scored_setup(
     params["monotone_constraints"] = monotone_constraints(names, categorical)
     x = model_frame(table, names, categorical)
     booster = lgb.train(params, lgb.Dataset(x, target), 20)
-    scorer = Scorer(booster, Calibrator("platt", {"a": 1.0, "b": -0.1}), names, categorical,
-                    {"view": "portfolio", "label": "trouble_12m"})  # fmt: skip
+    scorer = Scorer(
+        booster,
+        Calibrator("platt", {"a": 1.0, "b": -0.1}),
+        names,
+        categorical,
+        {"view": "portfolio", "label": "trouble_12m"},
+    )
     model = from_scorer(scorer, "test-portfolio", "1")
     households = storage.read_raw(three_communes, "households")
     return model, table, path, households
@@ -244,8 +267,15 @@ def test_workers_write_the_same_scores_per_commune(
 ) -> None:
     model, table, path, households = scored_setup
     expected = score_parquet(model, path, LocalEngine(), 2, households, explain=False)  # type: ignore[arg-type]
-    parts = write_score_parts(model, path, tmp_path / "scores", dask_engine, 2, households,  # type: ignore[arg-type]
-                              explain=False)  # fmt: skip
+    parts = write_score_parts(
+        model,
+        path,
+        tmp_path / "scores",
+        dask_engine,
+        2,
+        households,  # type: ignore[arg-type]
+        explain=False,
+    )
     communes = sorted(table["commune_id"].astype(str).unique())
     assert [p.name for p in parts] == [f"part-{c}" for c in communes]
     assert sum(p.rows for p in parts) == len(expected)

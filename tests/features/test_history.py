@@ -331,8 +331,9 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
     return r
 
 
-def reference_inspections(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp,
-                          active: list) -> dict:  # fmt: skip
+def reference_inspections(
+    t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp, active: list
+) -> dict:
     """Inspection features of one snapshot with plain filters."""
     ins = t["inspections"]
     ins = ins[(ins["household_id"] == hh) & (ins["inspection_date"] < as_of)]

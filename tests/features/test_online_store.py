@@ -65,8 +65,13 @@ def test_new_member_gets_group_and_area_features(
     materialize(tables, engine, default_as_of(export))
     gid = tables["groups"]["group_id"].iloc[0]
     stored = fetch(engine, group_id=gid)
-    app = {"program": "poor_household", "purpose": "livestock", "amount": 50_000_000, "term_months": 60,
-           "grace_months": 0}  # fmt: skip
+    app = {
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": 50_000_000,
+        "term_months": 60,
+        "grace_months": 0,
+    }
     row = assemble_application(stored, app)
     assert list(row.columns) == all_feature_names("application")
     assert row.notna().sum(axis=1).iloc[0] > len(all_feature_names("application")) / 3

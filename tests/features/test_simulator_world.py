@@ -37,8 +37,11 @@ def _clairvoyant(truth: pd.DataFrame) -> np.ndarray:
         end = np.searchsorted(months, months + np.timedelta64(366, "D"))
         out[idx] = 1 - np.exp(c[end] - c[np.arange(len(idx))])
     out[t["in_trouble"].to_numpy()] = 1.0
-    return pd.Series(out, index=t.set_index(["household_id", "month"]).index).reindex(
-        pd.MultiIndex.from_frame(truth[["household_id", "month"]])).to_numpy()  # fmt: skip
+    return (
+        pd.Series(out, index=t.set_index(["household_id", "month"]).index)
+        .reindex(pd.MultiIndex.from_frame(truth[["household_id", "month"]]))
+        .to_numpy()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +86,17 @@ def test_stylized_facts_point_the_right_way(small_district: Path) -> None:
     # correlated risk: well beyond what independent borrowers (ratio 1) or the earlier world
     # (variance ratio 1.3, collective-default ratio 1.9 on this district) give
     assert v["group_variance_ratio"] > 2 and v["collective_default_ratio"] > 2
-    for fact in ("group_variance_ratio", "collective_default_ratio", "lean_tet_vs_harvest",
-                 "early_vs_seasoned_loan", "first_vs_repeat_borrower", "burden_top_vs_bottom_quintile",
-                 "persistence_ratio", "rating_drop_effect", "disaster_impact"):  # fmt: skip
+    for fact in (
+        "group_variance_ratio",
+        "collective_default_ratio",
+        "lean_tet_vs_harvest",
+        "early_vs_seasoned_loan",
+        "first_vs_repeat_borrower",
+        "burden_top_vs_bottom_quintile",
+        "persistence_ratio",
+        "rating_drop_effect",
+        "disaster_impact",
+    ):
         assert v[fact] > 1, (fact, v[fact])
     assert v["onset_month_max_min"] > 1.3
     assert 0 < v["intra_group_correlation"] < 1
@@ -100,8 +111,10 @@ def test_disasters_get_the_banks_response(small_tables: dict[str, pd.DataFrame])
     assert set(deferred["cause"]) <= {"natural_disaster", "livestock_disease", "epidemic"}
     # the month interest is deferred, nothing falls due on that loan (no arrears grow)
     inter = small_tables["interest"].merge(
-        deferred[["loan_id", "event_date"]], left_on=["loan_id", "session_date"], right_on=["loan_id", "event_date"]
-    )  # fmt: skip
+        deferred[["loan_id", "event_date"]],
+        left_on=["loan_id", "session_date"],
+        right_on=["loan_id", "event_date"],
+    )
     assert len(inter) > 0 and (inter["interest_due"] == 0).all()
     froze = ev[ev["event_type"] == "freeze"]
     assert (

@@ -31,9 +31,9 @@ def test_executes_on_the_small_district(
     monkeypatch.setenv("MPLBACKEND", "Agg")
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(book, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]  # fmt: skip
+              if o.output_type == "error"]
     assert not errors
     text = str([c.outputs for c in book.cells if c.cell_type == "code"])
     assert "Tà Ôi" not in text and "Vân Kiều" not in text  # group-level figures only

@@ -12,17 +12,22 @@ _spec.loader.exec_module(audit_deps)
 
 RECORDS = {
     "fresh": {"info": {"version": "2.0"}, "vulnerabilities": []},
-    "leaky": {"info": {"version": "1.5"}, "vulnerabilities": [
-        {"id": "PYSEC-1", "fixed_in": ["1.6"], "withdrawn": None},
-        {"id": "PYSEC-0", "fixed_in": [], "withdrawn": "2026-01-01"},
-    ]},
+    "leaky": {
+        "info": {"version": "1.5"},
+        "vulnerabilities": [
+            {"id": "PYSEC-1", "fixed_in": ["1.6"], "withdrawn": None},
+            {"id": "PYSEC-0", "fixed_in": [], "withdrawn": "2026-01-01"},
+        ],
+    },
     "old": {"info": {"version": "9.0"}, "vulnerabilities": []},
-}  # fmt: skip
+}
 
 
 def test_latest_pins_are_audited_from_the_project_record() -> None:
-    skipped = [{"name": n, "version": v, "skip_reason": "no record"}
-               for n, v in [("fresh", "2.0"), ("leaky", "1.5"), ("old", "8.1"), ("gone", "1.0")]]  # fmt: skip
+    skipped = [
+        {"name": n, "version": v, "skip_reason": "no record"}
+        for n, v in [("fresh", "2.0"), ("leaky", "1.5"), ("old", "8.1"), ("gone", "1.0")]
+    ]
     vulnerable, unaudited = audit_deps.audit_latest_pins(skipped, fetch=RECORDS.get)
     # a withdrawn advisory does not count; an advisory of the latest release does
     assert [(d["name"], v["id"], v["fix_versions"]) for d, v in vulnerable] == [

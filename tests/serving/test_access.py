@@ -15,14 +15,20 @@ from tests.support.web_session import sign_in, sign_out
 # Public without a key, and why: liveness, readiness and metrics for the orchestrator and
 # Prometheus (no personal data: counts and latencies by route template and model version); the
 # API's description (no data). Everything else needs a key (API) or a signed-in cookie (pages).
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
-          ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}  # fmt: skip
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+}
 
 
 def api_routes(app: object) -> list[tuple[str, str, str]]:
     """(method, path, permission) of every API route that needs a key."""
-    return [(m, p, perm) for m, p, perm, page in routes(app)
-            if not page and (m, p) not in PUBLIC]  # fmt: skip
+    return [(m, p, perm) for m, p, perm, page in routes(app) if not page and (m, p) not in PUBLIC]
 
 
 def _call(api: TestClient, method: str, path: str, key: str | None) -> int:
@@ -98,13 +104,21 @@ def test_not_ready_without_models_and_503_on_scoring(served: Served, tmp_path) -
         r = api.get("/readyz")
         assert r.status_code == 503
         assert "no application model" in " ".join(r.json()["problems"])
-        body = {"household_id": "H1", "program": "poor_household", "purpose": "crops",
-                "amount": 1e6, "term_months": 12}  # fmt: skip
+        body = {
+            "household_id": "H1",
+            "program": "poor_household",
+            "purpose": "crops",
+            "amount": 1e6,
+            "term_months": 12,
+        }
         r = api.post("/v1/applications/score", json=body, headers=headers(served, "data"))
         assert r.status_code == 503 and r.headers["retry-after"]
 
 
 def test_oversized_body_is_413(api: TestClient, served: Served) -> None:
-    r = api.post("/v1/applications/score", content=b"{" + b" " * 70_000 + b"}",
-                 headers={**headers(served, "data"), "content-type": "application/json"})  # fmt: skip
+    r = api.post(
+        "/v1/applications/score",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={**headers(served, "data"), "content-type": "application/json"},
+    )
     assert r.status_code == 413

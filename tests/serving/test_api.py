@@ -44,8 +44,10 @@ def test_score_answers_probability_band_reasons_and_writes_the_audit_row(
     body = r.json()
     assert 0 < body["probability"] < 1
     assert body["band"] == band(body["probability"])
-    assert body["model"] == {"name": "overdue-risk-application",
-                             "version": served.versions["application"]}  # fmt: skip
+    assert body["model"] == {
+        "name": "overdue-risk-application",
+        "version": served.versions["application"],
+    }
     assert body["feature_as_of"] == str(served.as_of.date())
     assert body["entity"] == "household"
     assert 1 <= len(body["reasons"]) <= 3
@@ -94,8 +96,10 @@ def test_more_arrears_never_lowers_the_application_risk(
     model = api.app.state.services.holder.get("application")
     row = household(api_db, served)
     feats = json.loads(row["features"])
-    worse = dict(row, features=json.dumps({**feats, "arrears_streak_current": 6,
-                                           "arrears_streak_max_24m": 6}))  # fmt: skip
+    worse = dict(
+        row,
+        features=json.dumps({**feats, "arrears_streak_current": 6, "arrears_streak_max_24m": 6}),
+    )
     app = ApplicationIn(**application(row["entity_id"]))
     base, bad = score_applications(model, [row, worse], [app, app], explain=False)
     assert bad.probability >= base.probability
@@ -103,8 +107,11 @@ def test_more_arrears_never_lowers_the_application_risk(
 
 def test_explain_false_gives_no_reasons(api: TestClient, api_db: Engine, served: Served) -> None:
     row = household(api_db, served)
-    r = api.post(SCORE + "?explain=false", json=application(row["entity_id"]),
-                 headers=headers(served, "data"))  # fmt: skip
+    r = api.post(
+        SCORE + "?explain=false",
+        json=application(row["entity_id"]),
+        headers=headers(served, "data"),
+    )
     assert r.status_code == 200 and r.json()["reasons"] == []
 
 
@@ -135,11 +142,13 @@ def test_national_id_is_looked_up_through_the_keyed_pseudonym(
     with api_db.begin() as conn:
         conn.execute(sa.text("DELETE FROM online_features WHERE entity_id = :a"), {"a": alias})
         conn.execute(
-            sa.text("INSERT INTO online_features SELECT entity_type, :a, group_id, village_id, "
-                    "commune_id, workers, as_of, feature_set_version, features, materialized_at "
-                    "FROM online_features WHERE entity_type = 'household' AND entity_id = :h"),
+            sa.text(
+                "INSERT INTO online_features SELECT entity_type, :a, group_id, village_id, "
+                "commune_id, workers, as_of, feature_set_version, features, materialized_at "
+                "FROM online_features WHERE entity_type = 'household' AND entity_id = :h"
+            ),
             {"a": alias, "h": row["entity_id"]},
-        )  # fmt: skip
+        )
     body = application(None, national_id=national_id)
     del body["household_id"]
     r = api.post(SCORE, json=body, headers=headers(served, "data"))
@@ -184,16 +193,29 @@ def test_nan_and_infinity_literals_and_malformed_json_are_422(
 ) -> None:
     row = household(api_db, served)
     text = json.dumps(application(row["entity_id"]))
-    for bad in (text.replace("40000000", "NaN"), text.replace("40000000", "Infinity"),
-                text.replace("40000000", "1e309"), text[:-3], "[]"):  # fmt: skip
-        r = api.post(SCORE, content=bad, headers={**headers(served, "data"),
-                                                  "content-type": "application/json"})  # fmt: skip
+    for bad in (
+        text.replace("40000000", "NaN"),
+        text.replace("40000000", "Infinity"),
+        text.replace("40000000", "1e309"),
+        text[:-3],
+        "[]",
+    ):
+        r = api.post(
+            SCORE,
+            content=bad,
+            headers={**headers(served, "data"), "content-type": "application/json"},
+        )
         assert r.status_code == 422, (bad, r.text)
 
 
 def test_canary_national_id_never_echoed_in_errors(api: TestClient, served: Served) -> None:
-    body = {"national_id": "98765432101X", "program": "poor_household", "purpose": "crops",
-            "amount": 1e6, "term_months": 12}  # fmt: skip
+    body = {
+        "national_id": "98765432101X",
+        "program": "poor_household",
+        "purpose": "crops",
+        "amount": 1e6,
+        "term_months": 12,
+    }
     r = api.post(SCORE, json=body, headers=headers(served, "data"))
     assert r.status_code == 422 and "98765432101X" not in r.text
 
@@ -238,8 +260,9 @@ def test_batch_scores_in_order_and_is_bounded(
 ) -> None:
     row = household(api_db, served)
     apps = [application(row["entity_id"], amount=a) for a in (10_000_000, 90_000_000)]
-    r = api.post("/v1/applications/score-batch", json={"applications": apps},
-                 headers=headers(served, "data"))  # fmt: skip
+    r = api.post(
+        "/v1/applications/score-batch", json={"applications": apps}, headers=headers(served, "data")
+    )
     assert r.status_code == 200, r.text
     scores = r.json()["scores"]
     assert len(scores) == 2 and scores[0]["score_id"] != scores[1]["score_id"]
@@ -304,9 +327,14 @@ def test_portfolio_scores_equal_the_batch_scorer(
     table = pd.read_parquet(served.features["portfolio"])
     table = table[table["as_of"] == served.as_of]
     with api_db.connect() as conn:
-        stored = pd.read_sql(sa.text("SELECT household_id, probability FROM portfolio_scores "
-                                     "WHERE as_of = :d AND model_version = :v"),
-                             conn, params={"d": served.as_of.date(), "v": model.version})  # fmt: skip
+        stored = pd.read_sql(
+            sa.text(
+                "SELECT household_id, probability FROM portfolio_scores "
+                "WHERE as_of = :d AND model_version = :v"
+            ),
+            conn,
+            params={"d": served.as_of.date(), "v": model.version},
+        )
     expected = pd.Series(model.scorer.predict_proba(table), index=table["household_id"].to_numpy())
     got = stored.set_index("household_id")["probability"]
     assert len(got) == len(expected)
@@ -318,8 +346,10 @@ def test_metrics_count_the_scores_served_by_model_version(
 ) -> None:
     def served_count(endpoint: str) -> float:
         version = served.versions["application"]
-        line = (f'vbsp_scores_total{{endpoint="{endpoint}",model="overdue-risk-application",'
-                f'version="{version}"}} ')  # fmt: skip
+        line = (
+            f'vbsp_scores_total{{endpoint="{endpoint}",model="overdue-risk-application",'
+            f'version="{version}"}} '
+        )
         found = [x for x in api.get("/metrics").text.splitlines() if x.startswith(line)]
         return float(found[0].removeprefix(line)) if found else 0.0
 
@@ -331,8 +361,9 @@ def test_metrics_count_the_scores_served_by_model_version(
     apps = {"applications": [application(row["entity_id"])] * 3}
     r = api.post("/v1/applications/score-batch", json=apps, headers=headers(served, "data"))
     assert r.status_code == 200, r.text
-    rejected = api.post(SCORE, json=application(row["entity_id"], amount=10**12),
-                        headers=headers(served, "data"))  # fmt: skip
+    rejected = api.post(
+        SCORE, json=application(row["entity_id"], amount=10**12), headers=headers(served, "data")
+    )
     assert rejected.status_code == 422
     assert served_count("score") == before["score"] + 2
     assert served_count("score-batch") == before["score-batch"] + 3

@@ -27,8 +27,20 @@ from tests.support.request_models import (
 from tests.support.served import Served, count_audit, headers
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e309", "-1e309")
-MASS_ASSIGNMENT = ("score", "probability", "band", "model_version", "model", "approved",
-                   "score_id", "reasons", "role", "client_id", "is_admin", "__proto__")  # fmt: skip
+MASS_ASSIGNMENT = (
+    "score",
+    "probability",
+    "band",
+    "model_version",
+    "model",
+    "approved",
+    "score_id",
+    "reasons",
+    "role",
+    "client_id",
+    "is_admin",
+    "__proto__",
+)
 
 
 WRONG = {
@@ -40,11 +52,22 @@ WRONG = {
 }
 
 
-def send(api: TestClient, served: Served, method: str, path: str, content: bytes,
-         content_type: str = "application/json", **extra: str):  # fmt: skip
+def send(
+    api: TestClient,
+    served: Served,
+    method: str,
+    path: str,
+    content: bytes,
+    content_type: str = "application/json",
+    **extra: str,
+):
     t0 = time.perf_counter()
-    r = api.request(method, path, content=content,
-                    headers={**headers(served, "data"), "content-type": content_type, **extra})  # fmt: skip
+    r = api.request(
+        method,
+        path,
+        content=content,
+        headers={**headers(served, "data"), "content-type": content_type, **extra},
+    )
     return r, time.perf_counter() - t0
 
 
@@ -63,8 +86,11 @@ def no_audit(api_db: Engine) -> Iterator[None]:
 
 def test_every_body_route_is_found_with_a_valid_example(api: TestClient, served: Served) -> None:
     routes = body_routes(api.app)
-    assert {p for _, p, _ in routes} >= {"/v1/applications/score", "/v1/inspections/plans",
-                                         "/v1/inspections/visits/x1/outcome"}  # fmt: skip
+    assert {p for _, p, _ in routes} >= {
+        "/v1/applications/score",
+        "/v1/inspections/plans",
+        "/v1/inspections/visits/x1/outcome",
+    }
     for method, path, model in routes:
         r, _ = send(api, served, method, path, json.dumps(example(model)).encode())
         assert r.status_code not in (415, 422) and r.status_code < 500, (path, r.text[:300])
@@ -124,16 +150,31 @@ def test_vietnamese_notes_round_trip(api: TestClient, served: Served) -> None:
     h = headers(served, "data")
     # The service's "today" in May 2031: the month may be planned and its visits have happened.
     api.app.dependency_overrides[clock.today] = lambda: dt.date(2031, 5, 31)  # type: ignore[attr-defined]
-    r = api.post("/v1/inspections/plans", headers=h, json={
-        "commune_id": served.communes[0], "month": "2031-05", "transaction_day": 15,
-        "replace": True})  # fmt: skip
+    r = api.post(
+        "/v1/inspections/plans",
+        headers=h,
+        json={
+            "commune_id": served.communes[0],
+            "month": "2031-05",
+            "transaction_day": 15,
+            "replace": True,
+        },
+    )
     assert r.status_code == 201, r.text
     plan = r.json()
     visit = plan["visit_list"][0]["visit_id"]
-    for notes in ("Hộ đã mua 2 con bò; vốn dùng đúng mục đích — hẹn kiểm tra lại", "Tày, Nùng 🐃",
-                  "Ho\u0323 nghe\u0300o (NFD)", "dòng 1\ndòng 2\ttab"):  # fmt: skip
-        body = {"use_of_funds": "correct", "borrower_present": True, "migrated": False,
-                "notes": notes}  # fmt: skip
+    for notes in (
+        "Hộ đã mua 2 con bò; vốn dùng đúng mục đích — hẹn kiểm tra lại",
+        "Tày, Nùng 🐃",
+        "Ho\u0323 nghe\u0300o (NFD)",
+        "dòng 1\ndòng 2\ttab",
+    ):
+        body = {
+            "use_of_funds": "correct",
+            "borrower_present": True,
+            "migrated": False,
+            "notes": notes,
+        }
         r = api.put(f"/v1/inspections/visits/{visit}/outcome", headers=h, json=body)
         assert r.status_code == 200 and r.json()["notes"] == notes, r.text
         got = api.get(f"/v1/inspections/plans/{plan['plan_id']}", headers=h).json()
@@ -146,8 +187,16 @@ def test_vietnamese_notes_round_trip(api: TestClient, served: Served) -> None:
 def test_malformed_json_and_wrong_content_types(api, served: Served, no_audit) -> None:
     ok = json.dumps(example(body_routes(api.app)[0][2])).encode()
     for method, path, _ in body_routes(api.app):
-        for bad in (b"{", b'{"amount": }', b"\xff\xfe", b"", b"[]", b"null", b'{"a":1}{"b":2}',
-                    b"[" * 30000 + b"]" * 30000):  # fmt: skip
+        for bad in (
+            b"{",
+            b'{"amount": }',
+            b"\xff\xfe",
+            b"",
+            b"[]",
+            b"null",
+            b'{"a":1}{"b":2}',
+            b"[" * 30000 + b"]" * 30000,
+        ):
             r, dt = send(api, served, method, path, bad)
             rejected(r, dt, "body")
         for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
@@ -177,8 +226,9 @@ def test_bad_query_and_path_parameters(api, served: Served, no_audit) -> None:
     for path, name, kind in query_params(api.app):
         for value in numbers if kind == "number" else texts:
             t0 = time.perf_counter()
-            r = api.get(path, params={name: value}, headers=headers(served, "data"),
-                        follow_redirects=False)  # fmt: skip
+            r = api.get(
+                path, params={name: value}, headers=headers(served, "data"), follow_redirects=False
+            )
             assert r.status_code < 500 and value not in r.text, (path, name, value, r.text[:200])
             if path.startswith("/v1/") and value not in ("0",):  # pages clamp and fall back
                 rejected(r, time.perf_counter() - t0, f"query.{name}")
@@ -187,6 +237,9 @@ def test_bad_query_and_path_parameters(api, served: Served, no_audit) -> None:
             r = api.get(path.format(value), headers=headers(served, "data"))
             assert r.status_code == 422 and "path." in r.json()["detail"], (path, value, r.text)
     for key in ("a b", "k" * 101, "ключ"):
-        r = api.post("/v1/applications/score", json=example(body_routes(api.app)[0][2]),
-                     headers={**headers(served, "data"), "Idempotency-Key": key.encode()})  # fmt: skip
+        r = api.post(
+            "/v1/applications/score",
+            json=example(body_routes(api.app)[0][2]),
+            headers={**headers(served, "data"), "Idempotency-Key": key.encode()},
+        )
         rejected(r, 0.0, "header.Idempotency-Key")

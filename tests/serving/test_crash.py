@@ -37,8 +37,9 @@ def test_kill_9_cycles_lose_no_acknowledged_score(served: Served, tmp_path: Path
         hid = hids[zlib.crc32(key.encode()) % len(hids)]
         return application(hid), h
 
-    report = run_cycles(served_env(served, url), engine, tmp_path / "server.log", make,
-                        cycles=CYCLES, seed=9)  # fmt: skip
+    report = run_cycles(
+        served_env(served, url), engine, tmp_path / "server.log", make, cycles=CYCLES, seed=9
+    )
     check(report, engine)
     counts = report.counts()
     assert report.cycles == CYCLES
@@ -49,9 +50,12 @@ def test_kill_9_cycles_lose_no_acknowledged_score(served: Served, tmp_path: Path
     assert report.replays >= 3 and report.replays_differing == 0
     assert report.integrity == "ok"
     with engine.connect() as conn:
-        dup = conn.execute(sa.text(
-            "SELECT COUNT(*) FROM (SELECT idempotency_key FROM score_audit "
-            "WHERE idempotency_key IS NOT NULL GROUP BY client_id, idempotency_key "
-            "HAVING COUNT(*) > 1) d")).scalar_one()  # fmt: skip
+        dup = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM (SELECT idempotency_key FROM score_audit "
+                "WHERE idempotency_key IS NOT NULL GROUP BY client_id, idempotency_key "
+                "HAVING COUNT(*) > 1) d"
+            )
+        ).scalar_one()
     assert dup == 0
     engine.dispose()

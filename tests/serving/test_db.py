@@ -38,11 +38,18 @@ def schema_diff(engine: Engine) -> list:
 
 def test_metadata_holds_the_service_store_and_audit_tables() -> None:
     assert own_tables == {
-        "api_clients", "score_audit", "portfolio_scores", "inspection_plans", "plan_visits",
-        "visit_outcomes", "service_events", "outcome_submissions", "household_contacts",
+        "api_clients",
+        "score_audit",
+        "portfolio_scores",
+        "inspection_plans",
+        "plan_visits",
+        "visit_outcomes",
+        "service_events",
+        "outcome_submissions",
+        "household_contacts",
         "security_events",
         "web_sessions",
-    }  # fmt: skip
+    }
     assert {"online_features", "model_alias_history"} < all_tables
 
 
@@ -57,9 +64,14 @@ def test_upgrade_on_an_empty_database_creates_every_table(engine: Engine) -> Non
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(schema.service_events.insert(), {
-            "created_at": datetime(2025, 1, 1), "kind": "test", "detail": "{}",
-        })  # fmt: skip
+        conn.execute(
+            schema.service_events.insert(),
+            {
+                "created_at": datetime(2025, 1, 1),
+                "kind": "test",
+                "detail": "{}",
+            },
+        )
     assert upgrade(engine) == head_revision()
     with engine.connect() as conn:
         assert (
@@ -72,10 +84,17 @@ def test_upgrade_keeps_an_existing_online_store_and_audit(engine: Engine) -> Non
     schema.metadata.create_all(engine, tables=[schema.online_features])
     registry.ensure_audit_table(engine)
     row = {
-        "entity_type": "household", "entity_id": "H1", "group_id": "G1", "village_id": "V1",
-        "commune_id": "C1", "workers": 2, "as_of": date(2025, 1, 1),
-        "feature_set_version": "x", "features": "{}", "materialized_at": datetime(2025, 1, 1),
-    }  # fmt: skip
+        "entity_type": "household",
+        "entity_id": "H1",
+        "group_id": "G1",
+        "village_id": "V1",
+        "commune_id": "C1",
+        "workers": 2,
+        "as_of": date(2025, 1, 1),
+        "feature_set_version": "x",
+        "features": "{}",
+        "materialized_at": datetime(2025, 1, 1),
+    }
     with engine.begin() as conn:
         conn.execute(schema.online_features.insert(), row)
     upgrade(engine)
@@ -122,10 +141,18 @@ def test_downgrade_drops_only_the_service_tables(engine: Engine) -> None:
 def test_unique_idempotency_key_per_client(engine: Engine) -> None:
     upgrade(engine)
     row = {
-        "created_at": datetime(2025, 1, 1), "endpoint": "score", "client_id": "c",
-        "idempotency_key": "k", "request_sha256": "0" * 64, "model_name": "m",
-        "model_version": "1", "probability": 0.1, "band": "low", "request": "{}", "response": "{}",
-    }  # fmt: skip
+        "created_at": datetime(2025, 1, 1),
+        "endpoint": "score",
+        "client_id": "c",
+        "idempotency_key": "k",
+        "request_sha256": "0" * 64,
+        "model_name": "m",
+        "model_version": "1",
+        "probability": 0.1,
+        "band": "low",
+        "request": "{}",
+        "response": "{}",
+    }
     with engine.begin() as conn:
         conn.execute(schema.score_audit.insert(), {**row, "score_id": "a"})
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:

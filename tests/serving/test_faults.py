@@ -160,26 +160,38 @@ def filled_db(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def _application(engine: Engine) -> dict:
     with engine.connect() as conn:
-        hid = conn.execute(sa.text(
-            "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-            "ORDER BY entity_id LIMIT 1")).scalar_one()  # fmt: skip
-    return {"household_id": hid, "program": "poor_household", "purpose": "crops",
-            "amount": 10_000_000, "term_months": 24}  # fmt: skip
+        hid = conn.execute(
+            sa.text(
+                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                "ORDER BY entity_id LIMIT 1"
+            )
+        ).scalar_one()
+    return {
+        "household_id": hid,
+        "program": "poor_household",
+        "purpose": "crops",
+        "amount": 10_000_000,
+        "term_months": 24,
+    }
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_model_fault_at_start_is_not_ready_with_the_reason(
-    fault: str, served: Served, registry: Registry, filled_db: Engine,
+    fault: str,
+    served: Served,
+    registry: Registry,
+    filled_db: Engine,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     apply, words = FAULTS[fault]
     uri = apply(registry) or registry.uri
     settings = served.settings(filled_db.url.render_as_string(), tracking_uri=uri)
     before = count_audit(filled_db)
     with caplog.at_level(logging.ERROR), TestClient(create_app(settings)) as api:
         ready = api.get("/readyz")
-        r = api.post("/v1/applications/score", json=_application(filled_db),
-                     headers=headers(served, "data"))  # fmt: skip
+        r = api.post(
+            "/v1/applications/score", json=_application(filled_db), headers=headers(served, "data")
+        )
     assert ready.status_code == 503
     body = ready.json()
     assert body["status"] == "not ready" and "application" not in body["models"]
@@ -193,9 +205,12 @@ def test_model_fault_at_start_is_not_ready_with_the_reason(
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_model_fault_at_reload_keeps_the_old_model_serving(
-    fault: str, served: Served, registry: Registry, filled_db: Engine,
+    fault: str,
+    served: Served,
+    registry: Registry,
+    filled_db: Engine,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     apply, words = FAULTS[fault]
     settings = served.settings(filled_db.url.render_as_string(), tracking_uri=registry.uri)
     with TestClient(create_app(settings)) as api:
@@ -209,8 +224,9 @@ def test_model_fault_at_reload_keeps_the_old_model_serving(
             result = reload_models(svc, "test")
         assert result["application"].startswith("failed") and words in result["application"]
         ready = api.get("/readyz")
-        r = api.post("/v1/applications/score", json=_application(filled_db),
-                     headers=headers(served, "data"))  # fmt: skip
+        r = api.post(
+            "/v1/applications/score", json=_application(filled_db), headers=headers(served, "data")
+        )
     assert ready.status_code == 200 and ready.json()["models"]["application"] == f"{APP} v{version}"
     assert r.status_code == 200 and r.json()["model"]["version"] == version
     logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

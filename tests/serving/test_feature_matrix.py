@@ -16,28 +16,39 @@ CODES = {"program": {"poor": 0, "student": 1}, "app_purpose": {"livestock": 0, "
 
 
 def stored(i: int, **features: object) -> dict:
-    return {"entity_type": "household", "workers": 2,
-            "features": {"debt": float(i), "program": "poor", **features}}  # fmt: skip
+    return {
+        "entity_type": "household",
+        "workers": 2,
+        "features": {"debt": float(i), "program": "poor", **features},
+    }
 
 
 def test_matrix_maps_categories_and_makes_missing_nan() -> None:
     fm = FeatureMatrix(NAMES, CODES)
-    x = fm.matrix([
-        {"debt": 1.5, "program": "student", "app_amount": 10, "app_purpose": "crops"},
-        {"debt": None, "program": "no-such", "app_amount": math.inf, "app_purpose": None},
-        {"debt": True, "program": None},
-    ])  # fmt: skip
-    expected = [[1.5, 1.0, 10.0, 1.0], [np.nan, np.nan, np.nan, np.nan],
-                [1.0, np.nan, np.nan, np.nan]]  # fmt: skip
+    x = fm.matrix(
+        [
+            {"debt": 1.5, "program": "student", "app_amount": 10, "app_purpose": "crops"},
+            {"debt": None, "program": "no-such", "app_amount": math.inf, "app_purpose": None},
+            {"debt": True, "program": None},
+        ]
+    )
+    expected = [
+        [1.5, 1.0, 10.0, 1.0],
+        [np.nan, np.nan, np.nan, np.nan],
+        [1.0, np.nan, np.nan, np.nan],
+    ]
     np.testing.assert_array_equal(x, np.array(expected))
 
 
-@pytest.mark.parametrize("application", [
-    {"app_amount": 5e6, "app_purpose": "livestock"},
-    {"app_amount": -math.inf, "app_purpose": "unknown"},
-    {"app_amount": None, "app_purpose": None},
-    {"app_amount": 7.0, "app_purpose": "crops", "not_a_feature": 3.0},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "application",
+    [
+        {"app_amount": 5e6, "app_purpose": "livestock"},
+        {"app_amount": -math.inf, "app_purpose": "unknown"},
+        {"app_amount": None, "app_purpose": None},
+        {"app_amount": 7.0, "app_purpose": "crops", "not_a_feature": 3.0},
+    ],
+)
 def test_application_matrix_equals_the_matrix_of_merged_vectors(application: dict) -> None:
     fm = FeatureMatrix(NAMES, CODES)
     rows = [stored(1), stored(2, debt=None, program="student"), stored(3, app_amount=99.0)]

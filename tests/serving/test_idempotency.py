@@ -30,9 +30,12 @@ def _rows_for(url: str, *keys: str) -> list[tuple]:
     secret = derive_key(bytes.fromhex(PII_KEY))
     stored = [idempotency_key(secret, k) for k in keys]
     with sa.create_engine(url).connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key IN :k")
-            .bindparams(sa.bindparam("k", expanding=True)), {"k": stored}).all()  # fmt: skip
+        return conn.execute(
+            sa.text(
+                "SELECT score_id, idempotency_key FROM score_audit WHERE idempotency_key IN :k"
+            ).bindparams(sa.bindparam("k", expanding=True)),
+            {"k": stored},
+        ).all()
 
 
 def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
@@ -45,14 +48,16 @@ def test_concurrent_retries_with_one_key_write_one_row_and_answer_alike(
     hb = {**headers(served, "data"), "Idempotency-Key": "same-batch-1"}
     with TestClient(create_app(served.settings(url))) as api, ThreadPoolExecutor(8) as pool:
         singles = list(pool.map(lambda _: api.post(SCORE, json=body, headers=h), range(8)))
-        batches = list(pool.map(
-            lambda _: api.post(SCORE + "-batch", json=batch, headers=hb), range(8)))  # fmt: skip
+        batches = list(
+            pool.map(lambda _: api.post(SCORE + "-batch", json=batch, headers=hb), range(8))
+        )
         other = api.post(SCORE, json={**body, "amount": 5_000_000}, headers=h)
     assert {r.status_code for r in singles} == {200} == {r.status_code for r in batches}
     assert len({r.text for r in singles}) == 1 and len({r.text for r in batches}) == 1
     assert [r[0] for r in _rows_for(url, "same-key-1")] == [singles[0].json()["score_id"]]
     assert sorted(r[0] for r in _rows_for(url, "same-batch-1#0", "same-batch-1#1")) == sorted(
-        s["score_id"] for s in batches[0].json()["scores"])  # fmt: skip
+        s["score_id"] for s in batches[0].json()["scores"]
+    )
     assert other.status_code == 422 and "Idempotency-Key" in other.text
     assert count_audit(make_engine(url)) == 3
 
@@ -98,13 +103,30 @@ def test_request_digests_are_keyed_digests_of_the_canonical_json() -> None:
 
     key, pii = b"k" * 32, b"p" * 32
     apps = [
-        ApplicationIn(household_id="H00001", program="poor_household", purpose="livestock",
-                      amount=40_000_000, term_months=36),
-        ApplicationIn(national_id="012345678901", program="near_poor", purpose="crops",
-                      amount=99_999_999.0, term_months=60, grace_months=6),
-        ApplicationIn(group_id="G0001", village_id="V01", program="poor_household",
-                      purpose="livestock", amount=1, term_months=1),
-    ]  # fmt: skip
+        ApplicationIn(
+            household_id="H00001",
+            program="poor_household",
+            purpose="livestock",
+            amount=40_000_000,
+            term_months=36,
+        ),
+        ApplicationIn(
+            national_id="012345678901",
+            program="near_poor",
+            purpose="crops",
+            amount=99_999_999.0,
+            term_months=60,
+            grace_months=6,
+        ),
+        ApplicationIn(
+            group_id="G0001",
+            village_id="V01",
+            program="poor_household",
+            purpose="livestock",
+            amount=1,
+            term_months=1,
+        ),
+    ]
     for chosen in ([apps[0]], apps):
         for explain in (True, False):
             dumps = [a.model_dump(mode="json") for a in chosen]

@@ -155,12 +155,23 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
 
     engine, _ = db
     stored = {**STORED, "as_of": date(2025, 1, 1)}
-    rows = [audit_row(
-        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=None,
-        digest="d", stored=stored, model_name="m", model_version="7", probability=0.123456789,
-        band="high", request={"amount": 1.5, "program": "poor_household"},
-        response={"ok": "Nguyễn"},
-    ) for _ in range(2)]  # fmt: skip
+    rows = [
+        audit_row(
+            score_id=str(uuid.uuid4()),
+            endpoint="score",
+            client_id="c",
+            idempotency_key=None,
+            digest="d",
+            stored=stored,
+            model_name="m",
+            model_version="7",
+            probability=0.123456789,
+            band="high",
+            request={"amount": 1.5, "program": "poor_household"},
+            response={"ok": "Nguyễn"},
+        )
+        for _ in range(2)
+    ]
     rows[1]["created_at"] = rows[0]["created_at"].replace(microsecond=0)
     rows[0]["created_at"] = rows[1]["created_at"]  # whole seconds: the format's corner case
     writer = LoopAuditWriter(engine)
@@ -180,10 +191,19 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
 
 
 @pytest.mark.parametrize("column", ["created_at", "feature_as_of"])
-@pytest.mark.parametrize("value", [
-    datetime(2026, 1, 2, 3, 4, 5, 6), datetime(2026, 1, 2), datetime(999, 12, 31, 23, 59, 59),
-    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), date(2026, 1, 2), date(999, 1, 1), None, "2026-01-02",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 6),
+        datetime(2026, 1, 2),
+        datetime(999, 12, 31, 23, 59, 59),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        date(2026, 1, 2),
+        date(999, 1, 1),
+        None,
+        "2026-01-02",
+    ],
+)
 def test_dates_and_times_are_written_as_sqlalchemy_writes_them(column: str, value: object) -> None:
     from vbsp_state.schema import score_audit
 

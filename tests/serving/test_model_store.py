@@ -73,7 +73,9 @@ def test_reload_swaps_to_a_new_champion_and_keeps_the_old_when_the_new_is_broken
     client = MlflowClient(tracking_uri=registry_copy, registry_uri=registry_copy)
     holder = ModelHolder()
     assert holder.reload(registry_copy, NAMES, "champion") == {
-        "portfolio": "loaded v1", "application": "loaded v1"}  # fmt: skip
+        "portfolio": "loaded v1",
+        "application": "loaded v1",
+    }
     old = holder.get("application")
     v1 = client.get_model_version(NAMES["application"], "1")
     files = client.get_model_version_download_uri(NAMES["application"], "1")
@@ -104,8 +106,11 @@ def booster_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(9)
     x = rng.normal(size=(300, 4))
     y = (x[:, 0] + rng.normal(size=300) > 0).astype(int)
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
-                        lgb.Dataset(x, y), num_boost_round=8)  # fmt: skip
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1},
+        lgb.Dataset(x, y),
+        num_boost_round=8,
+    )
     path = tmp_path_factory.mktemp("booster") / "booster.txt"
     booster.save_model(str(path))
     return path
@@ -154,10 +159,13 @@ def test_application_matrix_equals_the_matrix_of_assembled_vectors(served: Serve
     history[0] = {**history[0], categorical: "not-a-category", numeric: math.inf}
     history[1] = {**history[1], categorical: None, numeric: None}
     stored = [
-        {"entity_type": "household" if i % 3 else "group", "workers": i % 4 or None,
-         "features": json.dumps(h) if i % 5 == 0 else h}
+        {
+            "entity_type": "household" if i % 3 else "group",
+            "workers": i % 4 or None,
+            "features": json.dumps(h) if i % 5 == 0 else h,
+        }
         for i, h in enumerate(history)
-    ]  # fmt: skip
+    ]
     fields = [
         {"program": p, "purpose": "livestock", "amount": a, "term_months": 36, "grace_months": 0}
         for p, a in [("poor_household", 40e6), ("student", 1e6), ("no-such-program", math.nan)]

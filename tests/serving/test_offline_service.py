@@ -39,24 +39,56 @@ def write_reports(state: Path) -> None:
     """A monitor and a fairness report in the files' format, as the CLI writes them."""
     mon = state / "reports" / "monitor"
     mon.mkdir(parents=True, exist_ok=True)
-    alert = {"kind": "drift", "scope": "C01", "feature": "savings_balance", "month": "2025-12",
-             "value": 0.4, "message": "PSI 0.40 of savings_balance in C01"}  # fmt: skip
-    summary = {"model": {"name": "overdue-risk-portfolio", "version": "1"}, "score_psi": 0.12,
-               "alerts": 1, "alert_list": [alert], "windows": {}}  # fmt: skip
+    alert = {
+        "kind": "drift",
+        "scope": "C01",
+        "feature": "savings_balance",
+        "month": "2025-12",
+        "value": 0.4,
+        "message": "PSI 0.40 of savings_balance in C01",
+    }
+    summary = {
+        "model": {"name": "overdue-risk-portfolio", "version": "1"},
+        "score_psi": 0.12,
+        "alerts": 1,
+        "alert_list": [alert],
+        "windows": {},
+    }
     (mon / "monitor_summary.json").write_text(json.dumps(summary))
     months = [f"2024-{m:02d}" for m in range(1, 7)]
-    pd.DataFrame({"month": months * 2, "band": ["low"] * 6 + ["high"] * 6, "rows": 100,
-                  "positives": [2, 3, 4, 3, 5, 6] * 2, "expected": 4.0}).to_csv(
-        mon / "backtest.csv", index=False)  # fmt: skip
-    pd.DataFrame({"as_of": ["2025-01-01"], "rows": [500], "labelled": [250],
-                  "outcome_known_from": ["2026-01-01"], "matured": [False],
-                  "labelled_share": [0.5]}).to_csv(mon / "maturity.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "month": months * 2,
+            "band": ["low"] * 6 + ["high"] * 6,
+            "rows": 100,
+            "positives": [2, 3, 4, 3, 5, 6] * 2,
+            "expected": 4.0,
+        }
+    ).to_csv(mon / "backtest.csv", index=False)
+    pd.DataFrame(
+        {
+            "as_of": ["2025-01-01"],
+            "rows": [500],
+            "labelled": [250],
+            "outcome_known_from": ["2026-01-01"],
+            "matured": [False],
+            "labelled_share": [0.5],
+        }
+    ).to_csv(mon / "maturity.csv", index=False)
     fair = state / "reports" / "fairness"
     fair.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"dimension": "poverty_status", "group": ["poor", "near_poor"],
-                  "households": [300, 200], "rows": [400, 250], "metric": "capture",
-                  "value": [0.61, 0.55], "lo": [0.5, 0.4], "hi": [0.7, 0.69]}).to_csv(
-        fair / "fairness.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "dimension": "poverty_status",
+            "group": ["poor", "near_poor"],
+            "households": [300, 200],
+            "rows": [400, 250],
+            "metric": "capture",
+            "value": [0.61, 0.55],
+            "lo": [0.5, 0.4],
+            "hi": [0.7, 0.69],
+        }
+    ).to_csv(fair / "fairness.csv", index=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +105,15 @@ def app19(
 
 @pytest.fixture(scope="module")
 def plan19(app19: TestClient, served: Served) -> dict:
-    body = {"commune_id": served.communes[0], "month": _month(1), "capacity_per_day": 4,
-            "days": 2, "random_share": 0.1, "seed": 3, "replace": True}  # fmt: skip
+    body = {
+        "commune_id": served.communes[0],
+        "month": _month(1),
+        "capacity_per_day": 4,
+        "days": 2,
+        "random_share": 0.1,
+        "seed": 3,
+        "replace": True,
+    }
     r = app19.post("/v1/inspections/plans", json=body, headers=headers(served, "inspector"))
     assert r.status_code == 201, r.text
     return r.json()
@@ -99,7 +138,9 @@ def test_a_resent_outcome_answers_as_the_first_and_never_overwrites(
     first = app19.put(url, json=body, headers=key)
     assert first.status_code == 200, first.text
     # A correction made online in between, then the outbox's late resend of the first post.
-    fixed = app19.put(url, json={**body, "use_of_funds": "misuse"}, headers=headers(served, "inspector"))  # fmt: skip
+    fixed = app19.put(
+        url, json={**body, "use_of_funds": "misuse"}, headers=headers(served, "inspector")
+    )
     assert fixed.status_code == 200
     again = app19.put(url, json=body, headers=key)
     assert again.status_code == 200 and again.json() == first.json()
@@ -108,8 +149,11 @@ def test_a_resent_outcome_answers_as_the_first_and_never_overwrites(
     # the key is stored as its HMAC under the service's digest secret (issue 20)
     stored_key = idempotency_key(derive_key(bytes.fromhex(PII_KEY)), key["Idempotency-Key"])
     with api_db.connect() as conn:
-        kept = conn.execute(sa.select(sa.func.count()).select_from(outcome_submissions).where(
-            outcome_submissions.c.idempotency_key == stored_key)).scalar_one()  # fmt: skip
+        kept = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(outcome_submissions)
+            .where(outcome_submissions.c.idempotency_key == stored_key)
+        ).scalar_one()
     assert kept == 1
     reused = app19.put(url, json={**body, "notes": "other"}, headers=key)
     assert reused.status_code == 422 and "Idempotency-Key" in reused.text
@@ -120,8 +164,13 @@ def test_the_outbox_form_post_records_once(
 ) -> None:
     visit = plan19["visit_list"][1]["visit_id"]
     sign_in(app19, served.keys["inspector"])
-    form = {"use_of_funds": "correct", "borrower_present": "yes", "migrated": "no", "notes": "gửi lại",
-            "submission_id": uuid.uuid4().hex}  # fmt: skip
+    form = {
+        "use_of_funds": "correct",
+        "borrower_present": "yes",
+        "migrated": "no",
+        "notes": "gửi lại",
+        "submission_id": uuid.uuid4().hex,
+    }
     try:
         for _ in range(3):
             r = app19.post(f"/ui/visits/{visit}/outcome", data=form, follow_redirects=False)
@@ -175,7 +224,9 @@ def test_data_page_shows_reports_and_reloads_only_with_its_token(
             assert r.status_code == 403 and 'data-testid="reloaded"' not in r.text
         r = app19.post("/ui/data/reload", data={"csrf": token})
         assert r.status_code == 200 and 'data-testid="reloaded"' in r.text
-        r = app19.post("/ui/data/reload", data={"csrf": token}, headers={"origin": "http://evil.example"})  # fmt: skip
+        r = app19.post(
+            "/ui/data/reload", data={"csrf": token}, headers={"origin": "http://evil.example"}
+        )
         assert r.status_code == 403
     finally:
         sign_out(app19)
@@ -192,9 +243,14 @@ def test_contacts_are_sealed_and_shown_only_to_the_commune(
 ) -> None:
     visit = next(v for v in plan19["visit_list"] if v["selection"] == "risk")  # a top risk
     hh = served.tables["households"].set_index("household_id")
-    table = pd.DataFrame({"household_id": [visit["household_id"]],
-                          "commune_id": [hh.loc[visit["household_id"], "commune_id"]],
-                          "head_name": [NAME], "hamlet": ["Xóm Canary"]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "household_id": [visit["household_id"]],
+            "commune_id": [hh.loc[visit["household_id"], "commune_id"]],
+            "head_name": [NAME],
+            "hamlet": ["Xóm Canary"],
+        }
+    )
     assert contacts.validate(table, hh.reset_index()) == []
     assert contacts.load(api_db, contacts.cipher(PII_KEY), table) == 1
     with api_db.connect() as conn:
@@ -211,7 +267,9 @@ def test_contacts_are_sealed_and_shown_only_to_the_commune(
                 assert page.status_code == 200 and NAME not in page.text
     finally:
         sign_out(app19)
-    api = app19.get(f"/v1/inspections/plans/{plan19['plan_id']}", headers=headers(served, "inspector"))  # fmt: skip
+    api = app19.get(
+        f"/v1/inspections/plans/{plan19['plan_id']}", headers=headers(served, "inspector")
+    )
     assert api.status_code == 200 and NAME not in api.text and "Canary" not in api.text
     assert contacts.purge(api_db) == 1
     sign_in(app19, served.keys["inspector"])
@@ -224,9 +282,14 @@ def test_contacts_are_sealed_and_shown_only_to_the_commune(
 def test_contacts_validation_names_row_and_column_never_the_value(served: Served) -> None:
     hh = served.tables["households"]
     first = hh.iloc[0]
-    table = pd.DataFrame({"household_id": [first["household_id"], "H-unknown", first["household_id"]],
-                          "commune_id": [first["commune_id"], first["commune_id"], "C-x"],
-                          "head_name": [NAME, NAME, ""], "hamlet": [None, None, None]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "household_id": [first["household_id"], "H-unknown", first["household_id"]],
+            "commune_id": [first["commune_id"], first["commune_id"], "C-x"],
+            "head_name": [NAME, NAME, ""],
+            "hamlet": [None, None, None],
+        }
+    )
     problems = contacts.validate(table, hh)
     text = "\n".join(problems)
     assert "row 3, column household_id: not a household" in text

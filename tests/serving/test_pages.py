@@ -67,7 +67,9 @@ def test_priorities_page_filters_groups_chart_and_no_personal_data(
     assert not (set(hh.columns) & {"name", "national_id", "ethnicity"})
     for word in ("ethnic", "dân tộc", "national_id", "CCCD"):
         assert word not in html
-    first_village = re.search(r'<option value="([^"]+)">[^<]*</option>', html.split('id="f-village"')[1]).group(1)  # fmt: skip
+    first_village = re.search(
+        r'<option value="([^"]+)">[^<]*</option>', html.split('id="f-village"')[1]
+    ).group(1)
     v = web.get(f"/ui/priorities?village_id={first_village}&sort=exposure&band=low&limit=5")
     assert v.status_code == 200
     listed = re.findall(r'<tr data-band="(\w+)">', v.text)
@@ -89,8 +91,14 @@ def test_plan_form_outcome_form_and_print_styles(web: TestClient, served: Served
     login(web, served, "inspector")
     month = month_start(served, 1)
     set_today(web, date(int(month[:4]), int(month[5:7]), 1))
-    form = {"commune_id": served.communes[0], "month": month, "capacity_per_day": "5",
-            "days": "2", "sort": "risk", "random_share": "10"}  # fmt: skip
+    form = {
+        "commune_id": served.communes[0],
+        "month": month,
+        "capacity_per_day": "5",
+        "days": "2",
+        "sort": "risk",
+        "random_share": "10",
+    }
     r = web.post("/ui/plans", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     plan_url = r.headers["location"]
@@ -105,8 +113,12 @@ def test_plan_form_outcome_form_and_print_styles(web: TestClient, served: Served
     # Before the visits' days no outcome form is offered, and a post is refused in words.
     assert 'action="/ui/visits/' not in plan.text and 'data-testid="not-yet"' in plan.text
     visit = re.search(r'<li class="visit[^"]*" id="v-([0-9a-f-]+)"', plan.text).group(1)
-    answer = {"use_of_funds": "misuse", "borrower_present": "no", "migrated": "yes",
-              "notes": "vốn dùng mua xe máy"}  # fmt: skip
+    answer = {
+        "use_of_funds": "misuse",
+        "borrower_present": "no",
+        "migrated": "yes",
+        "notes": "vốn dùng mua xe máy",
+    }
     early = web.post(f"/ui/visits/{visit}/outcome", data=answer)
     assert early.status_code == 409 and "chỉ ghi được kết quả từ ngày đó" in early.text
     set_today(web, last_day(month))
@@ -120,14 +132,19 @@ def test_plan_form_outcome_form_and_print_styles(web: TestClient, served: Served
     both = {**answer, "borrower_present": "yes"}
     r = web.post(f"/ui/visits/{visit}/outcome", data=both)
     assert r.status_code == 422 and "hãy đánh dấu ô xác nhận" in r.text
-    r = web.post(f"/ui/visits/{visit}/outcome", data={**both, "confirm": "on"}, follow_redirects=False)  # fmt: skip
+    r = web.post(
+        f"/ui/visits/{visit}/outcome", data={**both, "confirm": "on"}, follow_redirects=False
+    )
     assert r.status_code == 303
     r = web.post(f"/ui/visits/{visit}/outcome", data=answer, follow_redirects=False)
     assert r.status_code == 303
     again = web.get(r.headers["location"].split("#")[0])
     assert "vốn dùng mua xe máy" in again.text and 'id="outcome-count">1<' in again.text
     # The note shows in the household's visit history.
-    hid = re.search(rf'id="v-{visit}">\s*<div class="vhead">\s*<a class="hh"[^>]*href="/ui/households/([^"]+)"', again.text).group(1)  # fmt: skip
+    hid = re.search(
+        rf'id="v-{visit}">\s*<div class="vhead">\s*<a class="hh"[^>]*href="/ui/households/([^"]+)"',
+        again.text,
+    ).group(1)
     history = web.get(f"/ui/households/{hid}").text.split('id="visit-history"')[1]
     assert "vốn dùng mua xe máy" in history and "sai mục đích" in history
     # A second plan for the month: a sentence and a link to the one that exists.
@@ -195,9 +212,18 @@ def test_application_form_answers_in_the_pages_language(web: TestClient, served:
     assert page.status_code == 200 and "Hộ nghèo" in page.text and "100.000.000 ₫" in page.text
     found = None
     for h in hid:
-        r = web.post("/ui/application", data={"identity": "household", "household_id": h,
-                     "program": "poor_household", "purpose": "livestock",
-                     "amount": "40.000.000", "term_months": "36", "grace_months": "0"})  # fmt: skip
+        r = web.post(
+            "/ui/application",
+            data={
+                "identity": "household",
+                "household_id": h,
+                "program": "poor_household",
+                "purpose": "livestock",
+                "amount": "40.000.000",
+                "term_months": "36",
+                "grace_months": "0",
+            },
+        )
         if r.status_code == 200:
             found = r
             break
@@ -206,12 +232,24 @@ def test_application_form_answers_in_the_pages_language(web: TestClient, served:
     assert 'data-testid="freshness"' in lookup.split("</form>")[0]
     assert "không phải lý do để từ chối cho vay chính sách" in found.text
     assert 'data-testid="freshness"' in found.text.split('id="app-result"')[1]
-    over = {"identity": "household", "household_id": h, "program": "poor_household",
-            "purpose": "livestock", "amount": "500000000", "term_months": "36"}  # fmt: skip
+    over = {
+        "identity": "household",
+        "household_id": h,
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": "500000000",
+        "term_months": "36",
+    }
     r = web.post("/ui/application", data=over)
-    api = web.post("/v1/applications/score", headers={"X-API-Key": served.keys["officer"]},
-                   json={**{k: v for k, v in over.items() if k != "identity"}, "amount": 500000000,
-                         "term_months": 36})  # fmt: skip
+    api = web.post(
+        "/v1/applications/score",
+        headers={"X-API-Key": served.keys["officer"]},
+        json={
+            **{k: v for k, v in over.items() if k != "identity"},
+            "amount": 500000000,
+            "term_months": 36,
+        },
+    )
     assert r.status_code == 422 == api.status_code
     errors = r.text.split('id="app-errors"')[1].split("</section>")[0]
     assert "Số tiền 500.000.000 ₫ vượt mức tối đa 100.000.000 ₫ của chương trình Hộ nghèo" in errors
@@ -221,7 +259,10 @@ def test_application_form_answers_in_the_pages_language(web: TestClient, served:
     assert "term_months" not in r.text.split('id="app-errors"')[1].split("</section>")[0]
     r = web.post("/ui/application", data={**over, "amount": "0"})
     assert r.status_code == 422 and "Số tiền vay phải lớn hơn 0 ₫." in r.text
-    r = web.post("/ui/application", data={**over, "identity": "national", "national_id": "123456789012", "amount": "1000"})  # fmt: skip
+    r = web.post(
+        "/ui/application",
+        data={**over, "identity": "national", "national_id": "123456789012", "amount": "1000"},
+    )
     assert "123456789012" not in r.text  # a national ID is never echoed back
     # A household of a commune the key may not see: the same sentence as for an unknown one.
     login(web, served, "officer_other")
@@ -252,7 +293,10 @@ def test_model_page_and_language_toggle(web: TestClient, served: Served) -> None
     web.cookies.set("vbsp_lang", "en")
     en = web.get("/ui/model")
     assert 'lang="en"' in en.text and "Models in service" in en.text
-    assert web.get("/ui/lang/en?next=https://evil.example", follow_redirects=False).headers["location"] == "/ui/priorities"  # fmt: skip
+    assert (
+        web.get("/ui/lang/en?next=https://evil.example", follow_redirects=False).headers["location"]
+        == "/ui/priorities"
+    )
     web.cookies.set("vbsp_lang", "vi")
     # Admins read no households.
     assert web.get("/ui/priorities").status_code == 403

@@ -25,13 +25,17 @@ def _candidates(n: int = 60, villages: int = 4, groups_per_village: int = 3) -> 
     p = rng.beta(1, 12, n)
     outstanding = rng.integers(10, 100, n) * 1e6
     g = rng.integers(0, villages * groups_per_village, n)
-    return pd.DataFrame({
-        "household_id": [f"H{i:03d}" for i in range(n)],
-        "group_id": [f"G{x:02d}" for x in g],
-        "village_id": [f"V{x // groups_per_village}" for x in g],
-        "probability": p, "outstanding": outstanding, "exposure": p * outstanding,
-        "reasons": json.dumps([{"text_en": "Arrears", "text_vi": "Lãi tồn"}]),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "household_id": [f"H{i:03d}" for i in range(n)],
+            "group_id": [f"G{x:02d}" for x in g],
+            "village_id": [f"V{x // groups_per_village}" for x in g],
+            "probability": p,
+            "outstanding": outstanding,
+            "exposure": p * outstanding,
+            "reasons": json.dumps([{"text_en": "Arrears", "text_vi": "Lãi tồn"}]),
+        }
+    )
 
 
 def test_dates_start_at_the_transaction_day_and_skip_sundays() -> None:
@@ -40,14 +44,20 @@ def test_dates_start_at_the_transaction_day_and_skip_sundays() -> None:
     assert days[0] == date(2026, 3, 15)
     assert set(days) == {date(2026, 3, d) for d in (12, 13, 14, 15, 16, 17)} - {date(2026, 3, 12)}
     assert all(d.weekday() != 6 for d in days[1:])
-    assert planner.plan_dates("2026-02", 28, 3) == [date(2026, 2, 28), date(2026, 2, 27), date(2026, 2, 26)]  # fmt: skip
+    assert planner.plan_dates("2026-02", 28, 3) == [
+        date(2026, 2, 28),
+        date(2026, 2, 27),
+        date(2026, 2, 26),
+    ]
     with pytest.raises(ValueError):
         planner.plan_dates("2026-02", 10, 30)
     with pytest.raises(ValueError):
         planner.plan_dates("2026-13", 10, 2)
 
 
-@pytest.mark.parametrize(("capacity_per_day", "days", "share"), [(8, 3, 0.1), (5, 2, 0.1), (7, 4, 0.25), (6, 1, 0.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("capacity_per_day", "days", "share"), [(8, 3, 0.1), (5, 2, 0.1), (7, 4, 0.25), (6, 1, 0.0)]
+)
 def test_capacity_days_and_random_share_are_respected_and_recorded(
     capacity_per_day: int, days: int, share: float
 ) -> None:
@@ -137,12 +147,17 @@ def test_backtest_plan_finds_more_trouble_than_practice(served: Served) -> None:
     rows = rows.reset_index(drop=True)
     model = load_registered(served.tracking_uri, "overdue-risk-portfolio", "champion")
     scored = score_frame(model, rows.assign(village_id="", group_id=""), explain=False)
-    data = pd.DataFrame({
-        "as_of": rows["as_of"], "commune_id": rows["commune_id"],
-        "household_id": rows["household_id"], "probability": scored["probability"],
-        "exposure": scored["exposure"], "label": rows["trouble_12m"].astype(int),
-        "practice": practice_scores(rows)["practice_arrears"],
-    })  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "as_of": rows["as_of"],
+            "commune_id": rows["commune_id"],
+            "household_id": rows["household_id"],
+            "probability": scored["probability"],
+            "exposure": scored["exposure"],
+            "label": rows["trouble_12m"].astype(int),
+            "practice": practice_scores(rows)["practice_arrears"],
+        }
+    )
     for capacity_per_day, days in ((8, 3), (5, 2)):  # the defaults, and a tighter month
         result = plan_backtest.backtest(data, capacity_per_day, days, random_share=0.1, seed=11)
         figures = {k: v for k, v in result.to_dict().items() if k != "by_month"}

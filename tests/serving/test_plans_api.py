@@ -37,8 +37,15 @@ def plans_api(
 
 def _plan(client: TestClient, served: Served, role: str = "inspector", **body: object) -> object:
     """POST a plan; "today" is the first day of its month (which may therefore be planned)."""
-    payload = {"commune_id": served.communes[0], "month": month_start(served, 1),
-               "capacity_per_day": 6, "days": 3, "random_share": 0.1, "seed": 5, **body}  # fmt: skip
+    payload = {
+        "commune_id": served.communes[0],
+        "month": month_start(served, 1),
+        "capacity_per_day": 6,
+        "days": 3,
+        "random_share": 0.1,
+        "seed": 5,
+        **body,
+    }
     if isinstance(payload["month"], str) and len(payload["month"]) == 7:
         set_today(client, first_day(payload["month"]))
     return client.post("/v1/inspections/plans", json=payload, headers=headers(served, role))
@@ -51,7 +58,9 @@ def test_plan_is_built_stored_and_listed(
     assert r.status_code == 201, r.text
     plan = r.json()
     visits = plan["visit_list"]
-    day = int(served.tables["communes"].set_index("commune_id").loc[served.communes[0], "transaction_day"])  # fmt: skip
+    day = int(
+        served.tables["communes"].set_index("commune_id").loc[served.communes[0], "transaction_day"]
+    )
     assert plan["params"]["transaction_day"] == day
     assert len(visits) == plan["visits"] == 18
     per_day: dict[str, int] = {}
@@ -64,7 +73,10 @@ def test_plan_is_built_stored_and_listed(
     assert len(rand) == 2 and all(0 < v["selection_probability"] < 1 for v in rand)
     assert all(v["model_version"] == served.versions["portfolio"] for v in visits)
     assert all(v["probability"] is not None and v["reason_vi"] and v["reason_en"] for v in visits)
-    assert plan["model"] == {"name": "overdue-risk-portfolio", "version": served.versions["portfolio"]}  # fmt: skip
+    assert plan["model"] == {
+        "name": "overdue-risk-portfolio",
+        "version": served.versions["portfolio"],
+    }
     listed = plans_api.get("/v1/inspections/plans", headers=headers(served, "inspector")).json()
     assert [p["plan_id"] for p in listed] == [plan["plan_id"]]
     got = plans_api.get(f"/v1/inspections/plans/{plan['plan_id']}", headers=headers(served, "data"))
@@ -96,7 +108,9 @@ def test_outcomes_are_recorded_corrected_and_keep_the_plan(
     assert r.status_code == 200 and r.json()["recorded_by"] == "test-inspector"
     r = plans_api.put(url, json={**body, "use_of_funds": "misuse"}, headers=headers(served, "data"))
     assert r.status_code == 200
-    got = plans_api.get(f"/v1/inspections/plans/{plan['plan_id']}", headers=headers(served, "inspector")).json()  # fmt: skip
+    got = plans_api.get(
+        f"/v1/inspections/plans/{plan['plan_id']}", headers=headers(served, "inspector")
+    ).json()
     first = next(v for v in got["visit_list"] if v["visit_id"] == visit["visit_id"])
     assert first["outcome"]["use_of_funds"] == "misuse" and got["outcomes"] == 1
     with api_db.connect() as conn:
@@ -105,13 +119,19 @@ def test_outcomes_are_recorded_corrected_and_keep_the_plan(
     # Outcomes are labels: the plan can no longer be replaced.
     assert _plan(plans_api, served, month=month, replace=True).status_code == 409
     set_today(plans_api, last_day(month))
-    bad = plans_api.put(url, json={**body, "use_of_funds": "stolen"}, headers=headers(served, "inspector"))  # fmt: skip
+    bad = plans_api.put(
+        url, json={**body, "use_of_funds": "stolen"}, headers=headers(served, "inspector")
+    )
     assert bad.status_code == 422
     # Present and migrated together must be confirmed.
     both = {**body, "migrated": True}
     r = plans_api.put(url, json=both, headers=headers(served, "inspector"))
     assert r.status_code == 422 and "confirm_present_and_migrated" in r.text
-    r = plans_api.put(url, json={**both, "confirm_present_and_migrated": True}, headers=headers(served, "inspector"))  # fmt: skip
+    r = plans_api.put(
+        url,
+        json={**both, "confirm_present_and_migrated": True},
+        headers=headers(served, "inspector"),
+    )
     assert r.status_code == 200 and r.json()["migrated"] and r.json()["borrower_present"]
 
 
@@ -120,13 +140,24 @@ def test_only_the_current_or_next_month_can_be_planned(
 ) -> None:
     month = month_start(served, 5)
     set_today(plans_api, last_day(month))
-    for too_early_or_late in (clock.add_months(month, -1), clock.add_months(month, 2), "2000-01", "2099-12"):  # fmt: skip
-        r = plans_api.post("/v1/inspections/plans", headers=headers(served, "inspector"),
-                           json={"commune_id": served.communes[0], "month": too_early_or_late})  # fmt: skip
+    for too_early_or_late in (
+        clock.add_months(month, -1),
+        clock.add_months(month, 2),
+        "2000-01",
+        "2099-12",
+    ):
+        r = plans_api.post(
+            "/v1/inspections/plans",
+            headers=headers(served, "inspector"),
+            json={"commune_id": served.communes[0], "month": too_early_or_late},
+        )
         assert r.status_code == 422, (too_early_or_late, r.text)
         assert month in r.json()["detail"] and clock.add_months(month, 1) in r.json()["detail"]
-    nxt = plans_api.post("/v1/inspections/plans", headers=headers(served, "inspector"),
-                         json={"commune_id": served.communes[0], "month": clock.add_months(month, 1)})  # fmt: skip
+    nxt = plans_api.post(
+        "/v1/inspections/plans",
+        headers=headers(served, "inspector"),
+        json={"commune_id": served.communes[0], "month": clock.add_months(month, 1)},
+    )
     assert nxt.status_code == 201, nxt.text
 
 
@@ -134,17 +165,27 @@ def test_roles_scopes_and_bad_input(plans_api: TestClient, served: Served) -> No
     m3, m4 = month_start(served, 3), month_start(served, 4)
     assert _plan(plans_api, served, role="officer", month=m3).status_code == 403
     assert _plan(plans_api, served, role="inspector_other", month=m3).status_code == 403
-    r = plans_api.post("/v1/inspections/plans", json={"commune_id": served.communes[0], "month": "2026-4"},
-                       headers=headers(served, "inspector"))  # fmt: skip
+    r = plans_api.post(
+        "/v1/inspections/plans",
+        json={"commune_id": served.communes[0], "month": "2026-4"},
+        headers=headers(served, "inspector"),
+    )
     assert r.status_code == 422 and "month" in r.json()["detail"]
     assert _plan(plans_api, served, month=m3, random_share=0.9).status_code == 422
     assert _plan(plans_api, served, month=m3, extra=1).status_code == 422
     other = plans_api.get("/v1/inspections/plans", headers=headers(served, "inspector_other"))
     assert other.status_code == 200 and other.json() == []
-    plan_id = plans_api.get("/v1/inspections/plans", headers=headers(served, "data")).json()[0]["plan_id"]  # fmt: skip
-    assert plans_api.get(f"/v1/inspections/plans/{plan_id}", headers=headers(served, "inspector_other")).status_code == 404  # fmt: skip
+    plan_id = plans_api.get("/v1/inspections/plans", headers=headers(served, "data")).json()[0][
+        "plan_id"
+    ]
+    assert (
+        plans_api.get(
+            f"/v1/inspections/plans/{plan_id}", headers=headers(served, "inspector_other")
+        ).status_code
+        == 404
+    )
     assert plans_api.get("/v1/inspections/plans").status_code == 401
     # A commune without scores (here: unknown) has nothing to plan.
-    assert _plan(plans_api, served, month=m4, commune_id="C-NONE", role="data").status_code == 404  # fmt: skip
+    assert _plan(plans_api, served, month=m4, commune_id="C-NONE", role="data").status_code == 404
     ok = _plan(plans_api, served, month=m4, transaction_day=10)
     assert ok.status_code == 201 and ok.json()["params"]["transaction_day"] == 10

@@ -40,9 +40,17 @@ def test_log_lines_of_a_request_name_its_id(
 ) -> None:
     caplog.handler.addFilter(RequestIdFilter())
     with caplog.at_level(logging.INFO, logger="serving"):
-        r = api.post("/v1/applications/score", json={"household_id": "H-nobody",
-                     "program": "poor_household", "purpose": "crops", "amount": 1_000_000,
-                     "term_months": 12}, headers=headers(served, "data"))  # fmt: skip
+        r = api.post(
+            "/v1/applications/score",
+            json={
+                "household_id": "H-nobody",
+                "program": "poor_household",
+                "purpose": "crops",
+                "amount": 1_000_000,
+                "term_months": 12,
+            },
+            headers=headers(served, "data"),
+        )
         logging.getLogger("serving.test").info("outside a request")
     assert r.status_code == 404
     lines = [rec for rec in caplog.records if "unknown entity" in rec.getMessage()]

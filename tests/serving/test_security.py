@@ -28,7 +28,13 @@ CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, not the se
 
 
 def _forms(text: str) -> set[str]:
-    return {text, json.dumps(text)[1:-1], quote(text), quote(text, safe=""), text.encode("unicode_escape").decode()}  # fmt: skip
+    return {
+        text,
+        json.dumps(text)[1:-1],
+        quote(text),
+        quote(text, safe=""),
+        text.encode("unicode_escape").decode(),
+    }
 
 
 def assert_no_canary(text: str, where: object) -> None:
@@ -60,9 +66,16 @@ def test_pages_need_sign_in_and_the_role(api: TestClient, served: Served) -> Non
 
 
 def _plan(api: TestClient, served: Served) -> dict:
-    r = api.post("/v1/inspections/plans", headers=headers(served, "data"), json={
-        "commune_id": served.communes[0], "month": clock.month_of(clock.today()), "transaction_day": 10,
-        "replace": True})  # fmt: skip
+    r = api.post(
+        "/v1/inspections/plans",
+        headers=headers(served, "data"),
+        json={
+            "commune_id": served.communes[0],
+            "month": clock.month_of(clock.today()),
+            "transaction_day": 10,
+            "replace": True,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -73,8 +86,10 @@ def test_commune_scoped_keys_cannot_reach_other_communes(
     plan = _plan(api, served)
     visit = plan["visit_list"][0]
     hid = visit["household_id"]
-    out = {"officer": headers(served, "officer_other"),
-           "inspector": headers(served, "inspector_other")}  # fmt: skip
+    out = {
+        "officer": headers(served, "officer_other"),
+        "inspector": headers(served, "inspector_other"),
+    }
     mine = headers(served, "data")
     assert api.get(f"/v1/households/{hid}/risk", headers=mine).status_code == 200
     unknown = api.get("/v1/households/H-none/risk", headers=out["officer"])
@@ -84,20 +99,27 @@ def test_commune_scoped_keys_cannot_reach_other_communes(
     )
     before = count_audit(api_db)
     for hh in (hid, "H-none"):
-        app = {"household_id": hh, "program": "poor_household", "purpose": "crops",
-               "amount": 1e7, "term_months": 12}  # fmt: skip
+        app = {
+            "household_id": hh,
+            "program": "poor_household",
+            "purpose": "crops",
+            "amount": 1e7,
+            "term_months": 12,
+        }
         r = api.post("/v1/applications/score", json=app, headers=out["officer"])
         assert r.status_code == 404 and hid not in r.text
-        r = api.post("/v1/applications/score-batch", json={"applications": [app]},
-                     headers=out["officer"])  # fmt: skip
+        r = api.post(
+            "/v1/applications/score-batch", json={"applications": [app]}, headers=out["officer"]
+        )
         assert r.status_code == 404 and hid not in r.text
     assert count_audit(api_db) == before
     insp = out["inspector"]
     for commune in (served.communes[0], "C-NONE"):  # existing or not: the same answer
         r = api.get("/v1/inspections/priorities", params={"commune_id": commune}, headers=insp)
         assert r.status_code == 403, r.text
-        r = api.post("/v1/inspections/plans", json={"commune_id": commune, "month": "2032-04"},
-                     headers=insp)  # fmt: skip
+        r = api.post(
+            "/v1/inspections/plans", json={"commune_id": commune, "month": "2032-04"}, headers=insp
+        )
         assert r.status_code == 403, r.text
     r = api.get("/v1/inspections/priorities", headers=insp)
     assert r.status_code == 404 and hid not in r.text
@@ -111,8 +133,10 @@ def test_commune_scoped_keys_cannot_reach_other_communes(
         assert r.status_code == 404 and r.json() == {"detail": "visit_id: unknown visit"}
     got = api.get(f"/v1/inspections/plans/{plan['plan_id']}", headers=mine).json()
     assert all(v["outcome"] is None for v in got["visit_list"])
-    for key, path in (("officer_other", f"/ui/households/{hid}"),
-                      ("inspector_other", f"/ui/plans/{plan['plan_id']}")):  # fmt: skip
+    for key, path in (
+        ("officer_other", f"/ui/households/{hid}"),
+        ("inspector_other", f"/ui/plans/{plan['plan_id']}"),
+    ):
         sign_in(api, served.keys[key])
         r = api.get(path)
         assert r.status_code == 404 and hid not in r.text, path
@@ -127,8 +151,14 @@ def _requests(api: TestClient, canary: str):
     raw = json.dumps(canary)
     for method, path, model in body_routes(api.app):
         for where, _ in fields(model):
-            yield method, path, {"content": spoil(example(model), where, raw),
-                                 "headers": {"content-type": "application/json"}}  # fmt: skip
+            yield (
+                method,
+                path,
+                {
+                    "content": spoil(example(model), where, raw),
+                    "headers": {"content-type": "application/json"},
+                },
+            )
         yield method, path, {"json": {**example(model), canary: 1}}
     for method, path, _, _page in routes(api.app):
         if method == "GET":
@@ -137,9 +167,19 @@ def _requests(api: TestClient, canary: str):
     for path, name, _ in query_params(api.app):
         yield "GET", path, {"params": {name: canary}}
     for method, path, _ in [(m, p, x) for m, p, x in body_routes(api.app)][:2]:
-        yield method, path, {"json": {}, "headers": {"Idempotency-Key": canary.encode(),
-                             "User-Agent": canary.encode(), "Referer": quote(canary),
-                             "X-Forwarded-For": quote(canary)}}  # fmt: skip
+        yield (
+            method,
+            path,
+            {
+                "json": {},
+                "headers": {
+                    "Idempotency-Key": canary.encode(),
+                    "User-Agent": canary.encode(),
+                    "Referer": quote(canary),
+                    "X-Forwarded-For": quote(canary),
+                },
+            },
+        )
 
 
 @pytest.mark.parametrize("role", ["data", "officer"])
@@ -200,10 +240,19 @@ def test_no_national_id_ethnicity_or_key_stored_in_clear(
     """The bank's export carries pseudonyms only; a national ID sent to the service is turned
     into its keyed pseudonym and kept nowhere; ethnicity stays out of the service's tables; API
     keys are kept as SHA-256 hashes only (database and keys file)."""
-    assert not [(t, c) for t, f in served.tables.items() for c in f.columns
-                if "national" in c or "cccd" in c]  # fmt: skip
-    app = {"national_id": CANARIES[0], "program": "poor_household", "purpose": "crops",
-           "amount": 1e7, "term_months": 12}  # fmt: skip
+    assert not [
+        (t, c)
+        for t, f in served.tables.items()
+        for c in f.columns
+        if "national" in c or "cccd" in c
+    ]
+    app = {
+        "national_id": CANARIES[0],
+        "program": "poor_household",
+        "purpose": "crops",
+        "amount": 1e7,
+        "term_months": 12,
+    }
     assert (
         api.post("/v1/applications/score", json=app, headers=headers(served, "data")).status_code
         == 404
@@ -222,8 +271,12 @@ def test_no_national_id_ethnicity_or_key_stored_in_clear(
 def test_security_headers(api: TestClient, served: Served) -> None:
     r = api.get("/v1/inspections/priorities", headers=headers(served, "data"))
     assert r.status_code == 200
-    for resp in (r, api.get("/healthz"), api.get("/v1/models"),
-                 api.post("/v1/applications/score", content=b"{" + b" " * 70_000 + b"}")):  # fmt: skip
+    for resp in (
+        r,
+        api.get("/healthz"),
+        api.get("/v1/models"),
+        api.post("/v1/applications/score", content=b"{" + b" " * 70_000 + b"}"),
+    ):
         h = resp.headers
         assert h["x-content-type-options"] == "nosniff", resp.url
         assert (

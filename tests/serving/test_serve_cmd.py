@@ -19,14 +19,24 @@ def test_score_writes_the_last_months_of_the_feature_table(
     monkeypatch.setenv("VBSP_RISK_DATABASE_URL", db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", served.tracking_uri)
     monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))
-    args = ["score", "--features", str(served.features["portfolio"]), "--months", "2",
-            "--data", str(small_district)]  # fmt: skip
+    args = [
+        "score",
+        "--features",
+        str(served.features["portfolio"]),
+        "--months",
+        "2",
+        "--data",
+        str(small_district),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     with sa.create_engine(db).connect() as conn:
-        months = conn.execute(sa.text(
-            "SELECT as_of, COUNT(*), MIN(model_version), MAX(model_version) FROM portfolio_scores "
-            "GROUP BY as_of ORDER BY as_of")).all()  # fmt: skip
+        months = conn.execute(
+            sa.text(
+                "SELECT as_of, COUNT(*), MIN(model_version), MAX(model_version) FROM portfolio_scores "
+                "GROUP BY as_of ORDER BY as_of"
+            )
+        ).all()
     assert len(months) == 2
     assert str(months[-1][0]) == str(served.as_of.date())
     assert {m[2] for m in months} == {m[3] for m in months} == {served.versions["portfolio"]}
@@ -59,8 +69,9 @@ def test_worker_processes_listen_with_nagle_off(monkeypatch: pytest.MonkeyPatch)
             pass
 
     monkeypatch.setattr(uvicorn.supervisors, "Multiprocess", Supervisor)
-    config = uvicorn.Config("serving.app:create_app", factory=True, host="127.0.0.1", port=0,
-                            workers=2)  # fmt: skip
+    config = uvicorn.Config(
+        "serving.app:create_app", factory=True, host="127.0.0.1", port=0, workers=2
+    )
     serve_cmd._serve_workers(config)
     try:
         assert len(handed) == 1

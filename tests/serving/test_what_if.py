@@ -29,8 +29,13 @@ more risk for the same household (on the small test district the champion gives 
 def test_grid_stays_within_the_program_and_holds_the_request(program: str) -> None:
     p = PROGRAMS[program]
     amount, term, grace = min(40 * M, p.cap_vnd), min(36, p.max_term_months), 0
-    fields = {"program": program, "purpose": "crops", "amount": amount, "term_months": term,
-              "grace_months": grace}  # fmt: skip
+    fields = {
+        "program": program,
+        "purpose": "crops",
+        "amount": amount,
+        "term_months": term,
+        "grace_months": grace,
+    }
     grid = what_if_grid(fields)
     assert {(g["amount"], g["term_months"]) for g in grid} >= {(amount, term)}
     assert all(0 < g["amount"] <= p.cap_vnd for g in grid)
@@ -67,8 +72,11 @@ def test_what_if_points_equal_separate_scores(
     assert len(mine) == 1 and mine[0]["probability"] == body["probability"]
     assert mine[0]["difference"] == 0
     for p in (w["points"][0], w["points"][-1]):
-        one = api.post(SCORE, json={**body_in, "amount": p["amount"], "term_months": p["term_months"]},
-                       headers=headers(served, "officer")).json()  # fmt: skip
+        one = api.post(
+            SCORE,
+            json={**body_in, "amount": p["amount"], "term_months": p["term_months"]},
+            headers=headers(served, "officer"),
+        ).json()
         assert one["probability"] == pytest.approx(p["probability"], abs=1e-12)
         assert p["difference"] == pytest.approx(p["probability"] - body["probability"], abs=1e-12)
     plain = api.post(SCORE, json=body_in, headers=headers(served, "officer")).json()

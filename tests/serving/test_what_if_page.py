@@ -21,8 +21,14 @@ def web(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
 def test_application_page_shows_the_what_if_table(web: TestClient, served: Served) -> None:
     login(web, served, "officer")
     hid = served.tables["households"].query("commune_id == @served.communes[0]")["household_id"]
-    form = {"identity": "household", "program": "poor_household", "purpose": "livestock",
-            "amount": "40.000.000", "term_months": "36", "grace_months": "0"}  # fmt: skip
+    form = {
+        "identity": "household",
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": "40.000.000",
+        "term_months": "36",
+        "grace_months": "0",
+    }
     page, used = None, None
     for h in hid:
         r = web.post("/ui/application", data={**form, "household_id": h})
@@ -30,10 +36,18 @@ def test_application_page_shows_the_what_if_table(web: TestClient, served: Serve
             page, used = r, h
             break
     assert page is not None
-    api = web.post("/v1/applications/score", params={"what_if": "true"},
-                   headers={"X-API-Key": served.keys["officer"]},
-                   json={"household_id": used, "program": "poor_household",
-                         "purpose": "livestock", "amount": 40_000_000, "term_months": 36})  # fmt: skip
+    api = web.post(
+        "/v1/applications/score",
+        params={"what_if": "true"},
+        headers={"X-API-Key": served.keys["officer"]},
+        json={
+            "household_id": used,
+            "program": "poor_household",
+            "purpose": "livestock",
+            "amount": 40_000_000,
+            "term_months": 36,
+        },
+    )
     assert api.status_code == 200, api.text
     w = api.json()["what_if"]
     table = page.text[page.text.index('id="what-if"') :]

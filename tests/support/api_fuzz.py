@@ -48,8 +48,9 @@ def fit_cases(context: object, case: schemathesis.Case) -> schemathesis.Case:
     body = case.body
     apps = body.get("applications", [body]) if isinstance(body, dict) else []
     for app in apps if isinstance(apps, list) else []:
-        term, grace = (app.get(k) if isinstance(app, dict) else None
-                       for k in ("term_months", "grace_months"))  # fmt: skip
+        term, grace = (
+            app.get(k) if isinstance(app, dict) else None for k in ("term_months", "grace_months")
+        )
         numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (term, grace))
         if numbers and grace >= term:  # JSON Schema integers include 36.0
             app["grace_months"] = int(term) - 1
@@ -65,14 +66,16 @@ def fuzz(
 
     ``coverage=False`` leaves out the boundary-value phase (most of a short run's time).
     """
-    config = schemathesis.Config.from_dict({
-        "seed": seed,
-        "headers": {"X-API-Key": key},
-        "checks": {"enabled": True},
-        "generation": {"max-examples": examples, "deterministic": True, "database": "none"},
-        "phases": {"coverage": {"enabled": coverage}},
-        "max-failures": 1000,
-    })  # fmt: skip
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            "headers": {"X-API-Key": key},
+            "checks": {"enabled": True},
+            "generation": {"max-examples": examples, "deterministic": True, "database": "none"},
+            "phases": {"coverage": {"enabled": coverage}},
+            "max-failures": 1000,
+        }
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     schema.hook("map_case")(fit_cases)
     report = FuzzReport()

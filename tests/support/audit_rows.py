@@ -6,14 +6,28 @@ import uuid
 
 from serving.audit import audit_row
 
-STORED = {"entity_type": "household", "entity_id": "H1", "group_id": "G1", "commune_id": "C1",
-          "as_of": None}  # fmt: skip
+STORED = {
+    "entity_type": "household",
+    "entity_id": "H1",
+    "group_id": "G1",
+    "commune_id": "C1",
+    "as_of": None,
+}
 
 
 def made_up_row(idem: str | None = None) -> dict:
     """One ``score_audit`` row with a fresh score id (and ``idem`` as its idempotency key)."""
     return audit_row(
-        score_id=str(uuid.uuid4()), endpoint="score", client_id="c", idempotency_key=idem,
-        digest="d", stored=STORED, model_name="m", model_version="1", probability=0.1,
-        band="medium", request={"amount": 1}, response={"ok": True},
-    )  # fmt: skip
+        score_id=str(uuid.uuid4()),
+        endpoint="score",
+        client_id="c",
+        idempotency_key=idem,
+        digest="d",
+        stored=STORED,
+        model_name="m",
+        model_version="1",
+        probability=0.1,
+        band="medium",
+        request={"amount": 1},
+        response={"ok": True},
+    )

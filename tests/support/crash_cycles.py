@@ -43,9 +43,16 @@ class CrashReport:
         """Requests sent, by status class and by kind of failure."""
         c = Counter(o.kind for o in self.outcomes)
         s = Counter(o.status // 100 for o in self.outcomes if o.kind == "answered")
-        return {"sent": len(self.outcomes), "2xx": s[2], "4xx": s[4], "5xx": s[5],
-                "no_response": c["no_response"], "truncated": c["truncated"],
-                "timeout": c["timeout"], "error": c["error"]}  # fmt: skip
+        return {
+            "sent": len(self.outcomes),
+            "2xx": s[2],
+            "4xx": s[4],
+            "5xx": s[5],
+            "no_response": c["no_response"],
+            "truncated": c["truncated"],
+            "timeout": c["timeout"],
+            "error": c["error"],
+        }
 
 
 def _secret(env: Mapping[str, str]) -> bytes:
@@ -102,14 +109,20 @@ def run_cycles(
                         report.replays_differing += 1
                 for first in again:
                     body, headers = make(first.key)
-                    out = send(client, SCORE, body, {**headers, "Idempotency-Key": first.key},
-                               first.key)  # fmt: skip
+                    out = send(
+                        client, SCORE, body, {**headers, "Idempotency-Key": first.key}, first.key
+                    )
                     report.outcomes.append(out)
                     report.replays += 1
                     report.replays_differing += out.body != first.body
                 body, headers = make(f"c{cycle}-warm")  # the kill comes after one answer
-                out = send(client, SCORE, body, {**headers, "Idempotency-Key": f"c{cycle}-warm"},
-                           f"c{cycle}-warm")  # fmt: skip
+                out = send(
+                    client,
+                    SCORE,
+                    body,
+                    {**headers, "Idempotency-Key": f"c{cycle}-warm"},
+                    f"c{cycle}-warm",
+                )
                 report.outcomes.append(out)
             stop = threading.Event()
             timer = threading.Timer(rng.uniform(*kill_after), server.kill)

@@ -55,17 +55,29 @@ def household_ids(db_url: str, n: int) -> list[str]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return list(conn.execute(sa.text(
-                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-                "ORDER BY entity_id LIMIT :n"), {"n": n}).scalars())  # fmt: skip
+            return list(
+                conn.execute(
+                    sa.text(
+                        "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
+                        "ORDER BY entity_id LIMIT :n"
+                    ),
+                    {"n": n},
+                ).scalars()
+            )
     finally:
         engine.dispose()
 
 
 def application(household_id: str, **fields: object) -> dict:
     """A valid application of a known household (``fields`` override the defaults)."""
-    return {"household_id": household_id, "program": "poor_household", "purpose": "crops",
-            "amount": 10_000_000, "term_months": 24, **fields}  # fmt: skip
+    return {
+        "household_id": household_id,
+        "program": "poor_household",
+        "purpose": "crops",
+        "amount": 10_000_000,
+        "term_months": 24,
+        **fields,
+    }
 
 
 def free_port() -> int:
@@ -120,8 +132,10 @@ def start_server(env: Mapping[str, str], log: Path, ready: bool = True) -> LiveS
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [str(VBSP_RISK), "serve", "--port", str(port), "--no-migrate"],
-            env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = LiveServer(proc, port, log)
     if ready:
         try:
@@ -167,8 +181,7 @@ def send(client: httpx.Client, url: str, body: dict, headers: dict, key: str) ->
         parsed = r.json()
     except ValueError:
         parsed = None
-    return Outcome(key, r.status_code, "answered", parsed, dict(r.headers),
-                   time.perf_counter() - t)  # fmt: skip
+    return Outcome(key, r.status_code, "answered", parsed, dict(r.headers), time.perf_counter() - t)
 
 
 def stream(

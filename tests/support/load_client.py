@@ -31,9 +31,13 @@ async def _one(client: httpx.AsyncClient, body: dict, headers: dict, key: str) -
 
 
 async def _closed_loop(
-    base: str, make: Callable[[str], tuple[dict, dict]], concurrency: int, seconds: float,
-    total: int | None, timeout: float,
-) -> list[Outcome]:  # fmt: skip
+    base: str,
+    make: Callable[[str], tuple[dict, dict]],
+    concurrency: int,
+    seconds: float,
+    total: int | None,
+    timeout: float,
+) -> list[Outcome]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     outcomes: list[Outcome] = []
     deadline = time.monotonic() + seconds

@@ -37,7 +37,13 @@ def riskiest_household(api_db: Engine, served: Served, commune: str) -> dict:
 
 def application(hid: str, **extra: object) -> dict:
     """A valid application of household ``hid`` (``extra`` overrides the defaults)."""
-    body = {"household_id": hid, "program": "poor_household", "purpose": "livestock",
-            "amount": 40_000_000, "term_months": 36, "grace_months": 0}  # fmt: skip
+    body = {
+        "household_id": hid,
+        "program": "poor_household",
+        "purpose": "livestock",
+        "amount": 40_000_000,
+        "term_months": 36,
+        "grace_months": 0,
+    }
     body.update(extra)
     return body

@@ -62,10 +62,15 @@ class Served:
     def settings(self, db_url: str, **overrides: object) -> ServiceSettings:
         """Service settings for this state and a database."""
         values = dict(
-            state_dir=self.folder / "state", database_url=db_url, tracking_uri=self.tracking_uri,
-            api_keys_file=self.keys_file, pii_key=PII_KEY, reload_interval_seconds=0,
-            bench_endpoints=True, public_origins=("http://testserver",),
-        )  # fmt: skip
+            state_dir=self.folder / "state",
+            database_url=db_url,
+            tracking_uri=self.tracking_uri,
+            api_keys_file=self.keys_file,
+            pii_key=PII_KEY,
+            reload_interval_seconds=0,
+            bench_endpoints=True,
+            public_origins=("http://testserver",),
+        )
         values.update(overrides)
         return ServiceSettings(**values)
 
@@ -106,10 +111,13 @@ def _train_champions(folder: Path, district: Path, features: dict[str, Path]) ->
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         for view in VIEWS:
             res = run_training(
-                features[view], view=view, n_boot=20, truth_dir=district / "truth",
+                features[view],
+                view=view,
+                n_boot=20,
+                truth_dir=district / "truth",
                 pool_features=features["portfolio"] if view == "application" else None,
                 monotone="catalog",
-            )  # fmt: skip
+            )
             client.set_registered_model_alias(model_name(view), CHAMPION, res.model_version)
             versions[view] = str(res.model_version)
         mlflow.set_tracking_uri(None)
@@ -122,8 +130,12 @@ def _issue_keys(keys_file: Path, communes: list[str]) -> dict[str, str]:
     all-commune and wrong-commune variants the access tests need; name → key."""
     first = communes[0]
     keys = {}
-    for role, scope in (("officer", [first]), ("inspector", [first]), ("data", None),
-                        ("admin", None)):  # fmt: skip
+    for role, scope in (
+        ("officer", [first]),
+        ("inspector", [first]),
+        ("data", None),
+        ("admin", None),
+    ):
         keys[role] = add_client(keys_file, f"test-{role}", role, scope)
     keys["officer_all"] = add_client(keys_file, "test-officer-all", "officer", None)
     # Scoped to a commune the small district does not have: it may see none of its households.

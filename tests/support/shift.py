@@ -39,10 +39,17 @@ def inject_flood(
     months = pd.period_range(start, end, freq="M")
     hz = out["hazard_events"]
     rows = [
-        {"event_id": f"HZX{i:03d}{j:03d}", "commune_id": c, "hazard_type": "flood",
-         "start_date": m.start_time, "end_date": m.end_time.normalize(), "severity": 3}
-        for i, c in enumerate(communes) for j, m in enumerate(months)
-    ]  # fmt: skip
+        {
+            "event_id": f"HZX{i:03d}{j:03d}",
+            "commune_id": c,
+            "hazard_type": "flood",
+            "start_date": m.start_time,
+            "end_date": m.end_time.normalize(),
+            "severity": 3,
+        }
+        for i, c in enumerate(communes)
+        for j, m in enumerate(months)
+    ]
     extra = pd.DataFrame(rows).astype({k: hz[k].dtype for k in hz.columns})
     out["hazard_events"] = pd.concat([hz, extra], ignore_index=True)
 

@@ -66,7 +66,10 @@ def _build() -> dict[str, pd.DataFrame]:
         "communes": _frame(
             "communes",
             "commune_id name transaction_day is_difficult is_border is_remote distance_km",
-            [("C1", "Xã Một", 25, True, False, True, 12.5), ("C2", "Xã Hai", 10, False, True, False, 40.0)],
+            [
+                ("C1", "Xã Một", 25, True, False, True, 12.5),
+                ("C2", "Xã Hai", 10, False, True, False, 40.0),
+            ],
         ),
         "villages": _frame(
             "villages",
@@ -76,12 +79,19 @@ def _build() -> dict[str, pd.DataFrame]:
         "groups": _frame(
             "groups",
             "group_id village_id commune_id organisation founded_date",
-            [("G1", "V1", "C1", "womens_union", "2015-03-01"), ("G2", "V2", "C2", "farmers_association", "2016-05-20")],
+            [
+                ("G1", "V1", "C1", "womens_union", "2015-03-01"),
+                ("G2", "V2", "C2", "farmers_association", "2016-05-20"),
+            ],
         ),
         "group_leaders": _frame(
             "group_leaders",
             "group_id start_date end_date leader_id",
-            [("G1", "2018-01-01", "2020-12-31", "H1"), ("G1", "2021-01-01", N, "H2"), ("G2", "2018-01-01", N, "H3")],
+            [
+                ("G1", "2018-01-01", "2020-12-31", "H1"),
+                ("G1", "2021-01-01", N, "H2"),
+                ("G2", "2018-01-01", N, "H3"),
+            ],
         ),
         "group_ratings": _frame(
             "group_ratings",
@@ -100,7 +110,11 @@ def _build() -> dict[str, pd.DataFrame]:
         "protected_attributes": _frame(
             "protected_attributes",
             "household_id commune_id ethnicity is_ethnic_minority",
-            [("H1", "C1", "Vân Kiều", True), ("H2", "C1", "Kinh", False), ("H3", "C2", "Pa Kô", True)],
+            [
+                ("H1", "C1", "Vân Kiều", True),
+                ("H2", "C1", "Kinh", False),
+                ("H3", "C2", "Pa Kô", True),
+            ],
         ),
         "poverty_status": _frame(
             "poverty_status",
@@ -117,12 +131,40 @@ def _build() -> dict[str, pd.DataFrame]:
             "loan_id household_id commune_id program purpose amount rate_pct term_months "
             "grace_months application_date disbursement_date maturity_date status closed_date",
             [
-                ("L1", "H1", "C1", "poor_household", "livestock", 30 * M, 6.6, 36, 0,
-                 "2021-01-05", "2021-01-25", "2024-01-25", "closed", "2024-01-25"),
-                ("L2", "H3", "C2", "clean_water", "water_sanitation", 20 * M, 9.0, 60, 6,
-                 "2023-03-01", "2023-03-10", "2028-03-10", "active", N),
+                (
+                    "L1",
+                    "H1",
+                    "C1",
+                    "poor_household",
+                    "livestock",
+                    30 * M,
+                    6.6,
+                    36,
+                    0,
+                    "2021-01-05",
+                    "2021-01-25",
+                    "2024-01-25",
+                    "closed",
+                    "2024-01-25",
+                ),
+                (
+                    "L2",
+                    "H3",
+                    "C2",
+                    "clean_water",
+                    "water_sanitation",
+                    20 * M,
+                    9.0,
+                    60,
+                    6,
+                    "2023-03-01",
+                    "2023-03-10",
+                    "2028-03-10",
+                    "active",
+                    N,
+                ),
             ],
-        ),  # fmt: skip
+        ),
         "installments": _frame(
             "installments",
             "loan_id commune_id installment_no due_date current_due_date principal_due "
@@ -158,7 +200,20 @@ def _build() -> dict[str, pd.DataFrame]:
             "debt_events",
             "event_id loan_id household_id commune_id event_date event_type cause "
             "installment_no amount new_due_date",
-            [("E1", "L2", "H3", "C2", "2024-06-10", "extension", "natural_disaster", 1, 10 * M, "2025-09-10")],
+            [
+                (
+                    "E1",
+                    "L2",
+                    "H3",
+                    "C2",
+                    "2024-06-10",
+                    "extension",
+                    "natural_disaster",
+                    1,
+                    10 * M,
+                    "2025-09-10",
+                )
+            ],
         ),
         "hazard_events": _frame(
             "hazard_events",
@@ -174,7 +229,7 @@ def _build() -> dict[str, pd.DataFrame]:
                 ("I2", "H3", N, "C2", "2024-07-01", "routine", N, True, False, True),
             ],
         ),
-    }  # fmt: skip
+    }
     assert list(t) == list(TABLES)
     return t
 

@@ -36,21 +36,24 @@ def own_table(rows: int = ROWS, seed: int = 3, positives: float | None = None) -
     rng = np.random.default_rng(seed)
     income = rng.lognormal(3.0, 0.6, rows)
     late = rng.poisson(1.0, rows).astype("int64")
-    region = pd.Categorical(rng.choice(["north", "centre", "south"], rows),
-                            categories=["north", "centre", "south"])  # fmt: skip
+    region = pd.Categorical(
+        rng.choice(["north", "centre", "south"], rows), categories=["north", "centre", "south"]
+    )
     z = -2.2 - 0.04 * income + 0.8 * late + np.where(region == "south", 0.7, 0.0)
     y = (rng.random(rows) < 1 / (1 + np.exp(-z))).astype("int64")
     if positives is not None:
         y = np.zeros(rows, dtype="int64")
         y[np.argsort(-z)[:positives]] = 1
-    return pd.DataFrame({
-        "household_id": [f"X{i:05d}" for i in range(rows)],
-        "as_of": pd.Timestamp("2024-07-01"),
-        "income_musd": income,
-        "late_payments": late,
-        "region": region,
-        "trouble_12m": pd.array(y, dtype="Int8"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "household_id": [f"X{i:05d}" for i in range(rows)],
+            "as_of": pd.Timestamp("2024-07-01"),
+            "income_musd": income,
+            "late_payments": late,
+            "region": region,
+            "trouble_12m": pd.array(y, dtype="Int8"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +76,10 @@ def test_trains_to_a_registered_model_named_after_the_file(trained: tuple) -> No
     run = client.get_run(run_id)
     assert run.data.tags["split.kind"] == "household"
     assert set(run.data.params["model.features"].strip("[]").replace('"', "").split(", ")) == {
-        "income_musd", "late_payments", "region"
-    }  # fmt: skip
+        "income_musd",
+        "late_payments",
+        "region",
+    }
     model = mlflow.pyfunc.load_model("models:/team_repayments/1")
     table = pd.read_parquet(path)
     assert isinstance(table["region"].dtype, pd.CategoricalDtype)

@@ -21,8 +21,13 @@ from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")
 
-TOLERANCE = {"roc_auc": 0.08, "pr_auc": 0.05, "capture_top10": 0.08, "brier": 0.004,
-             "log_loss": 0.015}  # fmt: skip
+TOLERANCE = {
+    "roc_auc": 0.08,
+    "pr_auc": 0.05,
+    "capture_top10": 0.08,
+    "brier": 0.004,
+    "log_loss": 0.015,
+}
 """Largest |dask - local| accepted on the small district's test window (600 households: the
 95 % bootstrap interval of each engine's ROC AUC alone is about ±0.04, so two fits that bin and
 bag differently may differ by about √2 × that; a broken engine would sit near 0.5, far outside)."""
@@ -96,19 +101,32 @@ def test_validation_stopping_matches_lightgbm_early_stopping(
         model_frame(valid, names, categorical),
     )
     y_train, y_valid = train["trouble_12m"].astype(int), valid["trouble_12m"].astype(int)
-    params = {"objective": "binary", "learning_rate": 0.3, "num_leaves": 7, "seed": 1,
-              "deterministic": True, "num_threads": 1, "force_col_wise": True, "verbose": -1,
-              "metric": "binary_logloss"}  # fmt: skip
-    ref = lgb.train(params, lgb.Dataset(x_train, y_train), 300,
-                    valid_sets=[lgb.Dataset(x_valid, y_valid)],
-                    callbacks=[lgb.early_stopping(10, verbose=False)])  # fmt: skip
+    params = {
+        "objective": "binary",
+        "learning_rate": 0.3,
+        "num_leaves": 7,
+        "seed": 1,
+        "deterministic": True,
+        "num_threads": 1,
+        "force_col_wise": True,
+        "verbose": -1,
+        "metric": "binary_logloss",
+    }
+    ref = lgb.train(
+        params,
+        lgb.Dataset(x_train, y_train),
+        300,
+        valid_sets=[lgb.Dataset(x_valid, y_valid)],
+        callbacks=[lgb.early_stopping(10, verbose=False)],
+    )
     ours = ValidationStopping(booster_matrix(x_valid), y_valid.to_numpy(), 10)
     got = lgb.train(params, lgb.Dataset(x_train, y_train), 300, callbacks=[ours])
     assert got.best_iteration == ref.best_iteration
     raw = got.predict(booster_matrix(x_valid), num_iteration=got.best_iteration)
     assert logloss(y_valid.to_numpy(), raw) == pytest.approx(ours.losses[got.best_iteration - 1])
-    assert np.isclose(ours.losses[got.best_iteration - 1],
-                      ref.best_score["valid_0"]["binary_logloss"], rtol=1e-6)  # fmt: skip
+    assert np.isclose(
+        ours.losses[got.best_iteration - 1], ref.best_score["valid_0"]["binary_logloss"], rtol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +145,20 @@ def test_train_cli_on_dask_registers_a_model_the_service_loads(
     address = dask_client.scheduler.address  # type: ignore[attr-defined]
     result = CliRunner().invoke(
         app,
-        ["train", "--features", str(small_training_data[0]), "--n-boot", "0",
-         "--model-name", "dask-portfolio", "--engine", "dask", "--scheduler", address],
-    )  # fmt: skip
+        [
+            "train",
+            "--features",
+            str(small_training_data[0]),
+            "--n-boot",
+            "0",
+            "--model-name",
+            "dask-portfolio",
+            "--engine",
+            "dask",
+            "--scheduler",
+            address,
+        ],
+    )
     assert result.exit_code == 0, result.output
     run_id = re.findall(r"^[0-9a-f]{32}$", result.output, re.MULTILINE)[-1]
     client = mlflow.MlflowClient()

@@ -99,11 +99,13 @@ def test_integer_weights_equal_duplicated_rows() -> None:
 
 def _frame(n_hh: int = 200, months: int = 4, seed: int = 4) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "household_id": np.tile([f"H{i}" for i in range(n_hh)], months),
-        "as_of": np.repeat(pd.date_range("2024-01-01", periods=months, freq="MS"), n_hh),
-        "commune_id": np.tile([f"C{i % 5}" for i in range(n_hh)], months),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "household_id": np.tile([f"H{i}" for i in range(n_hh)], months),
+            "as_of": np.repeat(pd.date_range("2024-01-01", periods=months, freq="MS"), n_hh),
+            "commune_id": np.tile([f"C{i % 5}" for i in range(n_hh)], months),
+        }
+    )
     df["p"] = rng.uniform(0.01, 0.5, len(df))
     df["label"] = (rng.random(len(df)) < df["p"]).astype(int)
     return df
@@ -112,8 +114,9 @@ def _frame(n_hh: int = 200, months: int = 4, seed: int = 4) -> pd.DataFrame:
 def test_evaluate_rankings_intervals_and_gaps() -> None:
     df = _frame()
     scores = {"model": df["p"].to_numpy(), "random": np.random.default_rng(0).random(len(df))}
-    m = evaluate_rankings(df, scores, ["model"], capacity=5, n_boot=50, seed=1,
-                          gaps=[("model", "random")])  # fmt: skip
+    m = evaluate_rankings(
+        df, scores, ["model"], capacity=5, n_boot=50, seed=1, gaps=[("model", "random")]
+    )
     for key in ("roc_auc", "capture_top10", "capture_at_capacity", "brier"):
         assert m["model"][f"{key}_lo"] <= m["model"][key] <= m["model"][f"{key}_hi"]
     assert m["model"]["roc_auc"] > m["random"]["roc_auc"]
@@ -121,8 +124,9 @@ def test_evaluate_rankings_intervals_and_gaps() -> None:
     gap = m["gap_model_vs_random"]
     assert gap["roc_auc"] == pytest.approx(m["model"]["roc_auc"] - m["random"]["roc_auc"])
     assert gap["roc_auc_lo"] > 0
-    again = evaluate_rankings(df, scores, ["model"], capacity=5, n_boot=50, seed=1,
-                              gaps=[("model", "random")])  # fmt: skip
+    again = evaluate_rankings(
+        df, scores, ["model"], capacity=5, n_boot=50, seed=1, gaps=[("model", "random")]
+    )
     assert pd.DataFrame(again).equals(pd.DataFrame(m))
 
 
@@ -135,18 +139,24 @@ def test_reliability_table_bins() -> None:
 
 
 def test_oracle_probability_hand_example() -> None:
-    truth = pd.DataFrame({
-        "household_id": ["A"] * 4 + ["B"] * 2,
-        "month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01",
-                                 "2024-01-01", "2024-02-01"]),
-        "p_trouble": [0.1, 0.1, 0.2, 0.5, 0.3, 0.3],
-        "in_trouble": [False, False, False, False, False, True],
-    })  # fmt: skip
-    rows = pd.DataFrame({
-        "household_id": ["A", "A", "B", "B", "Z"],
-        "as_of": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-01", "2024-02-01",
-                                 "2024-01-01"]),
-    })  # fmt: skip
+    truth = pd.DataFrame(
+        {
+            "household_id": ["A"] * 4 + ["B"] * 2,
+            "month": pd.to_datetime(
+                ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-01-01", "2024-02-01"]
+            ),
+            "p_trouble": [0.1, 0.1, 0.2, 0.5, 0.3, 0.3],
+            "in_trouble": [False, False, False, False, False, True],
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "household_id": ["A", "A", "B", "B", "Z"],
+            "as_of": pd.to_datetime(
+                ["2024-01-01", "2024-03-01", "2024-01-01", "2024-02-01", "2024-01-01"]
+            ),
+        }
+    )
     p = oracle_proba(rows, truth, horizon=2)
     assert p[0] == pytest.approx(1 - 0.9 * 0.9)
     assert p[1] == pytest.approx(1 - 0.8 * 0.5)
@@ -156,13 +166,15 @@ def test_oracle_probability_hand_example() -> None:
 
 
 def test_practice_scores_from_catalog_columns() -> None:
-    df = pd.DataFrame({
-        "interest_ontime_share_12m": [1.0, 0.5, np.nan, 0.75],
-        "interest_sessions_12m": [12, 12, 0, 4],
-        "group_arrears_rate_12m": [0.1, np.nan, 0.3, 0.0],
-        "extensions_12m": [1, 0, 0, 0],
-        "overdues_12m": [0, 0, 0, 0],
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "interest_ontime_share_12m": [1.0, 0.5, np.nan, 0.75],
+            "interest_sessions_12m": [12, 12, 0, 4],
+            "group_arrears_rate_12m": [0.1, np.nan, 0.3, 0.0],
+            "extensions_12m": [1, 0, 0, 0],
+            "overdues_12m": [0, 0, 0, 0],
+        }
+    )
     s = practice_scores(df, seed=1)
     assert s["practice_arrears"].tolist() == [0, 6, 0, 1]
     assert s["practice_group_arrears"].tolist() == [0.1, 0.0, 0.3, 0.0]

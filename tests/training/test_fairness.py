@@ -16,12 +16,14 @@ N_BOOT = 20
 
 
 def test_visit_plan_takes_capacity_per_commune_month() -> None:
-    frame = pd.DataFrame({
-        "household_id": [f"H{i}" for i in range(6)],
-        "as_of": pd.to_datetime(["2025-01-01"] * 4 + ["2025-02-01"] * 2),
-        "commune_id": ["C1", "C1", "C2", "C2", "C1", "C1"],
-        "s": [0.1, 0.9, 0.5, 0.2, 0.3, 0.3],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "household_id": [f"H{i}" for i in range(6)],
+            "as_of": pd.to_datetime(["2025-01-01"] * 4 + ["2025-02-01"] * 2),
+            "commune_id": ["C1", "C1", "C2", "C2", "C1", "C1"],
+            "s": [0.1, 0.9, 0.5, 0.2, 0.3, 0.3],
+        }
+    )
     assert fairness.visit_plan(frame, "s", 1).tolist() == [False, True, True, False, True, False]
 
 
@@ -67,7 +69,10 @@ def test_report_is_group_level_and_reproducible(report_args) -> None:
     pd.testing.assert_frame_equal(a, b)
     assert set(a["dimension"]) == set(fairness.DIMENSIONS)
     assert set(a.loc[a["dimension"] == "ethnic_minority", "group"]) <= {
-        "ethnic minority", "Kinh", "unknown"}  # fmt: skip
+        "ethnic minority",
+        "Kinh",
+        "unknown",
+    }
     # no household-level value and no ethnicity name anywhere in the report
     assert "household_id" not in a.columns
     text = fairness.markdown(a) + a.to_csv()
@@ -102,9 +107,12 @@ def test_training_logs_the_fairness_report(
         assert any(k.startswith("fairness.ethnic_minority.") for k in logged)
         table = pd.read_parquet(features)
         again = fairness.fairness_report(
-            small_result.test_frame, table, fairness.read_minority_status(truth.parent),
-            n_boot=SESSION_N_BOOT, seed=42,
-        )  # fmt: skip
+            small_result.test_frame,
+            table,
+            fairness.read_minority_status(truth.parent),
+            n_boot=SESSION_N_BOOT,
+            seed=42,
+        )
         assert logged == pytest.approx(fairness.metric_dict(again), rel=1e-9, abs=1e-12)
         arts = {a.path for a in client.list_artifacts(run.run_id, "training")}
         assert {"training/fairness.csv", "training/fairness.md", "training/model_card.md"} <= arts

@@ -19,8 +19,14 @@ from training.train import TrainResult
 
 
 def test_monotone_constraints_follow_the_catalog() -> None:
-    names = ["arrears_streak_current", "months_since_arrears", "main_program", "my_extra",
-             "group_members", "group_rating_dropped"]  # fmt: skip
+    names = [
+        "arrears_streak_current",
+        "months_since_arrears",
+        "main_program",
+        "my_extra",
+        "group_members",
+        "group_rating_dropped",
+    ]
     cons = dict(zip(names, monotone_constraints(names, {"main_program": []}), strict=True))
     assert cons == {
         "arrears_streak_current": 1,
@@ -109,14 +115,17 @@ def test_calibrator_method_depends_on_positives() -> None:
 def test_logistic_challenger_handles_missing_categories_and_booleans() -> None:
     rng = np.random.default_rng(1)
     n = 400
-    df = pd.DataFrame({
-        "arrears_streak_current": rng.integers(0, 4, n),
-        "savings_balance": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(1e6, n)),
-        "commune_is_remote": rng.random(n) < 0.5,
-        "main_program": pd.Categorical(
-            np.where(rng.random(n) < 0.2, None, "poor_households"), categories=["poor_households", "near_poor"]
-        ),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "arrears_streak_current": rng.integers(0, 4, n),
+            "savings_balance": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(1e6, n)),
+            "commune_is_remote": rng.random(n) < 0.5,
+            "main_program": pd.Categorical(
+                np.where(rng.random(n) < 0.2, None, "poor_households"),
+                categories=["poor_households", "near_poor"],
+            ),
+        }
+    )
     y = (rng.random(n) < 0.1 + 0.2 * (df["arrears_streak_current"] > 1)).astype(int)
     names = list(df.columns)
     pipe = fit_logistic(df, y, names, {"main_program": ["poor_households", "near_poor"]})
@@ -146,7 +155,8 @@ def test_few_positives_get_an_intercept_only_calibration() -> None:
     ids=lambda c: c.method,
 )
 def test_one_probability_is_calibrated_as_an_array_is(cal: Calibrator) -> None:
-    raw = np.concatenate([[0.0, 1e-12, 0.05, 0.5, 1.0 - 1e-12, 1.0],
-                          np.random.default_rng(3).uniform(0, 1, 200)])  # fmt: skip
+    raw = np.concatenate(
+        [[0.0, 1e-12, 0.05, 0.5, 1.0 - 1e-12, 1.0], np.random.default_rng(3).uniform(0, 1, 200)]
+    )
     as_array = cal(raw)
     assert [cal.one(float(r)) for r in raw] == pytest.approx(as_array.tolist(), rel=0, abs=1e-15)

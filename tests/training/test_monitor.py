@@ -27,15 +27,28 @@ THREE_COMMUNES = SimConfig(households=2000, seed=5, start="2019-01", end="2025-1
 EXPORT = "2025-12-31"
 FLOODED = ["C01", "C02"]
 HAZARD_FEATURES = {
-    "hazards_3m", "hazards_12m", "hazard_max_severity_12m", "months_since_hazard", "hazard_pressure"
-}  # fmt: skip
+    "hazards_3m",
+    "hazards_12m",
+    "hazard_max_severity_12m",
+    "months_since_hazard",
+    "hazard_pressure",
+}
 ARREARS_FEATURES = {
-    "interest_ontime_share_3m", "interest_ontime_share_6m", "interest_ontime_share_12m",
-    "interest_ontime_share_24m", "arrears_streak_current", "arrears_streak_max_24m",
-    "months_since_arrears", "group_ontime_share_6m", "group_ontime_share_12m",
-    "group_arrears_rate_2m", "group_arrears_rate_6m", "group_arrears_rate_12m", "commune_arrears_share_3m",
+    "interest_ontime_share_3m",
+    "interest_ontime_share_6m",
+    "interest_ontime_share_12m",
+    "interest_ontime_share_24m",
+    "arrears_streak_current",
+    "arrears_streak_max_24m",
+    "months_since_arrears",
+    "group_ontime_share_6m",
+    "group_ontime_share_12m",
+    "group_arrears_rate_2m",
+    "group_arrears_rate_6m",
+    "group_arrears_rate_12m",
+    "commune_arrears_share_3m",
     "commune_arrears_trend_3m",
-}  # fmt: skip
+}
 PROGRAM_FEATURES = {"main_program", "loan_to_cap", "outstanding_principal"}
 
 
@@ -54,14 +67,21 @@ def test_psi_arithmetic() -> None:
     assert drift.psi(pd.Series([1.0, np.nan] * 50), pd.Series([1.0] * 100)) > 1
     assert drift.psi(pd.Series([20.0] * 100), pd.Series([40.0] * 100), "months_since_x") == 0
     assert [drift.psi_band(v) for v in (0.05, 0.1, 0.2, 0.25, 3)] == [
-        "stable", "moderate", "moderate", "major", "major"]  # fmt: skip
+        "stable",
+        "moderate",
+        "moderate",
+        "major",
+        "major",
+    ]
 
 
 def test_label_maturity() -> None:
-    table = pd.DataFrame({
-        "as_of": pd.to_datetime(["2024-12-01", "2025-01-01", "2025-02-01"]),
-        "trouble_12m": pd.array([1, 0, pd.NA], dtype="Int8"),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2024-12-01", "2025-01-01", "2025-02-01"]),
+            "trouble_12m": pd.array([1, 0, pd.NA], dtype="Int8"),
+        }
+    )
     m = mon.label_maturity(table, "trouble_12m", "2025-12-31")
     assert m["matured"].tolist() == [True, True, False]
     assert m["labelled"].tolist() == [1, 1, 0]
@@ -81,10 +101,16 @@ def districts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     train = result.split.windows["train"]
     window = (train["start"], train["end"])
     reports = {
-        name: mon.monitor(table, result.scorer.predict_proba, result.scorer.names, window, EXPORT,
-                          model={"name": "test", "version": "1"})
+        name: mon.monitor(
+            table,
+            result.scorer.predict_proba,
+            result.scorer.names,
+            window,
+            EXPORT,
+            model={"name": "test", "version": "1"},
+        )
         for name, table in (("clean", clean), ("shifted", shifted))
-    }  # fmt: skip
+    }
     return {"tables": tables, "result": result, "window": window, "reports": reports}
 
 

@@ -25,14 +25,16 @@ def contrary_table(rows: int = ROWS, seed: int = 1, effect: float = -0.9) -> pd.
     noise = rng.normal(size=rows)
     z = -1.0 + effect * extensions - 2.0 * (ontime - 0.8) + 0.3 * noise
     y = (rng.random(rows) < 1 / (1 + np.exp(-z))).astype("int64")
-    return pd.DataFrame({
-        "household_id": [f"Q{i:06d}" for i in range(rows)],
-        "as_of": pd.Timestamp("2024-01-01"),
-        "extensions_12m": extensions,             # catalog: +1 (riskier); here: safer
-        "interest_ontime_share_12m": ontime,      # catalog: -1 (safer); here too
-        "team_score": noise,                      # not in the catalog: never constrained
-        "trouble_12m": pd.array(y, dtype="Int8"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "household_id": [f"Q{i:06d}" for i in range(rows)],
+            "as_of": pd.Timestamp("2024-01-01"),
+            "extensions_12m": extensions,  # catalog: +1 (riskier); here: safer
+            "interest_ontime_share_12m": ontime,  # catalog: -1 (safer); here too
+            "team_score": noise,  # not in the catalog: never constrained
+            "trouble_12m": pd.array(y, dtype="Int8"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainResult]:
             seed=42,
             n_boot=0,
             monotone=mode,
-        )  # fmt: skip
+        )
         for mode in ("catalog", "auto", "off")
     }
 
@@ -64,8 +66,10 @@ def test_off_has_no_constraints(runs: dict[str, TrainResult]) -> None:
 def test_catalog_keeps_all(runs: dict[str, TrainResult]) -> None:
     r = runs["catalog"]
     assert r.params["monotone_constraints"] == {
-        "extensions_12m": 1, "interest_ontime_share_12m": -1, "team_score": 0
-    }  # fmt: skip
+        "extensions_12m": 1,
+        "interest_ontime_share_12m": -1,
+        "team_score": 0,
+    }
     assert all(g["kept"] and g["auc_cost"] is None for g in r.monotone.groups.values())
 
 
@@ -77,8 +81,10 @@ def test_auto_drops_the_wrong_constraint_only(runs: dict[str, TrainResult]) -> N
     assert groups["interest_ontime_share"]["auc_cost"] < TOLERANCE
     assert groups["interest_ontime_share"]["kept"]
     assert r.params["monotone_constraints"] == {
-        "extensions_12m": 0, "interest_ontime_share_12m": -1, "team_score": 0
-    }  # fmt: skip
+        "extensions_12m": 0,
+        "interest_ontime_share_12m": -1,
+        "team_score": 0,
+    }
     assert r.params["monotone"]["dropped"] == ["extensions"]
     metrics = r.monotone.metrics()
     assert metrics["monotone.extensions.kept"] == 0.0
@@ -92,14 +98,21 @@ def test_auto_drops_the_wrong_constraint_only(runs: dict[str, TrainResult]) -> N
 def test_groups_are_a_quantity_over_its_windows() -> None:
     names = ["interest_ontime_share_3m", "interest_ontime_share_12m", "extensions_12m", "x"]
     assert constraint_groups(names, [-1, -1, 1, 0]) == {
-        "interest_ontime_share": [0, 1], "extensions": [2]
-    }  # fmt: skip
+        "interest_ontime_share": [0, 1],
+        "extensions": [2],
+    }
 
 
 def test_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="monotone mode must be one of"):
-        train_view(contrary_table(2000), "trouble_12m", "portfolio", tmp_path, n_boot=0,
-                   monotone="sometimes")  # fmt: skip
+        train_view(
+            contrary_table(2000),
+            "trouble_12m",
+            "portfolio",
+            tmp_path,
+            n_boot=0,
+            monotone="sometimes",
+        )
 
 
 def test_right_constraints_are_kept_together_after_two_fits() -> None:
@@ -109,9 +122,15 @@ def test_right_constraints_are_kept_together_after_two_fits() -> None:
     x, y = model_frame(table, names, cats), table["trouble_12m"].astype("int64").to_numpy()
     half = len(table) // 2
     choice = choose_constraints(
-        "auto", names, monotone_constraints(names, cats), x.iloc[:half], y[:half],
-        x.iloc[half:], y[half:], lightgbm_params(42, int(y[:half].sum()), half),
-    )  # fmt: skip
+        "auto",
+        names,
+        monotone_constraints(names, cats),
+        x.iloc[:half],
+        y[:half],
+        x.iloc[half:],
+        y[half:],
+        lightgbm_params(42, int(y[:half].sum()), half),
+    )
     assert choice.constraints == [1, -1, 0]
     for g in choice.groups.values():
         assert g["kept"] and g["tested_with"] == 2 and g["auc_cost"] < TOLERANCE

@@ -19,9 +19,13 @@ from training.train import TrainResult, train_view
 def _truth() -> pd.DataFrame:
     """Two households over three months, rows shuffled, each value unique."""
     rows = [
-        ("H1", "2024-01-01", 0.11), ("H1", "2024-02-01", 0.12), ("H1", "2024-03-01", 0.13),
-        ("H2", "2024-01-01", 0.21), ("H2", "2024-02-01", 0.22), ("H2", "2024-03-01", 0.23),
-    ]  # fmt: skip
+        ("H1", "2024-01-01", 0.11),
+        ("H1", "2024-02-01", 0.12),
+        ("H1", "2024-03-01", 0.13),
+        ("H2", "2024-01-01", 0.21),
+        ("H2", "2024-02-01", 0.22),
+        ("H2", "2024-03-01", 0.23),
+    ]
     t = pd.DataFrame(rows, columns=["household_id", "month", STATE_COLUMN])
     t["month"] = pd.to_datetime(t["month"])
     t["p_trouble"], t["in_trouble"] = 0.01, False
@@ -29,11 +33,14 @@ def _truth() -> pd.DataFrame:
 
 
 def test_state_oracle_aligns_on_household_and_as_of() -> None:
-    rows = pd.DataFrame({
-        "household_id": ["H2", "H1", "H1", "H3", "H2", "H1"],
-        "as_of": pd.to_datetime(["2024-02-01", "2024-03-01", "2024-01-01", "2024-01-01",
-                                 "2024-03-17", "2024-05-01"]),
-    })  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "household_id": ["H2", "H1", "H1", "H3", "H2", "H1"],
+            "as_of": pd.to_datetime(
+                ["2024-02-01", "2024-03-01", "2024-01-01", "2024-01-01", "2024-03-17", "2024-05-01"]
+            ),
+        }
+    )
     got = state_oracle_proba(rows, _truth())
     # H3 has no truth, May has no truth row; a mid-month date takes its month's start state
     np.testing.assert_array_equal(got, [0.22, 0.13, 0.11, np.nan, 0.23, np.nan])
@@ -52,8 +59,9 @@ def with_state(small_table: pd.DataFrame, small_truth: pd.DataFrame, tmp_path_fa
     truth = small_truth.copy()
     truth[STATE_COLUMN] = np.random.default_rng(9).random(len(truth))
     out = tmp_path_factory.mktemp("state-oracle")
-    result = train_view(small_table, "trouble_12m", "portfolio", out, seed=42, truth=truth,
-                        n_boot=N_BOOT)  # fmt: skip
+    result = train_view(
+        small_table, "trouble_12m", "portfolio", out, seed=42, truth=truth, n_boot=N_BOOT
+    )
     return result, truth
 
 
@@ -67,22 +75,30 @@ def test_reports_show_both_oracles_and_the_gaps(with_state: tuple[TrainResult, p
     frame = result.test_frame
     expected = frame[["household_id", "as_of"]].merge(
         truth.rename(columns={"month": "as_of"}), on=["household_id", "as_of"], how="left"
-    )[STATE_COLUMN]  # fmt: skip
+    )[STATE_COLUMN]
     got, want = frame["state_oracle"].to_numpy(), expected.to_numpy()
     known = ~np.isnan(want)  # rows without a truth row get one fill value (the mean), noted
     np.testing.assert_array_equal(got[known], want[known])
     assert len(set(got[~known].tolist())) <= 1
     m = result.metrics
-    for name in ("state_oracle", "oracle", "gap_lightgbm_vs_state_oracle",
-                 "gap_lightgbm_vs_oracle"):  # fmt: skip
+    for name in (
+        "state_oracle",
+        "oracle",
+        "gap_lightgbm_vs_state_oracle",
+        "gap_lightgbm_vs_oracle",
+    ):
         assert m[name]["roc_auc_lo"] <= m[name]["roc_auc"] <= m[name]["roc_auc_hi"], name
     gap = m["gap_lightgbm_vs_state_oracle"]["roc_auc"]
     assert gap == pytest.approx(m["lightgbm"]["roc_auc"] - m["state_oracle"]["roc_auc"])
     assert abs(m["state_oracle"]["roc_auc"] - 0.5) < 0.1  # random values rank like random
     assert set(result.backtest["ranker"]) >= {"state_oracle", "oracle"}
     names = [r[0] for r in ranking_rows(m, lambda v, k: f"{v[k]:.3f}", ["roc_auc"])]
-    assert names[-4:] == ["state oracle", "clairvoyant oracle", "gap to state oracle",
-                          "gap to clairvoyant oracle"]  # fmt: skip
+    assert names[-4:] == [
+        "state oracle",
+        "clairvoyant oracle",
+        "gap to state oracle",
+        "gap to clairvoyant oracle",
+    ]
     card = result.artifacts["model_card.md"].read_text()
     assert "| state oracle |" in card and "| lightgbm − state oracle |" in card
     assert "perfect knowledge of today" in card

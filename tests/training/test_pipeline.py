@@ -72,11 +72,21 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
     assert params["catalog_version"] == tags["catalog_version"]
     assert tags["split.kind"] in ("time", "household") and tags["split.reason"]
     assert params["model.monotone.mode"] == "auto"
-    for key in ("lightgbm.roc_auc", "lightgbm.roc_auc_lo", "lightgbm.roc_auc_hi",
-                "lightgbm.capture_at_capacity", "logistic.roc_auc", "random.roc_auc",
-                "oracle.roc_auc", "lightgbm.calibration_slope", "state_oracle.roc_auc",
-                "gap_lightgbm_vs_state_oracle.roc_auc_lo", "gap_lightgbm_vs_oracle.roc_auc_hi",
-                "monotone.interest_ontime_share.auc_cost", "monotone.extensions.kept"):  # fmt: skip
+    for key in (
+        "lightgbm.roc_auc",
+        "lightgbm.roc_auc_lo",
+        "lightgbm.roc_auc_hi",
+        "lightgbm.capture_at_capacity",
+        "logistic.roc_auc",
+        "random.roc_auc",
+        "oracle.roc_auc",
+        "lightgbm.calibration_slope",
+        "state_oracle.roc_auc",
+        "gap_lightgbm_vs_state_oracle.roc_auc_lo",
+        "gap_lightgbm_vs_oracle.roc_auc_hi",
+        "monotone.interest_ontime_share.auc_cost",
+        "monotone.extensions.kept",
+    ):
         assert key in metrics, key
     assert metrics["lightgbm.roc_auc_lo"] <= metrics["lightgbm.roc_auc"]
     assert client.get_metric_history(first.run_id, "backtest.lightgbm.roc_auc")
@@ -101,9 +111,20 @@ def test_retraining_with_same_seed_and_data_reproduces_metrics(
     path, truth = application
     result = CliRunner().invoke(
         app,
-        ["train", "--features", str(path), "--view", "application", "--seed", "42",
-         "--truth", str(truth), "--n-boot", str(N_BOOT)],
-    )  # fmt: skip
+        [
+            "train",
+            "--features",
+            str(path),
+            "--view",
+            "application",
+            "--seed",
+            "42",
+            "--truth",
+            str(truth),
+            "--n-boot",
+            str(N_BOOT),
+        ],
+    )
     assert result.exit_code == 0, result.output
     second_run = result.stdout.strip().splitlines()[-1]
     assert "ROC AUC" in result.output and "clairvoyant oracle" in result.output
@@ -118,8 +139,9 @@ def test_retraining_with_same_seed_and_data_reproduces_metrics(
 def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     first: TrainingRun, application: tuple[Path, Path], store: Path
 ) -> None:
-    decision = registry.promote(MODEL, first.model_version, force=True,
-                                reason="pyfunc parity test", n_boot=50)  # fmt: skip
+    decision = registry.promote(
+        MODEL, first.model_version, force=True, reason="pyfunc parity test", n_boot=50
+    )
     assert decision.promoted
     table = pd.read_parquet(application[0])
     window = tracking.load_test_window(first.run_id)
@@ -136,8 +158,12 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     out = store / "plain_session.npy"
     proc = subprocess.run(
         [sys.executable, "-c", code, str(store / "serving_input.parquet"), str(out)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=store,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=store,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{MODEL}/{first.model_version}", dst_path=str(store / "m")

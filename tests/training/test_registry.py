@@ -104,8 +104,13 @@ def test_shuffled_refused_better_promoted_all_audited(
 
     audit = registry.alias_history_frame(engine, name)
     assert audit["action"].tolist() == [
-        "refused", "promoted", "refused", "unchanged", "promoted", "promoted"
-    ]  # fmt: skip
+        "refused",
+        "promoted",
+        "refused",
+        "unchanged",
+        "promoted",
+        "promoted",
+    ]
     assert audit["candidate_version"].tolist() == ["1", "2", "1", "2", "1", "2"]
     assert audit["from_version"].fillna("-").tolist() == ["-", "-", "2", "2", "2", "1"]
     assert audit["to_version"].fillna("-").tolist() == ["-", "2", "2", "2", "1", "2"]

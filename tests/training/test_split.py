@@ -84,11 +84,13 @@ def test_short_table_is_split_by_household() -> None:
 
 def test_single_snapshot_household_split_is_stratified() -> None:
     rng = np.random.default_rng(1)
-    df = pd.DataFrame({
-        "household_id": [f"H{i:04d}" for i in range(2000)],
-        "as_of": pd.Timestamp("2024-01-01"),
-        LABEL: pd.array(rng.random(2000) < 0.05, dtype="Int8"),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "household_id": [f"H{i:04d}" for i in range(2000)],
+            "as_of": pd.Timestamp("2024-01-01"),
+            LABEL: pd.array(rng.random(2000) < 0.05, dtype="Int8"),
+        }
+    )
     main, _ = make_split(df, LABEL)
     assert main.info.kind == "household"
     rates = [df[LABEL].iloc[p].mean() for p in (main.train, main.valid, main.test)]
@@ -108,10 +110,12 @@ def test_day_dated_snapshots_get_one_more_gap_month() -> None:
     """Application rows are dated on their day: a label of 15 March runs into the next March."""
     rng = np.random.default_rng(4)
     days = pd.date_range("2016-01-01", "2024-12-31", freq="D")
-    df = pd.DataFrame({
-        "household_id": [f"H{i:05d}" for i in range(len(days))],
-        "as_of": days,
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "household_id": [f"H{i:05d}" for i in range(len(days))],
+            "as_of": days,
+        }
+    )
     df[LABEL] = pd.array(rng.random(len(df)) < 0.1, dtype="Int8")
     assert label_gap_months(df["as_of"], 12) == 13
     assert label_gap_months(pd.Series(pd.date_range("2020-01-01", periods=3, freq="MS")), 12) == 12

@@ -42,15 +42,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     cats = pd.CategoricalDtype(["good", "fair", "poor"])
-    df = pd.DataFrame({
-        "household_id": [f"H{i:04d}" for i in range(n)],
-        "as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n) * 31, "D"),
-        "commune_id": rng.choice(["C01", "C02"], n),
-        "rating": pd.Series(rng.choice(["good", "fair", "poor", None], n), dtype=cats),
-        "arrears_12m": rng.integers(0, 5, n).astype("int64"),
-        "ontime_share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
-        "difficult": rng.random(n) < 0.3,
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "household_id": [f"H{i:04d}" for i in range(n)],
+            "as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n) * 31, "D"),
+            "commune_id": rng.choice(["C01", "C02"], n),
+            "rating": pd.Series(rng.choice(["good", "fair", "poor", None], n), dtype=cats),
+            "arrears_12m": rng.integers(0, 5, n).astype("int64"),
+            "ontime_share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+            "difficult": rng.random(n) < 0.3,
+        }
+    )
     logit = -3 + 0.6 * df["arrears_12m"] + 1.0 * df["difficult"] + (df["rating"] == "poor") * 1.0
     df["trouble_12m"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
     return df
@@ -60,8 +62,13 @@ def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
 def scorer() -> Scorer:
     df = _frame()
     names = ["rating", "arrears_12m", "ontime_share", "difficult"]
-    sc = Scorer(None, Calibrator("platt", {"a": 0.9, "b": 0.1}), names,  # type: ignore[arg-type]
-                {"rating": ["good", "fair", "poor"]}, {"view": "application"})  # fmt: skip
+    sc = Scorer(
+        None,
+        Calibrator("platt", {"a": 0.9, "b": 0.1}),
+        names,  # type: ignore[arg-type]
+        {"rating": ["good", "fair", "poor"]},
+        {"view": "application"},
+    )
     params = {"objective": "binary", "verbose": -1, "seed": 1, "num_leaves": 4}
     sc.booster = lgb.train(params, lgb.Dataset(sc.frame(df), df["trouble_12m"]), 20)
     return sc
@@ -80,11 +87,13 @@ def test_default_store_is_sqlite_under_the_state_folder(
 
 
 def test_flattened_metric_keys_are_valid() -> None:
-    flat = tracking.flatten_metrics({
-        "lightgbm": {"roc_auc": 0.8, "roc_auc_lo": 0.7, "note": "x", "flag": True},
-        "random": {"roc_auc": 0.5, "calibration_slope": float("nan")},
-        "gap_lightgbm_vs_practice(arrears)": {"roc_auc": 0.1},
-    })  # fmt: skip
+    flat = tracking.flatten_metrics(
+        {
+            "lightgbm": {"roc_auc": 0.8, "roc_auc_lo": 0.7, "note": "x", "flag": True},
+            "random": {"roc_auc": 0.5, "calibration_slope": float("nan")},
+            "gap_lightgbm_vs_practice(arrears)": {"roc_auc": 0.1},
+        }
+    )
     assert flat["lightgbm.roc_auc_lo"] == 0.7
     assert "lightgbm.note" not in flat and "lightgbm.flag" not in flat
     assert "random.calibration_slope" not in flat and flat["random.roc_auc"] == 0.5
@@ -92,11 +101,13 @@ def test_flattened_metric_keys_are_valid() -> None:
 
 
 def test_params_are_flat_strings_within_limits() -> None:
-    out = tracking.flatten_params({
-        "lgb": {"num_leaves": 15, "deep": {"a": 1}},
-        "features": ["a", "b"],
-        "long": "x" * 10_000,
-    })  # fmt: skip
+    out = tracking.flatten_params(
+        {
+            "lgb": {"num_leaves": 15, "deep": {"a": 1}},
+            "features": ["a", "b"],
+            "long": "x" * 10_000,
+        }
+    )
     assert out["lgb.num_leaves"] == "15"
     assert out["lgb.deep"] == '{"a": 1}'
     assert out["features"] == '["a", "b"]'
@@ -119,12 +130,14 @@ def test_fingerprint_counts_and_hashes(tmp_path: Path) -> None:
 
 
 def test_backtest_long_table_becomes_stepped_metrics() -> None:
-    bt = pd.DataFrame({
-        "window": [0, 0, 1],
-        "test_start": ["2024-02-01", "2024-02-01", "2023-08-01"],
-        "ranker": ["lightgbm", "random", "lightgbm"],
-        "roc_auc": [0.8, 0.5, np.nan],
-    })  # fmt: skip
+    bt = pd.DataFrame(
+        {
+            "window": [0, 0, 1],
+            "test_start": ["2024-02-01", "2024-02-01", "2023-08-01"],
+            "ranker": ["lightgbm", "random", "lightgbm"],
+            "roc_auc": [0.8, 0.5, np.nan],
+        }
+    )
     out = tracking.backtest_metrics(bt)
     assert ("backtest.lightgbm.roc_auc", 0.8, 0) in out
     assert ("backtest.random.roc_auc", 0.5, 0) in out

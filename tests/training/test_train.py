@@ -10,8 +10,15 @@ import pandas as pd
 from tests.support.mlflow_store import N_BOOT
 from training.train import TrainResult, train_view
 
-RANKERS = ("lightgbm", "logistic", "practice_arrears", "practice_group_arrears",
-           "practice_last_year", "random", "oracle")  # fmt: skip
+RANKERS = (
+    "lightgbm",
+    "logistic",
+    "practice_arrears",
+    "practice_group_arrears",
+    "practice_last_year",
+    "random",
+    "oracle",
+)
 
 
 def test_result_shape(small_result: TrainResult) -> None:
@@ -29,8 +36,16 @@ def test_result_shape(small_result: TrainResult) -> None:
     assert len(r.backtest) == len(rankers) * len(r.split.cutoffs)
     assert {"household_id", "as_of", "commune_id", "label", *RANKERS} <= set(r.test_frame.columns)
     assert len(r.test_frame) == r.split.windows["test"]["rows"]
-    for name in ("reliability.png", "capture.png", "importance.png", "shap_summary.png",
-                 "backtest.csv", "reliability.csv", "model_card.md", "metrics.json"):  # fmt: skip
+    for name in (
+        "reliability.png",
+        "capture.png",
+        "importance.png",
+        "shap_summary.png",
+        "backtest.csv",
+        "reliability.csv",
+        "model_card.md",
+        "metrics.json",
+    ):
         assert r.artifacts[name].is_file(), name
     doc = json.loads(r.artifacts["metrics.json"].read_text())
     assert doc["split"]["kind"] == "time"
@@ -49,8 +64,9 @@ def test_model_beats_random_and_oracle_bounds_it(small_result: TrainResult) -> N
 def test_same_seed_reproduces_metrics(
     small_result: TrainResult, small_table: pd.DataFrame, small_truth: pd.DataFrame, tmp_path
 ) -> None:
-    again = train_view(small_table, "trouble_12m", "portfolio", tmp_path, seed=42,
-                       truth=small_truth, n_boot=N_BOOT)  # fmt: skip
+    again = train_view(
+        small_table, "trouble_12m", "portfolio", tmp_path, seed=42, truth=small_truth, n_boot=N_BOOT
+    )
     assert pd.DataFrame(again.metrics).equals(pd.DataFrame(small_result.metrics))
     assert np.array_equal(again.test_frame["lightgbm"], small_result.test_frame["lightgbm"])
     assert again.backtest.equals(small_result.backtest)
@@ -88,15 +104,16 @@ def test_pooled_training_rows_respect_the_validation_gap(
 
     app = small_table.sample(frac=0.15, random_state=1).copy()
     app["as_of"] = app["as_of"] + pd.Timedelta(days=14)
-    r = train_view(app, "trouble_12m", "application", tmp_path, seed=42, n_boot=0,
-                   pool=small_table)  # fmt: skip
+    r = train_view(app, "trouble_12m", "application", tmp_path, seed=42, n_boot=0, pool=small_table)
     pool = r.params["pool"]
     assert pool["rows"] > pool["own_rows"] > 0 and pool["positives"] > 0
     assert "Pooled training rows" in r.artifacts["model_card.md"].read_text()
     data, _ = labelled(app, "trouble_12m")
-    split, _ = make_split(data, "trouble_12m", **{
-        k: r.split.params[k] for k in ("valid_months", "test_months", "step_months")
-    })  # fmt: skip
+    split, _ = make_split(
+        data,
+        "trouble_12m",
+        **{k: r.split.params[k] for k in ("valid_months", "test_months", "step_months")},
+    )
     pooled = make_pool(small_table, "trouble_12m", r.scorer.names, 12, "portfolio")
     pos = pool_rows(data, split, pooled)
     assert len(pos) == pool["rows"]

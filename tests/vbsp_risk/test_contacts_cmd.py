@@ -42,7 +42,9 @@ def test_load_seals_rows_and_purge_removes_them(tmp_path: Path, env: sa.Engine) 
     assert r.exit_code == 0, r.output
     assert "1 household contacts stored encrypted" in r.output and NAME not in r.output
     with env.connect() as conn:
-        (hid, sealed), = conn.execute(sa.select(household_contacts.c.household_id, household_contacts.c.sealed)).all()  # fmt: skip
+        ((hid, sealed),) = conn.execute(
+            sa.select(household_contacts.c.household_id, household_contacts.c.sealed)
+        ).all()
     assert hid == "H1" and NAME.encode() not in bytes(sealed)
     assert contacts.unseal(contacts.cipher(PII_KEY), "H1", bytes(sealed))["head_name"] == NAME
     with pytest.raises(InvalidTag):  # a row moved to another household does not open
@@ -57,8 +59,10 @@ def test_load_seals_rows_and_purge_removes_them(tmp_path: Path, env: sa.Engine) 
 
 
 def test_bad_rows_are_named_and_nothing_is_stored(tmp_path: Path, env: sa.Engine) -> None:
-    rows = [{"household_id": "H1", "commune_id": "C01", "head_name": NAME, "hamlet": ""},
-            {"household_id": "H1", "commune_id": "C01", "head_name": "x" * 81, "hamlet": ""}]  # fmt: skip
+    rows = [
+        {"household_id": "H1", "commune_id": "C01", "head_name": NAME, "hamlet": ""},
+        {"household_id": "H1", "commune_id": "C01", "head_name": "x" * 81, "hamlet": ""},
+    ]
     r = runner.invoke(app, ["contacts", "load", str(_folder(tmp_path, rows))])
     assert r.exit_code == 1
     assert "household_contacts row" in r.output and "head_name" in r.output

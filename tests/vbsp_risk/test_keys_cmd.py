@@ -49,7 +49,21 @@ def test_list_shows_clients_but_never_hashes(cli: typer.Typer, tmp_path: Path) -
     runner.invoke(
         cli, ["keys", "create", "--client-id", "a", "--role", "data", "--keys-file", str(path)]
     )
-    runner.invoke(cli, ["keys", "create", "--client-id", "b", "--role", "inspector", "--keys-file", str(path), "--commune", "C03"])  # fmt: skip
+    runner.invoke(
+        cli,
+        [
+            "keys",
+            "create",
+            "--client-id",
+            "b",
+            "--role",
+            "inspector",
+            "--keys-file",
+            str(path),
+            "--commune",
+            "C03",
+        ],
+    )
     result = runner.invoke(cli, ["keys", "list", "--keys-file", str(path)])
     assert result.exit_code == 0, result.output
     assert "2 client(s)" in result.output
@@ -62,13 +76,19 @@ def test_list_shows_clients_but_never_hashes(cli: typer.Typer, tmp_path: Path) -
 
 def test_create_refuses_an_unknown_role_and_duplicates(cli: typer.Typer, tmp_path: Path) -> None:
     path = str(tmp_path / "keys.json")
-    result = runner.invoke(cli, ["keys", "create", "--client-id", "x", "--role", "root", "--keys-file", path])  # fmt: skip
+    result = runner.invoke(
+        cli, ["keys", "create", "--client-id", "x", "--role", "root", "--keys-file", path]
+    )
     assert result.exit_code == 2
     assert "unknown role 'root'" in result.output
     assert not re.search(r"vbsp_[A-Za-z0-9_-]{43}", result.output)
-    ok = runner.invoke(cli, ["keys", "create", "--client-id", "x", "--role", "admin", "--keys-file", path])  # fmt: skip
+    ok = runner.invoke(
+        cli, ["keys", "create", "--client-id", "x", "--role", "admin", "--keys-file", path]
+    )
     assert ok.exit_code == 0
-    again = runner.invoke(cli, ["keys", "create", "--client-id", "x", "--role", "admin", "--keys-file", path])  # fmt: skip
+    again = runner.invoke(
+        cli, ["keys", "create", "--client-id", "x", "--role", "admin", "--keys-file", path]
+    )
     assert again.exit_code == 2 and "already exists" in again.output
 
 

@@ -32,10 +32,14 @@ def _plan(*extra: str) -> tuple[int, str]:
 
 def _stored(engine: sa.Engine, commune: str) -> list[tuple[str, int]]:
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT p.plan_id, COUNT(v.visit_id) FROM inspection_plans p "
-            "JOIN plan_visits v ON v.plan_id = p.plan_id WHERE p.commune_id = :c "
-            "GROUP BY p.plan_id"), {"c": commune}).all()  # fmt: skip
+        return conn.execute(
+            sa.text(
+                "SELECT p.plan_id, COUNT(v.visit_id) FROM inspection_plans p "
+                "JOIN plan_visits v ON v.plan_id = p.plan_id WHERE p.commune_id = :c "
+                "GROUP BY p.plan_id"
+            ),
+            {"c": commune},
+        ).all()
 
 
 def test_plan_is_printed_and_stored_once_per_month(served: Served, db: sa.Engine) -> None:

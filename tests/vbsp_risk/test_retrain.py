@@ -68,10 +68,12 @@ def test_monthly_retrain_and_service_pickup(store: Path, small_district: Path) -
     keys = store / "api_keys.json"
     key = add_client(keys, "test-data", "data", None)
     settings = ServiceSettings(
-        state_dir=store / "state", database_url=f"sqlite:///{(store / 'service.db').as_posix()}",
-        tracking_uri=f"sqlite:///{(store / 'mlflow.db').as_posix()}", api_keys_file=keys,
+        state_dir=store / "state",
+        database_url=f"sqlite:///{(store / 'service.db').as_posix()}",
+        tracking_uri=f"sqlite:///{(store / 'mlflow.db').as_posix()}",
+        api_keys_file=keys,
         reload_interval_seconds=0,
-    )  # fmt: skip
+    )
     with TestClient(create_app(settings)) as api:
         head = {"X-API-Key": key}
 
@@ -80,14 +82,28 @@ def test_monthly_retrain_and_service_pickup(store: Path, small_district: Path) -
             text = json.dumps(body)
             assert "ethnic" not in text.lower()
             models = body if isinstance(body, list) else body.get("models", body)
-            found = [m for m in (models if isinstance(models, list) else models.values())
-                     if isinstance(m, dict) and m.get("name", m.get("model_name")) == NAME]  # fmt: skip
+            found = [
+                m
+                for m in (models if isinstance(models, list) else models.values())
+                if isinstance(m, dict) and m.get("name", m.get("model_name")) == NAME
+            ]
             return str(found[0].get("version", found[0].get("model_version")))
 
         assert served() == v1["champion"]
         # next month's export, through the command line
-        run = CliRunner().invoke(cli, ["retrain", "--data", str(small_district), "--promote",
-                                       "--view", "portfolio", "--n-boot", str(N_BOOT)])  # fmt: skip
+        run = CliRunner().invoke(
+            cli,
+            [
+                "retrain",
+                "--data",
+                str(small_district),
+                "--promote",
+                "--view",
+                "portfolio",
+                "--n-boot",
+                str(N_BOOT),
+            ],
+        )
         assert run.exit_code == 0, run.output
         last = json.loads((store / "state" / "retrain" / "last.json").read_text())
         state = json.loads(Path(last["state_file"]).read_text())

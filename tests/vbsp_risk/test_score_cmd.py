@@ -18,8 +18,19 @@ from vbsp_risk.cli import app
 
 pytest.importorskip("distributed")
 
-COLUMNS = ("household_id", "as_of", "commune_id", "village_id", "group_id", "probability",
-           "band", "outstanding", "exposure", "reasons", "model_version")  # fmt: skip
+COLUMNS = (
+    "household_id",
+    "as_of",
+    "commune_id",
+    "village_id",
+    "group_id",
+    "probability",
+    "band",
+    "outstanding",
+    "exposure",
+    "reasons",
+    "model_version",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +49,21 @@ def by_row_groups(served: Served, tmp_path_factory: pytest.TempPathFactory) -> P
     several tasks (and several row groups of one commune's file with ``--out``)."""
     table = pd.read_parquet(served.features["portfolio"]).sort_values("household_id")
     path = tmp_path_factory.mktemp("by-row-groups") / "portfolio.parquet"
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path,
-                   row_group_size=len(table) // 4 + 1)  # fmt: skip
+    pq.write_table(
+        pa.Table.from_pandas(table, preserve_index=False), path, row_group_size=len(table) // 4 + 1
+    )
     assert pq.ParquetFile(path).metadata.num_row_groups > 1
     return path
 
 
-def _score(served: Served, features: Path, data: Path, db: Path, monkeypatch: pytest.MonkeyPatch,
-           *extra: str) -> tuple[int, str]:  # fmt: skip
+def _score(
+    served: Served,
+    features: Path,
+    data: Path,
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *extra: str,
+) -> tuple[int, str]:
     monkeypatch.setenv("VBSP_RISK_DATABASE_URL", f"sqlite:///{db.as_posix()}")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", served.tracking_uri)
     monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(db.parent / "state"))
@@ -61,22 +79,45 @@ def _stored(db: Path) -> pd.DataFrame:
 
 
 def test_dask_scores_are_the_local_ones(
-    served: Served, small_district: Path, by_row_groups: Path, scheduler: str, tmp_path: Path,
+    served: Served,
+    small_district: Path,
+    by_row_groups: Path,
+    scheduler: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     code, out = _score(served, by_row_groups, small_district, tmp_path / "local.db", monkeypatch)
     assert code == 0, out
-    code, out = _score(served, by_row_groups, small_district, tmp_path / "dask.db", monkeypatch,
-                       "--engine", "dask", "--scheduler", scheduler)  # fmt: skip
+    code, out = _score(
+        served,
+        by_row_groups,
+        small_district,
+        tmp_path / "dask.db",
+        monkeypatch,
+        "--engine",
+        "dask",
+        "--scheduler",
+        scheduler,
+    )
     assert code == 0, out
     local, dask = _stored(tmp_path / "local.db"), _stored(tmp_path / "dask.db")
     assert local["as_of"].nunique() == 3
     assert local["reasons"].str.len().gt(2).any()  # reasons attached
     pd.testing.assert_frame_equal(dask, local)
 
-    code, out = _score(served, by_row_groups, small_district, tmp_path / "unused.db", monkeypatch,
-                       "--engine", "dask", "--scheduler", scheduler,
-                       "--out", str(tmp_path / "parts"))  # fmt: skip
+    code, out = _score(
+        served,
+        by_row_groups,
+        small_district,
+        tmp_path / "unused.db",
+        monkeypatch,
+        "--engine",
+        "dask",
+        "--scheduler",
+        scheduler,
+        "--out",
+        str(tmp_path / "parts"),
+    )
     assert code == 0, out
     files = sorted((tmp_path / "parts").glob("part-*.parquet"))
     assert [f.stem.removeprefix("part-") for f in files] == sorted(local["commune_id"].unique())
@@ -87,9 +128,12 @@ def test_dask_scores_are_the_local_ones(
 
 
 def test_missing_household_and_unreachable_scheduler_are_clear_errors(
-    served: Served, small_district: Path, by_row_groups: Path, tmp_path: Path,
+    served: Served,
+    small_district: Path,
+    by_row_groups: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     from features import storage
 
     data = tmp_path / "data"
@@ -103,7 +147,16 @@ def test_missing_household_and_unreachable_scheduler_are_clear_errors(
     assert code == 1
     assert "absent from the households table" in out
     assert "first: " in out
-    code, out = _score(served, by_row_groups, small_district, tmp_path / "s.db", monkeypatch,
-                       "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+    code, out = _score(
+        served,
+        by_row_groups,
+        small_district,
+        tmp_path / "s.db",
+        monkeypatch,
+        "--engine",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
     assert code == 2
     assert "cannot reach the Dask scheduler" in out
