@@ -3,8 +3,9 @@
 Tiers (README, "Tests"): ``unit`` (no shared district, no database), ``integration`` (the shared
 district, the served models or a database) — both in ``make test``, in parallel — and ``system``
 (kill -9 and crash cycles, load shedding, fuzzing, the browser, notebooks, the full-district
-calibration), in ``make test-all``. ``system`` is set per module (``pytestmark``) or per folder
-(:data:`SYSTEM_FOLDERS`); ``integration`` and ``unit`` are derived here from the fixtures a test
+calibration, Dask clusters of worker processes, districts simulated for one module), in
+``make test-all``. ``system`` is set per module (``pytestmark``), per folder
+(:data:`SYSTEM_FOLDERS`) or by fixture (:data:`SYSTEM_FIXTURES`); ``integration`` and ``unit`` are derived here from the fixtures a test
 uses, so a new test lands in the right tier without being marked.
 """
 
@@ -26,6 +27,17 @@ from tests.support.served import served  # noqa: F401  (session fixture shared b
 SYSTEM_FOLDERS = ("browser", "notebooks")
 """Test folders whose every test is in the system tier."""
 
+SYSTEM_FIXTURES = frozenset(
+    {
+        "default_district",  # the full district's calibration
+        "dask_engine",  # a Dask cluster of worker processes (features, scores)
+        "dask_client",  # the same for distributed training
+        "dask_scheduler",  # the same for the score command
+        "three_commune_reports",  # the monitor's own 2,000-household district, trained twice
+    }
+)
+"""Fixtures that put a test in the system tier: minutes of CPU each, run by ``make test-all``."""
+
 INTEGRATION_FIXTURES = frozenset(
     {
         "small_district",
@@ -45,7 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put each test in its tier: ``system`` by folder or mark, else integration or unit."""
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
-        if parts[0] in SYSTEM_FOLDERS or "default_district" in item.fixturenames:
+        if parts[0] in SYSTEM_FOLDERS or SYSTEM_FIXTURES.intersection(item.fixturenames):
             item.add_marker(pytest.mark.system)
         if item.get_closest_marker("system") is None:
             used = INTEGRATION_FIXTURES.intersection(item.fixturenames)

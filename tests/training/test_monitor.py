@@ -88,7 +88,7 @@ def test_label_maturity() -> None:
 
 
 @pytest.fixture(scope="module")
-def districts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def three_commune_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Clean and flooded portfolio tables of the three-commune district, and a champion."""
     out = tmp_path_factory.mktemp("three-communes")
     simulate(out, THREE_COMMUNES)
@@ -114,14 +114,14 @@ def districts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"tables": tables, "result": result, "window": window, "reports": reports}
 
 
-def _report(districts: dict, name: str) -> mon.MonitorReport:
-    return districts["reports"][name]
+def _report(three_commune_reports: dict, name: str) -> mon.MonitorReport:
+    return three_commune_reports["reports"][name]
 
 
-def test_clean_district_raises_no_alert(districts: dict) -> None:
-    hz = districts["tables"]["hazard_events"]
+def test_clean_district_raises_no_alert(three_commune_reports: dict) -> None:
+    hz = three_commune_reports["tables"]["hazard_events"]
     assert not (hz["end_date"] >= "2024-07-01").any(), "the clean seed must be calm recently"
-    report = _report(districts, "clean")
+    report = _report(three_commune_reports, "clean")
     assert report.alerts.empty, report.alerts.to_string()
     # gradual drift (growth, ageing groups) is reported, not alerted
     assert (report.drift["band"] == "major").any()
@@ -129,8 +129,8 @@ def test_clean_district_raises_no_alert(districts: dict) -> None:
     assert not report.backtest.empty
 
 
-def test_injected_flood_is_attributed_to_its_communes(districts: dict) -> None:
-    report = _report(districts, "shifted")
+def test_injected_flood_is_attributed_to_its_communes(three_commune_reports: dict) -> None:
+    report = _report(three_commune_reports, "shifted")
     alerts = report.alerts
     communes = set(alerts.loc[alerts["scope"] != "district", "scope"])
     assert communes == set(FLOODED), alerts.to_string()
@@ -150,13 +150,13 @@ def test_injected_flood_is_attributed_to_its_communes(districts: dict) -> None:
     assert (score[FLOODED] >= 0.25).all() and (score.drop(index=FLOODED) < 0.25).all()
 
 
-def test_alerts_are_stored_as_service_events(districts: dict, tmp_path: Path) -> None:
+def test_alerts_are_stored_as_service_events(three_commune_reports: dict, tmp_path: Path) -> None:
     from vbsp_state.engine import make_engine
     from vbsp_state.migrate import upgrade
 
     engine = make_engine(f"sqlite:///{(tmp_path / 'service.db').as_posix()}")
     upgrade(engine)
-    report = _report(districts, "shifted")
+    report = _report(three_commune_reports, "shifted")
     n = mon.record_alerts(engine, report)
     stored = mon.stored_alerts(engine)
     assert n == len(report.alerts) == len(stored) > 0

@@ -34,7 +34,7 @@ COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
+def dask_scheduler() -> Iterator[str]:
     """A LocalCluster with 2 single-threaded worker processes (as CI runs it)."""
     from features.engine import DaskEngine
 
@@ -82,7 +82,7 @@ def test_dask_scores_are_the_local_ones(
     served: Served,
     small_district: Path,
     by_row_groups: Path,
-    scheduler: str,
+    dask_scheduler: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -97,7 +97,7 @@ def test_dask_scores_are_the_local_ones(
         "--engine",
         "dask",
         "--scheduler",
-        scheduler,
+        dask_scheduler,
     )
     assert code == 0, out
     local, dask = _stored(tmp_path / "local.db"), _stored(tmp_path / "dask.db")
@@ -114,7 +114,7 @@ def test_dask_scores_are_the_local_ones(
         "--engine",
         "dask",
         "--scheduler",
-        scheduler,
+        dask_scheduler,
         "--out",
         str(tmp_path / "parts"),
     )
