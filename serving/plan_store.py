@@ -16,20 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from serving.planner import PlanRequest
+from serving.priorities import NOW_COLUMNS
 from vbsp_state.schema import inspection_plans, plan_visits, portfolio_scores, visit_outcomes
 
 logger = logging.getLogger(__name__)
 
-CANDIDATE_COLUMNS = (
-    "household_id",
-    "group_id",
-    "village_id",
-    "probability",
-    "band",
-    "outstanding",
-    "exposure",
-    "reasons",
-)
+CANDIDATE_COLUMNS = NOW_COLUMNS
+"""A plan's candidates: the latest scores, as the priorities read them."""
 
 
 def _now() -> datetime:

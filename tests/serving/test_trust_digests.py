@@ -25,6 +25,7 @@ from tests.support.canaries import (
     table_text,
 )
 from tests.support.served import PII_KEY, Served, headers, last_day, set_today
+from tests.support.small_plans import small_plan
 
 SCORE, BATCH = "/v1/applications/score", "/v1/applications/score-batch"
 APP = {"program": "poor_household", "purpose": "livestock", "amount": 40_000_000, "term_months": 36}
@@ -120,20 +121,7 @@ def test_an_id_shaped_outcome_key_and_id_free_outcome_are_stored_keyed(
     month = clock.month_of(clock.today())
     set_today(api, last_day(month))  # every visit of the month can have its outcome
     h = headers(served, "data")
-    plan = api.post(
-        "/v1/inspections/plans",
-        headers=h,
-        json={
-            "commune_id": served.communes[-1],
-            "month": month,
-            "transaction_day": 1,
-            "replace": True,
-            "days": 1,
-            "capacity_per_day": 2,
-        },
-    )
-    assert plan.status_code == 201, plan.text
-    visit = plan.json()["visit_list"][0]["visit_id"]
+    visit = small_plan(api, served, month, commune=-1)["visit_list"][0]["visit_id"]
     answer = {"use_of_funds": "correct", "borrower_present": True, "migrated": False}
     key = {**h, "Idempotency-Key": SCORED_IDS[0]}
     r = api.put(f"/v1/inspections/visits/{visit}/outcome", json=answer, headers=key)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from serving import clock
 from tests.support.canaries import NATIONAL_IDS
 from tests.support.served import Served, count_audit, headers, last_day, set_today
+from tests.support.small_plans import small_plan
 from tests.support.web_session import sign_in, sign_out
 from vbsp_state.engine import make_engine
 
@@ -48,20 +49,7 @@ def _login(api: TestClient, served: Served, role: str) -> None:
 def _visit(api: TestClient, served: Served) -> str:
     month = clock.month_of(clock.today())
     set_today(api, last_day(month))
-    r = api.post(
-        "/v1/inspections/plans",
-        headers=headers(served, "data"),
-        json={
-            "commune_id": served.communes[0],
-            "month": month,
-            "transaction_day": 1,
-            "days": 1,
-            "capacity_per_day": 2,
-            "replace": True,
-        },
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["visit_list"][0]["visit_id"]
+    return small_plan(api, served, month)["visit_list"][0]["visit_id"]
 
 
 def test_notes_with_id_like_numbers_are_refused_saying_why_and_not_echoed(

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from serving import clock
 from tests.support.served import Served, headers
+from tests.support.small_plans import small_plan
 from tests.support.web_session import sign_in, sign_out
 
 
@@ -41,20 +42,7 @@ def _event(engine: Engine, response: httpx.Response, timeout: float = 10.0) -> d
 
 def _plan(api: TestClient, served: Served) -> str:
     month = clock.plannable_months(clock.today())[0]
-    r = api.post(
-        "/v1/inspections/plans",
-        headers=headers(served, "data"),
-        json={
-            "commune_id": served.communes[0],
-            "month": month,
-            "transaction_day": 10,
-            "days": 1,
-            "capacity_per_day": 2,
-            "replace": True,
-        },
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["plan_id"]
+    return small_plan(api, served, month, transaction_day=10)["plan_id"]
 
 
 def test_refusals_and_admin_actions_are_logged_and_stored(

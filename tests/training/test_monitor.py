@@ -23,7 +23,10 @@ from training import drift
 from training import monitor as mon
 from training.train import train_view
 
-THREE_COMMUNES = SimConfig(households=2000, seed=5, start="2019-01", end="2025-12")
+# A calm seed of the issue-22 world: no hazard in the back-test window, so the clean report
+# must be silent (seed 5 of the older world now has a commune-wide excess in 2024, which the
+# monitor rightly reports).
+THREE_COMMUNES = SimConfig(households=2000, seed=8, start="2019-01", end="2025-12")
 EXPORT = "2025-12-31"
 FLOODED = ["C01", "C02"]
 HAZARD_FEATURES = {
