@@ -26,6 +26,15 @@ ID_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ .-]?[0-9]){8,}(?![0-9])")
 """A run of 9 or more digits, spaces, dots or dashes allowed between them: a citizen ID (12
 digits, old ID cards 9), a phone number (10), written ``079 912 345 678`` or ``0905.123.456``."""
 ID_LIKE_MARK = "looks like an ID or phone number"
+ID_LIKE_SCHEMA = r"[0-9](?:[ .-]?[0-9]){8}"
+"""The same rule for JSON Schema (any match of :data:`ID_LIKE` contains one of these)."""
+NoteText = Annotated[
+    str,
+    # the ID rule in the schema too, so clients and fuzzers know it: no run of 9+ digits
+    Field(
+        max_length=500, pattern=TEXT_PATTERN, json_schema_extra={"not": {"pattern": ID_LIKE_SCHEMA}}
+    ),
+]
 
 
 def _plan_examples(schema: dict[str, Any]) -> None:
@@ -111,11 +120,8 @@ class OutcomeIn(BaseModel):
     confirm_present_and_migrated: JsonBool = Field(
         False, description="Required (true) when borrower_present and migrated are both true"
     )
-    notes: str | None = Field(
-        None,
-        max_length=500,
-        pattern=TEXT_PATTERN,
-        description="Findings; no names or ID numbers (text, no control characters)",
+    notes: NoteText | None = Field(
+        None, description="Findings; no names or ID numbers (text, no control characters)"
     )
 
     @field_validator("notes")
