@@ -115,7 +115,9 @@ def page_for(request: Request) -> Page | Response:
     svc: Services = request.app.state.services
     client = signed_in(request)
     page = Page(request, svc, client, lang_of(request))
-    if client is None:
+    if client is None:  # the pages' 401: on record, then to the sign-in form
+        if svc.security is not None:
+            svc.security.record(request, 401, "page without a valid session: sent to sign in")
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ui/login?{urlencode({'next': here})}", 303)
     if permission is not None and not page.can(permission):

@@ -172,3 +172,16 @@ def test_a_page_refused_to_a_role_is_on_record(
         "test-officer",
         "officer",
     ) and "inspections:read" in row["reason"]
+
+
+def test_a_page_without_a_session_is_on_record_as_401(
+    api: TestClient, api_db: Engine, served: Served
+) -> None:
+    sign_out(api)
+    api.cookies.update({"vbsp_session": "vbsp_forged"})
+    r = api.get("/ui/priorities", follow_redirects=False)
+    sign_out(api)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+    row = _event(api_db, r)
+    assert (row["status"], row["route"], row["client_id"]) == (401, "/ui/priorities", None)
+    assert "vbsp_forged" not in str(row)
