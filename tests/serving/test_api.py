@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from features.domain import PROGRAMS
 from features.online_store import assemble_application, fetch
 from serving.bands import band
+from tests.support.canaries import planted
 from tests.support.scoring_requests import application, riskiest_household
 from tests.support.served import Served, count_audit, headers
 from training.pyfunc_model import schema_types, to_model_input
@@ -132,23 +133,9 @@ def test_new_member_is_scored_from_the_group_row(
 def test_national_id_is_looked_up_through_the_keyed_pseudonym(
     api: TestClient, api_db: Engine, served: Served
 ) -> None:
-    from features.domain import pseudonym
-
     national_id = "012345678901"
-    alias = pseudonym(
-        national_id, bytes.fromhex(served.settings("sqlite:///x").pii_key.get_secret_value())
-    )
-    row = household(api_db, served)
-    with api_db.begin() as conn:
-        conn.execute(sa.text("DELETE FROM online_features WHERE entity_id = :a"), {"a": alias})
-        conn.execute(
-            sa.text(
-                "INSERT INTO online_features SELECT entity_type, :a, group_id, village_id, "
-                "commune_id, workers, as_of, feature_set_version, features, materialized_at "
-                "FROM online_features WHERE entity_type = 'household' AND entity_id = :h"
-            ),
-            {"a": alias, "h": row["entity_id"]},
-        )
+    key = bytes.fromhex(served.settings("sqlite:///x").pii_key.get_secret_value())
+    alias = planted(api_db, national_id, key, household(api_db, served))
     body = application(None, national_id=national_id)
     del body["household_id"]
     r = api.post(SCORE, json=body, headers=headers(served, "data"))
