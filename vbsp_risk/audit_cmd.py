@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
+from vbsp_risk import options
 from vbsp_state.schema import security_events
 
-console = Console()
+console = options.console()
 audit_app = typer.Typer(help="The service's security log.", no_args_is_help=True)
 UNKNOWN = "(no valid key)"
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from vbsp_risk import options
+
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 err_console = Console(stderr=True)
 contacts_app = typer.Typer(
     help="Household contacts (head's name, hamlet) for the pages, stored encrypted.",

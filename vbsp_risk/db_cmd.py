@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 
 import typer
-from rich.console import Console
 
+from vbsp_risk import options
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 db_app = typer.Typer(help="The scoring service's database schema.", no_args_is_help=True)
 

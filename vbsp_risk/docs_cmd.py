@@ -10,10 +10,11 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from vbsp_risk import options
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def docs_cmd(

@@ -10,13 +10,13 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from training import FAIRNESS_N_BOOT
+from vbsp_risk import options
 from vbsp_state.registry_names import PORTFOLIO_MODEL
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def fairness_cmd(

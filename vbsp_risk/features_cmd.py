@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vbsp_risk import options
 from vbsp_risk.options import EngineName, View, month_option
 from vbsp_state.settings import get_state
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from features.engine import DaskEngine, LocalEngine
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 MAX_SHOWN = 20
 Piece = tuple[str, pd.DataFrame | None]
 

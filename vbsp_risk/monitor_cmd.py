@@ -8,13 +8,13 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vbsp_risk import options
 from vbsp_state.registry_names import PORTFOLIO_MODEL
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def _portfolio_table(data: Path | None, features: Path | None):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from vbsp_risk import options
+
+console = options.console()
 
 
 def plan_cmd(

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from features.catalog import VIEWS
 from training import N_BOOT
+from vbsp_risk import options
 
 if TYPE_CHECKING:
     from training.retrain import RetrainResult
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def run_routine(data: Path, *, promote: bool, **options: Any) -> RetrainResult:

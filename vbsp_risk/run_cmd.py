@@ -13,16 +13,16 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vbsp_risk import options
 from vbsp_risk.retrain_cmd import print_result, run_routine
 from vbsp_risk.simulate_cmd import do_simulate
 from vbsp_risk.summary_cmd import district_summary, print_summary
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def run_cmd(

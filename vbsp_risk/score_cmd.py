@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from vbsp_risk import options
 from vbsp_risk.features_cmd import ENGINE_HELP, SCHEDULER_HELP, EngineName, open_engine
 
-console = Console()
+console = options.console()
 logger = logging.getLogger(__name__)
 
 

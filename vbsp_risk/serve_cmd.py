@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
+
+from vbsp_risk import options
 
 if TYPE_CHECKING:
     from serving.settings import ServiceSettings
 
-console = Console()
+console = options.console()
 logger = logging.getLogger(__name__)
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vbsp_risk import options
 from vbsp_risk.options import month_option
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 
 def do_simulate(out: Path, households: int, seed: int, start: str, end: str) -> dict:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vbsp_risk import options
+
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 # Targets of the Dakrong district (shared/DOMAIN.md) shown beside the summary.
 TARGETS = {

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from training import N_BOOT
 from training.monotone import TOLERANCE
+from vbsp_risk import options
 from vbsp_risk.options import EngineName, View
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 
 SHOWN = ("roc_auc", "pr_auc", "capture_top10", "capture_at_capacity", "calibration_slope")
 HEADERS = {

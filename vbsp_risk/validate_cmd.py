@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vbsp_risk import options
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = options.console()
 err_console = Console(stderr=True)
 MAX_LINES = 50
 REPORT_NAME = "validation-report.json"
