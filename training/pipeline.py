@@ -160,6 +160,17 @@ def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataF
     return compact(out, feature_columns(out))
 
 
+def _disbursed(table: pd.DataFrame, data_dir: Path | None) -> pd.Series | None:
+    """Pay-out date by ``loan_id`` of the table's loans (application rows), for the state
+    oracle (:func:`training.rankings.state_oracle_proba`); ``None`` without loans to look up."""
+    if "loan_id" not in table.columns or data_dir is None:
+        return None
+    from features import storage
+
+    loans = storage.read_raw(data_dir, "loans")[["loan_id", "disbursement_date"]]
+    return loans.set_index("loan_id")["disbursement_date"]
+
+
 NOT_ASKED = "the gate was not asked (--promote not given)"
 
 
@@ -282,6 +293,7 @@ def run_training(
             Path(tmp),
             seed=seed,
             truth=read_truth(truth_dir),
+            disbursed=_disbursed(table, _data_dir(data_dir, truth_dir)) if truth_dir else None,
             capacity_per_commune_month=capacity,
             n_boot=n_boot,
             pool=pool,

@@ -149,18 +149,43 @@ def _month_number(dates: pd.Series) -> np.ndarray:
     return (d.dt.year * 12 + d.dt.month - 1).to_numpy("int64")
 
 
-def state_oracle_proba(rows: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray | None:
+def _state_month(rows: pd.DataFrame, disbursed: pd.Series | None) -> np.ndarray:
+    """Month number of the state each row is matched with (see :func:`state_oracle_proba`)."""
+    month = _month_number(rows["as_of"])
+    if disbursed is None or "loan_id" not in rows.columns:
+        return month
+    paid = pd.to_datetime(
+        rows["loan_id"].astype(str).map(disbursed.set_axis(disbursed.index.astype(str)))
+    )
+    known = paid.notna().to_numpy()
+    after = (paid.dt.year * 12 + paid.dt.month).to_numpy("float64")  # the next month's start
+    return np.where(known, np.nan_to_num(after), month).astype("int64")
+
+
+def state_oracle_proba(
+    rows: pd.DataFrame, truth: pd.DataFrame, disbursed: pd.Series | None = None
+) -> np.ndarray | None:
     """The state oracle of each row: ``truth.p_trouble_12m_state`` of its household and month.
 
     A row with ``as_of`` = A is matched with the truth row of the same household whose
-    ``month`` is the month of A (A itself for the portfolio view's month-start snapshots; an
-    application dated inside a month gets the state at the start of its month, the latest
-    state wholly before the application).
+    ``month`` is the month of A (A itself for the portfolio view's month-start snapshots).
+
+    An application row whose ``loan_id`` is in ``disbursed`` is matched instead with the state
+    at the first month start after its loan was paid out: the first state in which the
+    household holds the loan applied for. The state at the start of the application's month
+    does not hold it (its burden, its new-loan months are missing, which put the application
+    view's oracle below its own model), and a first loan's applicant has no truth row then at
+    all (not yet a borrower the simulator tracks: a quarter of the applications). That state
+    knows the hidden processes of the weeks between application and pay-out (one or two
+    months in the simulated district), so on the application view the state oracle is a
+    slightly generous ceiling, never a low one.
 
     Args:
-        rows: Frame with ``household_id`` and ``as_of``.
+        rows: Frame with ``household_id`` and ``as_of`` (and ``loan_id`` on the application
+            view).
         truth: The simulator's ``truth/`` table (``household_id``, ``month`` and, from the
             simulator that computes it, :data:`STATE_COLUMN`).
+        disbursed: Pay-out date of each loan, indexed by ``loan_id`` (the bank's ``loans``).
 
     Returns:
         One probability per row of ``rows`` (NaN where the household or month has no truth
@@ -179,7 +204,7 @@ def state_oracle_proba(rows: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray | 
     keys = pd.DataFrame(
         {
             "household_id": rows["household_id"].astype(str).to_numpy(),
-            "month": _month_number(rows["as_of"]),
+            "month": _state_month(rows, disbursed),
         }
     )
     out = keys.merge(t, on=["household_id", "month"], how="left")["p"].to_numpy("float64")

@@ -492,6 +492,7 @@ def train_view(
     out_dir: Path,
     seed: int = 42,
     truth: pd.DataFrame | None = None,
+    disbursed: pd.Series | None = None,
     capacity_per_commune_month: int = 5,
     n_boot: int = N_BOOT,
     pool: pd.DataFrame | None = None,
@@ -512,6 +513,9 @@ def train_view(
         truth: The simulator's ``truth/`` table, for the oracle rankings (simulated data only;
             the state oracle needs its ``p_trouble_12m_state`` column and the label
             ``trouble_12m``, else it is skipped with a note in ``params["state_oracle_note"]``).
+        disbursed: Pay-out date by ``loan_id`` (the bank's ``loans``): application rows get
+            the state oracle of the first state holding their loan
+            (:func:`training.rankings.state_oracle_proba`).
         capacity_per_commune_month: Visits per commune and month for the capacity metrics.
         n_boot: Bootstrap replicates for the test-window intervals.
         pool: Another feature table with the same label (the portfolio view, for the
@@ -574,7 +578,7 @@ def train_view(
     oracles: dict[str, np.ndarray] = {}
     state_note = ""
     if truth is not None:
-        state = state_oracle_proba(data, truth) if label == STATE_LABEL else None
+        state = state_oracle_proba(data, truth, disbursed) if label == STATE_LABEL else None
         if state is not None:
             oracles[STATE_ORACLE], state_note = _fill_state(state)
         else:
