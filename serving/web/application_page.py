@@ -168,7 +168,9 @@ async def application_score(request: Request, today: date = Depends(clock.today)
         if model is None:
             raise HTTPException(503, page.t("no_model"))
         ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
-        result = (await scoring_service.score_audited(ctx, [app], True, None, "score", what_if=True))[0]
+        result = (
+            await scoring_service.score_audited(ctx, [app], True, None, "score", what_if=True)
+        )[0]
     except ValidationError as err:  # the API's 422, in the page's words
         errors, status = messages.validation_messages(err, page.lang), 422
     except ApplicationRejectedError as err:

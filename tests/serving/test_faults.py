@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from serving.app import create_app
 from serving.lifecycle import reload_models
-from tests.support.live_server import filled_sqlite
+from tests.support.live_server import application, filled_sqlite, household_ids
 from tests.support.model_files import change_a_leaf
 from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
@@ -159,20 +158,7 @@ def filled_db(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _application(engine: Engine) -> dict:
-    with engine.connect() as conn:
-        hid = conn.execute(
-            sa.text(
-                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-                "ORDER BY entity_id LIMIT 1"
-            )
-        ).scalar_one()
-    return {
-        "household_id": hid,
-        "program": "poor_household",
-        "purpose": "crops",
-        "amount": 10_000_000,
-        "term_months": 24,
-    }
+    return application(household_ids(engine.url.render_as_string(), 1)[0])
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))

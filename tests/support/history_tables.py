@@ -22,10 +22,13 @@ D = pd.Timestamp
 M = 1_000_000
 
 
-def _frame(rows: list[dict], columns: list[str], dates: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns)
-    for c in dates:
-        df[c] = pd.to_datetime(df[c]).astype("datetime64[ms]")
+def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    """``rows`` as the contract's ``table``: its columns in order, its dates parsed."""
+    columns = TABLES[table].model.to_schema().columns
+    df = pd.DataFrame(rows, columns=list(columns))
+    for name, column in columns.items():
+        if str(column.dtype).startswith("datetime64"):
+            df[name] = pd.to_datetime(df[name]).astype("datetime64[ms]")
     return df
 
 
@@ -49,6 +52,7 @@ def _sessions(loan: str, commune: str, start: str, n: int, arrears: set[str]) ->
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """Household A (commune C1) and B (C2) with known histories; C joins later."""
     households = _frame(
+        "households",
         [
             dict(
                 household_id="A",
@@ -81,8 +85,6 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                 workers=1,
             ),
         ],
-        list(TABLES["households"].columns),
-        ["joined_date", "left_date"],
     )
 
     def loan(lid, hh, c, prog, amount, term, disb, closed, status):
@@ -104,14 +106,13 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         )
 
     loans = _frame(
+        "loans",
         [
             loan("LA1", "A", "C1", "poor_household", 50 * M, 24, "2022-03-10", None, "active"),
             loan("LB1", "B", "C2", "near_poor", 30 * M, 12, "2021-07-05", "2022-07-05", "closed"),
             loan("LB2", "B", "C2", "clean_water", 20 * M, 36, "2023-02-15", None, "active"),
             loan("LB3", "B", "C2", "near_poor", 40 * M, 12, "2024-02-01", None, "active"),
         ],
-        list(TABLES["loans"].columns),
-        ["application_date", "disbursement_date", "maturity_date", "closed_date"],
     )
 
     def inst(lid, c, no, due, amount, paid):
@@ -128,6 +129,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         )
 
     installments = _frame(
+        "installments",
         [
             inst("LA1", "C1", 1, "2023-03-10", 25 * M, "2023-03-10"),
             inst("LA1", "C1", 2, "2024-03-10", 25 * M, "2024-03-10"),
@@ -135,16 +137,13 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
             inst("LB2", "C2", 1, "2024-02-15", 10 * M, None),
             inst("LB2", "C2", 2, "2025-02-15", 10 * M, None),
         ],
-        list(TABLES["installments"].columns),
-        ["due_date", "current_due_date", "paid_date"],
     )
     a_arrears = {"2023-06", "2023-07", "2023-10", "2023-11", "2023-12"}
     interest = _frame(
+        "interest",
         _sessions("LA1", "C1", "2022-04-01", 21, a_arrears)
         + _sessions("LB2", "C2", "2023-03-01", 10, set())
         + _sessions("LB2", "C2", "2024-01-01", 1, {"2024-01"}),
-        list(TABLES["interest"].columns),
-        ["session_date"],
     )
 
     def sav(i, hh, c, d, kind, amount, bal):
@@ -159,14 +158,13 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         )
 
     savings = _frame(
+        "savings",
         [
             sav(1, "A", "C1", "2023-08-20", "deposit", 100_000, 100_000),
             sav(2, "A", "C1", "2023-10-20", "deposit", 50_000, 150_000),
             sav(3, "A", "C1", "2023-11-20", "withdrawal", 30_000, 120_000),
             sav(4, "A", "C1", "2024-01-01", "deposit", 50_000, 170_000),
         ],
-        list(TABLES["savings"].columns),
-        ["txn_date"],
     )
 
     def ev(i, lid, hh, c, d, kind, no):
@@ -184,23 +182,21 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         )
 
     debt = _frame(
+        "debt_events",
         [
             ev(1, "LA1", "A", "C1", "2023-03-01", "extension", 1),
             ev(2, "LA1", "A", "C1", "2024-01-01", "extension", 2),  # on as_of: excluded
             ev(3, "LB1", "B", "C2", "2022-06-01", "overdue", 1),
         ],
-        list(TABLES["debt_events"].columns),
-        ["event_date", "new_due_date"],
     )
     poverty = _frame(
+        "poverty_status",
         [
             dict(household_id="A", commune_id="C1", effective_date="2020-01-15", status="poor"),
             dict(
                 household_id="A", commune_id="C1", effective_date="2023-06-01", status="near_poor"
             ),
         ],
-        list(TABLES["poverty_status"].columns),
-        ["effective_date"],
     )
 
     def insp(i, hh, lid, c, d, use, migrated=False):
@@ -218,14 +214,13 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         )
 
     inspections = _frame(
+        "inspections",
         [
             insp(1, "A", "LA1", "C1", "2022-09-01", "correct"),
             insp(2, "A", "LA1", "C1", "2023-05-10", "misuse"),
             insp(3, "A", "LA1", "C1", "2024-01-01", "partial", migrated=True),  # on as_of
             insp(4, "B", "LB1", "C2", "2022-03-01", "misuse"),  # LB1 closed since
         ],
-        list(TABLES["inspections"].columns),
-        ["inspection_date"],
     ).astype({"borrower_present": bool, "migrated": bool, "group_records_ok": bool})
     protected = pd.DataFrame(
         {
