@@ -438,6 +438,7 @@ def main() -> None:
 
     if "simulate" in steps and not (data / "manifest.json").exists():
         record("simulate", [run_step(["--step", "simulate", "--data", str(data), *common])])
+
     def repeated(step: str, engine: str, *more: str) -> None:
         """``step`` on ``engine``, ``--repeat`` times, recorded as ``step/engine``."""
         cmd = ["--step", step, "--engine", engine, "--data", str(data), *common, *more]
