@@ -438,47 +438,24 @@ def main() -> None:
 
     if "simulate" in steps and not (data / "manifest.json").exists():
         record("simulate", [run_step(["--step", "simulate", "--data", str(data), *common])])
+
+    def repeated(step: str, engine: str, *more: str) -> None:
+        """``step`` on ``engine``, ``--repeat`` times, recorded as ``step/engine``."""
+        cmd = ["--step", step, "--engine", engine, "--data", str(data), *common, *more]
+        record(f"{step}/{engine}", [run_step(cmd) for _ in range(args.repeat)])
+
     for engine in args.engines.split(","):
-        e = ["--engine", engine, "--data", str(data), *common]
         if "features" in steps:
-            out = work / f"portfolio-{engine}.parquet"
-            record(
-                f"features/{engine}",
-                [
-                    run_step(["--step", "features", *e, "--out", str(out)])
-                    for _ in range(args.repeat)
-                ],
-            )
+            repeated("features", engine, "--out", str(work / f"portfolio-{engine}.parquet"))
         if "materialize" in steps:
-            db = work / f"store-{engine}.db"
-            record(
-                f"materialize/{engine}",
-                [
-                    run_step(["--step", "materialize", *e, "--out", str(db)])
-                    for _ in range(args.repeat)
-                ],
-            )
+            repeated("materialize", engine, "--out", str(work / f"store-{engine}.db"))
         if "train" in steps:
             keep = ["--out", str(work / f"model-{engine}")]
-            record(
-                f"train/{engine}",
-                [
-                    run_step(["--step", "train", *e, "--features", str(table), *keep])
-                    for _ in range(args.repeat)
-                ],
-            )
+            repeated("train", engine, "--features", str(table), *keep)
         if "score" in steps:  # the local engine's model when there is one (the same for both)
             if not model.is_dir() and (work / "model-dask").is_dir():
                 model = work / "model-dask"
-            record(
-                f"score/{engine}",
-                [
-                    run_step(
-                        ["--step", "score", *e, "--features", str(table), "--model", str(model)]
-                    )
-                    for _ in range(args.repeat)
-                ],
-            )
+            repeated("score", engine, "--features", str(table), "--model", str(model))
 
     if "features" in steps and (work / "portfolio-dask.parquet").exists():
         figures["features_identical"] = {

@@ -34,15 +34,15 @@ import tempfile
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_serving import LUA, ensure_wrk, parse_wrk  # noqa: E402
 from serving.auth import add_client  # noqa: E402
-from tests.support.live_server import SCORE, LiveServer  # noqa: E402
+from tests.support.live_server import SCORE, LiveServer, household_ids  # noqa: E402
 from tests.support.load_client import run_load, summary  # noqa: E402
+from tests.support.scoring_requests import application  # noqa: E402
 
 
 def wrk_phase(
@@ -83,22 +83,7 @@ def prepare(state: Path, tmp: Path, client_id: str) -> tuple[str, str, dict]:
     shutil.copy(db, tmp / "service.db")
     key = add_client(tmp / "keys.json", client_id, "data", None)
     url = f"sqlite:///{(tmp / 'service.db').as_posix()}"
-    with sa.create_engine(url).connect() as conn:
-        hid = conn.execute(
-            sa.text(
-                "SELECT entity_id FROM online_features WHERE entity_type='household' "
-                "ORDER BY entity_id LIMIT 1"
-            )
-        ).scalar_one()
-    body = {
-        "household_id": hid,
-        "program": "poor_household",
-        "purpose": "livestock",
-        "amount": 40_000_000,
-        "term_months": 36,
-        "grace_months": 0,
-    }
-    return url, key, body
+    return url, key, application(household_ids(url, 1)[0])
 
 
 def shed_total(base: str) -> float:

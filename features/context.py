@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from features import domain
-from features.catalog import AREA_FEATURES, FINDINGS, GROUP_FEATURES, feature_dtypes, feature_names
+from features.catalog import FINDINGS, feature_dtypes, feature_names
 from features.history import select_tables
 from features.pit import (
     ROW,
@@ -182,6 +182,26 @@ def _column(values: np.ndarray, dtype: object) -> np.ndarray | pd.Categorical:
     return np.asarray(values).astype(dtype)
 
 
+def _feature_frame(
+    snaps: pd.DataFrame, cols: Mapping[str, np.ndarray], kind: str, cells: int, per: str
+) -> pd.DataFrame:
+    """The snapshots' keys and places with the ``kind`` features of ``cols``, in catalog dtypes
+    and order (``cells``: the ``per``-months they were computed over, for the log)."""
+    out = snaps.copy()
+    names = feature_names(kind)
+    for name, dtype in feature_dtypes(kind).items():
+        out[name] = _column(cols[name], dtype)
+    logger.debug(
+        "%s features: %d snapshots, %d %s-months, %d features",
+        kind,
+        len(out),
+        cells,
+        per,
+        len(names),
+    )
+    return out[[HH, "as_of", *PLACE, *names]]
+
+
 def context_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame) -> pd.DataFrame:
     """Group and area features side by side (:data:`features.catalog.CONTEXT_FEATURES`).
 
@@ -249,7 +269,6 @@ def group_features(
     t = _select(tables, GROUP_TABLES)
     hh = t["households"].drop_duplicates(HH).reset_index(drop=True)  # row = household code
     snaps = prepare_context_snapshots(snapshots, hh)
-    n = len(snaps)
     # one row per distinct (group, as_of): everything below is computed on these
     gkey = snaps.groupby(["group_id", "as_of"], sort=True, dropna=True).ngroup().to_numpy()
     has_group = gkey >= 0
@@ -296,16 +315,7 @@ def group_features(
         cols["group_extension_rate_12m"] = np.where(
             borrowers > 0, stats["extended_12"] / borrowers, np.nan
         )
-    out = snaps.copy()
-    for name, dtype in feature_dtypes("group").items():
-        out[name] = _column(cols[name], dtype)
-    logger.debug(
-        "group features: %d snapshots, %d group-months, %d features",
-        n,
-        len(G),
-        len(GROUP_FEATURES),
-    )
-    return out[[HH, "as_of", *PLACE, *feature_names("group")]]
+    return _feature_frame(snaps, cols, "group", len(G), "group")
 
 
 def _group_static(t: dict[str, pd.DataFrame], G: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -560,16 +570,7 @@ def area_features(tables: Mapping[str, pd.DataFrame], snapshots: pd.DataFrame) -
     v_code, v_ids = pd.factorize(s["village_id"])
     v_dist = lookup(village_commune["distance_km"], pd.Series(v_ids), "float64")
     cols["village_distance_km"] = np.where(v_code >= 0, v_dist[np.maximum(v_code, 0)], np.nan)
-    out = snaps.copy()
-    for name, dtype in feature_dtypes("area").items():
-        out[name] = _column(cols[name], dtype)
-    logger.debug(
-        "area features: %d snapshots, %d commune-months, %d features",
-        len(out),
-        len(C),
-        len(AREA_FEATURES),
-    )
-    return out[[HH, "as_of", *PLACE, *feature_names("area")]]
+    return _feature_frame(snaps, cols, "area", len(C), "commune")
 
 
 def _commune_month(t: dict[str, pd.DataFrame], C: pd.DataFrame) -> dict[str, np.ndarray]:

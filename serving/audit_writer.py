@@ -24,6 +24,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -138,9 +139,7 @@ class AuditWriter:
                 self._insert(self._conn, [row for rows, _ in batch for row in rows])
         except Exception as err:
             self._close_connection()
-            if len(batch) > 1:  # isolate the request that broke the batch
-                return [outcome for one in batch for outcome in self._write([one])]
-            return [(batch[0][1], err)]
+            return each_alone(batch, err, self._write)
         return [(waiter, None) for _, waiter in batch]
 
 
@@ -158,6 +157,16 @@ def _still_waiting(waiter: Future | _LoopWaiter) -> bool:
     if isinstance(waiter, _LoopWaiter):
         return not waiter.future.cancelled()  # a read: the future is settled on its loop only
     return waiter.set_running_or_notify_cancel()
+
+
+def each_alone(
+    batch: list[tuple[list, Any]], err: Exception, commit: Callable[[list], list[tuple]]
+) -> list[tuple]:
+    """After ``err`` broke a batch's commit: each request committed alone (``commit`` of one),
+    so a bad request fails only itself; a request alone gets ``err``."""
+    if len(batch) > 1:
+        return [outcome for one in batch for outcome in commit([one])]
+    return [(batch[0][1], err)]
 
 
 def settle(settled: list[tuple[asyncio.Future, BaseException | None]]) -> None:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,33 @@ def _groups(files: list[Path]) -> list[tuple[Path, int]]:
     return [(f, g) for f in files for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
 
 
+def _on_workers(
+    engine: Engine,
+    task: Callable[..., Any],
+    items: list,
+    files: list[Path],
+    model: LoadedModel,
+    explain: bool | None,
+    months: int | None,
+    households: pd.DataFrame | None,
+    *more: object,
+) -> list:
+    """``task(item, model, explain, since, places, *more)`` for each item on the engine's
+    workers, the model and the households' places shared once; the results that are not
+    ``None``, in item order (a worker's error raised as :func:`checked` does)."""
+    places = Places(households) if households is not None else None
+    results = engine.map(
+        task,
+        items,
+        engine.share(model),
+        explain,
+        _since(files, months),
+        engine.share(places) if places is not None else None,
+        *more,
+    )
+    return [r for r in checked(results) if r is not None]
+
+
 def score_parquet(
     model: LoadedModel,
     path: Path,
@@ -196,16 +224,9 @@ def score_parquet(
         ValueError: If a row's household is not in ``households``.
     """
     files = table_files(path)
-    places = Places(households) if households is not None else None
-    results = engine.map(
-        _score_group,
-        _groups(files),
-        engine.share(model),
-        explain,
-        _since(files, months),
-        engine.share(places) if places is not None else None,
+    pieces = _on_workers(
+        engine, _score_group, _groups(files), files, model, explain, months, households
     )
-    pieces = [p for p in checked(results) if p is not None]
     if not pieces:
         return _piece(pd.DataFrame(columns=list(ROW_KEYS)), model, explain)
     return pd.concat(pieces, ignore_index=True)
@@ -290,17 +311,17 @@ def write_score_parts(
     files = table_files(path)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    places = Places(households) if households is not None else None
-    results = engine.map(
+    written = _on_workers(
+        engine,
         _write_part,
         _commune_tasks(files),
-        engine.share(model),
+        files,
+        model,
         explain,
-        _since(files, months),
-        engine.share(places) if places is not None else None,
+        months,
+        households,
         out_dir,
     )
-    written = [p for p in checked(results) if p is not None]
     logger.info(
         "wrote %d score files (%d rows) to %s", len(written), sum(p.rows for p in written), out_dir
     )

@@ -3,8 +3,8 @@
 A ranked list of 2,000 households, a plan or a page with a commune's table is tens of
 milliseconds of Python (pandas, JSON, templates) holding the GIL. Run sixty of them in the
 default thread pool (forty threads) and the event loop, which does the scoring, waits for the
-GIL behind all of them: a 16 ms score took a median of 558 ms and up to 7.9 s (issue 20). Here
-the heavy routes (:data:`HEAVY_PREFIXES`) are a route class of their own:
+GIL behind all of them, and a score waits for many heavy reads to finish (issue 20; figures in
+docs/measurements.md). Here the heavy routes (:data:`HEAVY_PREFIXES`) are a route class of their own:
 
 - :class:`GuardMiddleware <serving.middleware.GuardMiddleware>` admits at most
   ``heavy_max_in_flight`` of them (running or waiting) and answers the next one 503 with

@@ -41,7 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from serving.audit_writer import settle
+from serving.audit_writer import each_alone, settle
 from vbsp_state.schema import score_audit
 
 logger = logging.getLogger(__name__)
@@ -125,9 +125,7 @@ class LoopAuditWriter:
             return [(w, err) for _, w in batch]
         except Exception as err:
             self._discard_connection()
-            if len(batch) > 1:  # isolate the request that broke the batch
-                return [outcome for one in batch for outcome in self._commit([one])]
-            return [(batch[0][1], err)]
+            return each_alone(batch, err, self._commit)
         return [(w, None) for _, w in batch]
 
     def _discard_connection(self) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from features.numbers import finite_or_none
 from vbsp_state.schema import portfolio_scores
 
 RISE_ABS = 0.01
@@ -80,7 +81,8 @@ def _scores(
 
 def _group_summaries(now: pd.DataFrame) -> pd.DataFrame:
     """Members, mean probability, mean 3-month change (NaN skipped) and rising members of each
-    group and village, from one pass of sums (a pandas named aggregation cost ~10 ms a commune)."""
+    group and village, from one pass of sums: a pandas named aggregation was slower
+    (docs/measurements.md)."""
     codes, uniques = pd.MultiIndex.from_arrays([now["group_id"], now["village_id"]]).factorize(
         sort=True
     )
@@ -169,3 +171,40 @@ def priorities(
         na_position="last",
     )
     return latest, ranked.reset_index(drop=True), groups.reset_index(drop=True)
+
+
+def household_rows(ranked: pd.DataFrame) -> list[dict]:
+    """Households of a ranking from :func:`priorities` as plain rows, NaN figures as ``None``.
+
+    ``rank`` is the row's place in the whole ranking (its index + 1), so a page that filters the
+    ranking by village, group or band still shows each household's place in the commune.
+    """
+    return [
+        {
+            "rank": int(rank) + 1,
+            "household_id": r["household_id"],
+            "group_id": r["group_id"],
+            "village_id": r["village_id"],
+            "probability": r["probability"],
+            "band": r["band"],
+            "outstanding": finite_or_none(r["outstanding"]),
+            "exposure": finite_or_none(r["exposure"]),
+            "change_3m": finite_or_none(r["change_3m"]),
+            "reasons": r["reasons"],
+        }
+        for rank, r in zip(ranked.index, ranked.to_dict("records"), strict=True)
+    ]
+
+
+def group_rows(groups: pd.DataFrame) -> list[dict]:
+    """Group summaries from :func:`priorities` as plain rows (counts as ``int``, NaN as ``None``)."""
+    return [
+        {
+            **g,
+            "mean_change_3m": finite_or_none(g["mean_change_3m"]),
+            "members": int(g["members"]),
+            "rising_members": int(g["rising_members"]),
+            "rising_together": bool(g["rising_together"]),
+        }
+        for g in groups.to_dict("records")
+    ]

@@ -180,18 +180,8 @@ def fit_lightgbm(
     dtrain = lgb.Dataset(x_train, label=y_train, categorical_feature="auto", free_raw_data=False)
     dvalid = lgb.Dataset(x_valid, label=y_valid, reference=dtrain)
     evals: dict[str, Any] = {}
-    callbacks: list[Any] = [lgb.record_evaluation(evals)]
-    if early_stopping_rounds > 0:
-        callbacks.insert(
-            0, lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)
-        )
-    booster = lgb.train(
-        p,
-        dtrain,
-        num_boost_round=max_rounds,
-        valid_sets=[dvalid],
-        valid_names=["valid"],
-        callbacks=callbacks,
+    booster = train_watching_validation(
+        p, dtrain, dvalid, max_rounds, early_stopping_rounds, [lgb.record_evaluation(evals)]
     )
     best = int(booster.best_iteration) or max_rounds
     if best < booster.current_iteration():
@@ -203,6 +193,38 @@ def fit_lightgbm(
     }
     logger.info("lightgbm: %d rounds, valid %s", best, info)
     return booster, info
+
+
+def train_watching_validation(
+    params: dict[str, Any],
+    dtrain: lgb.Dataset,
+    dvalid: lgb.Dataset,
+    max_rounds: int,
+    patience: int,
+    callbacks: list[Any] | None = None,
+) -> lgb.Booster:
+    """``lgb.train`` evaluated on the validation set each round, stopped by its first metric.
+
+    Args:
+        params: LightGBM parameters (with the monotone constraints).
+        dtrain: Training set.
+        dvalid: Validation set (``valid`` in the evaluations).
+        max_rounds: Most boosting rounds.
+        patience: Rounds without a better first metric before stopping; 0 trains
+            ``max_rounds`` rounds.
+        callbacks: More callbacks (e.g. ``lgb.record_evaluation``).
+    """
+    callbacks = list(callbacks or [])
+    if patience > 0:
+        callbacks.insert(0, lgb.early_stopping(patience, first_metric_only=True, verbose=False))
+    return lgb.train(
+        params,
+        dtrain,
+        num_boost_round=max_rounds,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        callbacks=callbacks,
+    )
 
 
 def fit_calibrator(

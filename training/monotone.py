@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from training.evaluate import roc_auc
+from training.fit import train_watching_validation
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +182,7 @@ def _fit_auc(
 ) -> tuple[float, int]:
     p = {**params, "monotone_constraints": constraints}
     if stop:  # only the first fit looks at the validation set each round (to find the rounds)
-        callbacks = [lgb.early_stopping(50, first_metric_only=True, verbose=False)]
-        booster = lgb.train(
-            p,
-            dtrain,
-            num_boost_round=rounds,
-            valid_sets=[dvalid],
-            valid_names=["valid"],
-            callbacks=callbacks,
-        )
+        booster = train_watching_validation(p, dtrain, dvalid, rounds, patience=50)
     else:
         booster = lgb.train(p, dtrain, num_boost_round=rounds)
     best = int(booster.best_iteration or 0) or rounds

@@ -38,6 +38,14 @@ FAIRNESS_PENDING = (
 CAPTURE_GRID = np.array([0, 1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100], dtype=float)
 
 
+def _saved(fig: Any, path: Path) -> Path:
+    """Write a chart the way every chart of the report is written, and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
     """Reliability diagram of every ranking in ``table`` (see ``reliability_table``)."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -63,10 +71,7 @@ def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("observed trouble rate (95% Wilson)")
     ax.set_title("Reliability on the test window")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(fig, path)
 
 
 def capture_curve(frame: pd.DataFrame, score: np.ndarray, label: str = "label") -> np.ndarray:
@@ -96,10 +101,7 @@ def capture_plot(frame: pd.DataFrame, rankers: list[str], path: Path, label: str
     ax.grid(alpha=0.3)
     ax.set_title("Capture of trouble on the test window")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(fig, path)
 
 
 def _barh(values: pd.Series, title: str, xlabel: str, path: Path) -> Path:
@@ -108,10 +110,7 @@ def _barh(values: pd.Series, title: str, xlabel: str, path: Path) -> Path:
     ax.barh(values.index.astype(str), values.to_numpy())
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _saved(fig, path)
 
 
 def importance(booster: Any) -> pd.Series:

@@ -12,10 +12,9 @@ from pydantic import ValidationError
 from features import domain
 from features.catalog import CATEGORY_LABELS
 from features.numbers import finite_or_none
-from serving import clock
+from serving import clock, plan_service, scoring_service
 from serving.deps import Context
 from serving.priorities import household_scores
-from serving.routers import applications, plans
 from serving.schemas import ApplicationIn
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
 from serving.web import i18n, messages
@@ -105,7 +104,7 @@ def application_page(
         result=None,
         errors=[],
         lookup=lookup,
-        places=plans.places(page.svc),
+        places=plan_service.places(page.svc),
         fresh=None,
         **_application_ctx(page),
     )
@@ -169,7 +168,9 @@ async def application_score(request: Request, today: date = Depends(clock.today)
         if model is None:
             raise HTTPException(503, page.t("no_model"))
         ctx = Context(page.svc, page.client, model)  # type: ignore[arg-type]
-        result = (await applications._score(ctx, [app], True, None, "score", what_if=True))[0]
+        result = (
+            await scoring_service.score_audited(ctx, [app], True, None, "score", what_if=True)
+        )[0]
     except ValidationError as err:  # the API's 422, in the page's words
         errors, status = messages.validation_messages(err, page.lang), 422
     except ApplicationRejectedError as err:
@@ -194,7 +195,7 @@ async def application_score(request: Request, today: date = Depends(clock.today)
         result=result,
         errors=errors,
         lookup=None,
-        places=plans.places(page.svc),
+        places=plan_service.places(page.svc),
         fresh=fresh,
         **_application_ctx(page),
     )

@@ -16,12 +16,12 @@ from serving import (
     household_finding,
     outcome_keys,
     outcome_store,
+    plan_service,
     plan_store,
     planner,
 )
 from serving.bulkhead import heavy, run_heavy
-from serving.plan_schemas import ID_LIKE
-from serving.routers import plans
+from serving.plan_schemas import ID_LIKE, OutcomeIn, PlanIn
 from serving.web import i18n, messages
 from serving.web.render import (
     Page,
@@ -49,13 +49,13 @@ def plans_page(
 
 def _plan_error(err: HTTPException, lang: str) -> dict:
     """The create-plan refusal as a sentence (with a link to the plan that already exists)."""
-    if isinstance(err, plans.PlanExistsError):
+    if isinstance(err, plan_service.PlanExistsError):
         return {
             "text": messages.plan_text("exists", lang),
             "href": f"/ui/plans/{err.plan_id}",
             "link": messages.plan_text("open_existing", lang),
         }
-    if isinstance(err, plans.MonthNotPlannableError):
+    if isinstance(err, plan_service.MonthNotPlannableError):
         a, b = (i18n.month(m, lang) for m in err.allowed)
         return {"text": messages.plan_text("month", lang, a=a, b=b)}
     detail = str(err.detail)
@@ -95,7 +95,7 @@ def _plans(
         communes=communes,
         errors=errors,
         form={**defaults, **form},
-        commune_names=plans.places(svc).commune_names,
+        commune_names=plan_service.places(svc).commune_names,
         months=months,
     )
 
@@ -110,7 +110,7 @@ async def plans_create(request: Request, today: date = Depends(clock.today)) -> 
     errors: list[dict] = []
     try:
         share = float(form.get("random_share", "10").replace(",", ".")) / 100
-        body = plans.PlanIn(
+        body = PlanIn(
             commune_id=form.get("commune_id", ""),
             month=form.get("month", ""),
             capacity_per_day=form_number(form.get("capacity_per_day", "8")),
@@ -129,7 +129,7 @@ async def plans_create(request: Request, today: date = Depends(clock.today)) -> 
         return _plans(page, form.get("commune_id"), errors, form, today, 422)
     try:
         plan = await run_heavy(
-            functools.partial(plans.create_plan, page.svc, page.client, model, body, today)
+            functools.partial(plan_service.create_plan, page.svc, page.client, model, body, today)
         )
     except HTTPException as err:
         error = _plan_error(err, page.lang)
@@ -167,7 +167,7 @@ def _plan_view(
     status: int = 200,
 ) -> HTMLResponse:
     """The plan by day and village; ``failed`` is a refused outcome (visit, errors, form)."""
-    places = plans.places(page.svc)
+    places = plan_service.places(page.svc)
     tx_day = plan["params"].get("transaction_day")
     days: list[dict] = []
     for v in plan["visits"]:
@@ -251,11 +251,11 @@ async def outcome_save(
     status = 422
     key = outcome_keys.form_key(form)  # set by outbox.js: a resend from the outbox writes once
     try:
-        body = plans.OutcomeIn(**{k: v for k, v in fields.items() if v is not None})
-        plans.save_outcome(page.svc, page.client, vid, body, today, key)  # type: ignore[arg-type]
+        body = OutcomeIn(**{k: v for k, v in fields.items() if v is not None})
+        plan_service.save_outcome(page.svc, page.client, vid, body, today, key)  # type: ignore[arg-type]
     except ValidationError as err:
         errors = messages.validation_messages(err, page.lang)
-    except plans.VisitNotYetError as err:
+    except plan_service.VisitNotYetError as err:
         errors, status = [messages.visit_not_yet(err.visit_date, page.lang)], 409
     if errors:
         plan = plan_store.get_plan(page.svc.engine, found[0])

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from features.numbers import finite_or_none
-from serving import clock, contacts, household_finding, plan_store
+from serving import clock, contacts, household_finding, plan_service, plan_store
 from serving.bands import BAND_NAMES, BANDS
 from serving.bulkhead import heavy
-from serving.priorities import household_scores, priorities
-from serving.routers import plans
+from serving.priorities import group_rows, household_rows, household_scores, priorities
 from serving.web import i18n
 from serving.web.render import Page, page_for, render, valid_id, visible_communes
 from vbsp_state.schema import portfolio_scores
@@ -106,7 +105,7 @@ def priorities_page(
         commune_id = communes[0] if communes else None
     sort = sort if sort in ("risk", "exposure") else "risk"
     limit = min(max(limit, 1), 500)
-    places = plans.places(svc)
+    places = plan_service.places(svc)
     ctx: dict[str, Any] = {
         "communes": communes,
         "commune_id": commune_id,
@@ -163,24 +162,15 @@ def priorities_page(
         sel = sel[sel["rising"]]
     shown = sel.head(limit)
     seen = plan_store.last_visits(svc.engine, list(shown["household_id"]))
-    rows = []
-    for rank, r in zip(shown.index, shown.to_dict("records"), strict=True):
-        rows.append(
-            {
-                "rank": int(rank) + 1,
-                "household_id": r["household_id"],
-                "group_id": r["group_id"],
-                "village_id": r["village_id"],
-                "probability": r["probability"],
-                "band": r["band"],
-                "change_3m": finite_or_none(r["change_3m"]),
-                "rising": bool(r["rising"]),
-                "outstanding": finite_or_none(r["outstanding"]),
-                "exposure": finite_or_none(r["exposure"]),
-                "reasons": [x[f"text_{lang}"] for x in r["reasons"][:3]],
-                "last_visit": seen.get(r["household_id"]),
-            }
-        )
+    rows = [
+        {
+            **row,
+            "rising": bool(rising_now),
+            "reasons": [x[f"text_{lang}"] for x in row["reasons"][:3]],
+            "last_visit": seen.get(row["household_id"]),
+        }
+        for row, rising_now in zip(household_rows(shown), shown["rising"], strict=True)
+    ]
     gsel = groups
     if village_id is not None:
         gsel = gsel[gsel["village_id"] == village_id]
@@ -194,10 +184,7 @@ def priorities_page(
         as_of=as_of,
         total=len(ranked),
         shown_of=len(sel),
-        groups=[
-            {**g, "mean_change_3m": finite_or_none(g["mean_change_3m"])}
-            for g in gsel.head(30).to_dict("records")
-        ],
+        groups=group_rows(gsel.head(30)),
         chart=_trend(svc.engine, model.name, model.version, commune_id),
         contacts=contacts.for_client(
             svc.engine,
@@ -264,7 +251,7 @@ def household_page(
         }
         for r in rows.to_dict("records")
     ]
-    places = plans.places(svc)
+    places = plan_service.places(svc)
     return render(
         page,
         "household.html",

@@ -10,6 +10,7 @@ import pytest
 from features.build import application_snapshots, build_feature_table, key_columns
 from features.catalog import LABELS, all_feature_names
 from features.feature_table import check_feature_table
+from tests.support.cli_app import features_cli
 
 
 @pytest.fixture(scope="module")
@@ -109,26 +110,9 @@ def test_months_outside_the_export_are_refused(
 def test_cli_streams_the_same_table(
     small_district: Path, tables: dict, export: pd.Timestamp, tmp_path: Path
 ) -> None:
-    from typer.testing import CliRunner
-
-    from vbsp_risk.cli import app
-
     out = tmp_path / "app.parquet"
-    res = CliRunner().invoke(
-        app,
-        [
-            "features",
-            "--data",
-            str(small_district),
-            "--view",
-            "application",
-            "--out",
-            str(out),
-            "--from",
-            "2025-01",
-            "--to",
-            "2025-12",
-        ],
+    res = features_cli(
+        small_district, out, "--view", "application", "--from", "2025-01", "--to", "2025-12"
     )
     assert res.exit_code == 0, res.output
     expected = build_feature_table(tables, "application", export, "2025-01", "2025-12")

@@ -28,6 +28,7 @@ from features.engine import (
 from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation
 from serving.batch_score import score_frame, score_parquet, write_score_parts
+from tests.support.cli_app import features_cli
 from vbsp_risk.cli import app
 from vbsp_state.schema import online_features
 
@@ -87,19 +88,8 @@ def test_features_cli_on_an_existing_scheduler_writes_the_same_file(
     dask_engine: DaskEngine, three_communes: Path, three_portfolio: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "dask.parquet"
-    result = CliRunner().invoke(
-        app,
-        [
-            "features",
-            "--data",
-            str(three_communes),
-            "--out",
-            str(out),
-            "--engine",
-            "dask",
-            "--scheduler",
-            dask_engine.client.scheduler.address,
-        ],
+    result = features_cli(
+        three_communes, out, "--engine", "dask", "--scheduler", dask_engine.client.scheduler.address
     )
     assert result.exit_code == 0, result.output
     assert pq.ParquetFile(out).metadata.num_row_groups == 3  # one per commune, in order
@@ -163,19 +153,13 @@ def test_features_cli_reports_an_unreachable_scheduler(
     import dask
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        result = CliRunner().invoke(
-            app,
-            [
-                "features",
-                "--data",
-                str(three_communes),
-                "--out",
-                str(tmp_path / "x.parquet"),
-                "--engine",
-                "dask",
-                "--scheduler",
-                "tcp://127.0.0.1:9",
-            ],
+        result = features_cli(
+            three_communes,
+            tmp_path / "x.parquet",
+            "--engine",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
         )
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler" in result.output

@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from serving.app import create_app
 from serving.lifecycle import reload_models
-from tests.support.live_server import filled_sqlite
+from tests.support.live_server import SCORE, application, filled_sqlite, household_ids
 from tests.support.model_files import change_a_leaf
 from tests.support.served import Served, count_audit, headers
 from vbsp_state.engine import make_engine
@@ -143,12 +143,33 @@ FAULTS: dict[str, tuple[Callable[[Registry], str | None], str]] = {
 }
 
 
-@pytest.fixture()
-def registry(served: Served, tmp_path: Path) -> Registry:
+@dataclass
+class Fault:
+    """One fault of :data:`FAULTS`, to plant in its own copy of the served registry."""
+
+    registry: Registry
+    apply: Callable[[Registry], str | None]
+    words: str
+
+    def plant(self) -> str | None:
+        """Break the registry; a tracking URI that replaces the registry's, or ``None``."""
+        return self.apply(self.registry)
+
+    def logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The error log says the application view was not loaded, and why."""
+        logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any("application view not (re)loaded" in m and self.words in m for m in logged), (
+            logged
+        )
+
+
+@pytest.fixture(params=list(FAULTS))
+def fault(request: pytest.FixtureRequest, served: Served, tmp_path: Path) -> Fault:
     path = tmp_path / "mlflow.db"
     shutil.copy(served.folder / "mlflow.db", path)
     uri = f"sqlite:///{path.as_posix()}"
-    return Registry(path, tmp_path, MlflowClient(tracking_uri=uri, registry_uri=uri))
+    registry = Registry(path, tmp_path, MlflowClient(tracking_uri=uri, registry_uri=uri))
+    return Fault(registry, *FAULTS[request.param])
 
 
 @pytest.fixture(scope="module")
@@ -159,78 +180,50 @@ def filled_db(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _application(engine: Engine) -> dict:
-    with engine.connect() as conn:
-        hid = conn.execute(
-            sa.text(
-                "SELECT entity_id FROM online_features WHERE entity_type = 'household' "
-                "ORDER BY entity_id LIMIT 1"
-            )
-        ).scalar_one()
-    return {
-        "household_id": hid,
-        "program": "poor_household",
-        "purpose": "crops",
-        "amount": 10_000_000,
-        "term_months": 24,
-    }
+    return application(household_ids(engine.url.render_as_string(), 1)[0])
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+def _score(api: TestClient, served: Served, engine: Engine) -> httpx.Response:
+    """An application scored with a ``data`` key."""
+    return api.post(SCORE, json=_application(engine), headers=headers(served, "data"))
+
+
 def test_model_fault_at_start_is_not_ready_with_the_reason(
-    fault: str,
-    served: Served,
-    registry: Registry,
-    filled_db: Engine,
-    caplog: pytest.LogCaptureFixture,
+    fault: Fault, served: Served, filled_db: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    apply, words = FAULTS[fault]
-    uri = apply(registry) or registry.uri
+    uri = fault.plant() or fault.registry.uri
     settings = served.settings(filled_db.url.render_as_string(), tracking_uri=uri)
     before = count_audit(filled_db)
     with caplog.at_level(logging.ERROR), TestClient(create_app(settings)) as api:
         ready = api.get("/readyz")
-        r = api.post(
-            "/v1/applications/score", json=_application(filled_db), headers=headers(served, "data")
-        )
+        r = _score(api, served, filled_db)
     assert ready.status_code == 503
     body = ready.json()
     assert body["status"] == "not ready" and "application" not in body["models"]
-    assert any("no application model" in p and words in p for p in body["problems"]), body
+    assert any("no application model" in p and fault.words in p for p in body["problems"]), body
     assert r.status_code == 503 and r.headers["retry-after"], r.text
     assert "no application model is loaded" in r.json()["detail"]
     assert count_audit(filled_db) == before
-    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert any("application view not (re)loaded" in m and words in m for m in logged), logged
+    fault.logged(caplog)
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
 def test_model_fault_at_reload_keeps_the_old_model_serving(
-    fault: str,
-    served: Served,
-    registry: Registry,
-    filled_db: Engine,
-    caplog: pytest.LogCaptureFixture,
+    fault: Fault, served: Served, filled_db: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    apply, words = FAULTS[fault]
-    settings = served.settings(filled_db.url.render_as_string(), tracking_uri=registry.uri)
+    settings = served.settings(filled_db.url.render_as_string(), tracking_uri=fault.registry.uri)
     with TestClient(create_app(settings)) as api:
         version = served.versions["application"]
         assert api.get("/readyz").status_code == 200
-        uri = apply(registry)
         svc = api.app.state.services
-        if uri:
-            svc.tracking_uri = uri
+        svc.tracking_uri = fault.plant() or svc.tracking_uri
         with caplog.at_level(logging.ERROR):
             result = reload_models(svc, "test")
-        assert result["application"].startswith("failed") and words in result["application"]
+        assert result["application"].startswith("failed") and fault.words in result["application"]
         ready = api.get("/readyz")
-        r = api.post(
-            "/v1/applications/score", json=_application(filled_db), headers=headers(served, "data")
-        )
+        r = _score(api, served, filled_db)
     assert ready.status_code == 200 and ready.json()["models"]["application"] == f"{APP} v{version}"
     assert r.status_code == 200 and r.json()["model"]["version"] == version
-    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert any("application view not (re)loaded" in m and words in m for m in logged), logged
+    fault.logged(caplog)
 
 
 def test_database_locked_beyond_the_busy_timeout_is_503_with_retry_after(
@@ -240,20 +233,15 @@ def test_database_locked_beyond_the_busy_timeout_is_503_with_retry_after(
     path = tmp_path / "service.db"
     body = _application(make_engine(url))
     with TestClient(create_app(served.settings(url))) as api:
-        assert (
-            api.post(
-                "/v1/applications/score", json=body, headers=headers(served, "data")
-            ).status_code
-            == 200
-        )
+        assert api.post(SCORE, json=body, headers=headers(served, "data")).status_code == 200
         blocker = sqlite3.connect(path, timeout=0.1)
         blocker.execute("BEGIN EXCLUSIVE")
         try:
-            r = api.post("/v1/applications/score", json=body, headers=headers(served, "data"))
+            r = api.post(SCORE, json=body, headers=headers(served, "data"))
         finally:
             blocker.rollback()
             blocker.close()
         assert r.status_code == 503, r.text
         assert r.headers["retry-after"] and "retry" in r.json()["detail"]
-        after = api.post("/v1/applications/score", json=body, headers=headers(served, "data"))
+        after = api.post(SCORE, json=body, headers=headers(served, "data"))
         assert after.status_code == 200  # recovers once the lock is gone

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from serving.audit import audit_row
 from serving.loop_audit_writer import LoopAuditWriter, _fast_path
 from tests.support import event_loop
 from tests.support.audit_rows import STORED, made_up_row
@@ -156,14 +154,8 @@ def test_rows_are_stored_as_the_sqlalchemy_insert_stores_them(db: tuple[Engine, 
     engine, _ = db
     stored = {**STORED, "as_of": date(2025, 1, 1)}
     rows = [
-        audit_row(
-            score_id=str(uuid.uuid4()),
-            endpoint="score",
-            client_id="c",
-            idempotency_key=None,
-            digest="d",
+        made_up_row(
             stored=stored,
-            model_name="m",
             model_version="7",
             probability=0.123456789,
             band="high",

@@ -11,7 +11,6 @@ import logging
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -19,6 +18,7 @@ from serving import clock
 from serving.auth import PERMISSIONS
 from serving.web import render
 from tests.support.app_routes import ROLES, routes
+from tests.support.canaries import table_text
 from tests.support.request_models import body_routes, example, fields, query_params, spoil
 from tests.support.served import Served, count_audit, headers
 from tests.support.web_session import sign_in, sign_out
@@ -225,15 +225,6 @@ def test_the_server_writes_no_access_log(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen["config"].access_log is False
 
 
-def _all_text(engine: Engine) -> str:
-    chunks = []
-    with engine.connect() as conn:
-        for table in sa.inspect(engine).get_table_names():
-            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
-                chunks.append(" ".join(str(v) for v in row))
-    return "\n".join(chunks)
-
-
 def test_no_national_id_ethnicity_or_key_stored_in_clear(
     api: TestClient, api_db: Engine, served: Served
 ) -> None:
@@ -257,7 +248,7 @@ def test_no_national_id_ethnicity_or_key_stored_in_clear(
         api.post("/v1/applications/score", json=app, headers=headers(served, "data")).status_code
         == 404
     )
-    text = _all_text(api_db)
+    text = table_text(api_db)
     assert len(text) > 10_000  # the scan reads the filled tables
     assert CANARIES[0] not in text
     ethnicities = set(served.tables["protected_attributes"]["ethnicity"]) - {"Kinh"}

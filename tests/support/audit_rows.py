@@ -15,19 +15,21 @@ STORED = {
 }
 
 
-def made_up_row(idem: str | None = None) -> dict:
-    """One ``score_audit`` row with a fresh score id (and ``idem`` as its idempotency key)."""
-    return audit_row(
-        score_id=str(uuid.uuid4()),
-        endpoint="score",
-        client_id="c",
-        idempotency_key=idem,
-        digest="d",
-        stored=STORED,
-        model_name="m",
-        model_version="1",
-        probability=0.1,
-        band="medium",
-        request={"amount": 1},
-        response={"ok": True},
-    )
+def made_up_row(idem: str | None = None, **fields: object) -> dict:
+    """One ``score_audit`` row with a fresh score id (and ``idem`` as its idempotency key);
+    ``fields`` override the other made-up values (``stored``, ``probability``, ...)."""
+    values: dict = {
+        "score_id": str(uuid.uuid4()),
+        "endpoint": "score",
+        "client_id": "c",
+        "idempotency_key": idem,
+        "digest": "d",
+        "stored": STORED,
+        "model_name": "m",
+        "model_version": "1",
+        "probability": 0.1,
+        "band": "medium",
+        "request": {"amount": 1},
+        "response": {"ok": True},
+    }
+    return audit_row(**{**values, **fields})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from click.testing import Result
 
 
 def sub_app(register: Callable[[typer.Typer], None]) -> typer.Typer:
@@ -30,3 +31,12 @@ def state_cli(
     monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(state_dir))
     monkeypatch.delenv("VBSP_RISK_DATABASE_URL", raising=False)
     return sub_app(register)
+
+
+def features_cli(data: Path, out: Path, *options: str) -> Result:
+    """``vbsp-risk features --data DATA --out OUT [options]``, run in this process."""
+    from typer.testing import CliRunner
+
+    from vbsp_risk.cli import app
+
+    return CliRunner().invoke(app, ["features", "--data", str(data), "--out", str(out), *options])

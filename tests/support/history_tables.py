@@ -22,10 +22,13 @@ D = pd.Timestamp
 M = 1_000_000
 
 
-def _frame(rows: list[dict], columns: list[str], dates: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns)
-    for c in dates:
-        df[c] = pd.to_datetime(df[c]).astype("datetime64[ms]")
+def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    """``rows`` as the contract's ``table``: its columns in order, its dates parsed."""
+    columns = TABLES[table].model.to_schema().columns
+    df = pd.DataFrame(rows, columns=list(columns))
+    for name, column in columns.items():
+        if str(column.dtype).startswith("datetime64"):
+            df[name] = pd.to_datetime(df[name]).astype("datetime64[ms]")
     return df
 
 
@@ -46,187 +49,90 @@ def _sessions(loan: str, commune: str, start: str, n: int, arrears: set[str]) ->
     return out
 
 
+def _rows(names: str, *values: tuple, **same: object) -> list[dict]:
+    """Rows from tuples of the ``names`` columns (space-separated), each with the ``same``
+    values too."""
+    keys = names.split()
+    return [{**same, **dict(zip(keys, v, strict=True))} for v in values]
+
+
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """Household A (commune C1) and B (C2) with known histories; C joins later."""
     households = _frame(
-        [
-            dict(
-                household_id="A",
-                commune_id="C1",
-                village_id="V1",
-                group_id="G1",
-                joined_date="2020-01-15",
-                left_date=None,
-                household_size=5,
-                workers=2,
-            ),
-            dict(
-                household_id="B",
-                commune_id="C2",
-                village_id="V2",
-                group_id="G2",
-                joined_date="2021-06-01",
-                left_date=None,
-                household_size=3,
-                workers=0,
-            ),
-            dict(
-                household_id="C",
-                commune_id="C1",
-                village_id="V1",
-                group_id="G1",
-                joined_date="2025-01-01",
-                left_date=None,
-                household_size=2,
-                workers=1,
-            ),
-        ],
-        list(TABLES["households"].columns),
-        ["joined_date", "left_date"],
+        "households",
+        _rows(
+            "household_id commune_id village_id group_id joined_date household_size workers",
+            ("A", "C1", "V1", "G1", "2020-01-15", 5, 2),
+            ("B", "C2", "V2", "G2", "2021-06-01", 3, 0),
+            ("C", "C1", "V1", "G1", "2025-01-01", 2, 1),
+            left_date=None,
+        ),
     )
-
-    def loan(lid, hh, c, prog, amount, term, disb, closed, status):
-        return dict(
-            loan_id=lid,
-            household_id=hh,
-            commune_id=c,
-            program=prog,
-            purpose="crops",
-            amount=amount,
-            rate_pct=6.6,
-            term_months=term,
-            grace_months=0,
-            application_date=disb,
-            disbursement_date=disb,
-            maturity_date=disb,  # export-state garbage on purpose: must not be read
-            status=status,
-            closed_date=closed,
-        )
-
-    loans = _frame(
-        [
-            loan("LA1", "A", "C1", "poor_household", 50 * M, 24, "2022-03-10", None, "active"),
-            loan("LB1", "B", "C2", "near_poor", 30 * M, 12, "2021-07-05", "2022-07-05", "closed"),
-            loan("LB2", "B", "C2", "clean_water", 20 * M, 36, "2023-02-15", None, "active"),
-            loan("LB3", "B", "C2", "near_poor", 40 * M, 12, "2024-02-01", None, "active"),
-        ],
-        list(TABLES["loans"].columns),
-        ["application_date", "disbursement_date", "maturity_date", "closed_date"],
+    loans = _rows(
+        "loan_id household_id commune_id program amount term_months disbursement_date "
+        "closed_date status",
+        ("LA1", "A", "C1", "poor_household", 50 * M, 24, "2022-03-10", None, "active"),
+        ("LB1", "B", "C2", "near_poor", 30 * M, 12, "2021-07-05", "2022-07-05", "closed"),
+        ("LB2", "B", "C2", "clean_water", 20 * M, 36, "2023-02-15", None, "active"),
+        ("LB3", "B", "C2", "near_poor", 40 * M, 12, "2024-02-01", None, "active"),
+        purpose="crops",
+        rate_pct=6.6,
+        grace_months=0,
     )
-
-    def inst(lid, c, no, due, amount, paid):
-        return dict(
-            loan_id=lid,
-            commune_id=c,
-            installment_no=no,
-            due_date=due,
-            current_due_date=due,
-            principal_due=amount,
-            principal_paid=amount if paid else 0,
-            paid_date=paid,
-            status="paid" if paid else "pending",
-        )
-
-    installments = _frame(
-        [
-            inst("LA1", "C1", 1, "2023-03-10", 25 * M, "2023-03-10"),
-            inst("LA1", "C1", 2, "2024-03-10", 25 * M, "2024-03-10"),
-            inst("LB1", "C2", 1, "2022-07-05", 30 * M, "2022-07-05"),
-            inst("LB2", "C2", 1, "2024-02-15", 10 * M, None),
-            inst("LB2", "C2", 2, "2025-02-15", 10 * M, None),
-        ],
-        list(TABLES["installments"].columns),
-        ["due_date", "current_due_date", "paid_date"],
+    for loan in loans:  # maturity_date: export-state garbage on purpose, must not be read
+        loan["application_date"] = loan["maturity_date"] = loan["disbursement_date"]
+    installments = _rows(
+        "loan_id commune_id installment_no due_date principal_due paid_date",
+        ("LA1", "C1", 1, "2023-03-10", 25 * M, "2023-03-10"),
+        ("LA1", "C1", 2, "2024-03-10", 25 * M, "2024-03-10"),
+        ("LB1", "C2", 1, "2022-07-05", 30 * M, "2022-07-05"),
+        ("LB2", "C2", 1, "2024-02-15", 10 * M, None),
+        ("LB2", "C2", 2, "2025-02-15", 10 * M, None),
     )
+    for inst in installments:
+        paid = inst["paid_date"] is not None
+        inst["current_due_date"] = inst["due_date"]
+        inst["principal_paid"] = inst["principal_due"] if paid else 0
+        inst["status"] = "paid" if paid else "pending"
     a_arrears = {"2023-06", "2023-07", "2023-10", "2023-11", "2023-12"}
     interest = _frame(
+        "interest",
         _sessions("LA1", "C1", "2022-04-01", 21, a_arrears)
         + _sessions("LB2", "C2", "2023-03-01", 10, set())
         + _sessions("LB2", "C2", "2024-01-01", 1, {"2024-01"}),
-        list(TABLES["interest"].columns),
-        ["session_date"],
     )
-
-    def sav(i, hh, c, d, kind, amount, bal):
-        return dict(
-            txn_id=f"S{i:03d}",
-            household_id=hh,
-            commune_id=c,
-            txn_date=d,
-            txn_type=kind,
-            amount=amount,
-            balance_after=bal,
-        )
-
-    savings = _frame(
-        [
-            sav(1, "A", "C1", "2023-08-20", "deposit", 100_000, 100_000),
-            sav(2, "A", "C1", "2023-10-20", "deposit", 50_000, 150_000),
-            sav(3, "A", "C1", "2023-11-20", "withdrawal", 30_000, 120_000),
-            sav(4, "A", "C1", "2024-01-01", "deposit", 50_000, 170_000),
-        ],
-        list(TABLES["savings"].columns),
-        ["txn_date"],
+    savings = _rows(
+        "txn_id household_id commune_id txn_date txn_type amount balance_after",
+        ("S001", "A", "C1", "2023-08-20", "deposit", 100_000, 100_000),
+        ("S002", "A", "C1", "2023-10-20", "deposit", 50_000, 150_000),
+        ("S003", "A", "C1", "2023-11-20", "withdrawal", 30_000, 120_000),
+        ("S004", "A", "C1", "2024-01-01", "deposit", 50_000, 170_000),
     )
-
-    def ev(i, lid, hh, c, d, kind, no):
-        return dict(
-            event_id=f"E{i:03d}",
-            loan_id=lid,
-            household_id=hh,
-            commune_id=c,
-            event_date=d,
-            event_type=kind,
-            cause="illness",
-            installment_no=no,
-            amount=10 * M,
-            new_due_date=None,
-        )
-
-    debt = _frame(
-        [
-            ev(1, "LA1", "A", "C1", "2023-03-01", "extension", 1),
-            ev(2, "LA1", "A", "C1", "2024-01-01", "extension", 2),  # on as_of: excluded
-            ev(3, "LB1", "B", "C2", "2022-06-01", "overdue", 1),
-        ],
-        list(TABLES["debt_events"].columns),
-        ["event_date", "new_due_date"],
+    debt = _rows(
+        "event_id loan_id household_id commune_id event_date event_type installment_no",
+        ("E001", "LA1", "A", "C1", "2023-03-01", "extension", 1),
+        ("E002", "LA1", "A", "C1", "2024-01-01", "extension", 2),  # on as_of: excluded
+        ("E003", "LB1", "B", "C2", "2022-06-01", "overdue", 1),
+        cause="illness",
+        amount=10 * M,
+        new_due_date=None,
     )
-    poverty = _frame(
-        [
-            dict(household_id="A", commune_id="C1", effective_date="2020-01-15", status="poor"),
-            dict(
-                household_id="A", commune_id="C1", effective_date="2023-06-01", status="near_poor"
-            ),
-        ],
-        list(TABLES["poverty_status"].columns),
-        ["effective_date"],
+    poverty = _rows(
+        "household_id commune_id effective_date status",
+        ("A", "C1", "2020-01-15", "poor"),
+        ("A", "C1", "2023-06-01", "near_poor"),
     )
-
-    def insp(i, hh, lid, c, d, use, migrated=False):
-        return dict(
-            inspection_id=f"I{i:03d}",
-            household_id=hh,
-            loan_id=lid,
-            commune_id=c,
-            inspection_date=d,
-            selection="routine",
-            use_of_funds=use,
-            borrower_present=not migrated,
-            migrated=migrated,
-            group_records_ok=True,
-        )
-
-    inspections = _frame(
-        [
-            insp(1, "A", "LA1", "C1", "2022-09-01", "correct"),
-            insp(2, "A", "LA1", "C1", "2023-05-10", "misuse"),
-            insp(3, "A", "LA1", "C1", "2024-01-01", "partial", migrated=True),  # on as_of
-            insp(4, "B", "LB1", "C2", "2022-03-01", "misuse"),  # LB1 closed since
-        ],
-        list(TABLES["inspections"].columns),
-        ["inspection_date"],
-    ).astype({"borrower_present": bool, "migrated": bool, "group_records_ok": bool})
+    inspections = _rows(
+        "inspection_id household_id loan_id commune_id inspection_date use_of_funds migrated",
+        ("I001", "A", "LA1", "C1", "2022-09-01", "correct", False),
+        ("I002", "A", "LA1", "C1", "2023-05-10", "misuse", False),
+        ("I003", "A", "LA1", "C1", "2024-01-01", "partial", True),  # on as_of
+        ("I004", "B", "LB1", "C2", "2022-03-01", "misuse", False),  # LB1 closed since
+        selection="routine",
+        group_records_ok=True,
+    )
+    for visit in inspections:
+        visit["borrower_present"] = not visit["migrated"]
     protected = pd.DataFrame(
         {
             "household_id": ["A", "B", "C"],
@@ -237,13 +143,15 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     )
     return {
         "households": households,
-        "loans": loans,
-        "installments": installments,
+        "loans": _frame("loans", loans),
+        "installments": _frame("installments", installments),
         "interest": interest,
-        "savings": savings,
-        "debt_events": debt,
-        "poverty_status": poverty,
-        "inspections": inspections,
+        "savings": _frame("savings", savings),
+        "debt_events": _frame("debt_events", debt),
+        "poverty_status": _frame("poverty_status", poverty),
+        "inspections": _frame("inspections", inspections).astype(
+            {"borrower_present": bool, "migrated": bool, "group_records_ok": bool}
+        ),
         "protected_attributes": protected,
     }
 

@@ -351,20 +351,16 @@ FAULTS = [
         ("other files of the table have it",),
         {"loans": 1},
     ),
-    # a commune with no history
-    Fault(
-        "commune-without-history-csv",
-        "csv",
-        _empty_commune,
-        rows={"communes": 3},
-        output=("1 commune(s) have no", "C3"),
-    ),
-    Fault(
-        "commune-without-history-parts",
-        "parquet",
-        _empty_commune,
-        rows={"communes": 3},
-        output=("1 commune(s) have no", "C3"),
+    # a commune with no history, in either layout
+    *(
+        Fault(
+            f"commune-without-history-{suffix}",
+            layout,
+            _empty_commune,
+            rows={"communes": 3},
+            output=("1 commune(s) have no", "C3"),
+        )
+        for layout, suffix in (("csv", "csv"), ("parquet", "parts"))
     ),
 ]
 
