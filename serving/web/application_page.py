@@ -18,14 +18,7 @@ from serving.priorities import household_scores
 from serving.schemas import ApplicationIn
 from serving.scoring import ApplicationRejectedError, UnknownEntityError
 from serving.web import i18n, messages
-from serving.web.render import (
-    Page,
-    form_fields,
-    form_number,
-    page_for,
-    render,
-    valid_id,
-)
+from serving.web.render import Page, form_fields, form_number, page_for, render, valid_id
 from vbsp_state.schema import online_features
 
 router = APIRouter(include_in_schema=False)
