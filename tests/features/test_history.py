@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -16,10 +15,12 @@ from features.snapshots import month_end_as_of, portfolio_snapshots
 from tests.support.history_tables import (
     D,
     M,
+    assert_no_leakage,
+    assert_pure,
     assert_row,
-    cut_events,
     far_future,
     history_district,
+    in_nanoseconds,
     tiny_tables,
 )
 
@@ -178,16 +179,7 @@ def test_hand_computed_features(tiny: dict[str, pd.DataFrame]) -> None:
 
 
 def test_inputs_untouched_and_protected_attributes_unused(tiny: dict[str, pd.DataFrame]) -> None:
-    before = copy.deepcopy(tiny)
-    snaps_before = SNAPS.copy()
-    out = borrower_features(tiny, SNAPS)
-    for name, df in tiny.items():
-        pd.testing.assert_frame_equal(df, before[name])
-    pd.testing.assert_frame_equal(SNAPS, snaps_before)
-    without = {k: v for k, v in tiny.items() if k != "protected_attributes"}
-    pd.testing.assert_frame_equal(borrower_features(without, SNAPS), out)
-    one_commune = borrower_features(tiny, SNAPS, by_commune=False)
-    pd.testing.assert_frame_equal(one_commune, out)
+    assert_pure(borrower_features, tiny, SNAPS)
 
 
 def test_portfolio_snapshots_on_tiny(tiny: dict[str, pd.DataFrame]) -> None:
@@ -220,15 +212,10 @@ def sample(district: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def test_no_leakage(district: dict[str, pd.DataFrame], sample: pd.DataFrame) -> None:
-    base = borrower_features(district, sample)
+    base = assert_no_leakage(
+        borrower_features, district, sample, far_future(district, sample["household_id"])
+    )
     assert (base["loans_taken"] > 0).all()
-    for as_of, snaps in sample.groupby("as_of"):
-        want = base[base["as_of"] == as_of].reset_index(drop=True)
-        for mode in ("delete", "alter"):
-            got = borrower_features(cut_events(district, pd.Timestamp(as_of), mode), snaps)
-            pd.testing.assert_frame_equal(got, want, check_exact=True, obj=f"{mode} {as_of}")
-    future = borrower_features(far_future(district, sample["household_id"]), sample)
-    pd.testing.assert_frame_equal(future, base, check_exact=True)
 
 
 # --- slow, obviously correct reference --------------------------------------------------
@@ -360,11 +347,7 @@ def reference_inspections(
 
 
 def test_matches_reference_loop(district: dict[str, pd.DataFrame], sample: pd.DataFrame) -> None:
-    t = {k: v.copy() for k, v in district.items()}
-    for df in t.values():
-        for c in df.columns:
-            if pd.api.types.is_datetime64_any_dtype(df[c]):
-                df[c] = df[c].astype("datetime64[ns]")
+    t = in_nanoseconds(district)
     snaps = portfolio_snapshots(district, "2021-06", "2024-11")
     troubled = district["debt_events"]["household_id"].unique()
     late_loans = district["interest"].loc[district["interest"]["arrears_after"] > 0, "loan_id"]

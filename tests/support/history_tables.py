@@ -7,7 +7,9 @@ as-of date with :func:`cut_events` and :func:`far_future`, on :func:`history_dis
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +306,62 @@ def assert_row(row: pd.Series, expected: dict, where: str = "") -> None:
             assert got == want, f"{where} {name}: {got!r} != {want!r}"
         else:
             assert got == pytest.approx(want, rel=1e-12), f"{where} {name}: {got!r} != {want!r}"
+
+
+def assert_pure(
+    features: Callable[..., pd.DataFrame],
+    tables: dict[str, pd.DataFrame],
+    snaps: pd.DataFrame,
+    by_commune: bool = True,
+) -> pd.DataFrame:
+    """Check a feature function is pure and blind to protected attributes; return its output.
+
+    Its input tables and snapshots come back unchanged, the output is the same without the
+    ``protected_attributes`` table, and (``by_commune``: for a function that takes it) the
+    same when computed in one piece as commune by commune.
+    """
+    before, snaps_before = copy.deepcopy(tables), snaps.copy()
+    out = features(tables, snaps)
+    for name, df in tables.items():
+        pd.testing.assert_frame_equal(df, before[name])
+    pd.testing.assert_frame_equal(snaps, snaps_before)
+    without = {k: v for k, v in tables.items() if k != "protected_attributes"}
+    pd.testing.assert_frame_equal(features(without, snaps), out)
+    if by_commune:
+        pd.testing.assert_frame_equal(features(tables, snaps, by_commune=False), out)
+    return out
+
+
+def assert_no_leakage(
+    features: Callable[[dict[str, pd.DataFrame], pd.DataFrame], pd.DataFrame],
+    district: dict[str, pd.DataFrame],
+    sample: pd.DataFrame,
+    future: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """Check a feature function sees nothing on or after ``as_of``; return its output.
+
+    For each snapshot date, deleting or altering every event from that date on
+    (:func:`cut_events`) leaves the rows of that date unchanged, and so does adding events far
+    in the future (``future``: the district with such events, e.g. :func:`far_future`).
+    """
+    base = features(district, sample)
+    for as_of, snaps in sample.groupby("as_of"):
+        want = base[base["as_of"] == as_of].reset_index(drop=True)
+        for mode in ("delete", "alter"):
+            got = features(cut_events(district, pd.Timestamp(as_of), mode), snaps)
+            pd.testing.assert_frame_equal(got, want, check_exact=True, obj=f"{mode} {as_of}")
+    pd.testing.assert_frame_equal(features(future, sample), base, check_exact=True)
+    return base
+
+
+def in_nanoseconds(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Copies of the tables with every date column in ``datetime64[ns]``: the reference loops
+    compare dates as plain timestamps, whatever unit the simulator wrote."""
+    out = {}
+    for name, df in tables.items():
+        df = df.copy()
+        for c in df.columns:
+            if pd.api.types.is_datetime64_any_dtype(df[c]):
+                df[c] = df[c].astype("datetime64[ns]")
+        out[name] = df
+    return out
