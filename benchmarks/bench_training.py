@@ -254,7 +254,10 @@ def main() -> None:
             cpu = f["median_cpu_seconds"][k]
             print(f"  {k:<14} {sec:7.2f} s  {100 * share:5.1f} %   CPU {cpu:7.2f} s")
         m = monotone[view]
-        print(f"  monotone: {m['groups']} groups, dropped {m['dropped'] or 'none'}")
+        print(
+            f"  monotone: {m['groups']} groups, dropped {m['dropped'] or 'none'}, test fits of "
+            f"{m['rounds']} rounds, base AUC {m['base_auc']}"
+        )
     print(
         f"\nboth views: median {both:.1f} s (runs {', '.join(f'{t:.1f}' for t in totals)}); "
         f"plain LightGBM fits of the same matrices: median {plain:.1f} s"

@@ -266,8 +266,20 @@ class RankingEvaluator:
         order = np.argsort(-self.s, kind="stable")
         block = _blocks([self.s[order]])
         self.groupings = {"rank": self._grouping(order, block)}
-        for name, g in (("period", period), ("cell", cell)):
-            g = np.asarray(g)
+        self._group_keys = {"period": np.asarray(period), "cell": np.asarray(cell)}
+        self.start = np.array([0.0, 1.0])
+        self._household: np.ndarray | None = None
+        self._household_sums: np.ndarray | None = None
+        if is_proba:
+            self.z = _logit(self.s)
+            self.p = np.clip(self.s, EPS, 1 - EPS)
+            self.ll = self.y * np.log(self.p) + (1 - self.y) * np.log(1 - self.p)
+
+    def grouping(self, name: str) -> _Grouping:
+        """The ordering ``rank`` (by score), or ``period`` / ``cell`` (by group, then score),
+        built on first use: the rank metrics alone (:func:`roc_auc`) need neither group."""
+        if name not in self.groupings:
+            g = self._group_keys[name]
             order = np.lexsort((-self.s, g))
             blk = _blocks([g[order], self.s[order]])
             n_blk = int(blk[-1]) + 1 if len(blk) else 0
@@ -278,12 +290,9 @@ class RankingEvaluator:
             start_idx = np.maximum.accumulate(np.where(grp_start, np.arange(n_blk), 0))
             _, grp_code = np.unique(blk_group, return_inverse=True)
             self.groupings[name] = self._grouping(order, blk, start_idx, grp_code)
-        self.start = np.array([0.0, 1.0])
-        self._household_sums: np.ndarray | None = None
-        if is_proba:
-            self.z = _logit(self.s)
-            self.p = np.clip(self.s, EPS, 1 - EPS)
-            self.ll = self.y * np.log(self.p) + (1 - self.y) * np.log(1 - self.p)
+            if self._household is not None:
+                self.groupings[name].household = self._household[order]
+        return self.groupings[name]
 
     def _grouping(
         self,
@@ -299,6 +308,7 @@ class RankingEvaluator:
     def cluster(self, household: np.ndarray) -> None:
         """Prepare :meth:`replicate` for draws of the households ``household`` (codes 0..n-1)."""
         household = np.asarray(household, dtype="int64")
+        self._household = household
         for g in self.groupings.values():
             g.household = household[g.order]
         if self.is_proba:
@@ -313,7 +323,7 @@ class RankingEvaluator:
 
     def _top(self, grouping: str, w: np.ndarray, budget: float, relative: bool) -> tuple:
         """``(caught, visited)`` when each group of ``grouping`` visits ``budget``."""
-        g = self.groupings[grouping]
+        g = self.grouping(grouping)
         return g.visits(*g.sums(w)).take(budget, relative)
 
     def metrics(self, w: np.ndarray | None = None, top_k: Sequence[int] = TOP_K) -> dict:
@@ -321,7 +331,7 @@ class RankingEvaluator:
         first = w is None
         w = np.ones_like(self.y) if w is None else np.asarray(w, dtype="float64")
         P, total = float((w * self.y).sum()), float(w.sum())
-        out = self._ranking_metrics(lambda name: self.groupings[name].sums(w), P, total, top_k)
+        out = self._ranking_metrics(lambda name: self.grouping(name).sums(w), P, total, top_k)
         if self.is_proba:
             out["brier"] = float((w * (self.s - self.y) ** 2).sum() / total)
             out["log_loss"] = float(-(w * self.ll).sum() / total)
@@ -345,7 +355,7 @@ class RankingEvaluator:
         """
         P, total = draw.positives, draw.total
         out = self._ranking_metrics(
-            lambda name: self.groupings[name].sums_of_draw(draw.counts), P, total, top_k, cut=True
+            lambda name: self.grouping(name).sums_of_draw(draw.counts), P, total, top_k, cut=True
         )
         if self.is_proba:
             assert self._household_sums is not None, "RankingEvaluator.cluster was not called"
@@ -360,6 +370,29 @@ class RankingEvaluator:
             out.update(dict.fromkeys(PROBABILITY_METRICS, float("nan")))
         return out
 
+    def rank_metrics(self, w: np.ndarray | None = None) -> dict[str, float]:
+        """``observed_rate``, ``roc_auc``, ``pr_auc`` and ``ks`` for row weights ``w``."""
+        w = np.ones_like(self.y) if w is None else np.asarray(w, dtype="float64")
+        return self._rank_metrics(
+            *self.groupings["rank"].sums(w), P=float((w * self.y).sum()), total=float(w.sum())
+        )
+
+    @staticmethod
+    def _rank_metrics(W: np.ndarray, pos_b: np.ndarray, P: float, total: float) -> dict[str, float]:
+        """Metrics of the ranking's order from its blocks' weight and trouble weight."""
+        N = total - P
+        out: dict[str, float] = {"observed_rate": P / total if total else float("nan")}
+        neg_b = W - pos_b
+        cpos, cneg = np.cumsum(pos_b), np.cumsum(neg_b)
+        if P > 0 and N > 0:
+            out["roc_auc"] = float((pos_b * (N - cneg) + 0.5 * pos_b * neg_b).sum() / (P * N))
+            prec = np.divide(cpos, cpos + cneg, out=np.zeros_like(cpos), where=(cpos + cneg) > 0)
+            out["pr_auc"] = float((pos_b / P * prec).sum())
+            out["ks"] = float(np.max(np.abs(cpos / P - cneg / N)))
+        else:
+            out["roc_auc"] = out["pr_auc"] = out["ks"] = float("nan")
+        return out
+
     def _ranking_metrics(
         self,
         sums: Callable[[str], tuple[np.ndarray, np.ndarray]],
@@ -370,26 +403,15 @@ class RankingEvaluator:
     ) -> dict[str, float]:
         """Rank and visit metrics from the block sums (weight, trouble weight) ``sums(grouping)``
         (``cut``: visit lists read from prefix sums, :meth:`_Visits.take_cut`)."""
-        N = total - P
-        out: dict[str, float] = {"observed_rate": P / total if total else float("nan")}
-        W, pos_b = sums("rank")
-        neg_b = W - pos_b
-        cpos, cneg = np.cumsum(pos_b), np.cumsum(neg_b)
-        if P > 0 and N > 0:
-            out["roc_auc"] = float((pos_b * (N - cneg) + 0.5 * pos_b * neg_b).sum() / (P * N))
-            prec = np.divide(cpos, cpos + cneg, out=np.zeros_like(cpos), where=(cpos + cneg) > 0)
-            out["pr_auc"] = float((pos_b / P * prec).sum())
-            out["ks"] = float(np.max(np.abs(cpos / P - cneg / N)))
-        else:
-            out["roc_auc"] = out["pr_auc"] = out["ks"] = float("nan")
+        out = self._rank_metrics(*sums("rank"), P, total)
         if top_k:
-            period = self.groupings["period"].visits(*sums("period"))
+            period = self.grouping("period").visits(*sums("period"))
             take = period.take_cut if cut else period.take
             for k in top_k:
                 caught, visited = take(k / 100.0, relative=True)
                 out[f"precision_top{k}"] = caught / visited if visited else float("nan")
                 out[f"capture_top{k}"] = caught / P if P else float("nan")
-        cells = self.groupings["cell"].visits(*sums("cell"))
+        cells = self.grouping("cell").visits(*sums("cell"))
         caught, visited = (cells.take_cut if cut else cells.take)(float(self.capacity), False)
         out["precision_at_capacity"] = caught / visited if visited else float("nan")
         out["capture_at_capacity"] = caught / P if P else float("nan")
@@ -520,13 +542,13 @@ def calibration_refit(
 def roc_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray | None = None) -> float:
     """ROC AUC with ties counted as one half."""
     n = len(y)
-    return _single(y, score, w, np.zeros(n), np.zeros(n), 1, False)["roc_auc"]
+    return RankingEvaluator(y, score, np.zeros(n), np.zeros(n), 1, False).rank_metrics(w)["roc_auc"]
 
 
 def ks_statistic(y: np.ndarray, score: np.ndarray, w: np.ndarray | None = None) -> float:
     """Kolmogorov–Smirnov distance between the score distributions of positives and negatives."""
     n = len(y)
-    return _single(y, score, w, np.zeros(n), np.zeros(n), 1, False)["ks"]
+    return RankingEvaluator(y, score, np.zeros(n), np.zeros(n), 1, False).rank_metrics(w)["ks"]
 
 
 def capture_at_capacity(

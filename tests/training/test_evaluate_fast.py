@@ -120,7 +120,7 @@ def test_visits_from_prefix_sums_equal_the_block_clip(relative: bool) -> None:
     group = rng.integers(0, 9, n)
     w = rng.random(n) * (rng.random(n) < 0.8)  # fractional weights, some rows weightless
     ev = RankingEvaluator(y, s, group, group, 1, False)
-    visits = ev.groupings["period"].visits(*ev.groupings["period"].sums(w))
+    visits = ev.grouping("period").visits(*ev.grouping("period").sums(w))
     budgets = (0.0, 0.013, 0.1, 0.5, 0.999, 1.0, 1.7) if relative else (0.0, 0.3, 2.0, 9.5, 1e3)
     for budget in budgets:
         want = visits.take(budget, relative)
