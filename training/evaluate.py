@@ -312,12 +312,15 @@ class RankingEvaluator:
         for g in self.groupings.values():
             g.household = household[g.order]
         if self.is_proba:
+            # per household: squared error, log-likelihood, score, and the gradient and Hessian
+            # terms of the calibration fit at the point estimate (a replicate's first step)
             n_hh = int(household.max()) + 1 if len(household) else 0
+            mu = _sigmoid(self.start[0] + self.start[1] * self.z)
+            r, v = self.y - mu, mu * (1 - mu)
+            terms = ((self.s - self.y) ** 2, self.ll, self.s, r, r * self.z, v, v * self.z)
             self._household_sums = np.stack(
-                [
-                    np.bincount(household, weights=v, minlength=n_hh)
-                    for v in ((self.s - self.y) ** 2, self.ll, self.s)
-                ],
+                [np.bincount(household, weights=t, minlength=n_hh) for t in terms]
+                + [np.bincount(household, weights=v * self.z * self.z, minlength=n_hh)],
                 axis=1,
             )
 
@@ -359,11 +362,17 @@ class RankingEvaluator:
         )
         if self.is_proba:
             assert self._household_sums is not None, "RankingEvaluator.cluster was not called"
-            sq, ll, s = draw.counts @ self._household_sums
+            sq, ll, s, g0, g1, h00, h01, h11 = draw.counts @ self._household_sums
             out["brier"] = float(sq / total)
             out["log_loss"] = float(-ll / total)
+            try:
+                first = np.linalg.solve(np.array([[h00, h01], [h01, h11]]), np.array([g0, g1]))
+            except np.linalg.LinAlgError:
+                first = None
             sel = draw.sel
-            a, b = calibration_refit(draw.y_sel, self.z[sel], draw.w[sel], self.start)
+            a, b = calibration_refit(
+                draw.y_sel, self.z[sel], draw.w[sel], self.start, first_step=first
+            )
             out["calibration_intercept"], out["calibration_slope"] = a, b
             out["predicted_rate"] = float(s / total)
         else:
@@ -477,6 +486,11 @@ REFIT_TOLERANCE = 1e-7
 quadratically, so the fit is then within about the square of it of the full fit's."""
 
 
+def _sigmoid(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(eta))
+    return np.where(eta >= 0, 1.0, e) / (1.0 + e)
+
+
 def calibration_refit(
     y: np.ndarray,
     z: np.ndarray,
@@ -484,14 +498,16 @@ def calibration_refit(
     start: np.ndarray,
     iters: int = 50,
     tol: float = REFIT_TOLERANCE,
+    first_step: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """:func:`calibration_fit` of a bootstrap replicate, started from the point estimate.
 
-    A replicate's fit lies close to the point estimate, so Newton needs two or three steps.
-    Each step evaluates the exponential once (for both the log-likelihood of the step-halving
-    check and the next step's probabilities) and the last, tiny step is taken without a check
-    (its log-likelihood change is below the rounding of the sum, which made the full fit halve
-    it up to 30 times).
+    A replicate's fit lies close to the point estimate, where Newton converges quadratically:
+    each step is about the square of the one before, so plain Newton steps are taken, without
+    the log-likelihood of a step-halving check (which also made the full fit halve a last,
+    tiny step up to 30 times: its gain is below the rounding of the sum). A step that is not
+    at most half the one before (not converging quadratically) hands the fit to
+    :func:`calibration_fit`, step halving and all, from ``start``.
 
     Args:
         y: 0/1 outcomes.
@@ -499,7 +515,9 @@ def calibration_refit(
         w: Positive row weights (rows of weight 0 may be left out: they add nothing).
         start: Starting ``(intercept, slope)``.
         iters: Most Newton steps.
-        tol: Step size at which to stop.
+        tol: Step size after which to stop.
+        first_step: The first Newton step from ``start``, when the caller has it (a replicate
+            computes it from per-household sums, :meth:`RankingEvaluator.replicate`).
 
     Returns:
         ``(intercept, slope)``; NaN when the fit is undefined (one class only).
@@ -507,35 +525,33 @@ def calibration_refit(
     wy = w * y
     if wy.sum() <= 0 or (w - wy).sum() <= 0:
         return float("nan"), float("nan")
-
-    def evaluate(b: np.ndarray) -> tuple[float, np.ndarray]:
-        eta = b[0] + b[1] * z
-        e = np.exp(-np.abs(eta))
-        ll = float((wy * eta - w * (np.maximum(eta, 0.0) + np.log1p(e))).sum())
-        return ll, np.where(eta >= 0, 1.0, e) / (1.0 + e)
-
     beta = np.asarray(start, dtype="float64").copy()
-    current, mu = evaluate(beta)
+    previous = np.inf
+    if first_step is not None:
+        previous = float(np.max(np.abs(first_step)))
+        if not np.isfinite(previous):
+            return calibration_fit(y, z, w, start=start)
+        beta = beta + first_step
+        if previous < tol:
+            return float(beta[0]), float(beta[1])
     for _ in range(iters):
+        mu = _sigmoid(beta[0] + beta[1] * z)
         r = wy - w * mu
         v = w * mu * (1 - mu)
         vz = v * z
-        hzz = float((vz * z).sum())
         g = np.array([r.sum(), (r * z).sum()])
-        h = np.array([[v.sum(), vz.sum()], [vz.sum(), hzz]])
+        h = np.array([[v.sum(), vz.sum()], [vz.sum(), (vz * z).sum()]])
         try:
             step = np.linalg.solve(h, g)
         except np.linalg.LinAlgError:
-            return float("nan"), float("nan")
-        if np.max(np.abs(step)) < tol:
-            beta = beta + step
+            return calibration_fit(y, z, w, start=start)
+        size = float(np.max(np.abs(step)))
+        if not size <= 0.5 * previous:  # diverging, or not yet in the quadratic phase
+            return calibration_fit(y, z, w, start=start)
+        beta = beta + step
+        if size < tol:
             break
-        for _ in range(30):  # step halving keeps Newton from overshooting
-            new, new_mu = evaluate(beta + step)
-            if new >= current - 1e-12:
-                break
-            step = step / 2
-        beta, current, mu = beta + step, new, new_mu
+        previous = size
     return float(beta[0]), float(beta[1])
 
 
