@@ -147,3 +147,32 @@ def test_calibration_refit_of_one_class_is_undefined() -> None:
     z = np.linspace(-3, 1, 50)
     assert np.isnan(calibration_refit(np.zeros(50), z, np.ones(50), np.array([0.0, 1.0]))).all()
     assert np.isnan(calibration_refit(np.ones(50), z, np.ones(50), np.array([0.0, 1.0]))).all()
+
+
+def test_fixed_round_refit_is_the_booster_watched_every_round() -> None:
+    import lightgbm as lgb
+
+    from training.fit import fit_lightgbm, lightgbm_params
+
+    rng = np.random.default_rng(13)
+    x = pd.DataFrame(rng.normal(size=(3000, 5)), columns=[f"f{i}" for i in range(5)])
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(x["f0"] - 2)))).to_numpy().astype(int)
+    xv, yv = x.iloc[:1000], y[:1000]
+    params = lightgbm_params(3, int(y.sum()), len(y))
+    booster, info = fit_lightgbm(x, y, xv, yv, params, [1, 0, 0, 0, 0], 40, 0)
+    # what the refit did before: the validation window scored by LightGBM after every round
+    p = {**params, "monotone_constraints": [1, 0, 0, 0, 0]}
+    dtrain = lgb.Dataset(x, label=y, free_raw_data=False)
+    evals: dict = {}
+    watched = lgb.train(
+        p,
+        dtrain,
+        num_boost_round=40,
+        valid_sets=[lgb.Dataset(xv, label=yv, reference=dtrain)],
+        valid_names=["valid"],
+        callbacks=[lgb.record_evaluation(evals)],
+    )
+    assert booster.model_to_string() == watched.model_to_string()
+    assert info["num_boost_round"] == 40
+    assert info["valid_logloss"] == pytest.approx(evals["valid"]["binary_logloss"][-1], rel=1e-9)
+    assert info["valid_auc"] == pytest.approx(evals["valid"]["auc"][-1], rel=1e-9)
