@@ -7,6 +7,14 @@ uncertainty) and each row gets its household's draw count as weight. The same dr
 every ranking, so differences between rankings (``gap_*``) get paired intervals. Intervals are
 the 2.5 and 97.5 percentiles of ``n_boot`` replicates.
 
+A replicate is computed from the draw itself rather than from its row weights
+(:meth:`RankingEvaluator.replicate`): block sums gather the households' draw counts, the visit
+lists are read from prefix sums, the linear probability metrics are dot products with
+per-household sums, and the calibration fit starts from the point estimate and skips undrawn
+rows. It gives what ``metrics(w)`` gives for the same draw — the rank metrics exactly, the others
+to rounding (``tests/training/test_evaluate_fast.py``) — at a fraction of the cost: the
+bootstrap was the largest stage of training.
+
 Ties are common in practice rankings; each metric gives tied rows their expected value under a
 random order: ROC AUC counts a tied positive/negative pair as one half, PR AUC (average
 precision) treats a tie block as one threshold (as scikit-learn does), and a visit list that
