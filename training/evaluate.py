@@ -7,6 +7,14 @@ uncertainty) and each row gets its household's draw count as weight. The same dr
 every ranking, so differences between rankings (``gap_*``) get paired intervals. Intervals are
 the 2.5 and 97.5 percentiles of ``n_boot`` replicates.
 
+A replicate is computed from the draw itself rather than from its row weights
+(:meth:`RankingEvaluator.replicate`): block sums gather the households' draw counts, the visit
+lists are read from prefix sums, the linear probability metrics are dot products with
+per-household sums, and the calibration fit starts from the point estimate and skips undrawn
+rows. It gives what ``metrics(w)`` gives for the same draw — the rank metrics exactly, the others
+to rounding (``tests/training/test_evaluate_fast.py``) — at a fraction of the cost: the
+bootstrap was the largest stage of training.
+
 Ties are common in practice rankings; each metric gives tied rows their expected value under a
 random order: ROC AUC counts a tied positive/negative pair as one half, PR AUC (average
 precision) treats a tie block as one threshold (as scikit-learn does), and a visit list that
@@ -29,7 +37,9 @@ and intercept are the coefficients of the logistic regression ``y ~ a + b * logi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -41,6 +51,13 @@ logger = logging.getLogger(__name__)
 TOP_K = (1, 2, 5, 10)
 EPS = 1e-6
 GAP_METRICS = ("roc_auc", "pr_auc", "capture_top10", "capture_at_capacity")
+PROBABILITY_METRICS = (
+    "brier",
+    "log_loss",
+    "calibration_intercept",
+    "calibration_slope",
+    "predicted_rate",
+)
 CAPACITY_METRICS = ("precision_at_capacity", "capture_at_capacity", "visits_at_capacity_share")
 CAPACITY_NOT_COMPUTED = (
     "not computed: the table has no commune_id column, and capacity is a number of visits per "
@@ -76,6 +93,156 @@ def _blocks(keys: Sequence[np.ndarray]) -> np.ndarray:
     return np.cumsum(change) - 1
 
 
+@dataclass
+class _Grouping:
+    """One ordering of the rows, cut into blocks of tied scores (within groups for a visit list).
+
+    Attributes:
+        order: Row of each sorted position.
+        block: Block of each sorted position.
+        n_block: Number of blocks.
+        pos: Sorted positions of the trouble rows (a block's trouble weight sums only these).
+        start_idx: First block of each block's group (visit lists only).
+        grp_code: Group code of each block (visit lists only).
+        household: Household code of each sorted position (set by
+            :meth:`RankingEvaluator.cluster`).
+    """
+
+    order: np.ndarray
+    block: np.ndarray
+    n_block: int
+    pos: np.ndarray
+    start_idx: np.ndarray | None = None
+    grp_code: np.ndarray | None = None
+    household: np.ndarray | None = None
+
+    def sums(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weight and trouble weight of each block for row weights ``w``."""
+        wo = w[self.order]
+        return self._sums(wo, wo[self.pos])
+
+    def sums_of_draw(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sums` for the weights ``counts[household]`` of a clustered draw."""
+        hh = self.household
+        assert hh is not None, "RankingEvaluator.cluster was not called"
+        return self._sums(counts[hh], counts[hh[self.pos]])
+
+    def _sums(self, wo: np.ndarray, wo_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Sums of the same terms in the same order as a bincount over every row (a trouble-free
+        # row adds an exact 0.0), so the block sums are bit for bit those of the full bincount.
+        if self.n_block == len(wo):  # no ties: each position is its own block
+            W = wo.astype("float64", copy=True)
+            P = np.zeros(self.n_block)
+            P[self.pos] = wo_pos
+            return W, P
+        W = np.bincount(self.block, weights=wo, minlength=self.n_block)
+        P = np.bincount(self.block[self.pos], weights=wo_pos, minlength=self.n_block)
+        return W, P
+
+    def visits(self, W: np.ndarray, P: np.ndarray) -> _Visits:
+        """The visit list of these block sums, for any budget."""
+        return _Visits(W, P, self)
+
+    @cached_property
+    def first(self) -> np.ndarray:
+        """First block of each group, in block order (visit lists only)."""
+        assert self.start_idx is not None
+        return np.unique(self.start_idx)
+
+    @cached_property
+    def end(self) -> np.ndarray:
+        """One past the last block of each group."""
+        return np.r_[self.first[1:], self.n_block]
+
+
+@dataclass
+class _Visits:
+    """Block sums of one visit list, from which every budget's visits are read.
+
+    Attributes:
+        W: Weight of each block.
+        P: Trouble weight of each block.
+        grouping: The blocks' grouping (a visit list is taken in each of its groups).
+    """
+
+    W: np.ndarray
+    P: np.ndarray
+    grouping: _Grouping
+    _before: np.ndarray | None = None
+    _group_weight: np.ndarray | None = None
+    _prefix: tuple[np.ndarray, np.ndarray] | None = None
+
+    def take(self, budget: float, relative: bool) -> tuple[float, float]:
+        """``(caught, visited)`` trouble and rows when each group visits ``budget`` weight
+        (``relative``: that share of the group's weight); a block cut by the budget is taken
+        in proportion."""
+        W, g = self.W, self.grouping
+        if self._before is None:
+            cw = np.cumsum(W)
+            self._before = cw - W - (cw[g.start_idx] - W[g.start_idx])
+        if relative:
+            if self._group_weight is None:
+                self._group_weight = np.bincount(g.grp_code, weights=W)[g.grp_code]
+            B = budget * self._group_weight
+        else:
+            B = budget
+        taken = np.clip(B - self._before, 0.0, W)
+        frac = np.divide(taken, W, out=np.zeros_like(W), where=W > 0)
+        return float((self.P * frac).sum()), float(taken.sum())
+
+    def take_cut(self, budget: float, relative: bool) -> tuple[float, float]:
+        """:meth:`take` from prefix sums: each group's visits are its blocks before the one the
+        budget cuts, found by binary search, plus the cut block's share. Equal to :meth:`take`
+        up to the order in which the cut blocks' shares are added (rounding)."""
+        W, P, first, end = self.W, self.P, self.grouping.first, self.grouping.end
+        if self._prefix is None:
+            zero = np.zeros(1)
+            self._prefix = (
+                np.concatenate([zero, np.cumsum(W)]),
+                np.concatenate([zero, np.cumsum(P)]),
+            )
+        cw, cp = self._prefix
+        base = cw[first]
+        B = budget * (cw[end] - base) if relative else np.full(len(first), budget)
+        cut = np.minimum(np.searchsorted(cw[1:], base + B, side="right"), end)
+        full_w, full_p = cw[cut] - base, cp[cut] - cp[first]
+        inside = cut < end
+        j = cut[inside]
+        w_j = W[j]
+        taken = np.clip(B[inside] - full_w[inside], 0.0, w_j)
+        frac = np.divide(taken, w_j, out=np.zeros_like(w_j), where=w_j > 0)
+        caught = float(full_p.sum() + (P[j] * frac).sum())
+        return caught, float(full_w.sum() + taken.sum())
+
+
+@dataclass
+class _Draw:
+    """One clustered bootstrap replicate: what every ranking shares of its household draw.
+
+    Attributes:
+        counts: Draws of each household.
+        w: Weight of each row (its household's draws).
+        sel: Rows drawn at least once (a calibration fit skips the others: weight 0).
+        y_sel: Their labels.
+        positives: Weighted trouble rows.
+        total: Weighted rows.
+    """
+
+    counts: np.ndarray
+    w: np.ndarray
+    sel: np.ndarray
+    y_sel: np.ndarray
+    positives: float
+    total: float
+
+    @classmethod
+    def of(cls, counts: np.ndarray, household: np.ndarray, y: np.ndarray) -> _Draw:
+        """The draw ``counts`` of rows with household codes ``household`` and labels ``y``."""
+        w = counts[household]
+        sel = np.flatnonzero(w)
+        return cls(counts, w, sel, y[sel], float((w * y).sum()), float(w.sum()))
+
+
 class RankingEvaluator:
     """Precomputed orderings of one ranking on one set of rows; metrics for any row weights.
 
@@ -104,12 +271,23 @@ class RankingEvaluator:
         self.is_proba = is_proba
         self.capacity = capacity
         # global order, descending score
-        self.order = np.argsort(-self.s, kind="stable")
-        self.block = _blocks([self.s[self.order]])
-        self.n_block = int(self.block[-1]) + 1 if len(self.block) else 0
-        self.groupings = {}
-        for name, g in (("period", period), ("cell", cell)):
-            g = np.asarray(g)
+        order = np.argsort(-self.s, kind="stable")
+        block = _blocks([self.s[order]])
+        self.groupings = {"rank": self._grouping(order, block)}
+        self._group_keys = {"period": np.asarray(period), "cell": np.asarray(cell)}
+        self.start = np.array([0.0, 1.0])
+        self._household: np.ndarray | None = None
+        self._household_sums: np.ndarray | None = None
+        if is_proba:
+            self.z = _logit(self.s)
+            self.p = np.clip(self.s, EPS, 1 - EPS)
+            self.ll = self.y * np.log(self.p) + (1 - self.y) * np.log(1 - self.p)
+
+    def grouping(self, name: str) -> _Grouping:
+        """The ordering ``rank`` (by score), or ``period`` / ``cell`` (by group, then score),
+        built on first use: the rank metrics alone (:func:`roc_auc`) need neither group."""
+        if name not in self.groupings:
+            g = self._group_keys[name]
             order = np.lexsort((-self.s, g))
             blk = _blocks([g[order], self.s[order]])
             n_blk = int(blk[-1]) + 1 if len(blk) else 0
@@ -119,42 +297,109 @@ class RankingEvaluator:
             # index of the first block of each block's group
             start_idx = np.maximum.accumulate(np.where(grp_start, np.arange(n_blk), 0))
             _, grp_code = np.unique(blk_group, return_inverse=True)
-            self.groupings[name] = (order, blk, n_blk, start_idx, grp_code, self.y[order])
-        self.y_sorted = self.y[self.order]
-        self.start = np.array([0.0, 1.0])
-        if is_proba:
-            self.z = _logit(self.s)
-            self.p = np.clip(self.s, EPS, 1 - EPS)
+            self.groupings[name] = self._grouping(order, blk, start_idx, grp_code)
+            if self._household is not None:
+                self.groupings[name].household = self._household[order]
+        return self.groupings[name]
+
+    def _grouping(
+        self,
+        order: np.ndarray,
+        block: np.ndarray,
+        start_idx: np.ndarray | None = None,
+        grp_code: np.ndarray | None = None,
+    ) -> _Grouping:
+        n_block = int(block[-1]) + 1 if len(block) else 0
+        pos = np.flatnonzero(self.y[order] != 0)
+        return _Grouping(order, block, n_block, pos, start_idx, grp_code)
+
+    def cluster(self, household: np.ndarray) -> None:
+        """Prepare :meth:`replicate` for draws of the households ``household`` (codes 0..n-1)."""
+        household = np.asarray(household, dtype="int64")
+        self._household = household
+        for g in self.groupings.values():
+            g.household = household[g.order]
+        if self.is_proba:
+            # per household: squared error, log-likelihood, score, and the gradient and Hessian
+            # terms of the calibration fit at the point estimate (a replicate's first step)
+            n_hh = int(household.max()) + 1 if len(household) else 0
+            mu = _sigmoid(self.start[0] + self.start[1] * self.z)
+            r, v = self.y - mu, mu * (1 - mu)
+            terms = ((self.s - self.y) ** 2, self.ll, self.s, r, r * self.z, v, v * self.z)
+            self._household_sums = np.stack(
+                [np.bincount(household, weights=t, minlength=n_hh) for t in terms]
+                + [np.bincount(household, weights=v * self.z * self.z, minlength=n_hh)],
+                axis=1,
+            )
 
     def _top(self, grouping: str, w: np.ndarray, budget: float, relative: bool) -> tuple:
-        order, blk, n_blk, start_idx, grp_code, y_sorted = self.groupings[grouping]
-        wo = w[order]
-        W = np.bincount(blk, weights=wo, minlength=n_blk)
-        P = np.bincount(blk, weights=wo * y_sorted, minlength=n_blk)
-        cw = np.cumsum(W)
-        before = cw - W - (cw[start_idx] - W[start_idx])
-        if relative:
-            gw = np.bincount(grp_code, weights=W)
-            B = budget * gw[grp_code]
-        else:
-            B = budget
-        taken = np.clip(B - before, 0.0, W)
-        frac = np.divide(taken, W, out=np.zeros_like(W), where=W > 0)
-        caught = float((P * frac).sum())
-        visited = float(taken.sum())
-        return caught, visited
+        """``(caught, visited)`` when each group of ``grouping`` visits ``budget``."""
+        g = self.grouping(grouping)
+        return g.visits(*g.sums(w)).take(budget, relative)
 
     def metrics(self, w: np.ndarray | None = None, top_k: Sequence[int] = TOP_K) -> dict:
         """All metrics for row weights ``w`` (default: 1 per row)."""
         first = w is None
         w = np.ones_like(self.y) if w is None else np.asarray(w, dtype="float64")
-        wy = w * self.y
-        P, total = float(wy.sum()), float(w.sum())
+        P, total = float((w * self.y).sum()), float(w.sum())
+        out = self._ranking_metrics(lambda name: self.grouping(name).sums(w), P, total, top_k)
+        if self.is_proba:
+            out["brier"] = float((w * (self.s - self.y) ** 2).sum() / total)
+            out["log_loss"] = float(-(w * self.ll).sum() / total)
+            a, b = calibration_fit(self.y, self.z, w, start=self.start)
+            if first and np.isfinite(a) and np.isfinite(b):
+                self.start = np.array([a, b])  # bootstrap replicates start from the estimate
+            out["calibration_intercept"], out["calibration_slope"] = a, b
+            out["predicted_rate"] = float((w * self.s).sum() / total)
+        else:
+            out.update(dict.fromkeys(PROBABILITY_METRICS, float("nan")))
+        return out
+
+    def replicate(self, draw: _Draw, top_k: Sequence[int] = TOP_K) -> dict:
+        """:meth:`metrics` of a clustered bootstrap draw (after :meth:`cluster`).
+
+        Equal to ``metrics(draw.w)``, but cheaper: block sums are gathered from the household
+        counts, the Brier score, log loss and predicted rate are dot products with per-household
+        sums, and the calibration fit skips undrawn rows and starts from the point estimate
+        (:func:`calibration_refit`). Rank metrics are sums of whole draw counts, so they equal
+        ``metrics(draw.w)`` exactly; the probability metrics to rounding.
+        """
+        P, total = draw.positives, draw.total
+        out = self._ranking_metrics(
+            lambda name: self.grouping(name).sums_of_draw(draw.counts), P, total, top_k, cut=True
+        )
+        if self.is_proba:
+            assert self._household_sums is not None, "RankingEvaluator.cluster was not called"
+            sq, ll, s, g0, g1, h00, h01, h11 = draw.counts @ self._household_sums
+            out["brier"] = float(sq / total)
+            out["log_loss"] = float(-ll / total)
+            try:
+                first = np.linalg.solve(np.array([[h00, h01], [h01, h11]]), np.array([g0, g1]))
+            except np.linalg.LinAlgError:
+                first = None
+            sel = draw.sel
+            a, b = calibration_refit(
+                draw.y_sel, self.z[sel], draw.w[sel], self.start, first_step=first
+            )
+            out["calibration_intercept"], out["calibration_slope"] = a, b
+            out["predicted_rate"] = float(s / total)
+        else:
+            out.update(dict.fromkeys(PROBABILITY_METRICS, float("nan")))
+        return out
+
+    def rank_metrics(self, w: np.ndarray | None = None) -> dict[str, float]:
+        """``observed_rate``, ``roc_auc``, ``pr_auc`` and ``ks`` for row weights ``w``."""
+        w = np.ones_like(self.y) if w is None else np.asarray(w, dtype="float64")
+        return self._rank_metrics(
+            *self.groupings["rank"].sums(w), P=float((w * self.y).sum()), total=float(w.sum())
+        )
+
+    @staticmethod
+    def _rank_metrics(W: np.ndarray, pos_b: np.ndarray, P: float, total: float) -> dict[str, float]:
+        """Metrics of the ranking's order from its blocks' weight and trouble weight."""
         N = total - P
         out: dict[str, float] = {"observed_rate": P / total if total else float("nan")}
-        wo = w[self.order]
-        pos_b = np.bincount(self.block, weights=wo * self.y_sorted, minlength=self.n_block)
-        neg_b = np.bincount(self.block, weights=wo, minlength=self.n_block) - pos_b
+        neg_b = W - pos_b
         cpos, cneg = np.cumsum(pos_b), np.cumsum(neg_b)
         if P > 0 and N > 0:
             out["roc_auc"] = float((pos_b * (N - cneg) + 0.5 * pos_b * neg_b).sum() / (P * N))
@@ -163,27 +408,31 @@ class RankingEvaluator:
             out["ks"] = float(np.max(np.abs(cpos / P - cneg / N)))
         else:
             out["roc_auc"] = out["pr_auc"] = out["ks"] = float("nan")
-        for k in top_k:
-            caught, visited = self._top("period", w, k / 100.0, relative=True)
-            out[f"precision_top{k}"] = caught / visited if visited else float("nan")
-            out[f"capture_top{k}"] = caught / P if P else float("nan")
-        caught, visited = self._top("cell", w, float(self.capacity), relative=False)
+        return out
+
+    def _ranking_metrics(
+        self,
+        sums: Callable[[str], tuple[np.ndarray, np.ndarray]],
+        P: float,
+        total: float,
+        top_k: Sequence[int],
+        cut: bool = False,
+    ) -> dict[str, float]:
+        """Rank and visit metrics from the block sums (weight, trouble weight) ``sums(grouping)``
+        (``cut``: visit lists read from prefix sums, :meth:`_Visits.take_cut`)."""
+        out = self._rank_metrics(*sums("rank"), P, total)
+        if top_k:
+            period = self.grouping("period").visits(*sums("period"))
+            take = period.take_cut if cut else period.take
+            for k in top_k:
+                caught, visited = take(k / 100.0, relative=True)
+                out[f"precision_top{k}"] = caught / visited if visited else float("nan")
+                out[f"capture_top{k}"] = caught / P if P else float("nan")
+        cells = self.grouping("cell").visits(*sums("cell"))
+        caught, visited = (cells.take_cut if cut else cells.take)(float(self.capacity), False)
         out["precision_at_capacity"] = caught / visited if visited else float("nan")
         out["capture_at_capacity"] = caught / P if P else float("nan")
         out["visits_at_capacity_share"] = visited / total if total else float("nan")
-        if self.is_proba:
-            out["brier"] = float((w * (self.s - self.y) ** 2).sum() / total)
-            ll = self.y * np.log(self.p) + (1 - self.y) * np.log(1 - self.p)
-            out["log_loss"] = float(-(w * ll).sum() / total)
-            a, b = calibration_fit(self.y, self.z, w, start=self.start)
-            if first and np.isfinite(a) and np.isfinite(b):
-                self.start = np.array([a, b])  # bootstrap replicates start from the estimate
-            out["calibration_intercept"], out["calibration_slope"] = a, b
-            out["predicted_rate"] = float((w * self.s).sum() / total)
-        else:
-            for key in ("brier", "log_loss", "calibration_intercept", "calibration_slope"):
-                out[key] = float("nan")
-            out["predicted_rate"] = float("nan")
         return out
 
 
@@ -240,16 +489,90 @@ def calibration_fit(
     return float(beta[0]), float(beta[1])
 
 
+REFIT_TOLERANCE = 1e-7
+"""Newton step below which :func:`calibration_refit` stops, after taking it: Newton converges
+quadratically, so the fit is then within about the square of it of the full fit's."""
+
+
+def _sigmoid(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(eta))
+    return np.where(eta >= 0, 1.0, e) / (1.0 + e)
+
+
+def calibration_refit(
+    y: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray,
+    start: np.ndarray,
+    iters: int = 50,
+    tol: float = REFIT_TOLERANCE,
+    first_step: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """:func:`calibration_fit` of a bootstrap replicate, started from the point estimate.
+
+    A replicate's fit lies close to the point estimate, where Newton converges quadratically:
+    each step is about the square of the one before, so plain Newton steps are taken, without
+    the log-likelihood of a step-halving check (which also made the full fit halve a last,
+    tiny step up to 30 times: its gain is below the rounding of the sum). A step that is not
+    at most half the one before (not converging quadratically) hands the fit to
+    :func:`calibration_fit`, step halving and all, from ``start``.
+
+    Args:
+        y: 0/1 outcomes.
+        z: Logits of the predicted probabilities.
+        w: Positive row weights (rows of weight 0 may be left out: they add nothing).
+        start: Starting ``(intercept, slope)``.
+        iters: Most Newton steps.
+        tol: Step size after which to stop.
+        first_step: The first Newton step from ``start``, when the caller has it (a replicate
+            computes it from per-household sums, :meth:`RankingEvaluator.replicate`).
+
+    Returns:
+        ``(intercept, slope)``; NaN when the fit is undefined (one class only).
+    """
+    wy = w * y
+    if wy.sum() <= 0 or (w - wy).sum() <= 0:
+        return float("nan"), float("nan")
+    beta = np.asarray(start, dtype="float64").copy()
+    previous = np.inf
+    if first_step is not None:
+        previous = float(np.max(np.abs(first_step)))
+        if not np.isfinite(previous):
+            return calibration_fit(y, z, w, start=start)
+        beta = beta + first_step
+        if previous < tol:
+            return float(beta[0]), float(beta[1])
+    for _ in range(iters):
+        mu = _sigmoid(beta[0] + beta[1] * z)
+        r = wy - w * mu
+        v = w * mu * (1 - mu)
+        vz = v * z
+        g = np.array([r.sum(), (r * z).sum()])
+        h = np.array([[v.sum(), vz.sum()], [vz.sum(), (vz * z).sum()]])
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            return calibration_fit(y, z, w, start=start)
+        size = float(np.max(np.abs(step)))
+        if not size <= 0.5 * previous:  # diverging, or not yet in the quadratic phase
+            return calibration_fit(y, z, w, start=start)
+        beta = beta + step
+        if size < tol:
+            break
+        previous = size
+    return float(beta[0]), float(beta[1])
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray | None = None) -> float:
     """ROC AUC with ties counted as one half."""
     n = len(y)
-    return _single(y, score, w, np.zeros(n), np.zeros(n), 1, False)["roc_auc"]
+    return RankingEvaluator(y, score, np.zeros(n), np.zeros(n), 1, False).rank_metrics(w)["roc_auc"]
 
 
 def ks_statistic(y: np.ndarray, score: np.ndarray, w: np.ndarray | None = None) -> float:
     """Kolmogorov–Smirnov distance between the score distributions of positives and negatives."""
     n = len(y)
-    return _single(y, score, w, np.zeros(n), np.zeros(n), 1, False)["ks"]
+    return RankingEvaluator(y, score, np.zeros(n), np.zeros(n), 1, False).rank_metrics(w)["ks"]
 
 
 def capture_at_capacity(
@@ -364,29 +687,50 @@ def _evaluate(
     if n_boot > budget:
         logger.info("bootstrap: %d replicates of %d rows (%d asked)", budget, len(frame), n_boot)
         n_boot = budget
-    hh = codes(frame["household_id"])
-    n_hh = int(hh.max()) + 1
-    rng = np.random.default_rng(seed)
-    reps: dict[str, list[dict[str, float]]] = {name: [] for name in point}
-    for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, n_hh, n_hh), minlength=n_hh).astype("float64")
-        w = counts[hh]
-        rep = {name: ev.metrics(w) for name, ev in evaluators.items()}
-        for a, b in gaps:
-            rep[f"gap_{a}_vs_{b}"] = {m: rep[a][m] - rep[b][m] for m in GAP_METRICS}
-        for name, m in rep.items():
-            reps[name].append(m)
+    reps = _bootstrap(evaluators, gaps, codes(frame["household_id"]), n_boot, seed)
     out: dict[str, dict[str, float]] = {}
     for name, m in point.items():
-        df = pd.DataFrame(reps[name])
         res = dict(m)
         for key in m:
-            vals = df[key].to_numpy("float64")
+            vals = reps[name][key]
             vals = vals[~np.isnan(vals)]
             lo, hi = np.percentile(vals, [2.5, 97.5]) if vals.size else (np.nan, np.nan)
             res[f"{key}_lo"], res[f"{key}_hi"] = float(lo), float(hi)
         out[name] = res
     return out
+
+
+def _bootstrap(
+    evaluators: Mapping[str, RankingEvaluator],
+    gaps: Sequence[tuple[str, str]],
+    hh: np.ndarray,
+    n_boot: int,
+    seed: int,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Ranking (and gap) → metric → its value in each of ``n_boot`` clustered replicates.
+
+    Households (codes ``hh`` of the rows) are drawn with replacement, the same draws for every
+    ranking; a row's weight is its household's draw count (:meth:`RankingEvaluator.replicate`).
+    """
+    if not evaluators:
+        return {}
+    n_hh = int(hh.max()) + 1
+    for ev in evaluators.values():
+        ev.cluster(hh)
+    y = next(iter(evaluators.values())).y
+    rng = np.random.default_rng(seed)
+    reps: dict[str, dict[str, np.ndarray]] = {}
+    for r in range(n_boot):
+        counts = np.bincount(rng.integers(0, n_hh, n_hh), minlength=n_hh).astype("float64")
+        draw = _Draw.of(counts, hh, y)
+        rep = {name: ev.replicate(draw) for name, ev in evaluators.items()}
+        for a, b in gaps:
+            rep[f"gap_{a}_vs_{b}"] = {m: rep[a][m] - rep[b][m] for m in GAP_METRICS}
+        for name, m in rep.items():
+            into = reps.setdefault(name, {key: np.empty(n_boot) for key in m})
+            for key, v in m.items():
+                into[key][r] = v
+    return reps
 
 
 def reliability_table(

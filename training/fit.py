@@ -49,7 +49,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from features.catalog import FEATURES_BY_NAME
 from features.feature_table import feature_columns
-from training.evaluate import calibration_fit
+from training.evaluate import calibration_fit, roc_auc
 from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,8 @@ def fit_lightgbm(
     """
     p = {**params, "monotone_constraints": constraints}
     dtrain = lgb.Dataset(x_train, label=y_train, categorical_feature="auto", free_raw_data=False)
+    if early_stopping_rounds <= 0:
+        return _fit_rounds(p, dtrain, x_valid, y_valid, max_rounds)
     dvalid = lgb.Dataset(x_valid, label=y_valid, reference=dtrain)
     evals: dict[str, Any] = {}
     booster = train_watching_validation(
@@ -225,6 +227,32 @@ def train_watching_validation(
         valid_names=["valid"],
         callbacks=callbacks,
     )
+
+
+def _fit_rounds(
+    params: dict[str, Any],
+    dtrain: lgb.Dataset,
+    x_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    rounds: int,
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """:func:`fit_lightgbm` of exactly ``rounds`` rounds (a backtest refit).
+
+    Nothing reads the validation window while boosting, so it is scored once at the end
+    instead of after every round (its log loss and AUC are the last round's, as LightGBM's
+    own metrics would give them to rounding); the booster is the same.
+    """
+    booster = lgb.train(params, dtrain, num_boost_round=rounds)
+    raw = booster.predict(x_valid)
+    y = np.asarray(y_valid, dtype="float64")
+    p = np.clip(raw, 1e-15, 1 - 1e-15)
+    info = {
+        "num_boost_round": rounds,
+        "valid_logloss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+        "valid_auc": roc_auc(y, raw),
+    }
+    logger.info("lightgbm: %d rounds (fixed), valid %s", rounds, info)
+    return booster, info
 
 
 def fit_calibrator(

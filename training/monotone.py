@@ -182,11 +182,20 @@ def _fit_auc(
 ) -> tuple[float, int]:
     p = {**params, "monotone_constraints": constraints}
     if stop:  # only the first fit looks at the validation set each round (to find the rounds)
+        # Early stopping watches the first metric only (the log loss): a validation AUC each
+        # round (a sort of the window) would be computed for nothing.
+        p["metric"] = _first_metric(params)
         booster = train_watching_validation(p, dtrain, dvalid, rounds, patience=50)
     else:
         booster = lgb.train(p, dtrain, num_boost_round=rounds)
     best = int(booster.best_iteration or 0) or rounds
     return roc_auc(y_valid, booster.predict(x_valid, num_iteration=best)), best
+
+
+def _first_metric(params: dict[str, Any]) -> Any:
+    """The metric early stopping watches (``first_metric_only``): the first of a list."""
+    metric = params.get("metric", "")
+    return metric[0] if isinstance(metric, list | tuple) and metric else metric
 
 
 def choose_constraints(

@@ -129,7 +129,7 @@ def _protected_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None
     return None
 
 
-def _data_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
+def data_dir_of(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     """The data folder with the bank's ``loans``: given, beside ``truth/``, or the state's."""
     from vbsp_state.settings import get_state
 
@@ -139,7 +139,7 @@ def _data_dir(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     return None
 
 
-def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataFrame:
+def pool_with_data_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataFrame:
     """The application model's pool with each snapshot's main-loan terms in the application
     columns (:mod:`features.application_pool`; chosen by measurement, README "Application
     model"); as it is, with a warning, when no data folder with ``loans`` is found."""
@@ -160,7 +160,7 @@ def _pool_with_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataF
     return compact(out, feature_columns(out))
 
 
-def _disbursed(table: pd.DataFrame, data_dir: Path | None) -> pd.Series | None:
+def disbursement_dates(table: pd.DataFrame, data_dir: Path | None) -> pd.Series | None:
     """Pay-out date by ``loan_id`` of the table's loans (application rows), for the state
     oracle (:func:`training.rankings.state_oracle_proba`); ``None`` without loans to look up."""
     if "loan_id" not in table.columns or data_dir is None:
@@ -282,7 +282,7 @@ def run_training(
     model_name = model_name or model_name_for(table, view, features_path)
     pool = read_training_table(Path(pool_features), label) if pool_features is not None else None
     if pool is not None and view == "application":
-        pool = _pool_with_loan_terms(pool, _data_dir(data_dir, truth_dir))
+        pool = pool_with_data_loan_terms(pool, data_dir_of(data_dir, truth_dir))
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
@@ -293,7 +293,9 @@ def run_training(
             Path(tmp),
             seed=seed,
             truth=read_truth(truth_dir),
-            disbursed=_disbursed(table, _data_dir(data_dir, truth_dir)) if truth_dir else None,
+            disbursed=disbursement_dates(table, data_dir_of(data_dir, truth_dir))
+            if truth_dir
+            else None,
             capacity_per_commune_month=capacity,
             n_boot=n_boot,
             pool=pool,

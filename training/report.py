@@ -74,23 +74,34 @@ def reliability_plot(table: pd.DataFrame, path: Path) -> Path:
     return _saved(fig, path)
 
 
-def capture_curve(frame: pd.DataFrame, score: np.ndarray, label: str = "label") -> np.ndarray:
-    """Capture (recall) when visiting each :data:`CAPTURE_GRID` % of households every month."""
+def capture_curve(
+    frame: pd.DataFrame,
+    score: np.ndarray,
+    label: str = "label",
+    period: np.ndarray | None = None,
+) -> np.ndarray:
+    """Capture (recall) when visiting each :data:`CAPTURE_GRID` % of households every month.
+
+    ``period``: the rows' month codes (:func:`training.evaluate.period_cells`), when the caller
+    has them already (one plot draws every ranking's curve on the same rows)."""
     y = frame[label].astype("int64").to_numpy()
-    period, _cell = period_cells(frame)
+    if period is None:
+        period, _cell = period_cells(frame)
     ev = RankingEvaluator(y, score, period, period, 1, False)
-    w = np.ones(len(y))
+    months = ev.grouping("period")
+    visits = months.visits(*months.sums(np.ones(len(y))))
     total = max(float(y.sum()), 1.0)
-    return np.array([ev._top("period", w, k / 100.0, True)[0] / total for k in CAPTURE_GRID])
+    return np.array([visits.take(k / 100.0, True)[0] / total for k in CAPTURE_GRID])
 
 
 def capture_plot(frame: pd.DataFrame, rankers: list[str], path: Path, label: str = "label") -> Path:
     """Lift / capture chart: share of trouble found against share of households visited."""
     fig, ax = plt.subplots(figsize=(6, 5))
+    period, _cell = period_cells(frame)
     for name in rankers:
         ax.plot(
             CAPTURE_GRID,
-            capture_curve(frame, frame[name].to_numpy("float64"), label),
+            capture_curve(frame, frame[name].to_numpy("float64"), label, period),
             marker=".",
             label=name,
         )

@@ -91,6 +91,9 @@ def test_stage_timings_and_backtest_rounds(small_result: TrainResult) -> None:
     assert set(stages) == set(STAGES)
     assert all(v >= 0 for v in stages.values())
     assert sum(stages.values()) <= small_result.params["train_seconds"] + 1.0
+    cpu = small_result.params["stage_cpu_seconds"]
+    assert set(cpu) == set(STAGES) and all(v >= 0 for v in cpu.values())
+    assert cpu["evaluate"] > 0 and cpu["fit_lightgbm"] > 0
     # backtest windows refit with the main model's rounds (no new early-stopping search)
     assert small_result.backtest["num_boost_round"].nunique() == 1
 
