@@ -11,6 +11,7 @@ uses, so a new test lands in the right tier without being marked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from features import storage
 from features.simulator import SimConfig, simulate
 from tests.support.db_engines import pg_server_url, postgres_engine, sqlite_engine
-from tests.support.districts import SMALL, shared_folder
+from tests.support.districts import SMALL, TWO_COMMUNES, shared_folder
 from tests.support.served import served  # noqa: F401  (session fixture shared by every package)
 
 SYSTEM_FOLDERS = ("browser", "notebooks")
@@ -41,6 +42,7 @@ SYSTEM_FIXTURES = frozenset(
 INTEGRATION_FIXTURES = frozenset(
     {
         "small_district",
+        "two_communes",
         "small_tables",
         "small_export",
         "small_features",
@@ -51,6 +53,24 @@ INTEGRATION_FIXTURES = frozenset(
     }
 )
 """Fixtures that make a test an integration test (a district, trained models or a database)."""
+
+
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+"""Thread pools of the numerical libraries (BLAS, OpenMP) held to one thread in xdist workers."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist (``-n 2``), start the workers with single-threaded BLAS and OpenMP.
+
+    The workers already take every core: a worker's BLAS threads would only fight the other
+    worker for them, and OpenBLAS threads that wait for a descheduled sibling spin — a logistic
+    fit then takes several times longer than on one thread (docs/measurements.md). Set here, in
+    the controller before the workers start, so the libraries read it when they load; a value
+    the caller set is kept, and a run without workers keeps the libraries' defaults.
+    """
+    if getattr(config, "workerinput", None) is None and getattr(config.option, "numprocesses", 0):
+        for name in ONE_THREAD:
+            os.environ.setdefault(name, "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -77,6 +97,15 @@ def small_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     """A small simulated district (600 borrowers, 7 years) shared by integration tests."""
     return shared_folder(
         tmp_path_factory, worker_id, "small-district", lambda o: simulate(o, SMALL)
+    )
+
+
+@pytest.fixture(scope="session")
+def two_communes(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A district stored in two communes (:data:`tests.support.districts.TWO_COMMUNES`),
+    simulated once per test run. Read-only: a test that changes it works on a copy."""
+    return shared_folder(
+        tmp_path_factory, worker_id, "two-communes", lambda o: simulate(o, TWO_COMMUNES)
     )
 
 
