@@ -1,4 +1,7 @@
-"""Commune-by-commune loading gives the same feature table as the whole folder, in less memory."""
+"""Commune-by-commune loading gives the same feature table as the whole folder, in less memory.
+
+``two_communes`` is the session's two-commune district (``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +14,8 @@ from typer.testing import CliRunner
 
 from features import partitions, storage
 from features.build import build_feature_table, partitioned_feature_table
-from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation, load_tables
 from vbsp_risk.cli import app
-
-
-@pytest.fixture(scope="module")
-def two_communes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("two-communes")
-    simulate(out, SimConfig(households=1300, seed=11, start="2023-01", end="2024-12"))
-    return out
 
 
 def test_folder_is_partitioned_in_several_communes(two_communes: Path) -> None:
