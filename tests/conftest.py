@@ -66,15 +66,52 @@ def pytest_configure(config: pytest.Config) -> None:
     worker for them, and OpenBLAS threads that wait for a descheduled sibling spin — a logistic
     fit then takes several times longer than on one thread (docs/measurements.md). Set here, in
     the controller before the workers start, so the libraries read it when they load; a value
-    the caller set is kept, and a run without workers keeps the libraries' defaults.
+    the caller set is kept, and a run without workers keeps the libraries' defaults. Also
+    checks that every module of :data:`LONGEST_FIRST` exists.
     """
     if getattr(config, "workerinput", None) is None and getattr(config.option, "numprocesses", 0):
         for name in ONE_THREAD:
             os.environ.setdefault(name, "1")
+    missing = [m for m in LONGEST_FIRST if not (Path(__file__).parent / m).is_file()]
+    if missing:  # a renamed module would silently lose its place
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST: no such module {missing}")
+
+
+LONGEST_FIRST = (
+    "vbsp_risk/test_retrain.py",
+    "features/test_partitions.py",
+    "training/test_pipeline.py",
+    "training/test_registry.py",
+    "serving/test_api.py",
+    "vbsp_risk/test_data_faults.py",
+    "serving/test_faults.py",
+    "features/test_online_store.py",
+    "features/test_validation.py",
+    "training/test_train.py",
+    "features/test_context.py",
+    "serving/test_security.py",
+    "serving/test_access.py",
+    "training/test_fairness.py",
+    "features/test_history.py",
+)
+"""The longest modules of ``make test``, longest first (``--durations`` of a whole run).
+
+``make test`` gives each module to one xdist worker (``--dist loadscope``) in collection order
+(``--no-loadscope-reorder``): these go first, the short rest after, so the two workers end
+together instead of one finishing a long module alone (longest-processing-time-first). A module
+missing here only runs later; the order changes no result."""
+
+
+def _module_rank(item: pytest.Item) -> int:
+    """The module's place in :data:`LONGEST_FIRST` (the length of it when not listed)."""
+    module = item.path.relative_to(Path(__file__).parent).as_posix()
+    return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put each test in its tier: ``system`` by folder or mark, else integration or unit."""
+    """Put each test in its tier (``system`` by folder or mark, else integration or unit), and
+    the longest modules first (:data:`LONGEST_FIRST`; a stable sort: each module's tests and the
+    other modules keep their order)."""
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
         if parts[0] in SYSTEM_FOLDERS or SYSTEM_FIXTURES.intersection(item.fixturenames):
@@ -82,6 +119,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("system") is None:
             used = INTEGRATION_FIXTURES.intersection(item.fixturenames)
             item.add_marker(pytest.mark.integration if used else pytest.mark.unit)
+    items.sort(key=_module_rank)
 
 
 @pytest.fixture(scope="session")
