@@ -79,20 +79,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 LONGEST_FIRST = (
     "vbsp_risk/test_retrain.py",
-    "features/test_partitions.py",
     "training/test_pipeline.py",
     "training/test_registry.py",
-    "serving/test_api.py",
-    "vbsp_risk/test_data_faults.py",
-    "serving/test_faults.py",
-    "features/test_online_store.py",
     "features/test_validation.py",
-    "training/test_train.py",
-    "features/test_context.py",
+    "serving/test_faults.py",
     "serving/test_security.py",
+    "serving/test_api.py",
+    "features/test_partitions.py",
+    "features/test_context.py",
+    "vbsp_risk/test_data_faults.py",
+    "features/test_online_store.py",
+    "training/test_train.py",
+    "features/test_history.py",
     "serving/test_access.py",
     "training/test_fairness.py",
-    "features/test_history.py",
 )
 """The longest modules of ``make test``, longest first (``--durations`` of a whole run).
 
