@@ -43,8 +43,9 @@ def test_each_commune_view_is_complete_and_valid(two_communes: Path) -> None:
 
 
 def test_a_broken_commune_is_reported_and_no_table_is_left(
-    two_communes: Path, tmp_path: Path
+    two_communes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))  # its validation report
     broken = tmp_path / "broken"
     import shutil
 
@@ -62,3 +63,4 @@ def test_a_broken_commune_is_reported_and_no_table_is_left(
     res = CliRunner().invoke(app, ["features", "--data", str(broken), "--out", str(out)])
     assert res.exit_code == 1
     assert not out.exists()
+    assert (tmp_path / "state" / "reports" / "validation-report.json").is_file()
