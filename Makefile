@@ -27,13 +27,14 @@ run: $(VENV)/.installed
 
 ## test: create .venv if missing, install dev extras, lint, check the layers (import-linter) and
 ## run the unit and integration tiers in parallel (pytest-xdist; each module's tests on one worker,
-## --dist loadscope, so its fixtures are built once); `make test-all` adds the system tier
+## --dist loadscope, so its fixtures are built once; in collection order, the longest modules
+## first: tests/conftest.py); `make test-all` adds the system tier
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not system"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not system"
 
 ## test-system: the system tier only (kill -9 and crash cycles, load shedding, fuzzing, Chromium
 ## browser tests, notebooks, the full-district calibration); the browser tests drive Debian's

@@ -11,6 +11,7 @@ uses, so a new test lands in the right tier without being marked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from features import storage
 from features.simulator import SimConfig, simulate
 from tests.support.db_engines import pg_server_url, postgres_engine, sqlite_engine
-from tests.support.districts import SMALL, shared_folder
+from tests.support.districts import SMALL, TWO_COMMUNES, shared_folder
 from tests.support.served import served  # noqa: F401  (session fixture shared by every package)
 
 SYSTEM_FOLDERS = ("browser", "notebooks")
@@ -41,6 +42,7 @@ SYSTEM_FIXTURES = frozenset(
 INTEGRATION_FIXTURES = frozenset(
     {
         "small_district",
+        "two_communes",
         "small_tables",
         "small_export",
         "small_features",
@@ -53,8 +55,63 @@ INTEGRATION_FIXTURES = frozenset(
 """Fixtures that make a test an integration test (a district, trained models or a database)."""
 
 
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+"""Thread pools of the numerical libraries (BLAS, OpenMP) held to one thread in xdist workers."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist (``-n 2``), start the workers with single-threaded BLAS and OpenMP.
+
+    The workers already take every core: a worker's BLAS threads would only fight the other
+    worker for them, and OpenBLAS threads that wait for a descheduled sibling spin — a logistic
+    fit then takes several times longer than on one thread (docs/measurements.md). Set here, in
+    the controller before the workers start, so the libraries read it when they load; a value
+    the caller set is kept, and a run without workers keeps the libraries' defaults. Also
+    checks that every module of :data:`LONGEST_FIRST` exists.
+    """
+    if getattr(config, "workerinput", None) is None and getattr(config.option, "numprocesses", 0):
+        for name in ONE_THREAD:
+            os.environ.setdefault(name, "1")
+    missing = [m for m in LONGEST_FIRST if not (Path(__file__).parent / m).is_file()]
+    if missing:  # a renamed module would silently lose its place
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST: no such module {missing}")
+
+
+LONGEST_FIRST = (
+    "vbsp_risk/test_retrain.py",
+    "training/test_pipeline.py",
+    "training/test_registry.py",
+    "features/test_validation.py",
+    "serving/test_faults.py",
+    "serving/test_security.py",
+    "serving/test_api.py",
+    "features/test_partitions.py",
+    "features/test_context.py",
+    "vbsp_risk/test_data_faults.py",
+    "features/test_online_store.py",
+    "training/test_train.py",
+    "features/test_history.py",
+    "serving/test_access.py",
+    "training/test_fairness.py",
+)
+"""The longest modules of ``make test``, longest first (``--durations`` of a whole run).
+
+``make test`` gives each module to one xdist worker (``--dist loadscope``) in collection order
+(``--no-loadscope-reorder``): these go first, the short rest after, so the two workers end
+together instead of one finishing a long module alone (longest-processing-time-first). A module
+missing here only runs later; the order changes no result."""
+
+
+def _module_rank(item: pytest.Item) -> int:
+    """The module's place in :data:`LONGEST_FIRST` (the length of it when not listed)."""
+    module = item.path.relative_to(Path(__file__).parent).as_posix()
+    return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put each test in its tier: ``system`` by folder or mark, else integration or unit."""
+    """Put each test in its tier (``system`` by folder or mark, else integration or unit), and
+    the longest modules first (:data:`LONGEST_FIRST`; a stable sort: each module's tests and the
+    other modules keep their order)."""
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
         if parts[0] in SYSTEM_FOLDERS or SYSTEM_FIXTURES.intersection(item.fixturenames):
@@ -62,6 +119,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("system") is None:
             used = INTEGRATION_FIXTURES.intersection(item.fixturenames)
             item.add_marker(pytest.mark.integration if used else pytest.mark.unit)
+    items.sort(key=_module_rank)
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +135,15 @@ def small_district(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     """A small simulated district (600 borrowers, 7 years) shared by integration tests."""
     return shared_folder(
         tmp_path_factory, worker_id, "small-district", lambda o: simulate(o, SMALL)
+    )
+
+
+@pytest.fixture(scope="session")
+def two_communes(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A district stored in two communes (:data:`tests.support.districts.TWO_COMMUNES`),
+    simulated once per test run. Read-only: a test that changes it works on a copy."""
+    return shared_folder(
+        tmp_path_factory, worker_id, "two-communes", lambda o: simulate(o, TWO_COMMUNES)
     )
 
 

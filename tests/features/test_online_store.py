@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from sqlalchemy.engine import Engine
 
 from features.build import build_feature_table, key_columns
@@ -39,12 +40,19 @@ def test_materialize_writes_members_and_groups(
     assert materialize(tables, engine, as_of) == n
 
 
-def test_served_vector_equals_batch_application_row(
-    engine: Engine, tables: dict, export: pd.Timestamp
-) -> None:
-    batch = build_feature_table(
+@pytest.fixture(scope="module")
+def application_batch(tables: dict, export: pd.Timestamp) -> pd.DataFrame:
+    """The batch application table of 2024-01..2025-06, built once for both databases (it does
+    not depend on the database; the test only reads it)."""
+    return build_feature_table(
         tables, "application", export, start_month="2024-01", end_month="2025-06"
     )
+
+
+def test_served_vector_equals_batch_application_row(
+    engine: Engine, tables: dict, application_batch: pd.DataFrame
+) -> None:
+    batch = application_batch
     sample = batch.drop_duplicates("household_id").sample(3, random_state=1)
     loans = tables["loans"].set_index("loan_id")
     names = all_feature_names("application")

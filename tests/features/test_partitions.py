@@ -1,4 +1,7 @@
-"""Commune-by-commune loading gives the same feature table as the whole folder, in less memory."""
+"""Commune-by-commune loading gives the same feature table as the whole folder, in less memory.
+
+``two_communes`` is the session's two-commune district (``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +14,8 @@ from typer.testing import CliRunner
 
 from features import partitions, storage
 from features.build import build_feature_table, partitioned_feature_table
-from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation, load_tables
 from vbsp_risk.cli import app
-
-
-@pytest.fixture(scope="module")
-def two_communes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("two-communes")
-    simulate(out, SimConfig(households=1300, seed=11, start="2023-01", end="2024-12"))
-    return out
 
 
 def test_folder_is_partitioned_in_several_communes(two_communes: Path) -> None:
@@ -48,8 +43,9 @@ def test_each_commune_view_is_complete_and_valid(two_communes: Path) -> None:
 
 
 def test_a_broken_commune_is_reported_and_no_table_is_left(
-    two_communes: Path, tmp_path: Path
+    two_communes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VBSP_RISK_STATE_DIR", str(tmp_path / "state"))  # its validation report
     broken = tmp_path / "broken"
     import shutil
 
@@ -67,3 +63,4 @@ def test_a_broken_commune_is_reported_and_no_table_is_left(
     res = CliRunner().invoke(app, ["features", "--data", str(broken), "--out", str(out)])
     assert res.exit_code == 1
     assert not out.exists()
+    assert (tmp_path / "state" / "reports" / "validation-report.json").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,10 +44,12 @@ def test_other_seed_gives_other_data(tmp_path: Path) -> None:
     assert a["loans/part-C01.parquet"] != b["loans/part-C01.parquet"]
 
 
-def test_rerun_into_same_folder_replaces_old_parts(tmp_path: Path) -> None:
-    simulate(tmp_path, replace(TINY, households=3000))  # several communes
-    simulate(tmp_path, TINY)  # one commune
-    parts = sorted(p.name for p in (tmp_path / "loans").iterdir())
+def test_rerun_into_same_folder_replaces_old_parts(tmp_path: Path, two_communes: Path) -> None:
+    folder = tmp_path / "district"
+    shutil.copytree(two_communes, folder)  # a simulation stored in several communes
+    assert len(list((folder / "loans").iterdir())) > 1
+    simulate(folder, TINY)  # one commune
+    parts = sorted(p.name for p in (folder / "loans").iterdir())
     assert parts == ["part-C01.parquet"]
 
 

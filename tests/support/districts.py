@@ -21,6 +21,10 @@ from features.simulator import SimConfig
 SMALL = SimConfig(households=600, seed=7, start="2019-01", end="2025-12")
 """The small district (600 borrowers, 7 years) the integration tests share."""
 
+TWO_COMMUNES = SimConfig(households=1300, seed=11, start="2023-01", end="2024-12")
+"""The smallest district stored in several communes (two: C01, C02; 2 years), shared by the
+commune-by-commune loading tests and the simulator's re-run test."""
+
 
 def shared_folder(
     tmp_path_factory: pytest.TempPathFactory,

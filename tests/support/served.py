@@ -75,15 +75,27 @@ class Served:
         return ServiceSettings(**values)
 
 
+_SCORES: dict[str, pd.DataFrame] = {}
+"""The served champion's six months of portfolio scores, per served store, for this process."""
+
+
+def _portfolio_scores(served: Served) -> pd.DataFrame:
+    """Six months of portfolio scores by the served champion, computed once per process: every
+    database filled from one store gets the same rows (read-only; ``write_scores`` copies)."""
+    if served.tracking_uri not in _SCORES:
+        model = load_registered(served.tracking_uri, PORTFOLIO_MODEL, CHAMPION)
+        frame = feature_table_months(
+            pd.read_parquet(served.features["portfolio"]), 6, served.tables["households"]
+        )
+        _SCORES[served.tracking_uri] = score_frame(model, frame)
+    return _SCORES[served.tracking_uri]
+
+
 def fill_database(engine: Engine, served: Served) -> None:
     """Migrate, materialize the online store and write six months of portfolio scores."""
     upgrade(engine)
     materialize(served.tables, engine, served.as_of)
-    model = load_registered(served.tracking_uri, PORTFOLIO_MODEL, CHAMPION)
-    frame = feature_table_months(
-        pd.read_parquet(served.features["portfolio"]), 6, served.tables["households"]
-    )
-    write_scores(engine, score_frame(model, frame))
+    write_scores(engine, _portfolio_scores(served))
 
 
 SERVED_JSON = "served.json"

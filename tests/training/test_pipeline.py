@@ -17,8 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner, Result
 
-from features.build import build_feature_table, write_feature_table
-from features.validation import load_tables
+from features.build import write_feature_table
 from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry, tracking
 from training.pipeline import TrainingRun, run_training
@@ -38,10 +37,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def application(store: Path, small_training_data: tuple[Path, Path]) -> tuple[Path, Path]:
-    """The small district's application feature table (Parquet) and its truth folder."""
-    district = small_training_data[1].parent
-    table = build_feature_table(load_tables(district), "application", "2025-12-31")
+def application(
+    store: Path, small_features: dict[str, Path], small_training_data: tuple[Path, Path]
+) -> tuple[Path, Path]:
+    """The small district's application feature table (Parquet) and its truth folder.
+
+    The table is the session's (built once per run by ``tests/conftest.py``), written again here
+    with the project's own writer, whose file the run fingerprints.
+    """
+    table = pd.read_parquet(small_features["application"])
     path = store / "application.parquet"
     write_feature_table(iter([("all", table)]), path)  # the project's own writer
     truth = pd.read_parquet(small_training_data[1])
