@@ -18,6 +18,7 @@ from features.domain import PROGRAMS
 from features.online_store import assemble_application, fetch
 from serving.bands import band
 from tests.support.canaries import planted
+from tests.support.mlflow_store import store_at
 from tests.support.scoring_requests import application, riskiest_household
 from tests.support.served import Served, count_audit, headers
 from training.pyfunc_model import schema_types, to_model_input
@@ -78,12 +79,9 @@ def test_service_score_equals_mlflow_pyfunc_on_the_same_vector(
     r = api.post(SCORE, json=app_fields, headers=headers(served, "data"))
     assert r.status_code == 200, r.text
     frame = assemble_application(row, {k: v for k, v in app_fields.items() if k != "household_id"})
-    mlflow.set_tracking_uri(served.tracking_uri)
-    try:
+    with store_at(served.tracking_uri):
         model = mlflow.pyfunc.load_model("models:/overdue-risk-application@champion")
         expected = float(model.predict(to_model_input(frame, schema_types(model)))[0])
-    finally:
-        mlflow.set_tracking_uri(None)
     assert r.json()["probability"] == pytest.approx(expected, rel=0, abs=1e-12)
 
 

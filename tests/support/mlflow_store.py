@@ -7,6 +7,7 @@ The environment is set through ``pytest.MonkeyPatch`` (the code under test reads
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,25 @@ def fresh_mlflow_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> I
         mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
         tracking.configure()
         yield folder
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+
+@contextmanager
+def store_at(uri: str) -> Iterator[None]:
+    """MLflow's tracking *and* registry URIs at ``uri`` for the block, both unset after.
+
+    Setting the tracking URI alone is not enough: a registry URI left by an earlier test of the
+    same worker process (``training.tracking.configure`` sets both) would still resolve
+    ``models:/`` URIs in another store.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
 
