@@ -30,9 +30,11 @@ def fresh_mlflow_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> I
         mp.setenv("VBSP_RISK_STATE_DIR", str(folder / "state"))
         mp.delenv("MLFLOW_REGISTRY_URI", raising=False)  # restored after the module
         tracking.configure()
-        yield folder
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+        try:
+            yield folder
+        finally:  # also when the caller closes the generator early (``store.close()``)
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
 
 
 @contextmanager
