@@ -281,8 +281,9 @@ def run_training(
     table = read_training_table(features_path, label)
     model_name = model_name or model_name_for(table, view, features_path)
     pool = read_training_table(Path(pool_features), label) if pool_features is not None else None
+    loans_dir = data_dir_of(data_dir, truth_dir)  # the bank's loans: pool terms, pay-out dates
     if pool is not None and view == "application":
-        pool = pool_with_data_loan_terms(pool, data_dir_of(data_dir, truth_dir))
+        pool = pool_with_data_loan_terms(pool, loans_dir)
     uri = tracking.configure()
     experiment_id = tracking.ensure_experiment(tracking.experiment_name(view), uri)
     with tempfile.TemporaryDirectory(prefix="vbsp-train-") as tmp:
@@ -293,9 +294,7 @@ def run_training(
             Path(tmp),
             seed=seed,
             truth=read_truth(truth_dir),
-            disbursed=disbursement_dates(table, data_dir_of(data_dir, truth_dir))
-            if truth_dir
-            else None,
+            disbursed=disbursement_dates(table, loans_dir) if truth_dir else None,
             capacity_per_commune_month=capacity,
             n_boot=n_boot,
             pool=pool,
