@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -138,13 +139,82 @@ def commune_feature_table(
     return out[key_columns(view) + list(labels) + all_feature_names(view)]
 
 
+@dataclass(frozen=True)
+class FeatureJob:
+    """A view's feature table, its months resolved: what one commune's piece needs (small, so
+    the engines send it with every task)."""
+
+    view: str
+    export: pd.Timestamp
+    start_month: str
+    end_month: str
+    labels: Mapping[str, LabelDefinition]
+
+    def piece(self, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+        """:func:`commune_feature_table` of one commune's tables (:func:`commune_tables`)."""
+        return commune_feature_table(
+            tables, self.view, self.export, self.start_month, self.end_month, self.labels
+        )
+
+
+@dataclass(frozen=True)
+class FeatureWindow:
+    """The months a feature table covers and the labels it carries, as asked for.
+
+    Every builder of a feature table (in memory, streamed, by partition, on an engine) takes one
+    and resolves it with :meth:`resolve`, so the defaults and the checks of the month range are
+    the same everywhere.
+
+    Attributes:
+        start_month: First month (``YYYY-MM``); ``None``: the first month with interest data.
+        end_month: Last month; ``None``: the export month.
+        labels: Label definitions; ``None``: :data:`features.catalog.LABELS`.
+    """
+
+    start_month: str | None = None
+    end_month: str | None = None
+    labels: Mapping[str, LabelDefinition] | None = None
+
+    def resolve(
+        self, view: str, export: pd.Timestamp, first_month: Callable[[], str]
+    ) -> FeatureJob:
+        """The job of ``view`` for data exported on ``export``.
+
+        Args:
+            view: ``portfolio`` or ``application``.
+            export: Last day covered by the data.
+            first_month: The data's first month with interest (called only without
+                ``start_month``: it may have to read files).
+
+        Raises:
+            ValueError: On an unknown view, a last month after the export month or a first
+                month after the last.
+        """
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
+        start = self.start_month or first_month()
+        end = self.end_month or export.strftime("%Y-%m")
+        if pd.Period(end, "M") > export.to_period("M"):
+            raise ValueError(f"last month {end} is after the export month {export:%Y-%m}")
+        if pd.Period(start, "M") > pd.Period(end, "M"):
+            raise ValueError(f"first month {start} is after the last month {end}")
+        return FeatureJob(view, export, start, end, LABELS if self.labels is None else self.labels)
+
+
+DEFAULT_WINDOW = FeatureWindow()
+"""From the first month with interest data to the export month, with every label."""
+
+
+def first_interest_month(tables: Mapping[str, pd.DataFrame]) -> str:
+    """The first month (``YYYY-MM``) with interest data: where a feature table starts."""
+    return as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
+
+
 def iter_feature_table(
     tables: Mapping[str, pd.DataFrame],
     view: str,
     export_date: str | pd.Timestamp,
-    start_month: str | None = None,
-    end_month: str | None = None,
-    labels: Mapping[str, LabelDefinition] | None = None,
+    window: FeatureWindow = DEFAULT_WINDOW,
 ) -> Iterator[tuple[str, pd.DataFrame | None]]:
     """Yield ``(commune_id, piece)`` of a view's feature table, one commune at a time.
 
@@ -152,36 +222,21 @@ def iter_feature_table(
         tables: Typed tables of the data contract (``protected_attributes`` is never read).
         view: ``portfolio`` or ``application``.
         export_date: Last day covered by the data; labels whose horizon passes it are null.
-        start_month: First month (``YYYY-MM``); defaults to the first month with interest data.
-        end_month: Last month; defaults to the export month.
-        labels: Label definitions (default :data:`features.catalog.LABELS`).
+        window: Months and labels (default: every month up to the export, every label).
+
+    Raises:
+        ValueError: On an unknown view or a bad month range (:meth:`FeatureWindow.resolve`).
     """
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
-    defs = LABELS if labels is None else labels
-    export = pd.Timestamp(export_date)
-    start_month = start_month or as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
-    end_month = end_month or export.strftime("%Y-%m")
-    if pd.Period(end_month, "M") > export.to_period("M"):
-        raise ValueError(f"last month {end_month} is after the export month {export:%Y-%m}")
-    if pd.Period(start_month, "M") > pd.Period(end_month, "M"):
-        raise ValueError(f"first month {start_month} is after the last month {end_month}")
+    job = window.resolve(view, pd.Timestamp(export_date), lambda: first_interest_month(tables))
     for cid in sorted(tables["communes"]["commune_id"]):
-        yield (
-            cid,
-            commune_feature_table(
-                commune_tables(tables, cid), view, export, start_month, end_month, defs
-            ),
-        )
+        yield cid, job.piece(commune_tables(tables, cid))
 
 
 def build_feature_table(
     tables: Mapping[str, pd.DataFrame],
     view: str,
     export_date: str | pd.Timestamp,
-    start_month: str | None = None,
-    end_month: str | None = None,
-    labels: Mapping[str, LabelDefinition] | None = None,
+    window: FeatureWindow = DEFAULT_WINDOW,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """The whole feature table of a view in memory (see :func:`iter_feature_table`).
@@ -193,13 +248,13 @@ def build_feature_table(
         ValueError: On an unknown view, or when no snapshot falls in the months asked for.
     """
     pieces = []
-    for cid, piece in iter_feature_table(tables, view, export_date, start_month, end_month, labels):
+    for cid, piece in iter_feature_table(tables, view, export_date, window):
         if piece is not None:
             pieces.append(piece)
         if progress:
             progress(cid)
     if not pieces:
-        raise ValueError(f"no {view} snapshots between {start_month} and {end_month}")
+        raise ValueError(f"no {view} snapshots between {window.start_month} and {window.end_month}")
     out = pd.concat(pieces, ignore_index=True)
     logger.info(
         "%s feature table: %d rows, %d features", view, len(out), len(all_feature_names(view))
@@ -234,11 +289,7 @@ def write_feature_table(
 
 
 def partitioned_feature_table(
-    data_dir: Path,
-    view: str,
-    start_month: str | None = None,
-    end_month: str | None = None,
-    labels: Mapping[str, LabelDefinition] | None = None,
+    data_dir: Path, view: str, window: FeatureWindow = DEFAULT_WINDOW
 ) -> tuple[Iterator[tuple[str, pd.DataFrame | None]], pd.Timestamp]:
     """Pieces of a view's feature table read, validated and built one commune at a time.
 
@@ -249,31 +300,31 @@ def partitioned_feature_table(
         The piece iterator (raises ``ContractViolation`` while iterating if a commune's data
         breaks the contract) and the export date.
     """
-    from features import partitions, storage
+    from features import partitions
 
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {list(VIEWS)}, not {view!r}")
-    manifest = storage.read_manifest(data_dir)
-    if "export_date" not in manifest:
-        raise ValueError(
-            f"{data_dir}: manifest.json with export_date is needed to stream by commune"
-        )
-    export = pd.Timestamp(manifest["export_date"])
-    start = start_month or partitions.first_month(data_dir)
-    end = end_month or export.strftime("%Y-%m")
-    defs = LABELS if labels is None else labels
-    if pd.Period(end, "M") > export.to_period("M"):
-        raise ValueError(f"last month {end} is after the export month {export:%Y-%m}")
-    if pd.Period(start, "M") > pd.Period(end, "M"):
-        raise ValueError(f"first month {start} is after the last month {end}")
+    export = export_of(data_dir)
+    job = window.resolve(view, export, lambda: partitions.first_month(data_dir))
 
     def pieces() -> Iterator[tuple[str, pd.DataFrame | None]]:
         for cid, tables in partitions.iter_communes(data_dir):
             # the district tables (groups, villages, hazards…) are cut to the commune too, so
             # the work per commune does not grow with the number of communes
-            yield (
-                cid,
-                commune_feature_table(commune_tables(tables, cid), view, export, start, end, defs),
-            )
+            yield cid, job.piece(commune_tables(tables, cid))
 
     return pieces(), export
+
+
+def export_of(data_dir: Path) -> pd.Timestamp:
+    """The export date of a folder stored by commune (its ``manifest.json``).
+
+    Raises:
+        ValueError: When the manifest has no export date (the pieces cannot be labelled).
+    """
+    from features import storage
+
+    export_date = storage.read_manifest(data_dir).get("export_date")
+    if export_date is None:
+        raise ValueError(
+            f"{data_dir}: manifest.json with export_date is needed to stream by commune"
+        )
+    return pd.Timestamp(export_date)

@@ -30,10 +30,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
-from features import build, online_store, partitions, storage
-from features.catalog import LABELS, LabelDefinition
+from features import build, online_store, partitions
+from features.build import DEFAULT_WINDOW, FeatureJob, FeatureWindow
 from features.engine_dask import LOCAL_SCHEDULER, DaskEngine
-from features.pit import as_ns
 from features.validation import ContractViolation, ValidationReport, load_tables
 
 if TYPE_CHECKING:
@@ -131,17 +130,6 @@ def load_commune(data_dir: Path, cid: str, district: Mapping[str, pd.DataFrame])
         return load_tables(Path(tmp))
 
 
-@dataclass(frozen=True)
-class FeatureJob:
-    """What one commune's feature-table task needs (small; sent with every task)."""
-
-    view: str
-    export: pd.Timestamp
-    start_month: str
-    end_month: str
-    labels: Mapping[str, LabelDefinition]
-
-
 def _feature_piece_from_folder(
     cid: str, data_dir: Path, district: Mapping[str, pd.DataFrame], job: FeatureJob
 ) -> tuple[str, pd.DataFrame | None] | _Violation:
@@ -149,46 +137,18 @@ def _feature_piece_from_folder(
         tables = load_commune(data_dir, cid, district)
     except ContractViolation as err:
         return _Violation(err.report)
-    piece = build.commune_feature_table(
-        build.commune_tables(tables, cid),
-        job.view,
-        job.export,
-        job.start_month,
-        job.end_month,
-        job.labels,
-    )
-    return cid, piece
+    return cid, job.piece(build.commune_tables(tables, cid))
 
 
 def _feature_piece_from_tables(
     item: tuple[str, Mapping[str, pd.DataFrame]], job: FeatureJob
 ) -> tuple[str, pd.DataFrame | None]:
     cid, tables = item
-    return cid, build.commune_feature_table(
-        tables, job.view, job.export, job.start_month, job.end_month, job.labels
-    )
-
-
-def _months(
-    first: str, export: pd.Timestamp, start_month: str | None, end_month: str | None
-) -> tuple[str, str]:
-    """Resolve and check the month range as :mod:`features.build` does."""
-    start = start_month or first
-    end = end_month or export.strftime("%Y-%m")
-    if pd.Period(end, "M") > export.to_period("M"):
-        raise ValueError(f"last month {end} is after the export month {export:%Y-%m}")
-    if pd.Period(start, "M") > pd.Period(end, "M"):
-        raise ValueError(f"first month {start} is after the last month {end}")
-    return start, end
+    return cid, job.piece(tables)
 
 
 def partitioned_pieces(
-    data_dir: Path,
-    view: str,
-    engine: Engine,
-    start_month: str | None = None,
-    end_month: str | None = None,
-    labels: Mapping[str, LabelDefinition] | None = None,
+    data_dir: Path, view: str, engine: Engine, window: FeatureWindow = DEFAULT_WINDOW
 ) -> tuple[Iterator[tuple[str, pd.DataFrame | None]], pd.Timestamp]:
     """``(commune_id, piece)`` of a view's feature table from a folder stored by commune.
 
@@ -201,16 +161,9 @@ def partitioned_pieces(
     """
     data_dir = Path(data_dir)
     if isinstance(engine, LocalEngine):
-        return build.partitioned_feature_table(data_dir, view, start_month, end_month, labels)
-    if view not in build.VIEWS:
-        raise ValueError(f"view must be one of {list(build.VIEWS)}, not {view!r}")
-    export_date = storage.read_manifest(data_dir).get("export_date")
-    if export_date is None:
-        raise ValueError(f"{data_dir}: manifest.json with export_date is needed to map communes")
-    export = pd.Timestamp(export_date)
-    first = partitions.first_month(data_dir) if start_month is None else start_month
-    start, end = _months(first, export, start_month, end_month)
-    job = FeatureJob(view, export, start, end, LABELS if labels is None else labels)
+        return build.partitioned_feature_table(data_dir, view, window)
+    export = build.export_of(data_dir)
+    job = window.resolve(view, export, lambda: partitions.first_month(data_dir))
     cids = partitions.commune_ids(data_dir)
     district = engine.share(partitions._district_tables(data_dir))
 
@@ -223,9 +176,7 @@ def table_pieces(
     view: str,
     export_date: str | pd.Timestamp,
     engine: Engine,
-    start_month: str | None = None,
-    end_month: str | None = None,
-    labels: Mapping[str, LabelDefinition] | None = None,
+    window: FeatureWindow = DEFAULT_WINDOW,
 ) -> Iterator[tuple[str, pd.DataFrame | None]]:
     """``(commune_id, piece)`` of a view's feature table from tables in memory.
 
@@ -233,13 +184,9 @@ def table_pieces(
     commune's rows (:func:`features.build.commune_tables`) are sent to a worker with its task.
     """
     if isinstance(engine, LocalEngine):
-        return build.iter_feature_table(tables, view, export_date, start_month, end_month, labels)
-    if view not in build.VIEWS:
-        raise ValueError(f"view must be one of {list(build.VIEWS)}, not {view!r}")
+        return build.iter_feature_table(tables, view, export_date, window)
     export = pd.Timestamp(export_date)
-    first = as_ns(tables["interest"]["session_date"]).min().strftime("%Y-%m")
-    start, end = _months(first, export, start_month, end_month)
-    job = FeatureJob(view, export, start, end, LABELS if labels is None else labels)
+    job = window.resolve(view, export, lambda: build.first_interest_month(tables))
     cids = sorted(tables["communes"]["commune_id"])
     items = ((cid, build.commune_tables(tables, cid)) for cid in cids)
     return checked(engine.map(_feature_piece_from_tables, items, job, scatter=True))

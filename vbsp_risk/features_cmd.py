@@ -136,7 +136,7 @@ def features_cmd(
 ) -> None:
     """Build a point-in-time feature table (features + labels) for one view."""
     from features import partitions, storage
-    from features.build import write_feature_table
+    from features.build import FeatureWindow, write_feature_table
     from features.engine import partitioned_pieces, table_pieces
     from features.validation import ContractViolation, check_files
 
@@ -162,14 +162,15 @@ def features_cmd(
             )
             raise typer.Exit(1)
     produced: list[str] = []
+    window = FeatureWindow(from_, to)
     with open_engine(engine, scheduler) as runner:
         try:
             if partitioned:  # commune by commune: bounded memory
                 n = len(partitions.commune_ids(data))
-                pieces, export = partitioned_pieces(data, view.value, runner, from_, to)
+                pieces, export = partitioned_pieces(data, view.value, runner, window)
             else:
                 n = len(tables["communes"])
-                pieces = table_pieces(tables, view.value, export, runner, from_, to)
+                pieces = table_pieces(tables, view.value, export, runner, window)
             with _progress(n, f"{view.value} features by commune ({engine.value})") as bar:
                 task = bar.add_task("f", total=n)
                 rows = write_feature_table(

@@ -7,7 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.build import application_snapshots, build_feature_table, key_columns
+from features.build import (
+    FeatureWindow,
+    application_snapshots,
+    build_feature_table,
+    key_columns,
+)
 from features.catalog import LABELS, all_feature_names
 from features.feature_table import check_feature_table
 from tests.support.cli_app import features_cli
@@ -15,7 +20,7 @@ from tests.support.cli_app import features_cli
 
 @pytest.fixture(scope="module")
 def portfolio(tables: dict, export: pd.Timestamp) -> pd.DataFrame:
-    return build_feature_table(tables, "portfolio", export, "2023-01", "2025-12")
+    return build_feature_table(tables, "portfolio", export, FeatureWindow("2023-01", "2025-12"))
 
 
 def test_portfolio_table_follows_the_contract(portfolio: pd.DataFrame) -> None:
@@ -49,7 +54,7 @@ def test_no_protected_attribute_reaches_the_table(
     scrambled["protected_attributes"] = tables["protected_attributes"].assign(
         ethnicity="X", is_ethnic_minority=True
     )
-    again = build_feature_table(scrambled, "portfolio", export, "2025-01", "2025-12")
+    again = build_feature_table(scrambled, "portfolio", export, FeatureWindow("2025-01", "2025-12"))
     pd.testing.assert_frame_equal(
         again, portfolio[portfolio["as_of"] >= "2025-02-01"].reset_index(drop=True)
     )
@@ -58,7 +63,7 @@ def test_no_protected_attribute_reaches_the_table(
 def test_application_view_has_one_row_per_loan_at_its_application_date(
     tables: dict, export: pd.Timestamp
 ) -> None:
-    app = build_feature_table(tables, "application", export, "2024-01", "2024-12")
+    app = build_feature_table(tables, "application", export, FeatureWindow("2024-01", "2024-12"))
     loans = tables["loans"]
     in_range = loans[
         (loans["application_date"] >= "2024-01-01") & (loans["application_date"] <= "2024-12-31")
@@ -104,7 +109,7 @@ def test_months_outside_the_export_are_refused(
     tables: dict, export: pd.Timestamp, start: str, end: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        build_feature_table(tables, "portfolio", export, start, end)
+        build_feature_table(tables, "portfolio", export, FeatureWindow(start, end))
 
 
 def test_cli_streams_the_same_table(
@@ -115,7 +120,9 @@ def test_cli_streams_the_same_table(
         small_district, out, "--view", "application", "--from", "2025-01", "--to", "2025-12"
     )
     assert res.exit_code == 0, res.output
-    expected = build_feature_table(tables, "application", export, "2025-01", "2025-12")
+    expected = build_feature_table(
+        tables, "application", export, FeatureWindow("2025-01", "2025-12")
+    )
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
 
 

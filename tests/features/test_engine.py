@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from features import storage
-from features.build import write_feature_table
+from features.build import FeatureWindow, write_feature_table
 from features.engine import (
     DaskEngine,
     LocalEngine,
@@ -108,7 +108,9 @@ def test_pieces_from_tables_in_memory_are_identical(
 
 def test_month_range_is_checked_as_locally(dask_engine: DaskEngine, three_communes: Path) -> None:
     with pytest.raises(ValueError, match="after the export month"):
-        partitioned_pieces(three_communes, "portfolio", dask_engine, end_month="2031-01")
+        partitioned_pieces(
+            three_communes, "portfolio", dask_engine, FeatureWindow(end_month="2031-01")
+        )
 
 
 def test_a_broken_commune_raises_its_report_on_dask(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from features.build import build_feature_table, key_columns
+from features.build import FeatureWindow, build_feature_table, key_columns
 from features.catalog import CATALOG_VERSION, all_feature_names
 from features.online_store import (
     NEW_MEMBER,
@@ -44,9 +44,7 @@ def test_materialize_writes_members_and_groups(
 def application_batch(tables: dict, export: pd.Timestamp) -> pd.DataFrame:
     """The batch application table of 2024-01..2025-06, built once for both databases (it does
     not depend on the database; the test only reads it)."""
-    return build_feature_table(
-        tables, "application", export, start_month="2024-01", end_month="2025-06"
-    )
+    return build_feature_table(tables, "application", export, FeatureWindow("2024-01", "2025-06"))
 
 
 def test_served_vector_equals_batch_application_row(
