@@ -174,23 +174,18 @@ def fairness_frame(
 
 
 def fairness_report(
-    test_frame: pd.DataFrame,
-    table: pd.DataFrame,
-    minority: pd.DataFrame | None,
-    score: str = "lightgbm",
-    label: str = "label",
+    frame: pd.DataFrame,
     capacity: int = 5,
     n_boot: int = FAIRNESS_N_BOOT,
     seed: int = SEED,
 ) -> pd.DataFrame:
     """Group-level fairness figures with clustered bootstrap intervals (see module docstring).
 
+    The figures read only the per-row frame, so the join that builds it is done once by the
+    caller (``fairness_report(fairness_frame(...))``) and its inputs are not passed through.
+
     Args:
-        test_frame: The trainer's test frame (keys, ``label``, one column per ranking).
-        table: The feature table the model was trained on (for the dimension columns).
-        minority: :func:`read_minority_status` (``None``: the ethnic dimension is left out).
-        score: Ranking column of ``test_frame``.
-        label: Label column of ``test_frame``.
+        frame: :func:`fairness_frame` of the test window (not modified).
         capacity: Visits per commune and month of the visit plan.
         n_boot: Bootstrap replicates (0: point figures only).
         seed: Seed of the household draws.
@@ -199,11 +194,9 @@ def fairness_report(
         Long frame: ``dimension``, ``group``, ``households``, ``rows``, ``metric``, ``value``,
         ``lo``, ``hi``.
     """
-    frame = fairness_frame(test_frame, table, minority, score, label)
-    frame["selected"] = visit_plan(frame, "score", capacity)
     y = frame["label"].astype("float64").to_numpy()
     p = frame["score"].astype("float64").to_numpy()
-    sel = frame["selected"].to_numpy(dtype=bool)
+    sel = np.asarray(visit_plan(frame, "score", capacity), dtype=bool)
     dims = [d for d in DIMENSIONS if d in frame.columns]
     coded = {dim: pd.factorize(frame[dim].to_numpy()) for dim in dims}
     hh_codes, hh_index = pd.factorize(frame["household_id"])

@@ -100,9 +100,8 @@ def _fairness(
 
     minority = fairness.read_minority_status(data_dir)
     n_boot = boot_replicates(len(result.test_frame), n_boot)  # the evaluation's row budget
-    report = fairness.fairness_report(
-        result.test_frame, table, minority, capacity=capacity, n_boot=n_boot, seed=seed
-    )
+    frame = fairness.fairness_frame(result.test_frame, table, minority)
+    report = fairness.fairness_report(frame, capacity=capacity, n_boot=n_boot, seed=seed)
     note = fairness.missing_note(table, minority)
     if note:
         logger.info("%s", note)

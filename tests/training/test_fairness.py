@@ -55,17 +55,19 @@ def test_all_groups_at_once_equal_the_group_by_group_arithmetic() -> None:
 
 
 @pytest.fixture(scope="module")
-def report_args(small_result: TrainResult, small_training_data: tuple[Path, Path]):
+def report_inputs(small_result: TrainResult, small_training_data: tuple[Path, Path]):
     table = pd.read_parquet(small_training_data[0])
     minority = fairness.read_minority_status(small_training_data[1].parent)
-    return small_result.test_frame, table, minority
+    return fairness.fairness_frame(small_result.test_frame, table, minority), minority
 
 
-def test_report_is_group_level_and_reproducible(report_args) -> None:
-    test_frame, table, minority = report_args
+def test_report_is_group_level_and_reproducible(report_inputs) -> None:
+    frame, minority = report_inputs
     assert minority is not None and set(minority.columns) == {"household_id", "is_ethnic_minority"}
-    a = fairness.fairness_report(test_frame, table, minority, n_boot=N_BOOT, seed=3)
-    b = fairness.fairness_report(test_frame, table, minority, n_boot=N_BOOT, seed=3)
+    before = frame.copy()
+    a = fairness.fairness_report(frame, n_boot=N_BOOT, seed=3)
+    pd.testing.assert_frame_equal(frame, before)  # the caller's frame is left as it was
+    b = fairness.fairness_report(frame, n_boot=N_BOOT, seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert set(a["dimension"]) == set(fairness.DIMENSIONS)
     assert set(a.loc[a["dimension"] == "ethnic_minority", "group"]) <= {
@@ -106,13 +108,10 @@ def test_training_logs_the_fairness_report(
         logged = {k: v for k, v in logged.items() if k.startswith("fairness.")}
         assert any(k.startswith("fairness.ethnic_minority.") for k in logged)
         table = pd.read_parquet(features)
-        again = fairness.fairness_report(
-            small_result.test_frame,
-            table,
-            fairness.read_minority_status(truth.parent),
-            n_boot=SESSION_N_BOOT,
-            seed=42,
+        frame = fairness.fairness_frame(
+            small_result.test_frame, table, fairness.read_minority_status(truth.parent)
         )
+        again = fairness.fairness_report(frame, n_boot=SESSION_N_BOOT, seed=42)
         assert logged == pytest.approx(fairness.metric_dict(again), rel=1e-9, abs=1e-12)
         arts = {a.path for a in client.list_artifacts(run.run_id, "training")}
         assert {"training/fairness.csv", "training/fairness.md", "training/model_card.md"} <= arts
