@@ -266,7 +266,7 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from features import storage
-    from serving.batch_score import Places, score_parquet, write_score_parts
+    from serving.batch_score import Places, ScoreOptions, score_parquet, write_score_parts
     from serving.model_store import LoadedModel, _codes
     from training.scorer import Scorer
 
@@ -287,14 +287,20 @@ def step_score(args: argparse.Namespace) -> dict[str, Any]:
     written: list[Any] = []
 
     def gathered() -> None:
-        score_parquet(model, args.features, engine, households=households, explain=False)
+        score_parquet(
+            model, args.features, engine, ScoreOptions(households=households, explain=False)
+        )
 
     def probability() -> None:
-        score_parquet(model, args.features, engine, explain=None)
+        score_parquet(model, args.features, engine, ScoreOptions(explain=None))
 
     def parts() -> None:
         written[:] = write_score_parts(
-            model, args.features, parts_dir, engine, households=households, explain=False
+            model,
+            args.features,
+            parts_dir,
+            engine,
+            ScoreOptions(households=households, explain=False),
         )
 
     out["parts_s"] = _median_time(parts, args.score_repeat)

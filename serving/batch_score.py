@@ -71,6 +71,30 @@ def score_frame(
     return out.iloc[inverse].reset_index(drop=True)
 
 
+@dataclass(frozen=True, eq=False)  # eq=False: a households frame has no truth value to compare
+class ScoreOptions:
+    """Which rows of a feature table are scored and what a score row carries.
+
+    One value for :func:`score_parquet` and :func:`write_score_parts`, which differ only in
+    where the scores go.
+
+    Attributes:
+        months: Score only the last ``months`` snapshot dates (``None``: all).
+        households: ``household_id, group_id, village_id`` of the households, joined to the
+            rows (needed unless the table already has group and village).
+        explain: Attach reasons (one contribution pass per row); ``None``: keys and calibrated
+            probability only (no bands, exposure or reasons).
+    """
+
+    months: int | None = None
+    households: pd.DataFrame | None = None
+    explain: bool | None = True
+
+
+EVERY_ROW = ScoreOptions()
+"""Every snapshot date, the table's own places, with reasons."""
+
+
 class Places:
     """Each household's group and village, looked up by household id (built once per worker)."""
 
@@ -175,21 +199,19 @@ def _on_workers(
     items: list,
     files: list[Path],
     model: LoadedModel,
-    explain: bool | None,
-    months: int | None,
-    households: pd.DataFrame | None,
+    options: ScoreOptions,
     *more: object,
 ) -> list:
     """``task(item, model, explain, since, places, *more)`` for each item on the engine's
     workers, the model and the households' places shared once; the results that are not
     ``None``, in item order (a worker's error raised as :func:`checked` does)."""
-    places = Places(households) if households is not None else None
+    places = Places(options.households) if options.households is not None else None
     results = engine.map(
         task,
         items,
         engine.share(model),
-        explain,
-        _since(files, months),
+        options.explain,
+        _since(files, options.months),
         engine.share(places) if places is not None else None,
         *more,
     )
@@ -197,12 +219,7 @@ def _on_workers(
 
 
 def score_parquet(
-    model: LoadedModel,
-    path: Path,
-    engine: Engine,
-    months: int | None = None,
-    households: pd.DataFrame | None = None,
-    explain: bool | None = True,
+    model: LoadedModel, path: Path, engine: Engine, options: ScoreOptions = EVERY_ROW
 ) -> pd.DataFrame:
     """Score a portfolio feature table row group by row group; the rows, in file order.
 
@@ -213,22 +230,16 @@ def score_parquet(
         model: A portfolio-view model (:func:`serving.model_store.from_scorer`).
         path: Parquet feature table, file or folder (visible to the workers at the same path).
         engine: Where to run.
-        months: Score only the last ``months`` snapshot dates (default: all).
-        households: ``household_id, group_id, village_id`` of the households, joined to the
-            rows (needed unless the table already has group and village).
-        explain: Attach reasons (one contribution pass per row); ``None``: keys and calibrated
-            probability only (no bands, exposure or reasons).
+        options: Months, households and reasons (default: every row, with reasons).
 
     Raises:
         FileNotFoundError: If the table has no Parquet file.
         ValueError: If a row's household is not in ``households``.
     """
     files = table_files(path)
-    pieces = _on_workers(
-        engine, _score_group, _groups(files), files, model, explain, months, households
-    )
+    pieces = _on_workers(engine, _score_group, _groups(files), files, model, options)
     if not pieces:
-        return _piece(pd.DataFrame(columns=list(ROW_KEYS)), model, explain)
+        return _piece(pd.DataFrame(columns=list(ROW_KEYS)), model, options.explain)
     return pd.concat(pieces, ignore_index=True)
 
 
@@ -294,13 +305,7 @@ def _write_part(
 
 
 def write_score_parts(
-    model: LoadedModel,
-    path: Path,
-    out_dir: Path,
-    engine: Engine,
-    months: int | None = None,
-    households: pd.DataFrame | None = None,
-    explain: bool | None = True,
+    model: LoadedModel, path: Path, out_dir: Path, engine: Engine, options: ScoreOptions = EVERY_ROW
 ) -> list[PartWritten]:
     """:func:`score_parquet`, with each worker writing ``<out_dir>/part-<commune>.parquet``.
 
@@ -312,15 +317,7 @@ def write_score_parts(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = _on_workers(
-        engine,
-        _write_part,
-        _commune_tasks(files),
-        files,
-        model,
-        explain,
-        months,
-        households,
-        out_dir,
+        engine, _write_part, _commune_tasks(files), files, model, options, out_dir
     )
     logger.info(
         "wrote %d score files (%d rows) to %s", len(written), sum(p.rows for p in written), out_dir

@@ -49,7 +49,7 @@ def score_cmd(
     """Score the last months of a portfolio feature table with the champion and store the
     scores (history and priorities of the service)."""
     from features.storage import read_raw
-    from serving.batch_score import score_parquet, write_score_parts
+    from serving.batch_score import ScoreOptions, score_parquet, write_score_parts
     from serving.model_store import load_registered
     from serving.portfolio import write_scores
     from serving.settings import ServiceSettings
@@ -62,13 +62,12 @@ def score_cmd(
     model = load_registered(uri, settings.portfolio_model, settings.model_alias)
     households = read_raw(data or settings.state_dir / "data" / "district", "households")
     label = f"{model.name} v{model.version} ({engine.value})"
+    options = ScoreOptions(months, households, explain=reasons)
     with open_engine(engine, scheduler) as runner:
         try:
             if out is not None:
                 with console.status(f"scoring the last {months} months with {label}…"):
-                    parts = write_score_parts(
-                        model, features, out, runner, months, households, explain=reasons
-                    )
+                    parts = write_score_parts(model, features, out, runner, options)
                 n = sum(p.rows for p in parts)
                 console.print(
                     f"[green]{n:,}[/] portfolio scores ({months} months) → "
@@ -76,7 +75,7 @@ def score_cmd(
                 )
                 return
             with console.status(f"scoring the last {months} months with {label}…"):
-                scores = score_parquet(model, features, runner, months, households, explain=reasons)
+                scores = score_parquet(model, features, runner, options)
         except (FileNotFoundError, ValueError) as err:
             console.print(f"[red]error[/]: {err}", soft_wrap=True)
             raise typer.Exit(1) from None

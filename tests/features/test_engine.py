@@ -27,7 +27,7 @@ from features.engine import (
 )
 from features.simulator import SimConfig, simulate
 from features.validation import ContractViolation
-from serving.batch_score import score_frame, score_parquet, write_score_parts
+from serving.batch_score import ScoreOptions, score_frame, score_parquet, write_score_parts
 from tests.support.cli_app import features_cli
 from vbsp_risk.cli import app
 from vbsp_state.schema import online_features
@@ -212,12 +212,12 @@ def test_scores_are_identical(
         score_frame(model, shuffled, dask_engine),  # type: ignore[arg-type]
         whole_score(model, shuffled, explain=True).reset_index(drop=True),  # type: ignore[arg-type]
     )
-    from_file = score_parquet(model, path, dask_engine, months=3, households=households)  # type: ignore[arg-type]
+    from_file = score_parquet(model, path, dask_engine, ScoreOptions(3, households))  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(from_file, expected)
-    probability = score_parquet(model, path, dask_engine, months=3, explain=None)  # type: ignore[arg-type]
+    probability = score_parquet(model, path, dask_engine, ScoreOptions(3, explain=None))  # type: ignore[arg-type]
     assert list(probability.columns) == ["household_id", "as_of", "commune_id", "probability"]
     assert probability["probability"].tolist() == expected["probability"].tolist()
-    local = score_parquet(model, path, LocalEngine(), 3, households, explain=False)  # type: ignore[arg-type]
+    local = score_parquet(model, path, LocalEngine(), ScoreOptions(3, households, explain=False))  # type: ignore[arg-type]
     lean = whole_score(model, frame, explain=False)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(local, lean)
 
@@ -252,15 +252,13 @@ def test_workers_write_the_same_scores_per_commune(
     tmp_path: Path,
 ) -> None:
     model, table, path, households = scored_setup
-    expected = score_parquet(model, path, LocalEngine(), 2, households, explain=False)  # type: ignore[arg-type]
+    expected = score_parquet(model, path, LocalEngine(), ScoreOptions(2, households, explain=False))  # type: ignore[arg-type]
     parts = write_score_parts(
-        model,
+        model,  # type: ignore[arg-type]
         path,
         tmp_path / "scores",
         dask_engine,
-        2,
-        households,  # type: ignore[arg-type]
-        explain=False,
+        ScoreOptions(2, households, explain=False),
     )
     communes = sorted(table["commune_id"].astype(str).unique())
     assert [p.name for p in parts] == [f"part-{c}" for c in communes]
