@@ -24,6 +24,7 @@ from features.contract import TABLES, TRUTH_DIR
 from features.simulator.commune import CommuneSim
 from features.simulator.config import SimConfig
 from features.simulator.disasters import build_hazards
+from features.simulator.households import CommuneSetup
 from features.simulator.structure import build_structure, month_index
 
 __all__ = ["SimConfig", "simulate"]
@@ -83,16 +84,16 @@ def simulate(
     leaders, ratings = [], []
     for idx, commune in communes.iterrows():
         cid = str(commune["commune_id"])
-        sim = CommuneSim(
+        setup = CommuneSetup(
             cfg,
             int(idx),
             commune,
             groups[groups["commune_id"] == cid],
             months,
-            hazards[hazards["commune_id"] == cid],
             members_per_group,
             key,
         )
+        sim = CommuneSim(setup, hazards[hazards["commune_id"] == cid])
         tables = sim.run()
         for name, df in tables.items():
             if name == "truth":

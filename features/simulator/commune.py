@@ -20,9 +20,8 @@ import pandas as pd
 from features import domain
 from features.simulator import behaviour
 from features.simulator.assemble import assemble
-from features.simulator.config import SimConfig
 from features.simulator.exposure import CommuneHazards
-from features.simulator.households import Households
+from features.simulator.households import CommuneSetup, Households
 from features.simulator.oracle import StateOracle
 from features.simulator.risk import (
     STRESS_SD,
@@ -47,33 +46,19 @@ DEFERRED_CAUSES = frozenset({"natural_disaster", "livestock_disease", "epidemic"
 class CommuneSim(Households):
     """Simulates one commune; :meth:`run` returns the commune's part of every table."""
 
-    def __init__(
-        self,
-        cfg: SimConfig,
-        index: int,
-        commune: pd.Series,
-        groups: pd.DataFrame,
-        months: pd.DatetimeIndex,
-        hazards: pd.DataFrame,
-        members_per_group: float,
-        pii_key: bytes,
-    ) -> None:
-        super().__init__(cfg, index, commune, groups, months, members_per_group, pii_key)
+    def __init__(self, setup: CommuneSetup, hazards: pd.DataFrame) -> None:
+        super().__init__(setup)
         self.hazards = CommuneHazards(
-            hazards,
-            months,
-            self.n_villages,
-            bool(commune["is_remote"]),
-            np.random.default_rng([cfg.seed, 300 + index]),
+            hazards, self.months, self.n_villages, bool(self.commune["is_remote"]), setup.rng(300)
         )
         self.hazard_kind = self.hazards.kind
-        self.orng = np.random.default_rng([cfg.seed, 500 + index])
+        self.orng = setup.rng(500)
         n_g = len(self.groups)
         self.peer, self.contagion = np.zeros(n_g), np.zeros(n_g)
         self.deferred = np.zeros(self.n, dtype=bool)
         # the bank's own decisions (partial collection, write-offs): a stream of their own, so
         # that they leave the households' draws alone
-        self.brng = np.random.default_rng([cfg.seed, 600 + index])
+        self.brng = setup.rng(600)
         self.write_offs: list[tuple[int, int, str]] = []  # (month, loan, cause)
 
     def migration_rate(self) -> np.ndarray:

@@ -8,6 +8,8 @@ state that changes over the years (leaders, loans, repayment record); the monthl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -30,31 +32,52 @@ from features.simulator.risk import random_effect, sigmoid
 ETHNIC_MINORITIES = ["Vân Kiều", "Pa Kô", "Tà Ôi"]
 
 
+@dataclass(frozen=True, eq=False)  # eq=False: frames have no truth value to compare
+class CommuneSetup:
+    """What one commune's simulation starts from: the district's draws that concern it.
+
+    Attributes:
+        cfg: Simulation parameters.
+        index: The commune's position in the district (numbers its random streams).
+        commune: Its row of the ``communes`` table.
+        groups: Its rows of the ``groups`` table.
+        months: The simulated months.
+        members_per_group: Mean members a group ends with.
+        pii_key: Key of the pseudonymous household ids.
+    """
+
+    cfg: SimConfig
+    index: int
+    commune: pd.Series
+    groups: pd.DataFrame
+    months: pd.DatetimeIndex
+    members_per_group: float
+    pii_key: bytes
+
+    def rng(self, stream: int) -> np.random.Generator:
+        """The commune's random stream ``stream`` (100 households, 300 hazards, 400 effects,
+        500 the oracle, 600 the bank): each cause draws from its own, so a change to one
+        leaves the others' draws, and the other communes', alone."""
+        return np.random.default_rng([self.cfg.seed, stream + self.index])
+
+
 class Households:
     """Members of one commune's groups and their loans."""
 
-    def __init__(
-        self,
-        cfg: SimConfig,
-        index: int,
-        commune: pd.Series,
-        groups: pd.DataFrame,
-        months: pd.DatetimeIndex,
-        members_per_group: float,
-        pii_key: bytes,
-    ) -> None:
+    def __init__(self, setup: CommuneSetup) -> None:
+        cfg, commune, months = setup.cfg, setup.commune, setup.months
         self.cfg, self.commune, self.months = cfg, commune, months
-        self.rng = np.random.default_rng([cfg.seed, 100 + index])
-        self.groups = groups.reset_index(drop=True)
+        self.rng = setup.rng(100)
+        self.groups = setup.groups.reset_index(drop=True)
         self.T = len(months)
         self.day = int(commune["transaction_day"])
         self.remote = float(commune["is_remote"])
         self.rec = Recorder(str(commune["commune_id"]), months, self.day)
-        self._draw(members_per_group, pii_key)
+        self._draw(setup.members_per_group, setup.pii_key)
         villages = pd.Index(pd.unique(self.groups["village_id"]))
         self.n_villages = len(villages)
         self.v = villages.get_indexer(self.groups["village_id"])[self.g]
-        erng = np.random.default_rng([cfg.seed, 400 + index])
+        erng = setup.rng(400)
         group_effect = random_effect(erng, cfg.group_effect_sd, len(self.groups))
         village_effect = random_effect(erng, cfg.village_effect_sd, len(villages))
         self.effect = group_effect[self.g] + village_effect[self.v]
