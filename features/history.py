@@ -234,9 +234,36 @@ def borrower_features(
         feats = pd.DataFrame({n: pd.Series([], dtype="float64") for n in feature_names()})
     out = pd.concat([snaps, feats.reset_index(drop=True)], axis=1)
     for name, dtype in feature_dtypes().items():
-        out[name] = out[name].astype(dtype)
+        out[name] = _in_catalog_dtype(out, name, dtype)
     logger.debug("borrower features: %d snapshots, %d features", len(out), len(BORROWER_FEATURES))
     return out[[HH, "as_of", *feature_names()]]
+
+
+def _in_catalog_dtype(out: pd.DataFrame, name: str, dtype: object) -> pd.Series:
+    """Column ``name`` of ``out`` in its catalog dtype, saying so when codes are lost.
+
+    A code outside a categorical feature's categories (a program the catalog does not know)
+    becomes a missing value: the feature table stays buildable, and the monitor reports the
+    rise of missing values as an ``unseen_category`` alert. It is never silent: a warning names
+    the feature, the codes, how many rows carry them and the first one.
+    """
+    col = out[name]
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return col.astype(dtype)
+    unknown = col.notna() & ~col.isin(dtype.categories)
+    if unknown.any():
+        first = int(np.flatnonzero(unknown.to_numpy())[0])
+        logger.warning(
+            "feature %s: %d row(s) carry codes outside its categories %s (first: household %s, "
+            "as_of %s); they become missing values (vbsp-risk validate refuses such codes)",
+            name,
+            int(unknown.sum()),
+            sorted(map(str, col[unknown].unique())),
+            out[HH].iloc[first],
+            pd.Timestamp(out["as_of"].iloc[first]).date(),
+        )
+        col = col.where(~unknown, None)
+    return col.astype(dtype)
 
 
 def _windows(snaps: pd.DataFrame, months: tuple[int, ...]) -> pd.DataFrame:

@@ -61,7 +61,8 @@ def run_cmd(
         f"materialized into the online store ({state.db_url})"
     )
     portfolio = Path(res.steps["features"]["files"]["portfolio"])
-    _serve_stage(state.state_dir, portfolio, seed, port, serve)
+    champion = res.steps["gate"]["decisions"].get("portfolio", {}).get("champion")
+    _serve_stage(state.state_dir, portfolio if champion else None, seed, port, serve)
 
 
 TRAINING_SEED = 42
@@ -95,8 +96,19 @@ def _summarise(data: Path) -> None:
 DEMO_ROLES = ("officer", "inspector", "data", "admin")
 
 
-def _serve_stage(state_dir: Path, portfolio: Path, seed: int, port: int, serve: bool) -> None:
-    """Score the portfolio's last months, issue demo keys, then serve the API."""
+NO_CHAMPION = (
+    "[yellow]no portfolio champion[/]: the gate refused the candidate (its checks are above), so "
+    "the portfolio is not scored; the service starts without a model and answers 503 on /readyz "
+    "until one is promoted (vbsp-risk promote --model-name overdue-risk-portfolio; "
+    "--force overrides the gate, recorded)"
+)
+
+
+def _serve_stage(
+    state_dir: Path, portfolio: Path | None, seed: int, port: int, serve: bool
+) -> None:
+    """Score the portfolio's last months (``portfolio`` ``None``: no champion to score with,
+    said so), issue demo keys, then serve the API."""
 
     from pydantic import SecretStr
 
@@ -106,7 +118,10 @@ def _serve_stage(state_dir: Path, portfolio: Path, seed: int, port: int, serve: 
     from vbsp_risk.score_cmd import score_cmd
     from vbsp_risk.serve_cmd import serve as serve_api
 
-    score_cmd(features=portfolio, months=6, data=None)
+    if portfolio is None:
+        console.print(NO_CHAMPION)
+    else:
+        score_cmd(features=portfolio, months=6, data=None)
     keys_file = state_dir / "api_keys.json"
     keys_file.unlink(missing_ok=True)  # demo keys are new on every run
     first = sorted(

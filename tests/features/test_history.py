@@ -178,6 +178,30 @@ def test_hand_computed_features(tiny: dict[str, pd.DataFrame]) -> None:
     assert out.iloc[2]["household_size"] == 2 and pd.isna(out.iloc[3]["household_size"])
 
 
+def test_unknown_program_code_becomes_missing_with_a_warning(
+    tiny: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A program the catalog does not know is not silently lost: the row stays, its
+    main_program is missing (the monitor's unseen_category), and a warning names the code."""
+    import warnings
+
+    known = borrower_features(tiny, SNAPS)
+    t = {**tiny, "loans": tiny["loans"].assign(program="new_program")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas warning about the cast either
+        with caplog.at_level("WARNING", logger="features.history"):
+            out = borrower_features(t, SNAPS)
+    assert len(out) == len(SNAPS) and out["main_program"].isna().all()
+    assert out["main_program"].dtype == known["main_program"].dtype
+    had_loan = known["main_program"].notna()
+    assert had_loan.sum() >= 2
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "feature main_program" in message and "'new_program'" in message
+    assert f"{int(had_loan.sum())} row(s)" in message
+    cols = [c for c in known.columns if c not in ("main_program", "loan_to_cap")]
+    pd.testing.assert_frame_equal(out[cols], known[cols])  # nothing else changes
+
+
 def test_inputs_untouched_and_protected_attributes_unused(tiny: dict[str, pd.DataFrame]) -> None:
     assert_pure(borrower_features, tiny, SNAPS)
 

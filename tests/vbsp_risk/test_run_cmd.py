@@ -66,12 +66,13 @@ def test_run_is_simulate_then_the_monthly_routine(
                 d["candidate"]
             )
     assert online > 0
-    if steps["gate"]["decisions"]["portfolio"]["action"] != "promoted":
-        # a 200-household district may not convince the gate: no champion to score with, and
-        # the run says so instead of serving nothing
-        assert result.exit_code != 0 and "alias champion not found" in str(result.exception)
-        return
     assert result.exit_code == 0, result.output
-    assert scores > 0
     roles = sorted(c.role for c, _ in read_keys_file(state / "api_keys.json"))
     assert roles == ["admin", "data", "inspector", "officer"]
+    if steps["gate"]["decisions"]["portfolio"]["action"] != "promoted":
+        # a 200-household district may not convince the gate: no champion to score with, and
+        # the run says so (the keys are issued; the service would start without a model)
+        assert "no portfolio champion" in " ".join(out.split()) and scores == 0
+        return
+    assert "no portfolio champion" not in out
+    assert scores > 0
