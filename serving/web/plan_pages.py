@@ -27,6 +27,7 @@ from serving.web.render import (
     Page,
     form_fields,
     form_number,
+    not_found,
     page_for,
     render,
     valid_id,
@@ -147,10 +148,10 @@ def plan_page(
         return page
     pid = valid_id(plan_id)
     plan = plan_store.get_plan(page.svc.engine, pid) if pid else None
-    if plan is None or not page.client.can_see_commune(plan["commune_id"]):  # type: ignore[union-attr]
-        return render(
-            page, "message.html", 404, title=page.t("plan_title"), message=page.t("not_found")
-        )
+    if plan is None:
+        return not_found(page, "plan_title")
+    if not page.client.can_see_commune(plan["commune_id"]):  # type: ignore[union-attr]
+        return not_found(page, "plan_title", "plan outside the session's communes")
     return _plan_view(page, plan, today, saved=valid_id(saved))
 
 
@@ -235,10 +236,10 @@ async def outcome_save(
     form = await form_fields(request)
     vid = valid_id(visit_id)
     found = outcome_store.visit_plan(page.svc.engine, vid) if vid else None
-    if found is None or not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
-        return render(
-            page, "message.html", 404, title=page.t("outcome"), message=page.t("not_found")
-        )
+    if found is None:
+        return not_found(page, "outcome")
+    if not page.client.can_see_commune(found[1]):  # type: ignore[union-attr]
+        return not_found(page, "outcome", "visit outside the session's communes")
     # Nothing is pre-ticked: each answer must be chosen (a missing one is a missing field).
     fields = {
         "use_of_funds": form.get("use_of_funds") or None,

@@ -17,7 +17,7 @@ from serving.bands import BAND_NAMES, BANDS
 from serving.bulkhead import heavy
 from serving.priorities import group_rows, household_rows, household_scores, priorities
 from serving.web import i18n
-from serving.web.render import Page, page_for, render, valid_id, visible_communes
+from serving.web.render import Page, not_found, page_for, render, valid_id, visible_communes
 from vbsp_state.schema import portfolio_scores
 
 router = APIRouter(include_in_schema=False)
@@ -236,10 +236,10 @@ def household_page(
     rows = (
         household_scores(svc.engine, svc.settings.portfolio_model, hid) if hid else pd.DataFrame()
     )
-    if rows.empty or not page.client.can_see_commune(str(rows["commune_id"].iloc[-1])):  # type: ignore[union-attr]
-        return render(
-            page, "message.html", 404, title=page.t("household_title"), message=page.t("not_found")
-        )
+    if rows.empty:
+        return not_found(page, "household_title")
+    if not page.client.can_see_commune(str(rows["commune_id"].iloc[-1])):  # type: ignore[union-attr]
+        return not_found(page, "household_title", "household outside the session's communes")
     rows = rows.tail(svc.settings.history_months)
     last = rows.iloc[-1]
     history = [

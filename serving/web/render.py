@@ -3,6 +3,7 @@ security headers, form helpers, and the table of page routes and their permissio
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from serving.web.guard import SESSION_COOKIE as SESSION_COOKIE
 from serving.web.guard import csrf_of, signed_in
 from serving.web.guard import form_fields as form_fields
 from vbsp_state.schema import portfolio_scores
+
+logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "vbsp_lang"
@@ -125,6 +128,18 @@ def page_for(request: Request) -> Page | Response:
             svc.security.record(request, 403, f"forbidden page: {permission}", client)
         return render(page, "message.html", 403, title=page.t("denied"), message=page.t("denied"))
     return page
+
+
+def not_found(page: Page, title: str, outside: str | None = None) -> HTMLResponse:
+    """The pages' 404, for an unknown record and for one outside the caller's communes alike
+    (the answer must not tell them apart); the latter (``outside`` says what was refused) is on
+    record as a refusal, as the API's :class:`serving.security_log.ScopedNotFoundError` is."""
+    if outside is not None and page.svc.security is not None:
+        try:
+            page.svc.security.record(page.request, 404, outside, page.client)
+        except Exception:  # the record must not turn the 404 into a 500
+            logger.exception("security event not recorded")
+    return render(page, "message.html", 404, title=page.t(title), message=page.t("not_found"))
 
 
 def render(page: Page, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from serving import clock
+from serving.web import i18n
 from tests.support.served import Served, headers
 from tests.support.small_plans import small_plan
 from tests.support.web_session import sign_in, sign_out
@@ -185,3 +186,40 @@ def test_a_page_without_a_session_is_on_record_as_401(
     row = _event(api_db, r)
     assert (row["status"], row["route"], row["client_id"]) == (401, "/ui/priorities", None)
     assert "vbsp_forged" not in str(row)
+
+
+def test_pages_outside_the_sessions_communes_are_on_record_as_the_api_is(
+    api: TestClient, api_db: Engine, served: Served
+) -> None:
+    """The plan and household pages answer a record of another commune as unknown (404, the
+    same page as for a plan that does not exist) and put the refusal on record."""
+    plan = _plan(api, served)
+    hid = api.get(f"/v1/inspections/plans/{plan}", headers=headers(served, "data")).json()[
+        "visit_list"
+    ][0]["household_id"]
+    cases = [  # (role's key, path, route, reason words)
+        ("inspector_other", f"/ui/plans/{plan}", "/ui/plans/{plan_id}", "plan outside"),
+        (
+            "officer_other",
+            f"/ui/households/{hid}",
+            "/ui/households/{household_id}",
+            "household outside",
+        ),
+    ]
+    for role, path, route, words in cases:
+        sign_in(api, served.keys[role])
+        r = api.get(path)
+        unknown = api.get(path.rsplit("/", 1)[0] + "/NOPE0000")  # does not exist: same answer
+        sign_out(api)
+        assert r.status_code == unknown.status_code == 404, (path, r.text)
+        message = i18n.text("not_found", i18n.DEFAULT_LANG)
+        assert message in r.text and message in unknown.text
+        row = _event(api_db, r)
+        assert (row["status"], row["route"], row["role"]) == (404, route, role.split("_")[0])
+        assert words in row["reason"] and row["kind"] == "refusal"
+        with api_db.connect() as conn:
+            none = conn.execute(
+                sa.text("SELECT COUNT(*) FROM security_events WHERE request_id = :r"),
+                {"r": unknown.headers["x-request-id"]},
+            ).scalar_one()
+        assert none == 0  # an unknown record is an ordinary 404
