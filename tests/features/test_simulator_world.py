@@ -63,6 +63,9 @@ def test_state_oracle_ranks_between_random_and_the_clairvoyant(labelled: pd.Data
     # it is a probability of the label: calibrated on average, within 15 %
     assert labelled["p_trouble_12m_state"].between(0, 1).all()
     assert abs(labelled["p_trouble_12m_state"].mean() / y.mean() - 1) < 0.15
+    # rows decided at as_of reach the label (a deferred disaster episode scored 1: 0.64 here)
+    sure = labelled["p_trouble_12m_state"].to_numpy() >= 1.0
+    assert sure.sum() >= 20 and y[sure].mean() >= 0.9, (int(sure.sum()), y[sure].mean())
 
 
 def test_state_oracle_is_reproducible_and_leaves_the_world_alone(tmp_path: Path) -> None:
@@ -194,3 +197,27 @@ def test_frozen_debt_is_written_off_as_the_bank_records_it(tmp_path: Path) -> No
     assert (wo["amount"] == owed.loc[wo.index]).all()
     later = t["interest"].merge(froze[["event_date"]], left_on="loan_id", right_index=True)
     assert (later.loc[later["session_date"] > later["event_date"], "interest_due"] == 0).all()
+
+
+def test_state_oracle_certain_rows_are_those_the_label_is_sure_to_count() -> None:
+    """Which snapshot rows the state oracle scores 1 (hand-made states, one per column)."""
+    from features.simulator.oracle import HORIZON, _certain, _settled_early
+
+    due = np.zeros((HORIZON, 8), dtype=bool)
+    due[2, 2] = True  # row 2: an installment due in month 2, inside its deferred episode of 3
+    due[5, 3] = True  # row 3: due in month 5, after its deferred episode of 3 ends
+    due[0, 5] = True  # row 5: own episode with one session left and an installment due now
+    due[0, 7] = True  # row 7: migrated, settled next month, but an installment is due first
+    x = {
+        "due": due,
+        "ep0": np.array([2, 3, 3, 3, 1, 1, 0, 0]),
+        "deferred": np.array([False, True, True, True, False, False, False, False]),
+        "migrated": np.array([False] * 6 + [True, True]),
+        "resolve": np.array([HORIZON] * 6 + [1, 1]),
+    }
+    # 0: own episode, two sessions left -> sure; 1: deferred, nothing due -> no unpaid session,
+    # not sure; 2: deferred with an installment due inside it -> extended, sure; 3: due only
+    # after it ends -> not sure; 4: one session left, nothing due -> not sure; 5: sure;
+    # 6: migrated, family settles next month (90 % repay first) -> not sure; 7: due before -> sure
+    assert _certain(x).tolist() == [True, False, True, False, False, True, False, True]
+    assert _settled_early(x).tolist() == [False] * 6 + [True, False]
