@@ -19,6 +19,7 @@ from vbsp_risk import options
 from vbsp_risk.retrain_cmd import print_result, run_routine
 from vbsp_risk.simulate_cmd import do_simulate
 from vbsp_risk.summary_cmd import district_summary, print_summary
+from vbsp_state.registry_names import model_name
 from vbsp_state.settings import get_state
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ DEMO_ROLES = ("officer", "inspector", "data", "admin")
 NO_CHAMPION = (
     "[yellow]no portfolio champion[/]: the gate refused the candidate (its checks are above), so "
     "the portfolio is not scored; the service starts without a model and answers 503 on /readyz "
-    "until one is promoted (vbsp-risk promote --model-name overdue-risk-portfolio; "
+    f"until one is promoted (vbsp-risk promote --model-name {model_name('portfolio')}; "
     "--force overrides the gate, recorded)"
 )
 

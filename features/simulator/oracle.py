@@ -166,10 +166,9 @@ class StateOracle:
             peer += np.bincount(flat, weights=onset.ravel(), minlength=R * K).reshape(R, K)
             np.subtract(ep, 1, out=ep, where=ep > 0)
         p_none = np.exp(log_no.astype(np.float64)).mean(axis=0) * x["keep"]
+        early = _settled_early(x)
         return np.where(
-            _certain(x),
-            1.0,
-            np.where(_settled_early(x), 1 - cfg.migration_repaid_prob, 1.0 - p_none),
+            _certain(x, early), 1.0, np.where(early, 1 - cfg.migration_repaid_prob, 1.0 - p_none)
         )
 
 
@@ -180,8 +179,9 @@ def _due_within(due: np.ndarray, months: np.ndarray) -> np.ndarray:
     return (months >= 1) & (cum[first, np.arange(due.shape[1])] > 0)
 
 
-def _certain(x: dict[str, np.ndarray]) -> np.ndarray:
-    """Rows whose trouble is already decided at ``as_of``.
+def _certain(x: dict[str, np.ndarray], settled_early: np.ndarray) -> np.ndarray:
+    """Rows whose trouble is already decided at ``as_of`` (``settled_early``: the rows of
+    :func:`_settled_early`, which are not).
 
     An episode of the household's own with two sessions left; one with a session left and an
     installment due now; a migrated borrower. An episode whose interest the bank defers after a
@@ -192,7 +192,7 @@ def _certain(x: dict[str, np.ndarray]) -> np.ndarray:
     """
     due, ep0, deferred = x["due"], x["ep0"], x["deferred"]
     own = ((ep0 >= 2) | ((ep0 == 1) & due[0])) & ~deferred
-    return own | (deferred & _due_within(due, ep0)) | (x["migrated"] & ~_settled_early(x))
+    return own | (deferred & _due_within(due, ep0)) | (x["migrated"] & ~settled_early)
 
 
 def _settled_early(x: dict[str, np.ndarray]) -> np.ndarray:

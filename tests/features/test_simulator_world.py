@@ -219,5 +219,14 @@ def test_state_oracle_certain_rows_are_those_the_label_is_sure_to_count() -> Non
     # not sure; 2: deferred with an installment due inside it -> extended, sure; 3: due only
     # after it ends -> not sure; 4: one session left, nothing due -> not sure; 5: sure;
     # 6: migrated, family settles next month (90 % repay first) -> not sure; 7: due before -> sure
-    assert _certain(x).tolist() == [True, False, True, False, False, True, False, True]
+    assert _certain(x, _settled_early(x)).tolist() == [
+        True,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
     assert _settled_early(x).tolist() == [False] * 6 + [True, False]
