@@ -383,6 +383,7 @@ def _fit(
                 early_stopping_rounds=0,
             )
     with timer("calibrate"):
+        hazard_info: dict[str, float] | str = "not applied"
         recent = latest_months(data, split.valid, LEVEL_MONTHS)
         raw_valid = booster.predict(x_valid)
         calibrator, reason = fit_calibrator(raw_valid, y_valid, recent)
@@ -403,6 +404,7 @@ def _fit(
             reason = f"{reason}; {why}"
             if level is not None:
                 calibrator = calibrator.with_params(hazard=level.to_params())
+                hazard_info = {"beta": level.beta, "shift": level.shift}
     scorer = Scorer(
         booster, calibrator, list(names), dict(categorical), {**meta, "calibration_reason": reason}
     )
@@ -414,6 +416,7 @@ def _fit(
         "monotone_constraints": dict(zip(names, constraints, strict=True)),
         "calibration_method": calibrator.method,
         "calibration_reason": reason,
+        "hazard_level": hazard_info,
         "train_end": split.info.windows["train"]["end"],
         "train_rows_used": used,
         "pool": pool_info,
@@ -615,8 +618,6 @@ def train_view(
     )
     split.info.params["window_months_reason"] = months_reason
     hazard_in, hazard_note = hazard_inputs(data, hazards, horizon)
-    if hazard_note:
-        split.info.params["hazard_level_note"] = hazard_note
     require_positives(split, label)
     windows = [w for w in windows if _enough(w, label)]
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
@@ -761,6 +762,7 @@ def train_view(
         else state_note,
         "capacity_note": "" if "commune_id" in data.columns else CAPACITY_NOT_COMPUTED,
         "monotone": choice.summary(),
+        "hazard_level_note": hazard_note,
     }
 
     reliability = pd.concat(

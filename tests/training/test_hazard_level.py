@@ -184,4 +184,15 @@ def test_trainer_applies_it_on_the_small_district(
 
     bare = train_view(small_table, "trouble_12m", "portfolio", tmp_path / "bare", n_boot=0)
     assert "hazard" not in bare.scorer.calibrator.params
-    assert bare.split.params["hazard_level_note"].startswith("hazard level not applied")
+    assert bare.params["hazard_level_note"].startswith("hazard level not applied")
+
+
+def test_the_pipeline_reads_the_data_folders_hazard_events(
+    small_district: Path, tmp_path: Path
+) -> None:
+    from training.pipeline import hazard_events
+
+    got = hazard_events(small_district)
+    assert got is not None and len(got) > 0
+    assert {"commune_id", "start_date", "severity"} <= set(got.columns)
+    assert hazard_events(tmp_path) is None and hazard_events(None) is None
