@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,7 +142,7 @@ def _offset_logistic(z: np.ndarray, h: np.ndarray, y: np.ndarray) -> tuple[float
 
 
 def fit_hazard_level(
-    raw_train: np.ndarray,
+    raw_train: Callable[[], np.ndarray],
     y_train: np.ndarray,
     h_train: np.ndarray,
     p_valid: np.ndarray,
@@ -160,7 +161,8 @@ def fit_hazard_level(
     so this estimate is the smaller one. The shift ``c`` always comes from the validation rows.
 
     Args:
-        raw_train: The booster's raw probabilities of the training rows.
+        raw_train: The booster's raw probabilities of the training rows (called only when
+            the effect must come from the training window: predicting them all takes time).
         y_train: Their labels.
         h_train: Their :func:`horizon_exposure`.
         p_valid: The calibrated probabilities of the validation rows whose trouble rate sets
@@ -196,7 +198,7 @@ def fit_hazard_level(
         if len(take) > FIT_ROWS:
             rng = np.random.default_rng(seed)
             take = np.sort(rng.choice(len(take), FIT_ROWS, replace=False))
-        x = np.c_[_logit(raw_train[take]), np.asarray(h_train)[take]]
+        x = np.c_[_logit(raw_train()[take]), np.asarray(h_train)[take]]
         beta = float(LogisticRegression(C=1e6, max_iter=1000).fit(x, y_train[take]).coef_[0][1])
         shift = float("nan")
         source = f"the training window ({train_exposed} exposed positives; calm validation year)"

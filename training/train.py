@@ -392,7 +392,7 @@ def _fit(
             rows = level_rows(calibrator, y_valid, recent)
             history = data[data["as_of"] <= valid["as_of"].max()]
             level, why = fit_hazard_level(
-                booster.predict(x_train),
+                lambda: booster.predict(x_train),
                 y_train,
                 exposure,
                 calibrator(raw_valid)[rows],

@@ -76,7 +76,7 @@ def test_level_integrates_the_hazards_out_of_an_unlucky_validation_year() -> Non
     )
     p_valid = _sigmoid(z_valid + shift0)
     level, reason = fit_hazard_level(
-        _sigmoid(z_train), y_train, h_train, p_valid, y_valid, h_valid, climate, seed=0
+        lambda: _sigmoid(z_train), y_train, h_train, p_valid, y_valid, h_valid, climate, seed=0
     )
     assert level is not None and "hazard level" in reason
     assert level.beta == pytest.approx(0.8, abs=0.12)
@@ -92,9 +92,12 @@ def test_effect_taken_from_an_exposed_validation_year_the_booster_has_not_seen()
     h_valid = rng.choice(climate, 80_000) * 1.5  # a worse year than the history's
     z_valid, y_valid = _world(len(h_valid), h_valid, 8, beta=0.6)
     p_valid = _sigmoid(z_valid + 0.3)  # a level taken from the realised rate
-    # the training rows would say otherwise (an in-sample booster that absorbed the effect)
+
+    def not_needed() -> np.ndarray:
+        raise AssertionError("the training rows are not scored when validation tells the effect")
+
     level, reason = fit_hazard_level(
-        p_valid, y_valid, h_valid, p_valid, y_valid, h_valid, climate, seed=0
+        not_needed, y_valid, h_valid, p_valid, y_valid, h_valid, climate, seed=0
     )
     assert level is not None and "on the validation window" in reason
     assert level.beta == pytest.approx(0.6, abs=0.1)
@@ -107,13 +110,15 @@ def test_skipped_without_exposed_positives_or_without_an_effect() -> None:
     rng = np.random.default_rng(4)
     z, y = _world(20_000, np.zeros(20_000), 5)
     p = _sigmoid(z)
-    none, why = fit_hazard_level(p, y, np.zeros(len(y)), p, y, np.zeros(len(y)), np.ones(5), 0)
+    none, why = fit_hazard_level(
+        lambda: p, y, np.zeros(len(y)), p, y, np.zeros(len(y)), np.ones(5), 0
+    )
     assert none is None and "fewer than" in why
     h = rng.exponential(1.0, len(y))
     z2, y2 = _world(len(y), h, 6, beta=-0.8)  # exposure that lowers risk: not a hazard effect
-    for_valid = fit_hazard_level(_sigmoid(z2), y2, h, _sigmoid(z2), y2, h, h, 0)
+    for_valid = fit_hazard_level(lambda: _sigmoid(z2), y2, h, _sigmoid(z2), y2, h, h, 0)
     calm = np.zeros(len(y))
-    for_train = fit_hazard_level(_sigmoid(z2), y2, h, p, y, calm, h, 0)
+    for_train = fit_hazard_level(lambda: _sigmoid(z2), y2, h, p, y, calm, h, 0)
     for (none, why), where in ((for_valid, "validation"), (for_train, "training")):
         assert none is None and "no positive effect" in why and f"the {where} window" in why
 
