@@ -49,6 +49,7 @@ from training.fit import model_frame
 from training.pipeline import (
     data_dir_of,
     disbursement_dates,
+    hazard_events,
     pool_with_data_loan_terms,
     read_truth,
 )
@@ -136,6 +137,7 @@ def main() -> None:
     pool = tables.get("portfolio")
     app_pool = pool_with_data_loan_terms(pool, data_dir) if pool is not None else None
     paid = disbursement_dates(tables["application"], data_dir) if "application" in tables else None
+    hazards = hazard_events(data_dir)
 
     stage_runs: dict[str, list[dict[str, float]]] = {v: [] for v in tables}
     totals, plains, ratios, cpus, cpu_ratios = [], [], [], [], []
@@ -157,6 +159,7 @@ def main() -> None:
                     pool=app_pool if view == "application" else None,
                     contract_checked=True,
                     monotone=args.monotone,
+                    hazards=hazards,
                 )
             stages = dict(results[view].params["stage_seconds"])
             stages["total"] = results[view].params["train_seconds"]

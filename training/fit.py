@@ -277,6 +277,20 @@ def fit_calibrator(
     return _recent_level(cal, reason, raw, y, recent)
 
 
+def level_rows(cal: Calibrator, y: np.ndarray, recent: np.ndarray | None) -> np.ndarray:
+    """Mask of the validation rows a calibrator's level comes from: the latest
+    :data:`LEVEL_MONTHS` months for a parametric calibrator when they hold at least
+    :data:`LEVEL_MIN_POSITIVES` positives and both classes (:func:`_recent_level`), else all."""
+    y = np.asarray(y)
+    if recent is None or cal.method != "platt":
+        return np.ones(len(y), dtype=bool)
+    recent = np.asarray(recent, dtype=bool)
+    n_pos = int(y[recent].sum())
+    if n_pos < LEVEL_MIN_POSITIVES or n_pos == int(recent.sum()):
+        return np.ones(len(y), dtype=bool)
+    return recent
+
+
 def _recent_level(
     cal: Calibrator, reason: str, raw: np.ndarray, y: np.ndarray, recent: np.ndarray | None
 ) -> tuple[Calibrator, str]:
@@ -290,12 +304,11 @@ def _recent_level(
     the intercept is shifted (slope kept) until the mean probability of those rows equals their
     trouble rate. The portfolio view's 12-month window is all "latest", so nothing changes there.
     """
-    if recent is None or cal.method != "platt":
+    rows = level_rows(cal, y, recent)
+    if rows.all():
         return cal, reason
-    recent = np.asarray(recent, dtype=bool)
+    recent = rows
     n_pos = int(y[recent].sum())
-    if recent.all() or n_pos < LEVEL_MIN_POSITIVES or n_pos == int(recent.sum()):
-        return cal, reason
     a, b = float(cal.params["a"]), float(cal.params["b"])
     z = np.log(np.clip(raw, 1e-9, 1 - 1e-9) / (1 - np.clip(raw, 1e-9, 1 - 1e-9)))
     shift = _intercept_shift(a * z[recent] + b, y[recent])

@@ -159,6 +159,17 @@ def pool_with_data_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.D
     return compact(out, feature_columns(out))
 
 
+def hazard_events(data_dir: Path | None) -> pd.DataFrame | None:
+    """The bank's ``hazard_events`` of the data folder, for the hazard level
+    (:mod:`training.hazard_level`); ``None`` (logged) when the folder has none."""
+    if data_dir is None or not any(Path(data_dir).glob("hazard_events*")):
+        logger.info("no hazard_events in the data folder: the hazard level is not applied")
+        return None
+    from features import storage
+
+    return storage.read_raw(data_dir, "hazard_events")
+
+
 def disbursement_dates(table: pd.DataFrame, data_dir: Path | None) -> pd.Series | None:
     """Pay-out date by ``loan_id`` of the table's loans (application rows), for the state
     oracle (:func:`training.rankings.state_oracle_proba`); ``None`` without loans to look up."""
@@ -302,6 +313,7 @@ def run_training(
             contract_checked=True,
             monotone=monotone,
             monotone_tolerance=monotone_tolerance,
+            hazards=hazard_events(loans_dir),
         )
         _append_gate_rule(result.artifacts)
         fairness_metrics, fairness_note = _fairness(

@@ -8,7 +8,8 @@ MLflow pyfunc wrapper can ship the same files as artifacts:
 * ``booster.txt`` — LightGBM model text;
 * ``calibrator.json`` — ``{"method": "platt", "a": .., "b": ..}`` (on the raw score's logit) or
   ``{"method": "isotonic", "x": [..], "y": [..]}`` (piecewise-linear on the raw probability), or
-  ``{"method": "none"}``;
+  ``{"method": "none"}``; any of them may add ``"hazard": {"shift", "beta", "exposure"}``,
+  the level with the coming year's hazards integrated out (:mod:`training.hazard_level`);
 * ``features.json`` — ``{"names": [...], "categorical": {name: [categories...]}, "label": ..,
   "view": .., "catalog_version": ..}``.
 """
@@ -24,6 +25,8 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from training.hazard_level import integrate, integrate_one
 
 FILES = ("booster.txt", "calibrator.json", "features.json")
 DIGEST_TAG = "sha256."
@@ -55,8 +58,13 @@ class Calibrator:
     params: dict = field(default_factory=dict)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for raw booster probabilities."""
-        raw = np.asarray(raw, dtype="float64")
+        """Calibrated probabilities for raw booster probabilities (integrated over the hazard
+        climatology when the calibrator holds a ``hazard`` level, :mod:`training.hazard_level`)."""
+        p = self._base(np.asarray(raw, dtype="float64"))
+        hazard = self.params.get("hazard")
+        return integrate(p, hazard) if hazard else p
+
+    def _base(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "platt":
             z = self.params["a"] * _logit(raw) + self.params["b"]
             return 1.0 / (1.0 + np.exp(-z))
@@ -69,6 +77,11 @@ class Calibrator:
     def one(self, raw: float) -> float:
         """:meth:`__call__` for one probability, with scalar arithmetic (a request's path:
         numpy's per-call overhead on a one-element array was ten times the arithmetic)."""
+        p = self._base_one(raw)
+        hazard = self.params.get("hazard")
+        return integrate_one(p, hazard) if hazard else p
+
+    def _base_one(self, raw: float) -> float:
         if self.method == "platt":
             p = min(max(raw, 1e-9), 1 - 1e-9)
             z = self.params["a"] * math.log(p / (1 - p)) + self.params["b"]
@@ -78,6 +91,10 @@ class Calibrator:
         if self.method == "none":
             return float(raw)
         raise ValueError(f"unknown calibration method {self.method!r}")
+
+    def with_params(self, **extra: object) -> Calibrator:
+        """The same calibrator with ``extra`` parameters added (e.g. a ``hazard`` level)."""
+        return Calibrator(self.method, {**self.params, **extra})
 
     @cached_property
     def _knots(self) -> tuple[np.ndarray, np.ndarray]:

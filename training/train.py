@@ -46,10 +46,12 @@ from training.fit import (
     fit_calibrator,
     fit_lightgbm,
     fit_logistic,
+    level_rows,
     lightgbm_params,
     model_frame,
     monotone_constraints,
 )
+from training.hazard_level import HazardInputs, fit_hazard_level, hazard_inputs
 from training.monotone import (
     DEFAULT_MODE,
     MODES,
@@ -299,6 +301,7 @@ def _fit(
     train_months: int | None = None,
     monotone: str | list[int] = DEFAULT_MODE,
     tolerance: float = TOLERANCE,
+    hazards: HazardInputs | None = None,
 ) -> _Fitted:
     """Fit booster, calibrator and challenger on one split.
 
@@ -309,6 +312,8 @@ def _fit(
     train the models (:func:`recent_rows`). ``monotone``: a mode of :mod:`training.monotone`
     (chosen on this split's validation window, within ``tolerance``), or the constraints
     themselves (backtest refits reuse the main model's).
+    ``hazards`` given: the calibrated level takes the
+    coming year's hazards out (:mod:`training.hazard_level`).
     """
     with timer("prepare"):
         own = recent_rows(data, split, train_months)
@@ -329,6 +334,13 @@ def _fit(
                 train = pd.concat(
                     [extra[[*names, label]], train[[*names, label]]], ignore_index=True
                 )
+        exposure = (
+            hazards.of_training(
+                data.iloc[own], pool.rows.iloc[pooled] if pool is not None else None
+            )
+            if hazards is not None
+            else None
+        )
         y_train = train[label].astype("int64").to_numpy()
         y_valid = data[label].iloc[split.valid].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
@@ -371,8 +383,28 @@ def _fit(
                 early_stopping_rounds=0,
             )
     with timer("calibrate"):
+        hazard_info: dict[str, float] | str = "not applied"
         recent = latest_months(data, split.valid, LEVEL_MONTHS)
-        calibrator, reason = fit_calibrator(booster.predict(x_valid), y_valid, recent)
+        raw_valid = booster.predict(x_valid)
+        calibrator, reason = fit_calibrator(raw_valid, y_valid, recent)
+        if hazards is not None:
+            valid = data.iloc[split.valid]
+            rows = level_rows(calibrator, y_valid, recent)
+            history = data[data["as_of"] <= valid["as_of"].max()]
+            level, why = fit_hazard_level(
+                lambda: booster.predict(x_train),
+                y_train,
+                exposure,
+                calibrator(raw_valid)[rows],
+                y_valid[rows],
+                hazards.exposure(valid)[rows],
+                hazards.climate(history),
+                seed,
+            )
+            reason = f"{reason}; {why}"
+            if level is not None:
+                calibrator = calibrator.with_params(hazard=level.to_params())
+                hazard_info = {"beta": level.beta, "shift": level.shift}
     scorer = Scorer(
         booster, calibrator, list(names), dict(categorical), {**meta, "calibration_reason": reason}
     )
@@ -384,6 +416,7 @@ def _fit(
         "monotone_constraints": dict(zip(names, constraints, strict=True)),
         "calibration_method": calibrator.method,
         "calibration_reason": reason,
+        "hazard_level": hazard_info,
         "train_end": split.info.windows["train"]["end"],
         "train_rows_used": used,
         "pool": pool_info,
@@ -509,6 +542,7 @@ def train_view(
     contract_checked: bool = False,
     monotone: str = DEFAULT_MODE,
     monotone_tolerance: float = TOLERANCE,
+    hazards: pd.DataFrame | None = None,
 ) -> TrainResult:
     """Train, evaluate and report one model on a feature table.
 
@@ -539,6 +573,9 @@ def train_view(
             split's validation window, reused by the backtest refits).
         monotone_tolerance: Validation AUC a group of constraints may cost and still be kept
             (``auto``; :data:`training.monotone.TOLERANCE`).
+        hazards: The bank's ``hazard_events``: the calibrated level then takes the coming
+            year's hazards out (:mod:`training.hazard_level`; needs ``commune_id``). ``None``:
+            the level is the validation window's realised rate, as recorded in the reason.
         contract_checked: The table was checked against the contract as stored
             (:func:`training.training_table.read_training_table` reads compact dtypes after
             checking each row group), so it is not checked again here.
@@ -580,6 +617,7 @@ def train_view(
         null_label_rows=n_null,
     )
     split.info.params["window_months_reason"] = months_reason
+    hazard_in, hazard_note = hazard_inputs(data, hazards, horizon)
     require_positives(split, label)
     windows = [w for w in windows if _enough(w, label)]
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
@@ -622,6 +660,7 @@ def train_view(
         train_months=train_months,
         monotone=monotone,
         tolerance=monotone_tolerance,
+        hazards=hazard_in,
     )
     choice = fitted.monotone
     with timer("evaluate"):
@@ -660,6 +699,7 @@ def train_view(
                 pool=pooled,
                 train_months=train_months,
                 monotone=choice.constraints,
+                hazards=hazard_in,
             )
             with backtest_timer("evaluate"):
                 frame = _test_frame(data, win.test, label, win_fit, names, oracles, seed)
@@ -722,6 +762,7 @@ def train_view(
         else state_note,
         "capacity_note": "" if "commune_id" in data.columns else CAPACITY_NOT_COMPUTED,
         "monotone": choice.summary(),
+        "hazard_level_note": hazard_note,
     }
 
     reliability = pd.concat(

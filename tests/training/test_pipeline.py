@@ -76,6 +76,8 @@ def test_run_logs_parameters_fingerprint_metrics_and_artifacts(
     assert params["catalog_version"] == tags["catalog_version"]
     assert tags["split.kind"] in ("time", "household") and tags["split.reason"]
     assert params["model.monotone.mode"] == "auto"
+    # no data folder beside this truth/: the level is the validation rate, and the run says why
+    assert params["model.hazard_level_note"].endswith("no hazard table (hazard_events) was given")
     for key in (
         "lightgbm.roc_auc",
         "lightgbm.roc_auc_lo",
