@@ -311,9 +311,8 @@ def _fit(
     ``train_months`` given: only the latest that many snapshot months of the training window
     train the models (:func:`recent_rows`). ``monotone``: a mode of :mod:`training.monotone`
     (chosen on this split's validation window, within ``tolerance``), or the constraints
-    themselves (backtest refits reuse the main model's).
-    ``hazards`` given: the calibrated level takes the
-    coming year's hazards out (:mod:`training.hazard_level`).
+    themselves (backtest refits reuse the main model's). ``hazards`` given: the calibrated level
+    takes the coming year's hazards out (:mod:`training.hazard_level`).
     """
     with timer("prepare"):
         own = recent_rows(data, split, train_months)
@@ -618,6 +617,8 @@ def train_view(
     )
     split.info.params["window_months_reason"] = months_reason
     hazard_in, hazard_note = hazard_inputs(data, hazards, horizon)
+    if hazard_in is not None and pool is not None and "commune_id" not in pool.columns:
+        hazard_in, hazard_note = None, "hazard level not applied: the pool table has no commune_id"
     require_positives(split, label)
     windows = [w for w in windows if _enough(w, label)]
     pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None

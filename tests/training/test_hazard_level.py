@@ -201,3 +201,17 @@ def test_the_pipeline_reads_the_data_folders_hazard_events(
     assert got is not None and len(got) > 0
     assert {"commune_id", "start_date", "severity"} <= set(got.columns)
     assert hazard_events(tmp_path) is None and hazard_events(None) is None
+
+
+def test_a_pool_without_commune_is_no_crash_and_says_why(
+    small_table: pd.DataFrame, small_district: Path, tmp_path: Path
+) -> None:
+    from features import storage
+
+    hazards = storage.read_raw(small_district, "hazard_events")
+    pool = small_table.drop(columns="commune_id")
+    r = train_view(
+        small_table, "trouble_12m", "portfolio", tmp_path, n_boot=0, pool=pool, hazards=hazards
+    )
+    assert r.params["hazard_level_note"].endswith("the pool table has no commune_id")
+    assert "hazard" not in r.scorer.calibrator.params
