@@ -50,6 +50,22 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _check_hazard(level: object) -> None:
+    """A stored hazard level must be usable: finite shift and effect, a non-empty list of finite
+    exposures (a hand-edited or truncated ``calibrator.json`` fails here, by name)."""
+    ok = isinstance(level, dict) and {"shift", "beta", "exposure"} <= set(level)
+    if ok:
+        values = [level["shift"], level["beta"], *(level["exposure"] or [])]
+        ok = bool(level["exposure"]) and all(
+            isinstance(v, int | float) and math.isfinite(v) for v in values
+        )
+    if not ok:
+        raise ValueError(
+            "calibrator.json: hazard must hold a finite shift and beta and a non-empty list of "
+            f"finite exposures, not {str(level)[:120]}"
+        )
+
+
 @dataclass
 class Calibrator:
     """Maps the booster's raw probability to a calibrated one."""
@@ -113,6 +129,8 @@ class Calibrator:
         """Inverse of :meth:`to_json`."""
         d = json.loads(text)
         method = d.pop("method")
+        if "hazard" in d:
+            _check_hazard(d["hazard"])
         return cls(method, d)
 
 

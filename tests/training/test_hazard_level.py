@@ -215,3 +215,18 @@ def test_a_pool_without_commune_is_no_crash_and_says_why(
     )
     assert r.params["hazard_level_note"].endswith("the pool table has no commune_id")
     assert "hazard" not in r.scorer.calibrator.params
+
+
+@pytest.mark.parametrize(
+    "hazard",
+    [
+        {"shift": 0.1, "beta": 0.5, "exposure": []},
+        {"shift": 0.1, "beta": float("nan"), "exposure": [0.0, 1.0]},
+        {"shift": 0.1, "exposure": [0.0, 1.0]},
+        {"shift": 0.1, "beta": 0.5, "exposure": [0.0, "x"]},
+    ],
+)
+def test_a_broken_stored_level_is_refused_by_name(hazard: dict) -> None:
+    text = Calibrator("platt", {"a": 1.0, "b": 0.0}).with_params(hazard=hazard).to_json()
+    with pytest.raises(ValueError, match="calibrator.json: hazard must hold"):
+        Calibrator.from_json(text)
