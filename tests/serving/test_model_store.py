@@ -59,6 +59,28 @@ def test_numpy_scoring_equals_the_scorer_on_feature_rows(served: Served, view: s
     np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-9)
 
 
+def test_a_hazard_level_scores_alike_on_the_one_row_and_the_batch_paths(served: Served) -> None:
+    from dataclasses import replace
+
+    from serving.model_checks import smoke_check
+    from serving.model_store import from_scorer
+
+    champion = load_registered(served.tracking_uri, NAMES["application"], "champion")
+    level = {"shift": -0.2, "beta": 0.6, "exposure": [0.0, 0.0, 0.1, 0.5, 2.0]}
+    scorer = replace(
+        champion.scorer, calibrator=champion.scorer.calibrator.with_params(hazard=level)
+    )
+    model = from_scorer(scorer, "hazard-level", "1")
+    table = pd.read_parquet(served.features["application"]).tail(40)
+    smoke_check(model, table[list(model.names)].head(3))
+    batch = model.predict(model.matrix_from_frame(table))
+    np.testing.assert_allclose(batch, scorer.predict_proba(table), rtol=0, atol=1e-12)
+    vectors = _vectors(table, model.names)
+    one = [model.predict(model.matrix([v]))[0] for v in vectors[:10]]  # the request's path
+    np.testing.assert_allclose(one, batch[:10], rtol=1e-12, atol=1e-15)
+    assert not np.allclose(batch, champion.predict(champion.matrix_from_frame(table)))
+
+
 def test_unknown_category_scores_like_missing(served: Served) -> None:
     model = load_registered(served.tracking_uri, NAMES["application"], "champion")
     vec = _vectors(pd.read_parquet(served.features["application"]).tail(1), model.names)[0]
