@@ -15,6 +15,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from features.simulator.config import (
+    DEFAULT_END,
+    DEFAULT_HOUSEHOLDS,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from vbsp_risk import options
 from vbsp_risk.retrain_cmd import print_result, run_routine
 from vbsp_risk.simulate_cmd import do_simulate
@@ -28,9 +34,9 @@ console = options.console()
 
 def run_cmd(
     households: int = typer.Option(
-        8_500, "--households", min=50, help="Borrower households to simulate."
+        DEFAULT_HOUSEHOLDS, "--households", min=50, help="Borrower households to simulate."
     ),
-    seed: int = typer.Option(20251231, "--seed", help="Random seed."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed."),
     train: bool = typer.Option(
         True, "--train/--no-train", help="Also build features, train, gate, materialize."
     ),
@@ -43,7 +49,7 @@ def run_cmd(
     feature views, train and gate the first champions (MLflow), and fill the online store."""
     state = get_state()
     data = state.data_dir
-    do_simulate(data, households, seed, "2016-01", "2025-12")
+    do_simulate(data, households, seed, DEFAULT_START, DEFAULT_END)
     if not train:
         _validate(data)
         _summarise(data)

@@ -9,6 +9,12 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from features.simulator.config import (
+    DEFAULT_END,
+    DEFAULT_HOUSEHOLDS,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from vbsp_risk import options
 from vbsp_risk.options import month_option
 from vbsp_state.settings import get_state
@@ -43,16 +49,20 @@ def simulate_cmd(
         None, "--out", help="Data folder to write (default: $VBSP_RISK_STATE_DIR/data/district)."
     ),
     households: int = typer.Option(
-        8_500, "--households", min=50, max=10_000_000, help="Borrower households at the end date."
+        DEFAULT_HOUSEHOLDS,
+        "--households",
+        min=50,
+        max=10_000_000,
+        help="Borrower households at the end date.",
     ),
     seed: int = typer.Option(
-        20251231, "--seed", help="Random seed; same seed ⇒ byte-identical files."
+        DEFAULT_SEED, "--seed", help="Random seed; same seed ⇒ byte-identical files."
     ),
     start: str = typer.Option(
-        "2016-01", "--start", callback=month_option, help="First month, YYYY-MM."
+        DEFAULT_START, "--start", callback=month_option, help="First month, YYYY-MM."
     ),
     end: str = typer.Option(
-        "2025-12",
+        DEFAULT_END,
         "--end",
         callback=month_option,
         help="Last month, YYYY-MM (export date = its last day).",
