@@ -26,6 +26,10 @@ def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
     return 1 + rng.multinomial(total - parts, w / w.sum())
 
 
+FOUNDED_BEFORE_START = 151
+"""Months before the simulation's start that the oldest group may be founded (12 years 7 months)."""
+
+
 def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
     """Draw communes, villages and groups for a district of ``cfg.households`` borrowers.
 
@@ -74,7 +78,10 @@ def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
     group_ids = [
         f"{v}-G{k + 1}" for v, m in zip(village_ids, g_per_v, strict=True) for k in range(m)
     ]
-    founded = pd.Timestamp("2003-06-01") + pd.to_timedelta(rng.integers(0, 365 * 12, n_g), unit="D")
+    # every group exists when the simulated months begin: founded over the twelve years that end
+    # seven months before the start (2003-06 .. 2015-05 for the default start of 2016-01)
+    first = pd.Period(cfg.start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
+    founded = first + pd.to_timedelta(rng.integers(0, 365 * 12, n_g), unit="D")
     groups = pd.DataFrame(
         {
             "group_id": group_ids,

@@ -53,6 +53,22 @@ def test_rerun_into_same_folder_replaces_old_parts(tmp_path: Path, two_communes:
     assert parts == ["part-C01.parquet"]
 
 
+@pytest.mark.parametrize("start", ["2009-01", "2016-01"])
+def test_any_start_has_its_groups_founded_before_it_and_a_valid_export(
+    tmp_path: Path, start: str
+) -> None:
+    """An earlier start (a burn-in) once had groups founded in the middle of the simulated
+    years, whose first leader began after the second had stepped down."""
+    year = int(start[:4])
+    simulate(tmp_path, replace(TINY, households=600, start=start, end=f"{year + 1}-12"))
+    groups = storage.read_raw(tmp_path, "groups")
+    assert (groups["founded_date"] < pd.Timestamp(start)).all()
+    leaders = storage.read_raw(tmp_path, "group_leaders").dropna(subset=["end_date"])
+    assert (leaders["end_date"] >= leaders["start_date"]).all()
+    report = validate_dir(tmp_path)
+    assert report.ok, report
+
+
 def test_simulated_district_passes_validation(small_district: Path) -> None:
     report = validate_dir(small_district)
     assert report.ok, report.failures[:10] if hasattr(report, "failures") else report
