@@ -31,7 +31,9 @@ def test_run_is_simulate_then_the_monthly_routine(
         monkeypatch.delenv(name, raising=False)
     try:
         result = CliRunner().invoke(
-            app, ["run", "--households", "200", "--no-serve"], env={"COLUMNS": "200"}
+            app,
+            ["run", "--households", "200", "--start", "2015-01", "--no-serve"],
+            env={"COLUMNS": "200"},
         )
     finally:
         mlflow.set_tracking_uri(None)
@@ -43,6 +45,8 @@ def test_run_is_simulate_then_the_monthly_routine(
         assert f"{view} view — test window" in out
         assert (state / "features" / f"{view}.parquet").is_file()  # where make run keeps them
     assert json.loads((state / "reports" / "district-summary.json").read_text())["export_date"]
+    manifest = json.loads((state / "data" / "district" / "manifest.json").read_text())
+    assert manifest["start"] == "2015-01"  # --start reached the simulator (a one-year burn-in)
     assert json.loads((state / "reports" / "validation-report.json").read_text())["ok"]
     # the routine's record: every step ran, the gate asked to promote both views
     last = json.loads((state / "retrain" / "last.json").read_text())
