@@ -26,8 +26,11 @@ def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
     return 1 + rng.multinomial(total - parts, w / w.sum())
 
 
+FIRST_FOUNDED = pd.Timestamp("2003-06-01")
+"""Earliest founding date of a group (VBSP's first year), for any start from 2016-01 on."""
 FOUNDED_BEFORE_START = 151
-"""Months before the simulation's start that the oldest group may be founded (12 years 7 months)."""
+"""For an earlier start: months before it that the oldest group may be founded (12 years 7
+months), so that the youngest is founded seven months before the start."""
 
 
 def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
@@ -78,9 +81,11 @@ def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
     group_ids = [
         f"{v}-G{k + 1}" for v, m in zip(village_ids, g_per_v, strict=True) for k in range(m)
     ]
-    # every group exists when the simulated months begin: founded over the twelve years that end
-    # seven months before the start (2003-06 .. 2015-05 for the default start of 2016-01)
-    first = pd.Period(cfg.start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
+    # groups were founded over twelve years from VBSP's first year (2003-06 .. 2015-05); a start
+    # before mid-2015 (a burn-in) moves that window earlier, so that every group exists when the
+    # simulated months begin
+    before_start = pd.Period(cfg.start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
+    first = min(FIRST_FOUNDED, before_start)
     founded = first + pd.to_timedelta(rng.integers(0, 365 * 12, n_g), unit="D")
     groups = pd.DataFrame(
         {
