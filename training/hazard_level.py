@@ -41,6 +41,8 @@ import pandas as pd
 from scipy.optimize import brentq, minimize
 from sklearn.linear_model import LogisticRegression
 
+from training.split import month_number
+
 logger = logging.getLogger(__name__)
 
 DECAY = 0.75
@@ -66,11 +68,6 @@ class HazardLevel:
         return {"shift": self.shift, "beta": self.beta, "exposure": list(self.exposure)}
 
 
-def _months(dates: pd.Series) -> np.ndarray:
-    d = pd.to_datetime(dates)
-    return (d.dt.year * 12 + d.dt.month - 1).to_numpy("int64")
-
-
 def horizon_exposure(rows: pd.DataFrame, hazards: pd.DataFrame, horizon: int) -> np.ndarray:
     """Exposure of each row's commune to the hazards that started within its label horizon.
 
@@ -87,35 +84,41 @@ def horizon_exposure(rows: pd.DataFrame, hazards: pd.DataFrame, horizon: int) ->
         One exposure per row (0 where nothing struck).
     """
     keys = pd.DataFrame(
-        {"commune_id": rows["commune_id"].astype(str).to_numpy(), "m": _months(rows["as_of"])}
+        {"commune_id": rows["commune_id"].astype(str).to_numpy(), "m": month_number(rows["as_of"])}
     )
     pairs = keys.drop_duplicates().reset_index(drop=True)
-    hz = pd.DataFrame(
-        {
-            "commune_id": hazards["commune_id"].astype(str).to_numpy(),
-            "start": _months(hazards["start_date"]),
-            "severity": hazards["severity"].to_numpy("float64"),
-        }
-    )
-    hit = pairs.reset_index().merge(hz, on="commune_id", how="inner")
-    k = (hit["start"] - hit["m"]).to_numpy()
-    inside = (k >= 0) & (k < horizon)
-    weight = hit["severity"].to_numpy() * (1 - DECAY ** (horizon - k)) / (1 - DECAY) / horizon
-    per_pair = np.bincount(
-        hit["index"].to_numpy()[inside], weights=weight[inside], minlength=len(pairs)
-    )
+    per_pair = _pair_exposure(pairs, hazards, horizon)
     pos = pd.MultiIndex.from_frame(pairs).get_indexer(pd.MultiIndex.from_frame(keys))
     return per_pair[pos]
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def _pair_exposure(pairs: pd.DataFrame, hazards: pd.DataFrame, horizon: int) -> np.ndarray:
+    """:func:`horizon_exposure` of distinct (``commune_id``, month number ``m``) pairs."""
+    hz = pd.DataFrame(
+        {
+            "commune_id": hazards["commune_id"].astype(str).to_numpy(),
+            "start": month_number(hazards["start_date"]),
+            "severity": hazards["severity"].to_numpy("float64"),
+        }
+    )
+    hit = pairs.reset_index(drop=True).reset_index().merge(hz, on="commune_id", how="inner")
+    k = (hit["start"] - hit["m"]).to_numpy()
+    inside = (k >= 0) & (k < horizon)
+    weight = hit["severity"].to_numpy() * (1 - DECAY ** (horizon - k)) / (1 - DECAY) / horizon
+    return np.bincount(
+        hit["index"].to_numpy()[inside], weights=weight[inside], minlength=len(pairs)
+    )
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities clipped to [1e-9, 1 - 1e-9] (the scorer's and the level's)."""
     p = np.clip(np.asarray(p, dtype="float64"), 1e-9, 1 - 1e-9)
     return np.log(p / (1 - p))
 
 
 def integrate(p: np.ndarray, level: dict) -> np.ndarray:
     """Calibrated probabilities integrated over the exposure climatology (see the module)."""
-    z = _logit(p)[:, None] + level["shift"] + level["beta"] * np.asarray(level["exposure"])[None, :]
+    z = logit(p)[:, None] + level["shift"] + level["beta"] * np.asarray(level["exposure"])[None, :]
     return (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
 
 
@@ -181,7 +184,7 @@ def fit_hazard_level(
     rate = float(np.mean(y_valid))
     if len(climate) == 0 or rate <= 0 or rate >= 1:
         return None, "hazard level not applied: no history or one class in the validation rows"
-    zv = _logit(p_valid)
+    zv = logit(p_valid)
     valid_exposed = int(y_valid[h_valid > 0].sum())
     if valid_exposed >= MIN_EXPOSED_POSITIVES and np.ptp(h_valid) > 0:
         shift, beta = _offset_logistic(zv, h_valid, y_valid)
@@ -198,7 +201,7 @@ def fit_hazard_level(
         if len(take) > FIT_ROWS:
             rng = np.random.default_rng(seed)
             take = np.sort(rng.choice(len(take), FIT_ROWS, replace=False))
-        x = np.c_[_logit(raw_train()[take]), np.asarray(h_train)[take]]
+        x = np.c_[logit(raw_train()[take]), np.asarray(h_train)[take]]
         beta = float(LogisticRegression(C=1e6, max_iter=1000).fit(x, y_train[take]).coef_[0][1])
         shift = float("nan")
         source = f"the training window ({train_exposed} exposed positives; calm validation year)"
@@ -247,18 +250,13 @@ class HazardInputs:
 
     def climate(self, history: pd.DataFrame) -> np.ndarray:
         """Exposure of each distinct (commune, month) of ``history``."""
-        keys = pd.DataFrame(
-            {"commune_id": history["commune_id"].astype(str), "as_of": _months(history["as_of"])}
-        ).drop_duplicates()
-        rows = pd.DataFrame(
+        pairs = pd.DataFrame(
             {
-                "commune_id": keys["commune_id"].to_numpy(),
-                "as_of": pd.to_datetime(
-                    {"year": keys["as_of"] // 12, "month": keys["as_of"] % 12 + 1, "day": 1}
-                ),
+                "commune_id": history["commune_id"].astype(str).to_numpy(),
+                "m": month_number(history["as_of"]),
             }
-        )
-        return self.exposure(rows)
+        ).drop_duplicates()
+        return _pair_exposure(pairs, self.hazards, self.horizon)
 
 
 def hazard_inputs(

@@ -26,7 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from training.hazard_level import integrate, integrate_one
+from training.hazard_level import integrate, integrate_one, logit
 
 FILES = ("booster.txt", "calibrator.json", "features.json")
 DIGEST_TAG = "sha256."
@@ -43,11 +43,6 @@ def file_digests(folder: Path) -> dict[str, str]:
 
     paths = [Path(folder) / name for name in FILES]
     return {p.name: file_sha256(p) for p in paths if p.is_file()}
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.log(p / (1 - p))
 
 
 def _check_hazard(level: object) -> None:
@@ -82,7 +77,7 @@ class Calibrator:
 
     def _base(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "platt":
-            z = self.params["a"] * _logit(raw) + self.params["b"]
+            z = self.params["a"] * logit(raw) + self.params["b"]
             return 1.0 / (1.0 + np.exp(-z))
         if self.method == "isotonic":
             return np.interp(raw, *self._knots)
