@@ -217,6 +217,8 @@ class CommuneSim(Households):
         office's extension practice), then frozen after an objective cause, else overdue."""
         rng, cfg = self.rng, self.cfg
         for i in self.rec.due_installments(t):
+            if not self.rec.inst_pending(i):  # its loan was frozen a moment ago
+                continue
             h = self.rec.inst_household(i)
             if paying[h]:
                 self.rec.pay_installment(i, t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_HOUSEHOLDS = 8_500
-DEFAULT_START = "2016-01"
+DEFAULT_START = "2011-01"
 DEFAULT_END = "2025-12"
 DEFAULT_SEED = 20251231
 
@@ -37,7 +37,7 @@ class SimConfig:
     end: str = DEFAULT_END
 
     # membership: members at the end per borrower household; growth of membership per year
-    members_per_borrower: float = 1.0
+    members_per_borrower: float = 1.05
     member_growth: float = 0.035
     leave_rate_idle: float = 0.015  # per month, members without a loan
     # lending
@@ -45,6 +45,7 @@ class SimConfig:
     water_loan_rate: float = 0.006  # per month
     second_loan_rate: float = 0.09  # per month, a second concurrent program
     amount_growth: float = 0.125  # yearly growth of typical loan sizes
+    loan_size_scale: float = 1.29  # typical loan sizes at the end date / lending.TYPICAL
     # trouble (logit scale)
     base_logit: float = -7.0
     w_capacity: float = 0.75

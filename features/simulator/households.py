@@ -180,6 +180,7 @@ class Households:
             float(self.c[h]),
             bool(self.minority[h]),
             cfg.amount_growth,
+            cfg.loan_size_scale,
         )
         weak = self.leader_weak[self.g[h]]
         misuse = rng.random() < cfg.misuse_rate * (2.5 if weak else 1) * (

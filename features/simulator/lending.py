@@ -111,15 +111,19 @@ def loan_terms(
     capacity: float,
     minority: bool,
     amount_growth: float,
+    size_scale: float,
 ) -> tuple[int, int, int, float, int]:
     """Amount (VND), term, grace, yearly rate and purpose index of a new loan.
 
     Args:
         year_offset: Years from the end date (negative in the past); typical sizes grow yearly.
+        amount_growth: Yearly growth of typical sizes.
+        size_scale: Multiplier of the programs' typical sizes at the end date (calibrates the
+            district's outstanding balance).
     """
     code = PROGRAM_CODES[prog]
     spec = domain.PROGRAMS[code]
-    typical = 1.24 * TYPICAL[code] * (1 + amount_growth) ** year_offset
+    typical = size_scale * TYPICAL[code] * (1 + amount_growth) ** year_offset
     size = (
         typical * np.exp(rng.normal(0.0, 0.25) + 0.08 * capacity) * (0.85 + 0.05 * min(workers, 4))
     )

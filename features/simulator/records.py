@@ -178,6 +178,11 @@ class Recorder(DebtBook):
         """Household owing installment ``i``."""
         return int(self.loans.cols["hh"][self.inst.cols["loan"][i]])
 
+    def inst_pending(self, i: int) -> bool:
+        """Whether installment ``i`` is still pending (a freeze earlier in the same month
+        freezes the loan's other installments that fall due with it)."""
+        return bool(self.inst.cols["status"][i] == PENDING)
+
     def inst_extensions(self, i: int) -> int:
         """How many times installment ``i`` was extended."""
         return int(self.inst.cols["ext"][i])

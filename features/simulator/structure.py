@@ -27,10 +27,27 @@ def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
 
 
 FIRST_FOUNDED = pd.Timestamp("2003-06-01")
-"""Earliest founding date of a group (VBSP's first year), for any start from 2016-01 on."""
-FOUNDED_BEFORE_START = 151
-"""For an earlier start: months before it that the oldest group may be founded (12 years 7
-months), so that the youngest is founded seven months before the start."""
+"""Earliest founding date of a group (VBSP's first year), for any start from 2006-01 on."""
+FOUNDING_DAYS = 365 * 12
+"""Groups are founded over at most twelve years from VBSP's first year (to 2015-05)."""
+FOUNDED_BEFORE_START = 7
+"""Months before the start by which the youngest group is founded, so that every group (and its
+first leader) exists when the simulated months begin."""
+SHORTEST_FOUNDING_YEARS = 3
+"""For a start before 2006-06, the founding window moves back to keep at least this many years."""
+
+
+def founding_window(start: str) -> tuple[pd.Timestamp, int]:
+    """First founding date and length in days of the window groups are founded in.
+
+    Groups were founded from VBSP's first year (2003-06) over twelve years (to 2015-05); a
+    start before mid-2015 ends the window seven months before the start, and a start before
+    2006-06 moves it back so that it still spans three years.
+    """
+    before_start = pd.Period(start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
+    last = min(FIRST_FOUNDED + pd.Timedelta(days=FOUNDING_DAYS), before_start)
+    first = min(FIRST_FOUNDED, last - pd.DateOffset(years=SHORTEST_FOUNDING_YEARS))
+    return first, int((last - first).days)
 
 
 def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
@@ -81,12 +98,8 @@ def build_structure(cfg: SimConfig) -> dict[str, pd.DataFrame]:
     group_ids = [
         f"{v}-G{k + 1}" for v, m in zip(village_ids, g_per_v, strict=True) for k in range(m)
     ]
-    # groups were founded over twelve years from VBSP's first year (2003-06 .. 2015-05); a start
-    # before mid-2015 (a burn-in) moves that window earlier, so that every group exists when the
-    # simulated months begin
-    before_start = pd.Period(cfg.start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
-    first = min(FIRST_FOUNDED, before_start)
-    founded = first + pd.to_timedelta(rng.integers(0, 365 * 12, n_g), unit="D")
+    first, span = founding_window(cfg.start)
+    founded = first + pd.to_timedelta(rng.integers(0, span, n_g), unit="D")
     groups = pd.DataFrame(
         {
             "group_id": group_ids,

@@ -183,6 +183,14 @@ def test_frozen_debt_is_written_off_as_the_bank_records_it(tmp_path: Path) -> No
     wo = ev[ev["event_type"] == "write_off"].set_index("loan_id")
     froze = ev[ev["event_type"] == "freeze"].set_index("loan_id")
     assert len(wo) > 0
+    # a loan is frozen once, even when two of its installments fall due the month it freezes,
+    # and nothing but its write-off happens to it afterwards
+    assert not froze.index.duplicated().any()
+    after = ev.merge(
+        froze[["event_date"]], left_on="loan_id", right_index=True, suffixes=("", "_f")
+    )
+    after = after[after["event_date"] > after["event_date_f"]]
+    assert set(after["event_type"]) <= {"write_off"}
     # each write-off follows its loan's freeze by 12-36 months, with the freeze's cause
     months = (wo["event_date"] - froze.loc[wo.index, "event_date"]).dt.days / 30.44
     assert months.between(11.5, 36.5).all()
