@@ -42,9 +42,9 @@ def run_cmd(
         DEFAULT_START,
         "--start",
         callback=month_option,
-        help="First simulated month, YYYY-MM. An earlier start gives the simulated loan book "
-        "years to mature before the training windows (docs/measurements.md, burn-in); the "
-        "Dakrong targets are calibrated for the default.",
+        help="First simulated month, YYYY-MM. The default gives the loan book five years to "
+        "mature before 2016 (docs/simulator.md, a mature book); the Dakrong targets are "
+        "calibrated for it.",
     ),
     train: bool = typer.Option(
         True, "--train/--no-train", help="Also build features, train, gate, materialize."

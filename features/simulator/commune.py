@@ -1,4 +1,4 @@
-"""One commune's ten years, month by month, from latent causes to the bank's records.
+"""One commune's simulated months, from latent causes to the bank's records.
 
 Every household carries hidden state the bank never sees: capacity, a stress process, personal
 shocks (illness, death, fire), migration and misuse of the loan. Its group carries a persistent

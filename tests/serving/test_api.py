@@ -261,8 +261,17 @@ def test_batch_scores_in_order_and_is_bounded(
 def test_household_risk_gives_latest_score_reasons_and_history(
     api: TestClient, api_db: Engine, served: Served
 ) -> None:
-    row = household(api_db, served, served.communes[0])
-    r = api.get(f"/v1/households/{row['entity_id']}/risk", headers=headers(served, "officer"))
+    with api_db.connect() as conn:  # a household scored every month up to the latest
+        hid = conn.execute(
+            sa.text(
+                "SELECT household_id FROM portfolio_scores WHERE commune_id = :c "
+                "GROUP BY household_id "
+                "HAVING max(as_of) = (SELECT max(as_of) FROM portfolio_scores) "
+                "ORDER BY count(*) DESC, household_id LIMIT 1"
+            ),
+            {"c": served.communes[0]},
+        ).scalar_one()
+    r = api.get(f"/v1/households/{hid}/risk", headers=headers(served, "officer"))
     assert r.status_code == 200, r.text
     body = r.json()
     dates = [p["as_of"] for p in body["history"]]
@@ -270,7 +279,7 @@ def test_household_risk_gives_latest_score_reasons_and_history(
     assert body["latest"] == body["history"][-1]
     assert body["latest"]["as_of"] == str(served.as_of.date())
     assert body["latest"]["band"] == band(body["latest"]["probability"])
-    r = api.get(f"/v1/households/{row['entity_id']}/risk", headers=headers(served, "officer_other"))
+    r = api.get(f"/v1/households/{hid}/risk", headers=headers(served, "officer_other"))
     assert r.status_code == 404
     r = api.get("/v1/households/H-nobody/risk", headers=headers(served, "data"))
     assert r.status_code == 404

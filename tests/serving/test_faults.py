@@ -72,11 +72,17 @@ def _truncate(name: str, keep: float) -> Callable[[Path], None]:
 
 
 def _overwrite_digits(folder: Path) -> None:
-    """Same length, digits and separators overwritten inside the trees (crashes LightGBM)."""
+    """Same length, digits overwritten inside the trees' values (crashes LightGBM's parser).
+
+    Only digits of value lines: an ``X`` in a ``Tree=`` line would move a tree's header, which
+    the structural check reports as ``truncated or corrupt`` before the parser runs."""
     data = bytearray((folder / "booster.txt").read_bytes())
     start, end = data.index(b"Tree=0"), data.index(b"end of trees")
     for i in range(start + 200, end - 200, max(1, (end - start) // 40)):
-        data[i] = ord("X")
+        j = i
+        while not chr(data[j]).isdigit() or data.startswith(b"Tree=", data.rfind(b"\n", 0, j) + 1):
+            j += 1
+        data[j] = ord("X")
     (folder / "booster.txt").write_bytes(bytes(data))
 
 

@@ -131,12 +131,6 @@ def _test_window(served: Served) -> tuple[pd.Timestamp, pd.Timestamp]:
     return pd.Timestamp(windows["test"]["start"]), pd.Timestamp(windows["test"]["end"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression in the issue-22 world (session note of 2026-12-02): on the small "
-    "district the champion's plan finds 60 households heading for trouble where the arrears-first "
-    "list finds 69 at 8 visits x 3 days; strict, so the test fails again once the plan wins",
-)
 def test_backtest_plan_finds_more_trouble_than_practice(served: Served) -> None:
     """On the champion's test window (months it never trained on), each commune-month's plan
     at the same capacity as an arrears-first list finds more households heading for trouble."""

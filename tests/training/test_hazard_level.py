@@ -164,21 +164,21 @@ def test_trainer_applies_it_on_the_small_district(
     r = train_view(small_table, "trouble_12m", "portfolio", tmp_path, n_boot=0, hazards=recorded)
     assert "hazard level" in r.scorer.meta["calibration_reason"]  # applied or why not
 
-    # hazards that struck where trouble followed: the trainer must find and use the effect
-    rate = small_table.groupby(["commune_id", "as_of"])["trouble_12m"].mean().dropna()
-    year = pd.to_datetime(rate.index.get_level_values("as_of")).year
-    above = rate > rate.groupby(year).transform("median")  # each year's worse half
-    struck = rate[above].reset_index()
+    # hazards every nine months, and trouble that follows them (labels of exposed rows turned
+    # positive by a seeded draw, in proportion to the exposure): the trainer must find and use it
+    months = pd.date_range(small_table["as_of"].min(), small_table["as_of"].max(), freq="9MS")
     hazards = pd.DataFrame(
         {
-            "commune_id": struck["commune_id"],
-            "start_date": pd.to_datetime(struck["as_of"]) + pd.DateOffset(months=1),
+            "commune_id": small_table["commune_id"].iloc[0],
+            "start_date": months + pd.DateOffset(months=1),
             "severity": 3,
         }
     )
-    r = train_view(
-        small_table, "trouble_12m", "portfolio", tmp_path / "hz", n_boot=0, hazards=hazards
-    )
+    h = horizon_exposure(small_table, hazards, 12)
+    flip = np.random.default_rng(5).random(len(h)) < 0.25 * h / h.max()
+    struck = small_table.copy()
+    struck.loc[flip & struck["trouble_12m"].notna().to_numpy(), "trouble_12m"] = 1
+    r = train_view(struck, "trouble_12m", "portfolio", tmp_path / "hz", n_boot=0, hazards=hazards)
     cal = r.scorer.calibrator
     assert "hazard" in cal.params, r.scorer.meta["calibration_reason"]
     assert cal.params["hazard"]["beta"] > 0 and len(cal.params["hazard"]["exposure"]) == 50

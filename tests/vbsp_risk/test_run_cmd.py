@@ -46,7 +46,7 @@ def test_run_is_simulate_then_the_monthly_routine(
         assert (state / "features" / f"{view}.parquet").is_file()  # where make run keeps them
     assert json.loads((state / "reports" / "district-summary.json").read_text())["export_date"]
     manifest = json.loads((state / "data" / "district" / "manifest.json").read_text())
-    assert manifest["start"] == "2015-01"  # --start reached the simulator (a one-year burn-in)
+    assert manifest["start"] == "2015-01"  # --start reached the simulator (not the default 2011-01)
     assert json.loads((state / "reports" / "validation-report.json").read_text())["ok"]
     # the routine's record: every step ran, the gate asked to promote both views
     last = json.loads((state / "retrain" / "last.json").read_text())
