@@ -342,20 +342,24 @@ def _train(
     files: dict, views: Sequence[str], data_dir: Path, label: str, seed: int, n_boot: int
 ) -> dict:
     from training.pipeline import run_training
+    from training.split import TooFewPositivesError
 
     truth = data_dir / "truth"
     out = {}
     for view in views:
-        res = run_training(
-            Path(files[view]),
-            label,
-            view=view,
-            seed=seed,
-            truth_dir=truth if truth.is_dir() else None,
-            n_boot=n_boot,
-            data_dir=data_dir,
-            pool_features=Path(files["portfolio"]) if view == "application" else None,
-        )
+        try:
+            res = run_training(
+                Path(files[view]),
+                label,
+                view=view,
+                seed=seed,
+                truth_dir=truth if truth.is_dir() else None,
+                n_boot=n_boot,
+                data_dir=data_dir,
+                pool_features=Path(files["portfolio"]) if view == "application" else None,
+            )
+        except TooFewPositivesError as err:  # a district too small or too calm to train on
+            raise RetrainError(f"{view} view not trained: {err}") from err
         lg = res.metrics.get("lightgbm", {})
         out[view] = {
             "model_name": res.model_name,

@@ -156,6 +156,28 @@ def test_new_category_fails_clearly(store: Path, small_district: Path) -> None:
         retrain(bad, views=["portfolio"], n_boot=0)
 
 
+def test_too_few_positives_stop_the_routine_naming_the_view(
+    store: Path, small_district: Path, small_features: dict[str, Path]
+) -> None:
+    """A district too small or too calm for a window: the routine stops with the view, the label
+    and the counts (``retrain stopped: ...`` on the command line), not with a traceback."""
+    from training.retrain import _train
+
+    table = pd.read_parquet(small_features["portfolio"])
+    labelled = table["trouble_12m"].notna()
+    oldest = table.loc[labelled, "as_of"].nsmallest(5).index
+    table.loc[labelled, "trouble_12m"] = 0
+    table.loc[oldest, "trouble_12m"] = 1  # positives in the training window only
+    calm = store / "calm-portfolio.parquet"
+    table.to_parquet(calm, index=False)
+    with pytest.raises(
+        RetrainError,
+        match=r"portfolio view not trained: label 'trouble_12m' has fewer than 3 positives .*"
+        r"valid 0 positive\(s\)",
+    ):
+        _train({"portfolio": str(calm)}, ["portfolio"], small_district, "trouble_12m", 42, 0)
+
+
 def test_missing_months_are_named(small_tables: dict[str, pd.DataFrame]) -> None:
     tables = dict(small_tables)
     interest = tables["interest"]

@@ -32,7 +32,7 @@ def test_run_is_simulate_then_the_monthly_routine(
     try:
         result = CliRunner().invoke(
             app,
-            ["run", "--households", "200", "--start", "2015-01", "--no-serve"],
+            ["run", "--households", "300", "--start", "2015-01", "--no-serve"],
             env={"COLUMNS": "200"},
         )
     finally:
@@ -74,7 +74,7 @@ def test_run_is_simulate_then_the_monthly_routine(
     roles = sorted(c.role for c, _ in read_keys_file(state / "api_keys.json"))
     assert roles == ["admin", "data", "inspector", "officer"]
     if steps["gate"]["decisions"]["portfolio"]["action"] != "promoted":
-        # a 200-household district may not convince the gate: no champion to score with, and
+        # a 300-household district may not convince the gate: no champion to score with, and
         # the run says so (the keys are issued; the service would start without a model)
         assert "no portfolio champion" in " ".join(out.split()) and scores == 0
         return
