@@ -8,7 +8,7 @@ import pytest
 
 from training.fit import (
     ISOTONIC_MIN_POSITIVES,
-    PLATT_MIN_POSITIVES,
+    SLOPE_MIN_POSITIVES,
     feature_spec,
     fit_calibrator,
     fit_logistic,
@@ -134,15 +134,33 @@ def test_logistic_challenger_handles_missing_categories_and_booleans() -> None:
     assert p[df["arrears_streak_current"] > 1].mean() > p[df["arrears_streak_current"] <= 1].mean()
 
 
-def test_few_positives_get_an_intercept_only_calibration() -> None:
+def test_a_slope_near_one_or_too_few_positives_get_an_intercept_only_calibration() -> None:
     rng = np.random.default_rng(2)
     raw = rng.uniform(0.01, 0.15, 3000)
-    y = (rng.random(raw.size) < 0.7 * raw).astype(int)
-    assert y.sum() < PLATT_MIN_POSITIVES
+    y = (rng.random(raw.size) < 0.7 * raw).astype(int)  # the raw logit's slope is about 1
+    assert y.sum() >= SLOPE_MIN_POSITIVES
     cal, reason = fit_calibrator(raw, y)
     assert cal.method == "platt" and cal.params["a"] == 1.0 and "intercept only" in reason
+    assert "within 1.96 s.e. of 1" in reason
     assert cal(raw).mean() == pytest.approx(y.mean(), rel=1e-6)
     assert np.array_equal(np.argsort(cal(raw)), np.argsort(raw))
+    few = raw[:800], y[:800]
+    assert few[1].sum() < SLOPE_MIN_POSITIVES
+    cal, reason = fit_calibrator(*few)
+    assert cal.params["a"] == 1.0 and "too few to test a slope" in reason
+
+
+def test_an_under_dispersed_booster_gets_its_slope_from_a_small_window() -> None:
+    """A few hundred positives, raw logits squeezed to 0.7 of the truth (as early stopping after
+    a few dozen rounds leaves them): the slope is estimated, and it is about 1 / 0.7."""
+    rng = np.random.default_rng(4)
+    true_z = rng.normal(-2.6, 1.0, 3000)
+    y = (rng.random(true_z.size) < 1 / (1 + np.exp(-true_z))).astype(int)
+    raw = 1 / (1 + np.exp(-(0.7 * true_z - 0.8)))
+    assert SLOPE_MIN_POSITIVES <= y.sum() < ISOTONIC_MIN_POSITIVES
+    cal, reason = fit_calibrator(raw, y)
+    assert cal.method == "platt" and "off 1" in reason
+    assert cal.params["a"] == pytest.approx(1 / 0.7, abs=0.25)
 
 
 @pytest.mark.parametrize(
