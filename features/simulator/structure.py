@@ -27,14 +27,14 @@ def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
 
 
 FIRST_FOUNDED = pd.Timestamp("2003-06-01")
-"""Earliest founding date of a group (VBSP's first year), for any start from 2006-01 on."""
+"""Earliest founding date of a group (VBSP's first year), for any start from 2007-01 on."""
 FOUNDING_DAYS = 365 * 12
 """Groups are founded over at most twelve years from VBSP's first year (to 2015-05)."""
 FOUNDED_BEFORE_START = 7
 """Months before the start by which the youngest group is founded, so that every group (and its
 first leader) exists when the simulated months begin."""
 SHORTEST_FOUNDING_YEARS = 3
-"""For a start before 2006-06, the founding window moves back to keep at least this many years."""
+"""For a start before 2007-01, the founding window moves back to keep at least this many years."""
 
 
 def founding_window(start: str) -> tuple[pd.Timestamp, int]:
@@ -42,7 +42,7 @@ def founding_window(start: str) -> tuple[pd.Timestamp, int]:
 
     Groups were founded from VBSP's first year (2003-06) over twelve years (to 2015-05); a
     start before mid-2015 ends the window seven months before the start, and a start before
-    2006-06 moves it back so that it still spans three years.
+    2007-01 moves it back so that it still spans three years.
     """
     before_start = pd.Period(start, "M").start_time - pd.DateOffset(months=FOUNDED_BEFORE_START)
     last = min(FIRST_FOUNDED + pd.Timedelta(days=FOUNDING_DAYS), before_start)

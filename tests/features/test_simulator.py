@@ -14,6 +14,7 @@ import pytest
 from features import storage
 from features.contract import TABLES, TRUTH_DIR
 from features.simulator import SimConfig, simulate
+from features.simulator.structure import founding_window
 from features.summary import summarize
 from features.validation import load_tables, validate_dir
 
@@ -51,6 +52,17 @@ def test_rerun_into_same_folder_replaces_old_parts(tmp_path: Path, two_communes:
     simulate(folder, TINY)  # one commune
     parts = sorted(p.name for p in (folder / "loans").iterdir())
     assert parts == ["part-C01.parquet"]
+
+
+def test_groups_are_founded_from_vbsps_first_year_up_to_seven_months_before_the_start() -> None:
+    assert founding_window("2016-01") == founding_window("2030-06")  # 2003-06 .. 2015-05
+    first, days = founding_window("2016-01")
+    assert first == pd.Timestamp("2003-06-01") and days == 365 * 12
+    first, days = founding_window("2011-01")  # the default: 2003-06 .. 2010-06
+    assert first == pd.Timestamp("2003-06-01")
+    assert first + pd.Timedelta(days=days) == pd.Timestamp("2010-06-01")
+    first, days = founding_window("2001-01")  # before VBSP: three years, ending 2000-06
+    assert first == pd.Timestamp("1997-06-01") and days == (pd.Timestamp("2000-06-01") - first).days
 
 
 @pytest.mark.parametrize("start", ["2009-01", "2016-01"])
