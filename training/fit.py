@@ -27,8 +27,8 @@ Calibration, chosen by the number of positives in the validation window:
   drifts between years and is what a small window estimates well. Stored as ``platt`` (with
   ``a = 1`` for intercept only; the scorer's file format is unchanged).
 
-A Platt fit with a non-positive slope would invert the ranking, so it falls back to no
-calibration and says so. When the validation window is longer than a year (the application
+A Platt fit with a non-positive slope would invert the ranking, so it falls back to the
+intercept-only recalibration and says so. When the validation window is longer than a year (the application
 view's 24 months), a parametric calibrator takes its level from the window's latest
 :data:`LEVEL_MONTHS` months only (:func:`_recent_level`): the trouble rate drifts between years.
 
