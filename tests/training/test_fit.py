@@ -178,3 +178,13 @@ def test_one_probability_is_calibrated_as_an_array_is(cal: Calibrator) -> None:
     )
     as_array = cal(raw)
     assert [cal.one(float(r)) for r in raw] == pytest.approx(as_array.tolist(), rel=0, abs=1e-15)
+
+
+def test_an_inverted_slope_keeps_the_ranking_and_takes_the_level_only() -> None:
+    rng = np.random.default_rng(6)
+    raw = rng.uniform(0.01, 0.3, 4000)
+    y = (rng.random(raw.size) < 0.31 - raw).astype(int)  # the window ranks the other way
+    cal, reason = fit_calibrator(raw, y)
+    assert cal.params["a"] == 1.0 and "<= 0" in reason and "intercept only" in reason
+    assert np.array_equal(np.argsort(cal(raw)), np.argsort(raw))
+    assert cal(raw).mean() == pytest.approx(y.mean(), rel=1e-6)
