@@ -132,10 +132,11 @@ def data_dir_of(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     """The data folder with the bank's ``loans``: given, beside ``truth/``, or the state's."""
     from vbsp_state.settings import get_state
 
-    for cand in (explicit, Path(truth_dir).parent if truth_dir else None, get_state().data_dir):
+    for cand in (explicit, Path(truth_dir).parent if truth_dir else None):
         if cand is not None and any(Path(cand).glob("loans*")):
             return Path(cand)
-    return None
+    state = get_state().data_dir  # read last: a given folder needs no valid settings
+    return state if any(state.glob("loans*")) else None
 
 
 def pool_with_data_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataFrame:

@@ -217,3 +217,18 @@ def test_bad_input_gives_a_clear_message(tmp_path: Path, application: tuple[Path
     assert res.exit_code == 2 and "--reason" in _text(res)
     for r in (missing, res):
         assert "Traceback" not in r.output and not isinstance(r.exception, ValueError)
+
+
+def test_data_dir_beside_truth_needs_no_valid_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark given ``--truth`` finds the bank's tables beside it even where the state's
+    settings would not validate (here a PII key too short)."""
+    from training.pipeline import data_dir_of
+
+    (tmp_path / "loans").mkdir()
+    (tmp_path / "truth").mkdir()
+    monkeypatch.setenv("VBSP_RISK_PII_KEY", "ab")
+    assert data_dir_of(None, tmp_path / "truth") == tmp_path
+    with pytest.raises(ValueError, match="VBSP_RISK_PII_KEY"):  # the state is read only last
+        data_dir_of(None, None)
