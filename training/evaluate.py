@@ -472,8 +472,7 @@ def calibration_fit(
         mu = 1.0 / (1.0 + np.exp(-eta))
         r = w * (y - mu)
         g = np.array([r.sum(), (r * z).sum()])
-        v = w * mu * (1 - mu)
-        h = np.array([[v.sum(), (v * z).sum()], [(v * z).sum(), (v * z * z).sum()]])
+        h = _information(z, w * mu * (1 - mu))
         try:
             step = np.linalg.solve(h, g)
         except np.linalg.LinAlgError:
@@ -487,6 +486,27 @@ def calibration_fit(
         if np.max(np.abs(step)) < 1e-10:
             break
     return float(beta[0]), float(beta[1])
+
+
+def _information(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Fisher information of ``(intercept, slope)`` of a logistic fit on ``z``, with the rows'
+    weights times ``p (1 - p)`` in ``v`` (the Newton steps' Hessian)."""
+    return np.array([[v.sum(), (v * z).sum()], [(v * z).sum(), (v * z * z).sum()]])
+
+
+def calibration_slope_se(
+    z: np.ndarray, intercept: float, slope: float, w: np.ndarray | None = None
+) -> float:
+    """Standard error of :func:`calibration_fit`'s slope (inverse Fisher information at the
+    fit); infinite when the fit is undefined or the information singular."""
+    if not (np.isfinite(intercept) and np.isfinite(slope)):
+        return float("inf")
+    z = np.asarray(z, dtype="float64")
+    w = np.ones_like(z) if w is None else np.asarray(w, dtype="float64")
+    p = _sigmoid(intercept + slope * z)
+    info = _information(z, w * p * (1 - p))
+    det = float(np.linalg.det(info))
+    return float(np.sqrt(info[0, 0] / det)) if det > 0 else float("inf")
 
 
 REFIT_TOLERANCE = 1e-7

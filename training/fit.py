@@ -53,7 +53,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from features.catalog import FEATURES_BY_NAME
 from features.feature_table import feature_columns
-from training.evaluate import calibration_fit, roc_auc
+from training.evaluate import calibration_fit, calibration_slope_se, roc_auc
 from training.scorer import Calibrator, Scorer
 
 logger = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ def _calibrate(raw: np.ndarray, y: np.ndarray) -> tuple[Calibrator, str]:
     z = np.log(np.clip(raw, 1e-9, 1 - 1e-9) / (1 - np.clip(raw, 1e-9, 1 - 1e-9)))
     if n_pos >= SLOPE_MIN_POSITIVES:
         b, a = calibration_fit(y, z)
-        se = _slope_se(z, a, b)
+        se = calibration_slope_se(z, b, a)
         if np.isfinite(a) and a > 0 and abs(a - 1) > SLOPE_Z * se:
             reason = (
                 f"platt: {n_pos} validation positives < {ISOTONIC_MIN_POSITIVES}, too few for "
@@ -367,17 +367,6 @@ def _calibrate(raw: np.ndarray, y: np.ndarray) -> tuple[Calibrator, str]:
         f"the validation trouble rate {y.mean():.4f} (shift {b:+.3f}, slope kept at 1)"
     )
     return Calibrator("platt", {"a": 1.0, "b": float(b)}), reason
-
-
-def _slope_se(z: np.ndarray, a: float, b: float) -> float:
-    """Standard error of a logistic fit's slope ``a`` on ``z`` (inverse Fisher information)."""
-    if not (np.isfinite(a) and np.isfinite(b)):
-        return float("inf")
-    q = 1.0 / (1.0 + np.exp(-np.clip(a * z + b, -35, 35)))
-    w = q * (1 - q)
-    info = np.array([[w.sum(), (w * z).sum()], [(w * z).sum(), (w * z * z).sum()]])
-    det = float(np.linalg.det(info))
-    return float(np.sqrt(info[0, 0] / det)) if det > 0 else float("inf")
 
 
 def _intercept_shift(z: np.ndarray, y: np.ndarray) -> float:

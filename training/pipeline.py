@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,15 @@ def data_dir_of(explicit: Path | None, truth_dir: Path | None) -> Path | None:
     """The data folder with the bank's ``loans``: given, beside ``truth/``, or the state's."""
     from vbsp_state.settings import get_state
 
-    for cand in (explicit, Path(truth_dir).parent if truth_dir else None):
+    def candidates() -> Iterator[Path | None]:
+        yield explicit
+        yield Path(truth_dir).parent if truth_dir else None
+        yield get_state().data_dir  # read last: a given folder needs no valid settings
+
+    for cand in candidates():
         if cand is not None and any(Path(cand).glob("loans*")):
             return Path(cand)
-    state = get_state().data_dir  # read last: a given folder needs no valid settings
-    return state if any(state.glob("loans*")) else None
+    return None
 
 
 def pool_with_data_loan_terms(pool: pd.DataFrame, data_dir: Path | None) -> pd.DataFrame:
