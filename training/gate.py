@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from training import GATE_N_BOOT
-from training.evaluate import CAPACITY_NOT_COMPUTED
+from training.evaluate import CAPACITY_NOT_COMPUTED, calibration_fit
+from training.hazard_level import logit
 
 SLOPE_RANGE = (0.8, 1.2)
 RATE_TOLERANCE = 0.20
@@ -39,7 +40,11 @@ on the candidate's test window, which must be the newest, and requires:
   yet: candidate − a random ranking). When the capacity visits 90 % or more of the window's
   rows, only ROC AUC decides.
 * Calibration on the window: slope within [{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}] and predicted trouble
-  rate within {RATE_TOLERANCE:.0%} of the observed rate.
+  rate within {RATE_TOLERANCE:.0%} of the observed rate. A model whose level averages the coming
+  year's hazards over the history's (a `hazard` level in its calibrator) is judged at the hazards
+  that struck the window: a calm or stormy window is luck nobody knew at `as_of`, and a rule that
+  refused the simulator's state oracle would be judging the weather. The served figures are
+  recorded beside them.
 
 Every decision (who, when, from, to, why, forced) is recorded as `gate.*` tags on the model
 version and its run, as a `gate` run in MLflow, and in the service's `model_alias_history` table.
@@ -104,6 +109,7 @@ def gate_checks(
     capacity: int = DEFAULT_CAPACITY,
     n_boot: int = GATE_N_BOOT,
     seed: int = GATE_SEED,
+    at_hazards: np.ndarray | None = None,
 ) -> tuple[dict[str, bool], dict[str, float], list[str]]:
     """Evaluate the gate's rule (module docstring) on one test window.
 
@@ -116,6 +122,9 @@ def gate_checks(
         capacity: Visits per commune per month.
         n_boot: Bootstrap replicates.
         seed: Seed of the household draws.
+        at_hazards: The candidate's probabilities at each row's realised hazard exposure
+            (:func:`training.hazard_level.at_exposure`; ``None``: the model has no hazard level).
+            Given, the calibration checks judge these; the served figures are recorded too.
 
     Returns:
         ``(checks, figures, lines)``: check → passed, the numbers, one explanation per check.
@@ -162,23 +171,42 @@ def gate_checks(
             f"{res[rival][m]:.3f}, difference {d:+.3f} (95% paired bootstrap {lo:+.3f} .. {hi:+.3f};"
             " lower bound must be > 0)"
         )
-    slope = float(cand.get("calibration_slope", math.nan))
+    served_slope = float(cand.get("calibration_slope", math.nan))
+    served_pred, obs = float(cand["predicted_rate"]), float(cand["observed_rate"])
+    slope, pred, where, served = served_slope, served_pred, "", ("", "")
+    if at_hazards is not None:
+        p = np.asarray(at_hazards, dtype="float64")
+        y = frame[label].astype("float64").to_numpy()
+        slope = float(calibration_fit(y, logit(p))[1]) if 0 < y.sum() < len(y) else math.nan
+        pred = float(p.mean())
+        figures["candidate.calibration_slope_at_hazards"] = slope
+        figures["candidate.predicted_rate_at_hazards"] = pred
+        where = " at the window's realised hazards"
+        served = (
+            f"; served {served_slope:.3f}",
+            f"; served {served_pred:.4f}, averaged over the history's hazards, "
+            f"{_rel(served_pred, obs):+.1%}",
+        )
     ok = bool(SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1])
     checks["calibration_slope"] = ok
     lines.append(
-        f"{'PASS' if ok else 'FAIL'} calibration slope {slope:.3f} "
-        f"(must be within [{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}])"
+        f"{'PASS' if ok else 'FAIL'} calibration slope {slope:.3f}{where} "
+        f"(must be within [{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}]{served[0]})"
     )
-    pred, obs = float(cand["predicted_rate"]), float(cand["observed_rate"])
-    rel = pred / obs - 1 if obs > 0 else math.inf
+    rel = _rel(pred, obs)
     figures["candidate.rate_error"] = rel
     ok = bool(abs(rel) <= RATE_TOLERANCE)
     checks["calibration_rate"] = ok
     lines.append(
-        f"{'PASS' if ok else 'FAIL'} predicted rate {pred:.4f} vs observed {obs:.4f} "
-        f"({rel:+.1%}; must be within ±{RATE_TOLERANCE:.0%})"
+        f"{'PASS' if ok else 'FAIL'} predicted rate {pred:.4f}{where} vs observed {obs:.4f} "
+        f"({rel:+.1%}; must be within ±{RATE_TOLERANCE:.0%}{served[1]})"
     )
     return checks, figures, lines
+
+
+def _rel(pred: float, obs: float) -> float:
+    """Relative error of a predicted rate (infinite when nothing was observed)."""
+    return pred / obs - 1 if obs > 0 else math.inf
 
 
 def paired_bootstrap(

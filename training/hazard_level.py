@@ -53,6 +53,9 @@ MIN_EXPOSED_POSITIVES = 100
 """Fewest training positives with some exposure for ``beta`` to be estimated."""
 FIT_ROWS = 200_000
 """Training rows sampled (seeded) for the ``beta`` regression."""
+EXPOSURE_COLUMN = "horizon_hazard_exposure"
+"""Column of a stored test window holding each row's realised :func:`horizon_exposure`, so the
+champion gate can judge the calibration at the hazards that did strike (:func:`at_exposure`)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,19 @@ def integrate(p: np.ndarray, level: dict) -> np.ndarray:
     """Calibrated probabilities integrated over the exposure climatology (see the module)."""
     z = logit(p)[:, None] + level["shift"] + level["beta"] * np.asarray(level["exposure"])[None, :]
     return (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
+
+
+def at_exposure(p: np.ndarray, level: dict, exposure: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities at a realised exposure instead of the climatology.
+
+    Why: a served probability averages the coming year's hazards over the history's
+    (:func:`integrate`), so after a calm year it lies above the realised trouble rate and after a
+    stormy one below it, however right the model is; even the simulator's state oracle misses a
+    calm test window's rate by an eighth. Given the hazards that did strike, the model's own
+    claim is ``sigmoid(logit p + shift + beta * h)``: the champion gate checks that.
+    """
+    z = logit(p) + level["shift"] + level["beta"] * np.asarray(exposure, dtype="float64")
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def integrate_one(p: float, level: dict) -> float:

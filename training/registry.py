@@ -64,6 +64,7 @@ from sqlalchemy.engine import Engine
 from features.numbers import finite_or_none
 from training import GATE_N_BOOT, tracking
 from training.gate import DEFAULT_CAPACITY, GateDecision, gate_checks
+from training.hazard_level import EXPOSURE_COLUMN
 from training.pyfunc_model import schema_types, to_model_input
 from vbsp_state.engine import make_engine
 from vbsp_state.registry_names import CHAMPION
@@ -97,9 +98,21 @@ def champion_version(client: MlflowClient, model_name: str) -> str | None:
 
 
 def _score(model_name: str, version: str, frame: pd.DataFrame) -> np.ndarray:
+    return _score_both(model_name, version, frame)[0]
+
+
+def _score_both(
+    model_name: str, version: str, frame: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Served probabilities of ``frame``'s rows, and their probabilities at the realised hazard
+    exposure the window stores (``None`` when it stores none or the model has no hazard level)."""
     model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     types = schema_types(model)
-    return np.asarray(model.predict(to_model_input(frame, types)), dtype="float64")
+    served = np.asarray(model.predict(to_model_input(frame, types)), dtype="float64")
+    scorer = getattr(model.unwrap_python_model(), "scorer", None)
+    if EXPOSURE_COLUMN not in frame.columns or scorer is None:
+        return served, None
+    return served, scorer.predict_proba_at(frame, frame[EXPOSURE_COLUMN].to_numpy("float64"))
 
 
 def _default_actor() -> str:
@@ -394,7 +407,7 @@ def _evaluate(
     window = (
         f"{run.data.tags.get('test.as_of_min', '?')} .. {run.data.tags.get('test.as_of_max', '?')}"
     )
-    p_cand = _score(model_name, candidate.version, frame)
+    p_cand, p_at = _score_both(model_name, candidate.version, frame)
     p_champ = None
     if before is not None:
         champ = client.get_model_version(model_name, before)
@@ -420,5 +433,7 @@ def _evaluate(
         lines.append(
             f"no champion yet: candidate v{candidate.version} vs a random ranking on {window}"
         )
-    checks, figures, more = gate_checks(frame, label, p_cand, p_champ, capacity, n_boot)
+    checks, figures, more = gate_checks(
+        frame, label, p_cand, p_champ, capacity, n_boot, at_hazards=p_at
+    )
     return checks, figures, lines + more

@@ -26,7 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from training.hazard_level import integrate, integrate_one, logit
+from training.hazard_level import at_exposure, integrate, integrate_one, logit
 
 FILES = ("booster.txt", "calibrator.json", "features.json")
 DIGEST_TAG = "sha256."
@@ -74,6 +74,14 @@ class Calibrator:
         p = self._base(np.asarray(raw, dtype="float64"))
         hazard = self.params.get("hazard")
         return integrate(p, hazard) if hazard else p
+
+    def at_exposure(self, raw: np.ndarray, exposure: np.ndarray) -> np.ndarray | None:
+        """Calibrated probabilities at a realised hazard exposure (one per row), or ``None``
+        when the calibrator holds no ``hazard`` level (:func:`training.hazard_level.at_exposure`)."""
+        hazard = self.params.get("hazard")
+        if not hazard:
+            return None
+        return at_exposure(self._base(np.asarray(raw, dtype="float64")), hazard, exposure)
 
     def _base(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "platt":
@@ -171,6 +179,11 @@ class Scorer:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities of trouble."""
         return self.calibrator(self.raw_proba(features))
+
+    def predict_proba_at(self, features: pd.DataFrame, exposure: np.ndarray) -> np.ndarray | None:
+        """Calibrated probabilities at each row's realised hazard exposure (``None`` without a
+        hazard level): what the champion gate judges calibration on (:meth:`Calibrator.at_exposure`)."""
+        return self.calibrator.at_exposure(self.raw_proba(features), exposure)
 
     def save(self, folder: Path) -> Path:
         """Write the three files into ``folder``."""

@@ -41,6 +41,7 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from training.hazard_level import EXPOSURE_COLUMN
 from vbsp_state import settings
 from vbsp_state.registry_names import PREFIX
 from vbsp_state.settings import get_state
@@ -349,11 +350,14 @@ def test_window_rows(
 
     The rows are taken from ``table`` by the keys of ``test_frame`` (``household_id``, ``as_of``
     and ``loan_id`` when both have it), so whatever columns the trainer kept in its test frame,
-    the gate gets the features exactly as the table has them.
+    the gate gets the features exactly as the table has them; the test frame's realised hazard
+    exposure (:data:`training.hazard_level.EXPOSURE_COLUMN`), when the trainer computed one,
+    comes along for the gate's calibration checks.
     """
     keys = [k for k in WINDOW_KEYS if k in table.columns and k in test_frame.columns]
     cols = list(dict.fromkeys([*keys, *(c for c in ("commune_id",) if c in table), label, *names]))
-    picked = test_frame[keys].drop_duplicates()
+    carried = [c for c in (EXPOSURE_COLUMN,) if c in test_frame.columns and c not in cols]
+    picked = test_frame[[*keys, *carried]].drop_duplicates(keys)
     picked = picked.assign(as_of=pd.to_datetime(picked["as_of"]).astype(table["as_of"].dtype))
     return table[cols].merge(picked, on=keys, how="inner").reset_index(drop=True)
 

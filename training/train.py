@@ -51,7 +51,7 @@ from training.fit import (
     model_frame,
     monotone_constraints,
 )
-from training.hazard_level import HazardInputs, fit_hazard_level, hazard_inputs
+from training.hazard_level import EXPOSURE_COLUMN, HazardInputs, fit_hazard_level, hazard_inputs
 from training.monotone import (
     DEFAULT_MODE,
     MODES,
@@ -475,6 +475,7 @@ def _test_frame(
     names: list[str],
     oracles: dict[str, np.ndarray],
     seed: int,
+    hazards: HazardInputs | None = None,
 ) -> pd.DataFrame:
     rows = data.iloc[pos]
     keys = [c for c in ("household_id", "as_of", "commune_id", "loan_id") if c in rows.columns]
@@ -486,6 +487,8 @@ def _test_frame(
         frame[name] = s
     for name, values in oracles.items():
         frame[name] = values[pos]
+    if hazards is not None:
+        frame[EXPOSURE_COLUMN] = hazards.exposure(rows)
     return frame
 
 
@@ -665,7 +668,7 @@ def train_view(
     )
     choice = fitted.monotone
     with timer("evaluate"):
-        test_frame = _test_frame(data, split.test, label, fitted, names, oracles, seed)
+        test_frame = _test_frame(data, split.test, label, fitted, names, oracles, seed, hazard_in)
         rankers, probas = _rankers(test_frame)
         scores = {n: test_frame[n].to_numpy("float64") for n in rankers}
         metrics = evaluate_rankings(

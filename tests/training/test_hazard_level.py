@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training import tracking
 from training.hazard_level import (
     DECAY,
+    EXPOSURE_COLUMN,
     HazardInputs,
     fit_hazard_level,
     hazard_inputs,
@@ -187,9 +189,28 @@ def test_trainer_applies_it_on_the_small_district(
     assert not np.allclose(cal(raw), plain(raw))
     assert (r.backtest["ranker"] == "lightgbm").sum() >= 2  # backtest refits took it too
 
+    # the test window carries each row's realised exposure to the gate, and the probability at
+    # it is the integrand of the served one
+    window = tracking.test_window_rows(struck, r.test_frame, list(r.scorer.names), "trouble_12m")
+    assert len(window) == len(r.test_frame)
+    keyed = window.merge(r.test_frame, on=["household_id", "as_of"], suffixes=("", "_t"))
+    np.testing.assert_allclose(keyed[EXPOSURE_COLUMN], horizon_exposure(keyed, hazards, 12))
+    assert keyed[EXPOSURE_COLUMN].gt(0).all() and keyed[EXPOSURE_COLUMN].nunique() > 1
+    rows = window.head(300)
+    at = [
+        r.scorer.predict_proba_at(rows, np.full(len(rows), h))
+        for h in cal.params["hazard"]["exposure"]
+    ]
+    np.testing.assert_allclose(np.mean(at, axis=0), r.scorer.predict_proba(rows), rtol=1e-10)
+    hit = r.scorer.predict_proba_at(rows, rows[EXPOSURE_COLUMN].to_numpy())
+    calm = r.scorer.predict_proba_at(rows, np.zeros(len(rows)))
+    assert np.all(hit >= calm) and np.any(hit > calm)  # beta > 0: struck rows are riskier
+
     bare = train_view(small_table, "trouble_12m", "portfolio", tmp_path / "bare", n_boot=0)
     assert "hazard" not in bare.scorer.calibrator.params
     assert bare.params["hazard_level_note"].startswith("hazard level not applied")
+    assert EXPOSURE_COLUMN not in bare.test_frame.columns
+    assert bare.scorer.predict_proba_at(small_table.head(5), np.zeros(5)) is None
 
 
 def test_the_pipeline_reads_the_data_folders_hazard_events(

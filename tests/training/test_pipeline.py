@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from features.build import write_feature_table
 from tests.support.mlflow_store import fresh_mlflow_store
 from training import registry, tracking
+from training.hazard_level import EXPOSURE_COLUMN
 from training.pipeline import TrainingRun, run_training
 from training.pyfunc_model import schema_types, to_model_input
 from training.rankings import STATE_COLUMN
@@ -179,6 +180,15 @@ def test_champion_loads_in_a_plain_session_and_equals_the_scorer(
     np.testing.assert_array_equal(
         model.predict(to_model_input(window, schema_types(model))), service.predict_proba(window)
     )
+    # the gate's second score: at the window's realised hazards, from the registered files
+    struck = window.assign(**{EXPOSURE_COLUMN: np.linspace(0, 2, len(window))})
+    served, at = registry._score_both(MODEL, first.model_version, struck)
+    np.testing.assert_array_equal(served, service.predict_proba(window))
+    expected = service.predict_proba_at(struck, struck[EXPOSURE_COLUMN].to_numpy())
+    assert (at is None) == (expected is None)
+    if expected is not None:
+        np.testing.assert_allclose(at, expected, rtol=1e-12)
+    assert registry._score_both(MODEL, first.model_version, window)[1] is None
 
 
 def test_registered_model_scores_the_feature_table_as_written(
