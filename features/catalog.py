@@ -38,7 +38,7 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "features-6"
+CATALOG_VERSION = "features-5"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
@@ -455,21 +455,6 @@ BORROWER_FEATURES: tuple[Feature, ...] = (
         reason_vi="Mỗi lần gửi tiết kiệm bình quân {value} trong 12 tháng qua",
         reason_missing_en="No savings deposit in the last 12 months",
         reason_missing_vi="Không gửi tiết kiệm lần nào trong 12 tháng qua",
-    ),
-    Feature(
-        "savings_deposit_typical",
-        "Typical size of the household's savings deposits: the geometric mean of every deposit "
-        "before as_of (NaN when none). Over the years a household's regular deposit is the "
-        "steadiest trace of its means in the bank's tables (issue 18: the hidden capacity holds "
-        "the largest share of the gap to the state oracle)",
-        "Số tiền gửi tiết kiệm điển hình mỗi lần (bình quân nhân mọi lần gửi)",
-        "VND",
-        -1,
-        _SAVINGS,
-        reason_en="Savings deposits of typically {value} over the household's membership",
-        reason_vi="Mỗi lần gửi tiết kiệm thường khoảng {value} trong thời gian là tổ viên",
-        reason_missing_en="No savings deposit on record",
-        reason_missing_vi="Chưa có lần gửi tiết kiệm nào được ghi nhận",
     ),
     Feature(
         "savings_balance",

@@ -472,11 +472,6 @@ def _savings_features(sav: pd.DataFrame, s: pd.DataFrame) -> dict[str, np.ndarra
     amount12 = count_in_window(s, "lo12", "as_of", dep, HH, "txn_date", weight="amount")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["savings_deposit_mean_12m"] = np.where(n12 > 0, amount12 / n12, np.nan)
-    logs = dep.assign(_log_amount=np.log(dep["amount"].astype("float64").clip(lower=1.0)))
-    n_all = count_before(s, "as_of", logs, HH, "txn_date")
-    log_sum = count_before(s, "as_of", logs, HH, "txn_date", weight="_log_amount")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["savings_deposit_typical"] = np.where(n_all > 0, np.exp(log_sum / n_all), np.nan)
     last = last_before(s, "as_of", sav, HH, "txn_date", ["balance_after"], order_cols=["txn_id"])
     out["savings_balance"] = last["balance_after"].fillna(0.0).to_numpy(dtype="float64")
     last_dep = last_before(s, "as_of", dep, HH, "txn_date", [])

@@ -65,7 +65,6 @@ EXPECTED_A = {
     "savings_deposits_6m": 2,
     "savings_deposits_12m": 2,
     "savings_deposit_mean_12m": 75_000,  # 100,000 and 50,000; the deposit on as_of is not before
-    "savings_deposit_typical": math.sqrt(100_000 * 50_000),  # their geometric mean
     "savings_balance": 120_000,
     "months_since_deposit": 3,
     "membership_months": 48,
@@ -109,7 +108,6 @@ EXPECTED_B = {
     "savings_deposits_6m": 0,
     "savings_deposits_12m": 0,
     "savings_deposit_mean_12m": math.nan,
-    "savings_deposit_typical": math.nan,
     "savings_balance": 0,
     "months_since_deposit": math.nan,
     "membership_months": 31,
@@ -322,9 +320,6 @@ def reference_features(t: dict[str, pd.DataFrame], hh: str, as_of: pd.Timestamp)
         )
     dep12 = dep[dep["txn_date"] >= as_of - pd.DateOffset(months=12)]
     r["savings_deposit_mean_12m"] = dep12["amount"].mean() if len(dep12) else math.nan
-    r["savings_deposit_typical"] = (
-        math.exp(sum(math.log(a) for a in dep["amount"]) / len(dep)) if len(dep) else math.nan
-    )
     r["savings_balance"] = (
         sv.sort_values(["txn_date", "txn_id"])["balance_after"].iloc[-1] if len(sv) else 0
     )
