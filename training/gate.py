@@ -181,6 +181,7 @@ def gate_checks(
         pred = float(p.mean())
         figures["candidate.calibration_slope_at_hazards"] = slope
         figures["candidate.predicted_rate_at_hazards"] = pred
+        figures["candidate.rate_error_served"] = _rel(served_pred, obs)
         where = " at the window's realised hazards"
         served = (
             f"; served {served_slope:.3f}",

@@ -35,7 +35,8 @@ def test_a_calm_window_is_judged_at_its_hazards_not_at_the_climatology() -> None
     assert checks["calibration_rate"] and checks["calibration_slope"]
     assert abs(figures["candidate.predicted_rate_at_hazards"] - p.mean()) < 1e-12
     assert abs(figures["candidate.rate_error"]) < RATE_TOLERANCE
-    assert figures["candidate.predicted_rate"] > 1.3 * p.mean()  # the served figure is kept
+    assert figures["candidate.predicted_rate"] > 1.3 * p.mean()  # the served figures are kept
+    assert figures["candidate.rate_error_served"] > RATE_TOLERANCE
     rate_line = next(line for line in lines if "predicted rate" in line)
     assert "at the window's realised hazards" in rate_line and "served" in rate_line
 
