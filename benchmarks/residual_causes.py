@@ -96,6 +96,11 @@ def capture_latents(seed: int, out: Path) -> pd.DataFrame:
     return out_frame
 
 
+def _month_start(dates: pd.Series) -> pd.Series:
+    """The first day of each date's month: how feature rows and latent rows are matched."""
+    return pd.to_datetime(dates).dt.to_period("M").dt.start_time
+
+
 def residual_correlations(
     latents: pd.DataFrame, features: Path, tracking_uri: str, model_name: str, start: str, end: str
 ) -> pd.DataFrame:
@@ -113,9 +118,9 @@ def residual_correlations(
     p = np.asarray(model.predict(to_model_input(frame, schema_types(model))), dtype="float64")
     frame = frame.assign(
         residual=frame["trouble_12m"].astype(float) - p,
-        month=pd.to_datetime(frame["as_of"]).dt.to_period("M").dt.start_time,
+        month=_month_start(frame["as_of"]),
     )
-    lat = latents.assign(month=pd.to_datetime(latents["month"]).dt.to_period("M").dt.start_time)
+    lat = latents.assign(month=_month_start(latents["month"]))
     merged = frame[["household_id", "month", "residual"]].merge(
         lat, on=["household_id", "month"], how="inner"
     )
@@ -146,11 +151,9 @@ def cause_gains(
 
     data = state / "data" / "district"
     table = read_training_table(state / "features" / "portfolio.parquet", "trouble_12m")
-    lat = latents.assign(month=pd.to_datetime(latents["month"]).dt.to_period("M").dt.start_time)
+    lat = latents.assign(month=_month_start(latents["month"]))
     lat = lat.drop_duplicates(["household_id", "month"])
-    keys = table[["household_id"]].assign(
-        month=pd.to_datetime(table["as_of"]).dt.to_period("M").dt.start_time
-    )
+    keys = table[["household_id"]].assign(month=_month_start(table["as_of"]))
     joined = keys.merge(lat, on=["household_id", "month"], how="left")  # keeps the table's order
     truth, hazards = read_truth(data / "truth"), hazard_events(data)
     variants: list[tuple[str, tuple[str, ...]]] = [("none", ())]

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from training import GATE_N_BOOT
-from training.evaluate import CAPACITY_NOT_COMPUTED, calibration_fit
-from training.hazard_level import logit
+from training.evaluate import CAPACITY_NOT_COMPUTED
 
 SLOPE_RANGE = (0.8, 1.2)
 RATE_TOLERANCE = 0.20
@@ -174,11 +173,13 @@ def gate_checks(
     served_slope = float(cand.get("calibration_slope", math.nan))
     served_pred, obs = float(cand["predicted_rate"]), float(cand["observed_rate"])
     slope, pred, where, served = served_slope, served_pred, "", ("", "")
-    if at_hazards is not None:
+    if at_hazards is not None:  # the same metric definitions as the served figures'
+        from training.evaluate import RankingEvaluator, period_cells
+
+        y = frame[label].astype("int64").to_numpy()
         p = np.asarray(at_hazards, dtype="float64")
-        y = frame[label].astype("float64").to_numpy()
-        slope = float(calibration_fit(y, logit(p))[1]) if 0 < y.sum() < len(y) else math.nan
-        pred = float(p.mean())
+        at = RankingEvaluator(y, p, *period_cells(frame), capacity, is_proba=True).metrics(top_k=())
+        slope, pred = float(at["calibration_slope"]), float(at["predicted_rate"])
         figures["candidate.calibration_slope_at_hazards"] = slope
         figures["candidate.predicted_rate_at_hazards"] = pred
         figures["candidate.rate_error_served"] = _rel(served_pred, obs)
