@@ -38,13 +38,21 @@ import pandas as pd
 
 from features import domain
 
-CATALOG_VERSION = "features-5"
+CATALOG_VERSION = "features-6"
 """Version of the feature set; bump when a definition changes (stored with the online store)."""
 
 Kind = Literal["numeric", "boolean", "categorical"]
 KINDS: tuple[str, ...] = ("numeric", "boolean", "categorical")
 
 WINDOWS_SHORT = (3, 6, 12, 24)
+
+MONEY_UNITS = frozenset({"VND", "VND/person"})
+"""Units of the money features, which the trainer reads in today's money (:data:`MONEY_SCALE`)."""
+MONEY_SCALE = "district_typical_loan"
+"""The area feature money features are divided by for the model: loan sizes grow about 12 % a
+year, so a VND amount means a different burden in each year of the history."""
+TYPICAL_LOAN_MIN_LOANS = 30
+"""Fewest loans the district's typical loan is the median of."""
 
 REASON_PLACEHOLDERS = frozenset({"value", "value_signed", "s", "not"})
 """Placeholders a reason template may use (see :class:`Feature`)."""
@@ -79,6 +87,9 @@ class Feature:
             extension on record". Empty: the generic sentence "<description_en, up to its
             first parenthesis>: no data".
         reason_missing_vi: The same in Vietnamese; empty: "<description_vi>: chưa có số liệu".
+        kept_out: Why the feature is not a model input (empty: it is one). A kept-out feature is
+            still computed, validated, stored and documented; the trainer leaves it out of the
+            booster and the challenger (:func:`model_inputs`).
     """
 
     name: str
@@ -94,6 +105,7 @@ class Feature:
     reason_vi: str = ""
     reason_missing_en: str = ""
     reason_missing_vi: str = ""
+    kept_out: str = ""
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
@@ -771,6 +783,15 @@ def _flag(name: str, en: str, vi: str, reason_en: str, reason_vi: str) -> Featur
     )
 
 
+HAZARD_HISTORY_KEPT_OUT = (
+    "hazard history older than a few months stands in for the hazards to come (storm seasons "
+    "cluster), which the model's hazard level already integrates over "
+    "(training/hazard_level.py); as a model input it counted them twice and moved the model's "
+    "level with the past years' storms (docs/measurements.md, 'The model's level drifts against "
+    "the truth'); hazard_pressure and hazards_3m carry what recent hazards do now"
+)
+
+
 def _hazards(w: int) -> Feature:
     return Feature(
         f"hazards_{w}m",
@@ -784,6 +805,7 @@ def _hazards(w: int) -> Feature:
         reason_en=f"{{value}} natural hazard or epidemic event{{s}} in the commune in the last "
         f"{w} months",
         reason_vi=f"{{value}} đợt thiên tai, dịch bệnh tại xã trong {w} tháng qua",
+        kept_out=HAZARD_HISTORY_KEPT_OUT if w == 12 else "",
     )
 
 
@@ -849,6 +871,7 @@ AREA_FEATURES: tuple[Feature, ...] = (
         "không có, 3 rất nghiêm trọng)",
         reason_missing_en="Hazard severity in the commune not recorded",
         reason_missing_vi="Chưa có số liệu mức độ thiên tai, dịch bệnh tại xã",
+        kept_out=HAZARD_HISTORY_KEPT_OUT,
     ),
     Feature(
         "months_since_hazard",
@@ -861,6 +884,7 @@ AREA_FEATURES: tuple[Feature, ...] = (
         reason_vi="Đợt thiên tai, dịch bệnh gần nhất tại xã bắt đầu cách đây {value} tháng",
         reason_missing_en="No natural hazard or epidemic on record in the commune",
         reason_missing_vi="Chưa ghi nhận đợt thiên tai, dịch bệnh nào tại xã",
+        kept_out=HAZARD_HISTORY_KEPT_OUT,
     ),
     Feature(
         "hazard_pressure",
@@ -903,6 +927,23 @@ AREA_FEATURES: tuple[Feature, ...] = (
         reason_vi="Tỷ lệ lãi tồn toàn xã thay đổi {value_signed} so với 3 tháng trước đó",
         reason_missing_en="Commune arrears trend not available (no session in one of the periods)",
         reason_missing_vi="Chưa tính được xu hướng lãi tồn của xã (thiếu phiên giao dịch)",
+    ),
+    Feature(
+        MONEY_SCALE,
+        f"Typical loan of the district today: the median amount of the loans disbursed in the 12 "
+        f"months before as_of, or of the latest {TYPICAL_LOAN_MIN_LOANS} disbursed before it when "
+        "the 12 months hold fewer (NaN when no loan was disbursed before as_of)",
+        "Mức vay điển hình của huyện hiện nay: trung vị số tiền các khoản vay giải ngân trong 12 "
+        "tháng qua",
+        "VND",
+        0,
+        ("loans",),
+        reason_en="The district's typical new loan is {value}",
+        reason_vi="Mức vay mới điển hình của huyện là {value}",
+        kept_out="the scale of today's money, not a risk: the trainer divides every money feature "
+        "(unit VND or VND/person) by it (training/todays_money.py), so the model reads amounts "
+        "in today's money rather than in the prices of the year it learnt them in; as an input "
+        "it would stand for the calendar",
     ),
 )
 """Village and commune features (:func:`features.context.area_features`)."""
@@ -1232,6 +1273,24 @@ def all_feature_names(view: str) -> list[str]:
 def feature_dtypes_for(view: str) -> dict[str, object]:
     """Column name → pandas dtype of every feature of a view (see :func:`all_feature_names`)."""
     return feature_dtypes(_view(view))
+
+
+def model_inputs(names: list[str]) -> list[str]:
+    """``names`` without the catalog features kept out of the model (:attr:`Feature.kept_out`).
+
+    Columns the catalog does not know (a brought-in table's own) stay model inputs.
+    """
+    return [n for n in names if n not in FEATURES_BY_NAME or not FEATURES_BY_NAME[n].kept_out]
+
+
+def money_features(names: list[str]) -> list[str]:
+    """The catalog's money features (unit in :data:`MONEY_UNITS`) among ``names``, the scale
+    :data:`MONEY_SCALE` itself excepted."""
+    return [
+        n
+        for n in names
+        if n != MONEY_SCALE and n in FEATURES_BY_NAME and FEATURES_BY_NAME[n].unit in MONEY_UNITS
+    ]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ Point-in-time rules, per table:
   started before ``as_of`` and ends after it counts as started. ``end_date`` is never read.
 * ``interest``: sessions dated before ``as_of``; ``debt_events``: extensions dated before it;
   ``inspections``: visits dated before it.
+* ``loans``: the district's typical loan reads loans disbursed before ``as_of``
+  (``disbursement_date < as_of``), every household's.
 * ``groups``, ``villages``, ``communes``: static attributes (organisation, distances, flags);
   ``groups.founded_date`` gives the group's age.
 
@@ -40,7 +42,13 @@ import numpy as np
 import pandas as pd
 
 from features import domain
-from features.catalog import FINDINGS, feature_dtypes, feature_names
+from features.catalog import (
+    FINDINGS,
+    MONEY_SCALE,
+    TYPICAL_LOAN_MIN_LOANS,
+    feature_dtypes,
+    feature_names,
+)
 from features.history import select_tables
 from features.pit import (
     ROW,
@@ -69,7 +77,7 @@ GROUP_TABLES: tuple[str, ...] = (
 )
 """The only tables :func:`group_features` reads."""
 
-AREA_TABLES: tuple[str, ...] = ("communes", "villages", "hazard_events", "interest")
+AREA_TABLES: tuple[str, ...] = ("communes", "villages", "hazard_events", "interest", "loans")
 """The only tables :func:`area_features` reads."""
 
 _COLUMNS: dict[str, list[str]] = {
@@ -84,7 +92,7 @@ _COLUMNS: dict[str, list[str]] = {
         "joined_date",
         "left_date",
     ],
-    "loans": ["loan_id", "household_id"],
+    "loans": ["loan_id", "household_id", "amount", "disbursement_date"],
     "interest": ["loan_id", "commune_id", "session_date", "arrears_after"],
     "debt_events": ["household_id", "event_date", "event_type"],
     "communes": ["commune_id", "is_difficult", "is_border", "is_remote", "distance_km"],
@@ -98,6 +106,7 @@ _DATES: dict[str, list[str]] = {
     "group_ratings": ["rating_date"],
     "households": ["joined_date", "left_date"],
     "interest": ["session_date"],
+    "loans": ["disbursement_date"],
     "debt_events": ["event_date"],
     "hazard_events": ["start_date"],
     "inspections": ["inspection_date"],
@@ -605,7 +614,35 @@ def _commune_month(t: dict[str, pd.DataFrame], C: pd.DataFrame) -> dict[str, np.
         before = np.where(before_n > 0, (n_late["lo3"] - n_late["lo6"]) / before_n, np.nan)
     out["commune_arrears_share_3m"] = recent
     out["commune_arrears_trend_3m"] = recent - before
+    out[MONEY_SCALE] = district_typical_loan(t["loans"], as_of)
     return out
+
+
+def district_typical_loan(loans: pd.DataFrame, as_of: np.ndarray) -> np.ndarray:
+    """The median amount of the loans disbursed in the 12 months before each ``as_of``, or of the
+    latest :data:`~features.catalog.TYPICAL_LOAN_MIN_LOANS` disbursed before it when the 12 months
+    hold fewer; NaN when none was.
+
+    Why: loan sizes grow about 12 % a year, so the model reads money in today's money, divided
+    by this (``training/todays_money.py``). Every loan of the tables counts: the tables are the
+    district's.
+
+    Args:
+        loans: ``amount`` and ``disbursement_date`` (``datetime64[ns]``; NaT: never disbursed).
+        as_of: Snapshot dates (``datetime64[ns]``).
+    """
+    paid = loans[loans["disbursement_date"].notna() & loans["amount"].notna()]
+    paid = paid.sort_values("disbursement_date", kind="stable")
+    dates = paid["disbursement_date"].to_numpy()
+    amounts = paid["amount"].to_numpy(dtype="float64")
+    distinct, back = np.unique(as_of, return_inverse=True)
+    hi = np.searchsorted(dates, distinct, side="left")
+    lo = np.searchsorted(dates, add_months(distinct, -12), side="left")
+    lo = np.minimum(lo, np.maximum(hi - TYPICAL_LOAN_MIN_LOANS, 0))
+    med = np.array(
+        [np.median(amounts[a:b]) if b > a else np.nan for a, b in zip(lo, hi, strict=True)]
+    )
+    return med[back] if len(distinct) else np.zeros(0)
 
 
 _AREA_CUTS = ("as_of", "lo3", "lo6")

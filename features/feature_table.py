@@ -18,12 +18,14 @@ from __future__ import annotations
 import pandas as pd
 
 from features.catalog import (
+    ALL_FEATURES,
     APPLICATION_FEATURES,
     BORROWER_FEATURES,
     CATALOG_VERSION,
     CONTEXT_FEATURES,
     FEATURES_BY_NAME,
     LABELS,
+    MONEY_SCALE,
     Feature,
 )
 
@@ -144,6 +146,17 @@ def render_feature_table_doc() -> str:
         "formatted for its unit (VND, whole percents, whole months, km), `{value_signed}` the",
         "same with a sign, `{s}` an English plural, `{not}` the negation of a false flag; a",
         'missing value gets the feature\'s own sentence (e.g. "No debt extension on record").',
+        "",
+        "Money in today's money: the trainer divides every money feature (unit VND or VND/person)",
+        f"by `{MONEY_SCALE}` of the same row (`training/todays_money.py`), so a model reads",
+        "amounts relative to the district's typical loan of the snapshot's year; the table holds",
+        "them in VND.",
+        "",
+        "## Kept out of the model",
+        "",
+        "Computed, validated, stored and documented like every feature, but not a model input:",
+        "",
+        *(f"- `{f.name}`: {f.kept_out}." for f in ALL_FEATURES if f.kept_out),
         "",
         "## Labels",
         "",

@@ -157,7 +157,7 @@ def _since(files: list[Path], months: int | None) -> pd.Timestamp | None:
 
 
 def _columns(model: LoadedModel, schema_names: list[str]) -> list[str]:
-    wanted = [*ROW_KEYS, *PLACES, "outstanding_principal", *model.names]
+    wanted = [*ROW_KEYS, *PLACES, "outstanding_principal", *model.scorer.inputs]
     return [c for c in dict.fromkeys(wanted) if c in schema_names]
 
 

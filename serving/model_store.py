@@ -26,7 +26,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from features.catalog import VIEWS, all_feature_names
+from features.catalog import VIEWS, all_feature_names, model_inputs
 from serving.fast_predict import SingleRowPredictor
 from serving.feature_matrix import FeatureMatrix
 from serving.model_checks import (
@@ -74,7 +74,7 @@ class LoadedModel:
     @cached_property
     def encoder(self) -> FeatureMatrix:
         """The encoding of feature vectors into the booster's matrix (with its row cache)."""
-        return FeatureMatrix(self.names, self.codes)
+        return FeatureMatrix(self.names, self.codes, self.scorer.money)
 
     def matrix(self, vectors: Sequence[Mapping[str, object]]) -> np.ndarray:
         """:meth:`FeatureMatrix.matrix`: feature vectors as the booster's float matrix."""
@@ -131,7 +131,7 @@ def from_scorer(scorer: Scorer, name: str, version: str, run_id: str = "") -> Lo
     view = str(scorer.meta.get("view", ""))
     if view not in VIEWS:
         raise ModelLoadError(f"{name} v{version}: unknown view {view!r} in features.json")
-    expected = all_feature_names(view)
+    expected = model_inputs(all_feature_names(view))
     if list(scorer.names) != list(expected):
         missing = sorted(set(expected) ^ set(scorer.names))
         raise ModelLoadError(
@@ -180,7 +180,7 @@ def load_registered(tracking_uri: str, name: str, alias: str) -> LoadedModel:
         model = from_scorer(scorer, name, str(mv.version), mv.run_id or "")
         example = read_example(model_dir)
     if example is not None:
-        example = example.reindex(columns=list(model.names))
+        example = example.reindex(columns=model.scorer.inputs)
     try:
         smoke_check(model, example)
     except ModelLoadError:

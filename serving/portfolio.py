@@ -33,6 +33,9 @@ def fast_matrix(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
     Same numbers (tested equal): categoricals as the model's codes (unknown or missing as NaN),
     booleans as 0/1, numbers as float64, non-finite values as NaN.
     """
+    money = model.scorer.money
+    if money is not None:  # money in today's money, as the scorer reads it
+        frame = money.frame(frame)
     x = np.empty((len(frame), len(model.names)))
     for j, name in enumerate(model.names):
         col = frame[name]

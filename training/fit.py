@@ -51,10 +51,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from features.catalog import FEATURES_BY_NAME
+from features.catalog import FEATURES_BY_NAME, model_inputs
 from features.feature_table import feature_columns
 from training.evaluate import calibration_fit, calibration_slope_se, roc_auc
 from training.scorer import Calibrator, Scorer
+from training.todays_money import MoneyScale
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,10 @@ def feature_spec(table: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
     """Model features of a feature table and the category set of each categorical one.
 
     Catalog features use the catalog's categories; extra categorical columns their dtype's.
+    Catalog features kept out of the model (:attr:`features.catalog.Feature.kept_out`) are not
+    model features.
     """
-    names = feature_columns(table)
+    names = model_inputs(feature_columns(table))
     categorical: dict[str, list[str]] = {}
     for name in names:
         declared = FEATURES_BY_NAME.get(name)
@@ -117,10 +120,14 @@ def monotone_constraints(names: list[str], categorical: dict[str, list[str]]) ->
 
 
 def model_frame(
-    df: pd.DataFrame, names: list[str], categorical: dict[str, list[str]]
+    df: pd.DataFrame,
+    names: list[str],
+    categorical: dict[str, list[str]],
+    money: MoneyScale | None = None,
 ) -> pd.DataFrame:
     """The booster's input frame, built exactly as :meth:`training.scorer.Scorer.frame` does."""
-    return Scorer(None, Calibrator(), names, categorical).frame(df)  # type: ignore[arg-type]
+    meta = {"money": money.to_params()} if money is not None else {}
+    return Scorer(None, Calibrator(), names, categorical, meta).frame(df)  # type: ignore[arg-type]
 
 
 def lightgbm_params(seed: int, train_positives: int, train_rows: int = 0) -> dict[str, Any]:

@@ -354,7 +354,7 @@ def run_training(
             mlflow.set_tag("fairness.note", fairness_note or "complete")
             info = log_scorer_model(
                 result.scorer,
-                tracking.test_window_rows(table, result.test_frame, result.scorer.names, label),
+                tracking.test_window_rows(table, result.test_frame, result.scorer.inputs, label),
                 registered_model_name=model_name,
                 metadata={"view": view, "label": label, "run_id": run.info.run_id},
             )

@@ -109,7 +109,7 @@ def column_types(frame: pd.DataFrame, scorer: Scorer) -> dict[str, str]:
         scorer: The scorer (its categorical features are strings whatever the frame says).
     """
     types: dict[str, str] = {}
-    for name in scorer.names:
+    for name in scorer.inputs:
         dtype = frame[name].dtype if name in frame.columns else np.dtype("float64")
         if name in scorer.categorical:
             types[name] = "string"

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from training.hazard_level import at_exposure, integrate, integrate_one, logit
+from training.todays_money import MoneyScale
 
 FILES = ("booster.txt", "calibrator.json", "features.json")
 DIGEST_TAG = "sha256."
@@ -155,15 +156,30 @@ class Scorer:
     categorical: dict[str, list[str]]
     meta: dict = field(default_factory=dict)
 
+    @property
+    def money(self) -> MoneyScale | None:
+        """How the model reads money (:mod:`training.todays_money`; ``None``: as it is)."""
+        return MoneyScale.from_params(self.meta.get("money"))
+
+    @property
+    def inputs(self) -> list[str]:
+        """Columns the model reads: its features, then the money scale when it has one."""
+        money = self.money
+        return [*self.names, money.scale] if money is not None else list(self.names)
+
     def frame(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The model's input frame: columns in model order, categoricals with declared categories.
+        """The model's input frame: columns in model order, money in today's money
+        (:attr:`money`), categoricals with declared categories.
 
         Raises:
-            KeyError: If a model feature is missing.
+            KeyError: If a model feature (or the money scale) is missing.
         """
-        missing = [n for n in self.names if n not in features.columns]
+        missing = [n for n in self.inputs if n not in features.columns]
         if missing:
             raise KeyError(f"feature columns missing: {missing}")
+        money = self.money
+        if money is not None:
+            features = money.frame(features[self.inputs])
         x = features[self.names].copy()
         for name, cats in self.categorical.items():
             x[name] = pd.Categorical(x[name].astype("object"), categories=cats)

@@ -335,7 +335,7 @@ def log_training(
             mlflow.log_artifact(str(path), artifact_path="training")
         else:
             logger.warning("artifact %s (%s) does not exist; not logged", name, path)
-    window = test_window_rows(table, result.test_frame, list(scorer.names), label)
+    window = test_window_rows(table, result.test_frame, scorer.inputs, label)
     log_test_window(window)
     return fp
 

@@ -80,6 +80,7 @@ from training.split import (
     require_positives,
     window_months,
 )
+from training.todays_money import MoneyScale
 
 __all__ = ["SplitInfo", "TrainResult", "train_view"]
 
@@ -314,6 +315,8 @@ def _fit(
     themselves (backtest refits reuse the main model's). ``hazards`` given: the calibrated level
     takes the coming year's hazards out (:mod:`training.hazard_level`).
     """
+    money = MoneyScale.from_params(meta.get("money"))
+    inputs = [*names, money.scale] if money is not None else names
     with timer("prepare"):
         own = recent_rows(data, split, train_months)
         train = data.iloc[own]
@@ -331,7 +334,7 @@ def _fit(
             }
             if len(extra):
                 train = pd.concat(
-                    [extra[[*names, label]], train[[*names, label]]], ignore_index=True
+                    [extra[[*inputs, label]], train[[*inputs, label]]], ignore_index=True
                 )
         exposure = (
             hazards.of_training(
@@ -344,8 +347,8 @@ def _fit(
         y_valid = data[label].iloc[split.valid].astype("int64").to_numpy()
         params = lightgbm_params(seed, int(y_train.sum()), len(y_train))
         catalog = monotone_constraints(names, categorical)
-        x_train = model_frame(train, names, categorical)
-        x_valid = model_frame(data.iloc[split.valid], names, categorical)
+        x_train = model_frame(train, names, categorical, money)
+        x_valid = model_frame(data.iloc[split.valid], names, categorical, money)
         logit_rows, logit_y = logistic_sample(train, y_train, seed)
         used = _describe_used(data, label, own, split, train_months)
         del train  # only the model frame and the challenger's sample are needed from here
@@ -408,7 +411,9 @@ def _fit(
         booster, calibrator, list(names), dict(categorical), {**meta, "calibration_reason": reason}
     )
     with timer("fit_logistic"):
-        baseline = fit_logistic(logit_rows, logit_y, names, categorical, seed)
+        baseline = fit_logistic(
+            challenger_rows(logit_rows, names, money), logit_y, names, categorical, seed
+        )
     info = {
         **info,
         "lightgbm_params": params,
@@ -421,6 +426,14 @@ def _fit(
         "pool": pool_info,
     }
     return _Fitted(scorer, baseline, info, choice)
+
+
+def challenger_rows(rows: pd.DataFrame, names: list[str], money: MoneyScale | None) -> pd.DataFrame:
+    """The logistic challenger's input: the model's features, money read as the booster reads
+    it (:mod:`training.todays_money`), so the comparison measures the learner, not the inputs."""
+    if money is None:
+        return rows[names]
+    return money.frame(rows[[*names, money.scale]])[names]
 
 
 def latest_months(data: pd.DataFrame, pos: np.ndarray, months: int) -> np.ndarray | None:
@@ -482,7 +495,8 @@ def _test_frame(
     frame = rows[keys].reset_index(drop=True)
     frame["label"] = rows[label].astype("int64").to_numpy()
     frame["lightgbm"] = fitted.scorer.predict_proba(rows)
-    frame["logistic"] = fitted.baseline.predict_proba(rows[names])[:, 1]
+    challenger = challenger_rows(rows, names, fitted.scorer.money)
+    frame["logistic"] = fitted.baseline.predict_proba(challenger)[:, 1]
     for name, s in practice_scores(rows, seed).items():
         frame[name] = s
     for name, values in oracles.items():
@@ -606,6 +620,8 @@ def train_view(
     if data.empty:
         raise ValueError(f"no rows with an observed {label}")
     names, categorical = feature_spec(data)
+    money = MoneyScale.of(names, list(data.columns))
+    inputs = [*names, money.scale] if money is not None else names
     months, months_reason = window_months(data, label, horizon)
     split, windows = make_split(
         data,
@@ -624,7 +640,7 @@ def train_view(
         hazard_in, hazard_note = None, "hazard level not applied: the pool table has no commune_id"
     require_positives(split, label)
     windows = [w for w in windows if _enough(w, label)]
-    pooled = make_pool(pool, label, names, horizon, pool_source) if pool is not None else None
+    pooled = make_pool(pool, label, inputs, horizon, pool_source) if pool is not None else None
     oracles: dict[str, np.ndarray] = {}
     state_note = ""
     if truth is not None:
@@ -648,6 +664,7 @@ def train_view(
         "seed": seed,
         "split_kind": split.info.kind,
         "train_end": split.info.windows["train"]["end"],
+        **({"money": money.to_params()} if money is not None else {}),
     }
     timer.__exit__()
 
@@ -775,7 +792,7 @@ def train_view(
     )
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(test_frame), min(SHAP_ROWS, len(test_frame)), replace=False))
-    x_shap = model_frame(data.iloc[split.test[pick]], names, categorical)
+    x_shap = model_frame(data.iloc[split.test[pick]], names, categorical, fitted.scorer.money)
     shap = report.shap_values(fitted.scorer.booster, x_shap)
     params["shap_mean_abs"] = {k: float(v) for k, v in shap.items()}
     card = report.model_card(

@@ -16,12 +16,18 @@ from features.catalog import (
     CONTEXT_FEATURES,
     FEATURE_SETS,
     GROUP_FEATURES,
+    TYPICAL_LOAN_MIN_LOANS,
     all_feature_names,
     feature_dtypes,
     feature_dtypes_for,
     feature_names,
 )
-from features.context import area_features, context_features, group_features
+from features.context import (
+    area_features,
+    context_features,
+    district_typical_loan,
+    group_features,
+)
 from features.contract import TABLES
 from features.simulator import SimConfig, simulate
 from features.snapshots import portfolio_snapshots
@@ -309,6 +315,7 @@ C1_JAN = {
     # loan sessions 2023-10..12: LA, LA2, LB → 9, late LA 11 and LB 12; 2023-07..09: LA2 08
     "commune_arrears_share_3m": 2 / 9,
     "commune_arrears_trend_3m": 2 / 9 - 1 / 9,
+    "district_typical_loan": 10_000_000.0,  # every loan is 10 M
 }
 C2_JAN = {
     "commune_is_difficult": False,
@@ -322,6 +329,7 @@ C2_JAN = {
     "hazard_pressure": 0.0,
     "commune_arrears_share_3m": 0.0,
     "commune_arrears_trend_3m": 0.0,
+    "district_typical_loan": 10_000_000.0,
 }
 
 
@@ -383,6 +391,25 @@ def test_hand_computed_area_features(tiny: dict[str, pd.DataFrame]) -> None:
             "commune_arrears_trend_3m": 1 / 9,
         },
     )
+
+
+def test_district_typical_loan_is_the_median_of_the_past_year_or_of_the_latest_loans() -> None:
+    n = TYPICAL_LOAN_MIN_LOANS
+    # 40 loans in 2023 (1 M .. 40 M, one a week from January), then nothing until one on as_of
+    dates = [*pd.date_range("2023-01-02", periods=40, freq="7D"), D("2024-06-01"), pd.NaT]
+    amounts = [*(1e6 * np.arange(1, 41)), 999e6, 555e6]
+    loans = pd.DataFrame({"amount": amounts, "disbursement_date": dates})
+    before = loans.copy()
+    as_of = np.array(["2023-01-01", "2024-01-01", "2024-06-01", "2024-06-02"], "datetime64[ns]")
+    got = district_typical_loan(loans, as_of)
+    pd.testing.assert_frame_equal(loans, before)  # inputs untouched
+    assert math.isnan(got[0])  # nothing disbursed before
+    assert got[1] == 20.5e6  # all 40 fall in the 12 months before 2024-01-01
+    # 2024-06-01: 18 loans (from 2023-06-05) are inside the 12 months, fewer than n:
+    # the latest n before as_of (11 M .. 40 M); the loan paid out on as_of is not read
+    assert got[2] == np.median(1e6 * np.arange(41 - n, 41))
+    assert got[3] == np.median([*(1e6 * np.arange(42 - n, 41)), 999e6])  # now it is
+    assert district_typical_loan(loans, np.array([], "datetime64[ns]")).shape == (0,)
 
 
 def test_place_filled_from_households_and_new_member(tiny: dict[str, pd.DataFrame]) -> None:
@@ -589,6 +616,12 @@ def reference_area(t: dict[str, pd.DataFrame], snap: pd.Series) -> dict:
     share_b = (b["arrears_after"] > 0).mean() if len(b) else NAN
     r["commune_arrears_share_3m"] = share_a
     r["commune_arrears_trend_3m"] = share_a - share_b
+    paid = t["loans"].dropna(subset=["disbursement_date", "amount"])
+    paid = paid[paid["disbursement_date"] < as_of].sort_values("disbursement_date", kind="stable")
+    year = paid[paid["disbursement_date"] >= as_of - pd.DateOffset(months=12)]
+    if len(year) < TYPICAL_LOAN_MIN_LOANS:
+        year = paid.tail(TYPICAL_LOAN_MIN_LOANS)
+    r["district_typical_loan"] = float(year["amount"].median()) if len(year) else NAN
     return r
 
 

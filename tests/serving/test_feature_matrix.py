@@ -70,3 +70,32 @@ def test_the_row_cache_is_bounded_and_keyed_by_the_row_object(
     np.testing.assert_array_equal(fm.application_matrix(rows, [app] * 5), first)
     copy = {**rows[0], "features": {**rows[0]["features"], "debt": 42.0}}  # another object
     assert fm.application_matrix([copy], [app])[0, 0] == 42.0
+
+
+def test_money_is_read_in_todays_money_on_every_path() -> None:
+    import pandas as pd
+
+    from training.scorer import Calibrator, Scorer
+    from training.todays_money import MoneyScale
+
+    money = MoneyScale("district_typical_loan", ("debt", "app_amount"))
+    fm = FeatureMatrix(NAMES, CODES, money)
+    rows = [
+        stored(1, district_typical_loan=4.0),
+        stored(2, program="student", district_typical_loan=8.0),
+        stored(3, district_typical_loan=None),  # no scale: money unknown
+    ]
+    applications = [{"app_amount": 10.0, "app_purpose": "crops"}] * 3
+    merged = [{**r["features"], **a} for r, a in zip(rows, applications, strict=True)]
+    for _ in range(2):  # encoded, then from the cache
+        x = fm.application_matrix(rows, applications)
+        np.testing.assert_array_equal(x, fm.matrix(merged))
+    np.testing.assert_array_equal(x[:, 0], [0.25, 0.25, np.nan])
+    np.testing.assert_array_equal(x[:, 2], [2.5, 1.25, np.nan])
+    frame = pd.DataFrame(merged)
+    np.testing.assert_array_equal(fm.matrix_from_frame(frame), x)
+    # the scorer's pandas path (training, the pyfunc, batch scoring) gives the same numbers
+    categorical = {"program": ["poor", "student"], "app_purpose": ["livestock", "crops"]}
+    scorer = Scorer(None, Calibrator(), list(NAMES), categorical, {"money": money.to_params()})  # type: ignore[arg-type]
+    pandas_x = scorer.frame(frame)
+    np.testing.assert_array_equal(pandas_x[["debt", "app_amount"]].to_numpy(), x[:, [0, 2]])

@@ -37,8 +37,9 @@ def registry_copy(served: Served, tmp_path: Path) -> str:
     return f"sqlite:///{db.as_posix()}"
 
 
-def _vectors(frame: pd.DataFrame, names: tuple[str, ...]) -> list[dict]:
-    rows = frame[list(names)].astype("object").to_dict("records")
+def _vectors(frame: pd.DataFrame, names: list[str]) -> list[dict]:
+    """Feature vectors as the service holds them: every model input (the money scale too)."""
+    rows = frame[names].astype("object").to_dict("records")
     return [
         {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
         for r in rows
@@ -52,7 +53,7 @@ def test_numpy_scoring_equals_the_scorer_on_feature_rows(served: Served, view: s
     expected = model.scorer.predict_proba(table)
     np.testing.assert_array_equal(model.predict(model.matrix_from_frame(table)), expected)
     np.testing.assert_array_equal(
-        model.predict(model.matrix(_vectors(table, model.names))), expected
+        model.predict(model.matrix(_vectors(table, model.scorer.inputs))), expected
     )
     contrib = model.contributions(model.matrix_from_frame(table))
     raw = model.scorer.booster.predict(model.matrix_from_frame(table), raw_score=True)
@@ -72,10 +73,10 @@ def test_a_hazard_level_scores_alike_on_the_one_row_and_the_batch_paths(served: 
     )
     model = from_scorer(scorer, "hazard-level", "1")
     table = pd.read_parquet(served.features["application"]).tail(40)
-    smoke_check(model, table[list(model.names)].head(3))
+    smoke_check(model, table[model.scorer.inputs].head(3))
     batch = model.predict(model.matrix_from_frame(table))
     np.testing.assert_allclose(batch, scorer.predict_proba(table), rtol=0, atol=1e-12)
-    vectors = _vectors(table, model.names)
+    vectors = _vectors(table, model.scorer.inputs)
     one = [model.predict(model.matrix([v]))[0] for v in vectors[:10]]  # the request's path
     np.testing.assert_allclose(one, batch[:10], rtol=1e-12, atol=1e-15)
     assert not np.allclose(batch, champion.predict(champion.matrix_from_frame(table)))
@@ -83,7 +84,7 @@ def test_a_hazard_level_scores_alike_on_the_one_row_and_the_batch_paths(served: 
 
 def test_unknown_category_scores_like_missing(served: Served) -> None:
     model = load_registered(served.tracking_uri, NAMES["application"], "champion")
-    vec = _vectors(pd.read_parquet(served.features["application"]).tail(1), model.names)[0]
+    vec = _vectors(pd.read_parquet(served.features["application"]).tail(1), model.scorer.inputs)[0]
     unknown = model.predict(model.matrix([{**vec, "main_program": "not-a-program"}]))
     missing = model.predict(model.matrix([{**vec, "main_program": None}]))
     assert unknown[0] == missing[0]
@@ -174,7 +175,7 @@ def test_application_matrix_equals_the_matrix_of_assembled_vectors(served: Serve
     table = pd.read_parquet(served.features["application"]).tail(40)
     history = [
         {k: v for k, v in vec.items() if k not in APPLICATION_FEATURES}
-        for vec in _vectors(table, model.names)
+        for vec in _vectors(table, model.scorer.inputs)
     ]
     categorical = next(iter(model.codes))
     numeric = next(n for n in model.names if n not in model.codes and n not in APPLICATION_FEATURES)

@@ -191,7 +191,7 @@ def test_trainer_applies_it_on_the_small_district(
 
     # the test window carries each row's realised exposure to the gate, and the probability at
     # it is the integrand of the served one
-    window = tracking.test_window_rows(struck, r.test_frame, list(r.scorer.names), "trouble_12m")
+    window = tracking.test_window_rows(struck, r.test_frame, r.scorer.inputs, "trouble_12m")
     assert len(window) == len(r.test_frame)
     keyed = window.merge(r.test_frame, on=["household_id", "as_of"], suffixes=("", "_t"))
     np.testing.assert_allclose(keyed[EXPOSURE_COLUMN], horizon_exposure(keyed, hazards, 12))
