@@ -22,7 +22,8 @@ of today would be refused: the rule judges luck), or the model's level drifts ag
 ``ablation``
     Retrains the view as the run does (``train_view``) on the table as it is, with money in
     today's money (every VND feature divided by the median amount the district disbursed in the
-    12 months before ``as_of``: bank-known, point-in-time), with the hazard-history features out
+    12 months before ``as_of``: bank-known, point-in-time; the trainer now does this for loan
+    money only, :mod:`training.todays_money`), with the hazard-history features out
     (``hazards_12m``, ``hazard_max_severity_12m``, ``months_since_hazard``), and with both;
     prints each test AUC and gate lines.
 
@@ -96,9 +97,8 @@ def scored(state: Path, view: str) -> pd.DataFrame:
 
 def years(rows: pd.DataFrame) -> pd.DataFrame:
     """Observed rate, model and state oracle by ``as_of`` year, with the logit gaps."""
-    r = rows.dropna(subset=["ps"]).assign(
-        year=pd.to_datetime(rows["as_of"]).dt.year, gap=_logit(rows["ps"]) - _logit(rows["p"])
-    )
+    r = rows.dropna(subset=["ps"])
+    r = r.assign(year=pd.to_datetime(r["as_of"]).dt.year, gap=_logit(r["ps"]) - _logit(r["p"]))
     out = r.groupby("year").agg(
         rows=("y", "size"),
         observed=("y", "mean"),

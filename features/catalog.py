@@ -47,7 +47,7 @@ KINDS: tuple[str, ...] = ("numeric", "boolean", "categorical")
 WINDOWS_SHORT = (3, 6, 12, 24)
 
 MONEY_UNITS = frozenset({"VND", "VND/person"})
-"""Units of the money features, which the trainer reads in today's money (:data:`MONEY_SCALE`)."""
+"""Units of money; the trainer reads loan money in today's money (:func:`money_features`)."""
 MONEY_SCALE = "district_typical_loan"
 """The area feature money features are divided by for the model: loan sizes grow about 12 % a
 year, so a VND amount means a different burden in each year of the history."""
@@ -940,8 +940,9 @@ AREA_FEATURES: tuple[Feature, ...] = (
         ("loans",),
         reason_en="The district's typical new loan is {value}",
         reason_vi="Mức vay mới điển hình của huyện là {value}",
-        kept_out="the scale of today's money, not a risk: the trainer divides every money feature "
-        "(unit VND or VND/person) by it (training/todays_money.py), so the model reads amounts "
+        kept_out="the scale of today's money, not a risk: the trainer divides every loan money "
+        "feature (unit VND or VND/person, from loans) by it (training/todays_money.py), so the "
+        "model reads amounts "
         "in today's money rather than in the prices of the year it learnt them in; as an input "
         "it would stand for the calendar",
     ),
@@ -1284,13 +1285,19 @@ def model_inputs(names: list[str]) -> list[str]:
 
 
 def money_features(names: list[str]) -> list[str]:
-    """The catalog's money features (unit in :data:`MONEY_UNITS`) among ``names``, the scale
-    :data:`MONEY_SCALE` itself excepted."""
-    return [
-        n
-        for n in names
-        if n != MONEY_SCALE and n in FEATURES_BY_NAME and FEATURES_BY_NAME[n].unit in MONEY_UNITS
-    ]
+    """The catalog's loan money among ``names``: features in :data:`MONEY_UNITS` computed from
+    ``loans``, the scale :data:`MONEY_SCALE` itself excepted.
+
+    Savings are not loan money: the district's deposits do not grow with loan sizes (the
+    simulated district's median deposit is 55,000-60,000 VND in every year since 2011), and
+    dividing them by the typical loan would invent a trend of shrinking savings.
+    """
+    out = []
+    for n in names:
+        f = FEATURES_BY_NAME.get(n)
+        if f is not None and n != MONEY_SCALE and f.unit in MONEY_UNITS and "loans" in f.sources:
+            out.append(n)
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,19 @@
 """Money in today's money: what the model reads instead of VND amounts.
 
-Why. Loan sizes and savings grow about 12 % a year in the district, so 20 M VND of debt per
-worker is a heavy burden in 2012 and an ordinary one in 2024. A booster trained on fourteen
+Why. Loan sizes grow about 12 % a year in the district, so 20 M VND of debt per worker is a
+heavy burden in 2012 and an ordinary one in 2024. A booster trained on fourteen
 years of snapshots learns "more VND, more risk" within each year, and then reads the years'
 growth as growing risk: on seed 37's portfolio view the two VND features added +0.34 to the mean
 raw logit between 2013 and 2024 while the simulator's state oracle fell, and the level calibrated
 on the validation year was +26 % too high two years later (``docs/measurements.md``, "The model's
-level drifts against the truth"). Dividing every money feature by the district's typical loan at
+level drifts against the truth"). Dividing every loan money feature by the district's typical loan at
 ``as_of`` (:data:`features.catalog.MONEY_SCALE`, the median amount the district disbursed in the
 12 months before: bank-known and point-in-time) keeps each snapshot's ranking and takes the
 years' prices out.
 
-Which columns: the catalog's money features (unit VND or VND/person,
-:func:`features.catalog.money_features`) among a model's inputs. A table without the scale column
+Which columns: the catalog's loan money (unit VND or VND/person, computed from ``loans``:
+:func:`features.catalog.money_features`) among a model's inputs; savings are read as they are,
+since deposits do not grow with loan sizes. A table without the scale column
 (a brought-in table) is read as it is. Each rule lives here once: :class:`MoneyScale` divides a
 frame for training, the pyfunc and batch scoring (:meth:`training.scorer.Scorer.frame`) and one
 request's values for the service (:class:`serving.feature_matrix.FeatureMatrix`); tests check the

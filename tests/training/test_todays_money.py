@@ -13,14 +13,14 @@ from features.catalog import MONEY_SCALE, all_feature_names, model_inputs
 from training.fit import feature_spec
 from training.todays_money import MoneyScale
 
-MONEY = MoneyScale(MONEY_SCALE, ("outstanding_principal", "savings_balance"))
+MONEY = MoneyScale(MONEY_SCALE, ("outstanding_principal", "repaid_amount"))
 
 
 def frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "outstanding_principal": [20e6, 30e6, 5e6, np.nan, 12_345_678.9],
-            "savings_balance": [1e6, 0.0, 2e6, 3e6, 4e6],
+            "repaid_amount": [1e6, 0.0, 2e6, 3e6, 4e6],
             "workers": [2, 3, 1, 2, 2],
             MONEY_SCALE: [40e6, 60e6, 0.0, 50e6, np.nan],
         }
@@ -33,12 +33,12 @@ def test_frame_divides_money_by_the_rows_scale_and_leaves_the_rest() -> None:
     out = MONEY.frame(df)
     pd.testing.assert_frame_equal(df, before)  # input untouched
     assert out["outstanding_principal"].tolist()[:2] == [0.5, 0.5]
-    assert out["savings_balance"].tolist()[:2] == [1e6 / 40e6, 0.0]
+    assert out["repaid_amount"].tolist()[:2] == [1e6 / 40e6, 0.0]
     # a zero or missing scale leaves the money unknown, never nominal
-    assert out.loc[[2, 4], ["outstanding_principal", "savings_balance"]].isna().all().all()
+    assert out.loc[[2, 4], ["outstanding_principal", "repaid_amount"]].isna().all().all()
     assert (
         math.isnan(out.loc[3, "outstanding_principal"])
-        and out.loc[3, "savings_balance"] == 3e6 / 50e6
+        and out.loc[3, "repaid_amount"] == 3e6 / 50e6
     )
     pd.testing.assert_series_equal(out["workers"], df["workers"])
     pd.testing.assert_series_equal(out[MONEY_SCALE], df[MONEY_SCALE])
@@ -75,6 +75,10 @@ def test_scaling_is_chosen_from_the_catalog_and_round_trips() -> None:
     assert money is not None and money.scale == MONEY_SCALE
     assert "app_amount" in money.columns and "outstanding_principal" in money.columns
     assert MONEY_SCALE not in money.columns and "workers" not in money.columns
+    # deposits do not grow with loan sizes: savings are read as they are
+    assert (
+        "savings_balance" not in money.columns and "savings_deposit_mean_12m" not in money.columns
+    )
     assert list(money.columns) == [n for n in names if n in money.columns]  # model order
     assert MoneyScale.from_params(money.to_params()) == money
     assert MoneyScale.from_params(None) is None
