@@ -25,7 +25,8 @@ of today would be refused: the rule judges luck), or the model's level drifts ag
     12 months before ``as_of``: bank-known, point-in-time; the trainer now does this for loan
     money only, :mod:`training.todays_money`), with the hazard-history features out
     (``hazards_12m``, ``hazard_max_severity_12m``, ``months_since_hazard``), and with both;
-    prints each test AUC and gate lines.
+    prints each test AUC and gate lines. A features-5 table only (a features-6 table has the
+    scale, and the trainer already does both on it).
 
 Usage::
 
@@ -166,22 +167,20 @@ def attribution(state: Path, view: str, a: int, b: int, n: int = 200_000) -> pd.
     return by_year.sort_values("change", key=np.abs, ascending=False)
 
 
-def todays_money(table: pd.DataFrame, loans: pd.DataFrame, min_loans: int = 30) -> pd.DataFrame:
-    """Every money feature over the median amount disbursed in the 12 months before ``as_of``."""
-    paid = pd.to_datetime(loans["disbursement_date"]).dt.to_period("M")
-    by_month = loans.assign(m=paid).groupby("m")["amount"].apply(np.asarray)
-    as_of = pd.to_datetime(table["as_of"]).dt.to_period("M")
-    scale = {}
-    for m in as_of.unique():
-        window = [by_month[k] for k in pd.period_range(m - 12, m - 1, freq="M") if k in by_month]
-        amounts = np.concatenate(window) if window else np.array([])
-        scale[m] = float(np.median(amounts)) if len(amounts) >= min_loans else np.nan
-    s = as_of.map(scale).astype("float64").to_numpy()
+def todays_money(table: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
+    """Every money feature of :data:`MONEY` over the district's typical loan at ``as_of``
+    (:func:`features.context.district_typical_loan`, as the catalog computes it)."""
+    from features.context import district_typical_loan
+
+    paid = loans.assign(disbursement_date=pd.to_datetime(loans["disbursement_date"]))
+    as_of = pd.to_datetime(table["as_of"]).to_numpy(dtype="datetime64[ns]")
+    s = district_typical_loan(paid, as_of)
     return table.assign(**{c: table[c].astype("float64") / s for c in MONEY if c in table})
 
 
 def ablation(state: Path, view: str, seed: int, n_boot: int) -> None:
     """Retrain the view as it is, in today's money, without hazard history, and with both."""
+    from features.catalog import MONEY_SCALE
     from training.gate import gate_checks
     from training.hazard_level import EXPOSURE_COLUMN
     from training.pipeline import hazard_events, read_truth
@@ -190,6 +189,12 @@ def ablation(state: Path, view: str, seed: int, n_boot: int) -> None:
 
     data = state / "data" / "district"
     table = read_training_table(state / "features" / f"{view}.parquet", LABEL)
+    if MONEY_SCALE in table.columns:
+        raise SystemExit(
+            f"ablation: this feature table has {MONEY_SCALE} (features-6 or later), so the trainer "
+            "already reads its loan money in today's money and keeps the hazard history out; the "
+            "ablation compares against a features-5 table (a state folder of main 2ffed27)"
+        )
     loans = pd.read_parquet(data / "loans", columns=["amount", "disbursement_date"])
     deflated = todays_money(table, loans)
     variants = {

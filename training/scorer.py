@@ -164,8 +164,7 @@ class Scorer:
     @property
     def inputs(self) -> list[str]:
         """Columns the model reads: its features, then the money scale when it has one."""
-        money = self.money
-        return [*self.names, money.scale] if money is not None else list(self.names)
+        return MoneyScale.inputs(self.names, self.money)
 
     def frame(self, features: pd.DataFrame) -> pd.DataFrame:
         """The model's input frame: columns in model order, money in today's money
@@ -178,9 +177,10 @@ class Scorer:
         if missing:
             raise KeyError(f"feature columns missing: {missing}")
         money = self.money
-        if money is not None:
-            features = money.frame(features[self.inputs])
-        x = features[self.names].copy()
+        if money is not None:  # a new frame already: no second copy
+            x = money.frame(features[self.inputs])[self.names]
+        else:
+            x = features[self.names].copy()
         for name, cats in self.categorical.items():
             x[name] = pd.Categorical(x[name].astype("object"), categories=cats)
         for name in self.names:

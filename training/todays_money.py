@@ -64,6 +64,11 @@ class MoneyScale:
             return None
         return cls(str(params["scale"]), tuple(str(c) for c in params["columns"]))  # type: ignore[union-attr]
 
+    @staticmethod
+    def inputs(names: list[str], money: MoneyScale | None) -> list[str]:
+        """Columns a model with features ``names`` reads: them, then the scale of ``money``."""
+        return [*names, money.scale] if money is not None else list(names)
+
     def to_params(self) -> dict[str, object]:
         """JSON-ready form, stored with the model (the scorer's ``features.json``)."""
         return {"scale": self.scale, "columns": list(self.columns)}

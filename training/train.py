@@ -316,7 +316,7 @@ def _fit(
     takes the coming year's hazards out (:mod:`training.hazard_level`).
     """
     money = MoneyScale.from_params(meta.get("money"))
-    inputs = [*names, money.scale] if money is not None else names
+    inputs = MoneyScale.inputs(names, money)
     with timer("prepare"):
         own = recent_rows(data, split, train_months)
         train = data.iloc[own]
@@ -621,7 +621,7 @@ def train_view(
         raise ValueError(f"no rows with an observed {label}")
     names, categorical = feature_spec(data)
     money = MoneyScale.of(names, list(data.columns))
-    inputs = [*names, money.scale] if money is not None else names
+    inputs = MoneyScale.inputs(names, money)
     months, months_reason = window_months(data, label, horizon)
     split, windows = make_split(
         data,
